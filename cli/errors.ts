@@ -1,0 +1,7 @@
+/** An error the user caused and can fix: printed as one line, exit code 1, no stack trace. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Helpers for prediction intervals built from a model's own residuals.
+ *
+ * Load residuals are heavy-tailed (bursts), so the baselines use empirical quantiles of the absolute
+ * one-step residuals rather than a normal approximation, and widen them with the horizon by the
+ * model's own variance multiplier.
+ */
+import { LEVELS, type Band, type Level } from './types.ts';
+
+/** Quantile q of the absolute values of the finite residuals; 0 when there are none. */
+export function absQuantile(residuals: ArrayLike<number>, q: number): number {
+  const a: number[] = [];
+  for (let i = 0; i < residuals.length; i++) {
+    const r = residuals[i];
+    if (Number.isFinite(r)) a.push(Math.abs(r));
+  }
+  if (a.length === 0) return 0;
+  a.sort((x, y) => x - y);
+  const pos = q * (a.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return a[lo] + (a[hi] - a[lo]) * (pos - lo);
+}
+
+/**
+ * Bands around `point`: at each step h the half-width is the residual quantile for the level times
+ * `spread[h]` (the ratio of the h-step to the one-step standard deviation).
+ */
+export function residualBands(point: number[], residuals: ArrayLike<number>, spread: number[]): Record<Level, Band> {
+  const bands = {} as Record<Level, Band>;
+  for (const level of LEVELS) {
+    const half = absQuantile(residuals, level);
+    bands[level] = {
+      lower: point.map((p, h) => p - half * spread[h]),
+      upper: point.map((p, h) => p + half * spread[h]),
+    };
+  }
+  return bands;
+}
+
+/** Two-sided standard-normal quantile for the central levels we use. */
+export const Z: Record<Level, number> = { 0.8: 1.2815515655446004, 0.95: 1.959963984540054 };
