@@ -135,8 +135,11 @@ export function backtest(y: Float64Array, options: BacktestOptions): BacktestRes
     const errors = ws.flatMap((w) => outcomes.get(model)![w].absErrors);
     return errors.reduce((s, e) => s + e, 0) / errors.length;
   };
+  // Without `auto` in the list the candidates may not all have been fitted: choose among those that were.
+  const pool = candidates.filter((c) => outcomes.has(c));
+  const choosable = pool.length > 0 ? pool : [...outcomes.keys()];
   const best = (ws: number[]): ModelName =>
-    candidates.reduce((a, b) => (maeOver(b, ws) < maeOver(a, ws) ? b : a), candidates[0]);
+    choosable.reduce((a, b) => (maeOver(b, ws) < maeOver(a, ws) ? b : a), choosable[0]);
 
   const scored = range(scoredFrom, windows);
   const scores: ModelScore[] = [];

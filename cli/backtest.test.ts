@@ -1,0 +1,61 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fixturePath } from '../test/harness/fixtures.ts';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'shadowscale.mjs');
+
+function shadowscale(...args: string[]) {
+  const run = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+function tempCsv(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'shadowscale-cli-')), 'series.csv');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('shadowscale backtest', () => {
+  it('prints one JSON object with the documented fields for a real series', () => {
+    const input = fixturePath('ec2_cpu_utilization_5f5533.csv');
+    const run = shadowscale('backtest', '--input', input, '--horizon', '12', '--folds', '4', '--models', 'auto,seasonal-naive,ets', '--json');
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const result = JSON.parse(lines[0]);
+    expect(result).toMatchObject({ input, points: 4032, intervalSeconds: 300, horizon: 12, folds: 4 });
+    expect(['mstl', 'ets', 'seasonal-naive', 'holt-winters']).toContain(result.selected);
+    expect(result.models.map((m: { model: string }) => m.model)).toEqual(['auto', 'seasonal-naive', 'ets']);
+    for (const m of result.models) {
+      for (const key of ['mae', 'mase', 'relMae', 'smape', 'coverage80', 'coverage95', 'fitMs']) expect(typeof m[key]).toBe('number');
+    }
+    expect(result.models[1].relMae).toBe(1);
+  });
+
+  it('prints a readable table without --json', () => {
+    const run = shadowscale('backtest', '--input', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--horizon', '6', '--folds', '2', '--models', 'seasonal-naive');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/4032 points every 300s; horizon 6 steps; 2 scored windows/);
+    expect(run.stdout).toMatch(/seasonal-naive .*│ 1\.000 /);
+  });
+
+  it.each([
+    ['a missing file', ['--input', '/nonexistent/load.csv'], 'shadowscale backtest: --input /nonexistent/load.csv: no such file'],
+    ['a bad column', ['--input', tempCsv('time,load\n1,2\n')], 'header is "time,load"; expected columns `timestamp` and `value`'],
+    ['a bad value', ['--input', tempCsv('timestamp,value\n1,2\n2,x\n')], 'line 3: value "x" is not a number'],
+    ['an unknown model', ['--input', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--models', 'mstl,arima'], '--models: unknown model "arima"; expected one of auto, mstl, ets, prophet, seasonal-naive, holt-winters'],
+    ['a horizon longer than the data', ['--input', tempCsv('timestamp,value\n1,2\n2,3\n3,4\n'), '--horizon', '10'], '--horizon 10 is not shorter than the series (3 points'],
+    ['a horizon the folds cannot fit', ['--input', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--horizon', '1000'], 'lower --horizon or --folds'],
+  ])('fails on %s with a one-line error and a non-zero exit', (_what, args, message) => {
+    const run = shadowscale('backtest', ...args);
+    expect(run.status).not.toBe(0);
+    expect(run.stdout).toBe('');
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(message);
+  });
+});
