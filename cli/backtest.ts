@@ -24,6 +24,7 @@ export interface BacktestCliOptions {
   autoCandidates: string;
   history: string;
   clean: boolean;
+  zeroAsMissing?: boolean;
   json?: boolean;
 }
 
@@ -58,7 +59,7 @@ export async function runBacktest(options: BacktestCliOptions, out: NodeJS.Writa
   const historySeconds = parseDuration(options.history);
   if (historySeconds === undefined) throw new UsageError(`--history "${options.history}" is not a duration such as 14d or 36h`);
 
-  const prepared = prepareSeries(series);
+  const prepared = prepareSeries(series, { zeroIsMissing: options.zeroAsMissing });
   const step = prepared.stepSeconds;
   // One hour of steps by default: beyond any provisioning lag, short enough to stay meaningful.
   const horizon = options.horizon !== undefined ? positiveInteger(options.horizon, '--horizon') : Math.max(1, Math.round(3600 / step));
@@ -150,6 +151,7 @@ export function backtestCommand(): Command {
     .option('--auto-candidates <list>', 'models `auto` chooses among', DEFAULT_AUTO_CANDIDATES.join(','))
     .option('--history <duration>', 'history fitted before each origin', '14d')
     .addOption(new Option('--no-clean', 'do not replace outlying cycles before fitting'))
+    .option('--zero-as-missing', 'read exact zeros as missing samples (for traces that write 0 where they had no data)')
     .option('--json', 'print one JSON object instead of a table')
     .action(async (options: BacktestCliOptions) => {
       await runBacktest(options);

@@ -18,6 +18,11 @@ export interface PrepareOptions {
   stepSeconds?: number;
   /** Keep at most this many most recent steps (the fitted history window). */
   maxPoints?: number;
+  /**
+   * Read exact zeros as "no sample". For sources that write 0 where they had no data (some exported
+   * traces do); Prometheus itself returns no sample instead, so this is off by default.
+   */
+  zeroIsMissing?: boolean;
 }
 
 /** Refuse grids that would allocate absurd amounts (e.g. millisecond timestamps read as seconds). */
@@ -52,6 +57,7 @@ export function prepareSeries(series: Series, options: PrepareOptions = {}): Pre
   const count = new Uint32Array(gridLength);
   let nonFinite = 0;
   let negative = 0;
+  let zeros = 0;
   for (const [t, v] of pairs) {
     if (!Number.isFinite(v)) {
       nonFinite++;
@@ -60,6 +66,10 @@ export function prepareSeries(series: Series, options: PrepareOptions = {}): Pre
     // Load is never negative; a negative rate is a counter-reset artefact (delta/deriv over a reset).
     if (v < 0) {
       negative++;
+      continue;
+    }
+    if (v === 0 && options.zeroIsMissing) {
+      zeros++;
       continue;
     }
     const i = Math.round((t - t0) / step);
@@ -77,7 +87,7 @@ export function prepareSeries(series: Series, options: PrepareOptions = {}): Pre
   }
   if (first < 0) {
     throw new ForecastInputError(
-      `series has ${pairs.length} samples but none is a finite, non-negative number (${nonFinite} NaN/Inf, ${negative} negative)`,
+      `series has ${pairs.length} samples but none is a finite, non-negative number (${nonFinite} NaN/Inf, ${negative} negative${options.zeroIsMissing ? `, ${zeros} zero` : ''})`,
     );
   }
 
@@ -116,6 +126,7 @@ export function prepareSeries(series: Series, options: PrepareOptions = {}): Pre
   const warnings: string[] = [];
   if (nonFinite > 0) warnings.push(`dropped ${nonFinite} NaN/Inf samples`);
   if (negative > 0) warnings.push(`dropped ${negative} negative samples (counter-reset artefacts)`);
+  if (zeros > 0) warnings.push(`read ${zeros} zero samples as missing`);
   if (imputed > 0) {
     warnings.push(`imputed ${imputed} missing steps by linear interpolation (longest gap ${longestGap} steps)`);
   }
