@@ -1,0 +1,60 @@
+/**
+ * A real Alertmanager (Debian `prometheus-alertmanager`) for a test: gossip off, its own storage, a free
+ * loopback port, stopped by PID.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { freePort } from './ports.ts';
+import { startProcess, waitForHttp, type ManagedProcess } from './process.ts';
+
+export interface AlertmanagerServer {
+  url: string;
+  /** host:port, as Prometheus' alerting config wants it. */
+  address: string;
+  pid: number;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/** `config` is the text of alertmanager.yml. */
+export async function startAlertmanager(config: string): Promise<AlertmanagerServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'shadowscale-am-'));
+  const configFile = join(dir, 'alertmanager.yml');
+  writeFileSync(configFile, config);
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const proc = startProcess(
+      'prometheus-alertmanager',
+      [
+        `--config.file=${configFile}`,
+        `--storage.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        // No cluster: an empty listen address turns gossip off.
+        '--cluster.listen-address=',
+      ],
+      { cwd: dir, logFile: join(dir, `alertmanager-${attempt}.log`) },
+    );
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitForHttp(`${url}/-/ready`, proc);
+      return {
+        url,
+        address: `127.0.0.1:${port}`,
+        pid: proc.pid,
+        process: proc,
+        async stop() {
+          await proc.stop();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    } catch (error) {
+      lastError = error;
+      await proc.stop();
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  throw lastError;
+}
