@@ -1,0 +1,116 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
+import { shiftToNow } from '../test/harness/openmetrics.ts';
+import { freePort } from '../test/harness/ports.ts';
+import { startPrometheus, type PrometheusServer } from '../test/harness/prometheus.ts';
+import { PrometheusClient, PrometheusQueryError } from './prometheus.ts';
+
+describe('PrometheusClient against a real Prometheus', () => {
+  const trace = loadFixture(NASA_TWO_WEEKS);
+  const timestamps = shiftToNow(trace.timestamps, 120);
+  let prometheus: PrometheusServer;
+  let client: PrometheusClient;
+
+  beforeAll(async () => {
+    prometheus = await startPrometheus({
+      history: [{ name: 'load_rpm', labels: { workload: 'nasa', namespace: 'web' }, timestamps, values: trace.values }],
+    });
+    client = new PrometheusClient({ url: prometheus.url, timeoutSeconds: 10 });
+  });
+  afterAll(async () => prometheus?.stop());
+
+  it('pages a two-week range at one-minute steps (20,160 points) past the 11,000-point limit', async () => {
+    const [series, ...rest] = await client.queryRange('load_rpm', timestamps[0], timestamps[timestamps.length - 1], 60);
+    expect(rest).toHaveLength(0);
+    expect(series.labels).toEqual({ __name__: 'load_rpm', workload: 'nasa', namespace: 'web' });
+    expect(series.timestamps).toEqual(timestamps);
+    expect(series.values).toEqual(trace.values);
+  });
+
+  it('answers an instant query', async () => {
+    const [sample] = await client.query('sum(load_rpm)', timestamps[timestamps.length - 1]);
+    expect(sample.value).toBe(trace.values[trace.values.length - 1]);
+  });
+
+  it('reports a bad PromQL with the query and Prometheus\' errorType, without retrying', async () => {
+    const error = await client.queryRange('sum(rate(load_rpm[5m]', timestamps[0], timestamps[10], 60).catch((e) => e);
+    expect(error).toBeInstanceOf(PrometheusQueryError);
+    expect(error.status).toBe(400);
+    expect(error.errorType).toBe('bad_data');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/failed for query "sum\(rate\(load_rpm\[5m\]": bad_data: .*parse error/);
+    expect(error.message).not.toMatch(/attempts/);
+  });
+});
+
+describe('PrometheusClient retries', () => {
+  let requests = 0;
+  let plan: Array<(res: ServerResponse) => void> = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    requests++;
+    req.resume();
+    const next = plan.shift();
+    if (next) next(res);
+    else success(res);
+  });
+  let url: string;
+
+  function success(res: ServerResponse) {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, '42'] }] } }));
+  }
+  function status(code: number, errorType: string) {
+    return (res: ServerResponse) => {
+      res.statusCode = code;
+      res.end(JSON.stringify({ status: 'error', errorType, error: `injected ${code}` }));
+    };
+  }
+
+  beforeAll(async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => server.close());
+
+  it('retries 503 and 502 and then succeeds', async () => {
+    requests = 0;
+    plan = [status(503, 'timeout'), status(502, 'unavailable')];
+    const client = new PrometheusClient({ url, timeoutSeconds: 2, backoffMs: 5 });
+    expect((await client.query('up'))[0].value).toBe(42);
+    expect(requests).toBe(3);
+  });
+
+  it('does not retry a 422', async () => {
+    requests = 0;
+    plan = [status(422, 'execution')];
+    const client = new PrometheusClient({ url, timeoutSeconds: 2, backoffMs: 5 });
+    await expect(client.query('up')).rejects.toThrow('execution: injected 422');
+    expect(requests).toBe(1);
+  });
+
+  it('gives up after the configured retries and says how many attempts were made', async () => {
+    requests = 0;
+    plan = Array.from({ length: 10 }, () => status(500, 'internal'));
+    const client = new PrometheusClient({ url, timeoutSeconds: 2, backoffMs: 1, retries: 2 });
+    await expect(client.query('up')).rejects.toThrow(/internal: injected 500 \(after 3 attempts\)/);
+    expect(requests).toBe(3);
+    plan = [];
+  });
+
+  it('times out a server that does not answer', async () => {
+    plan = [() => undefined, () => undefined]; // never respond
+    const client = new PrometheusClient({ url, timeoutSeconds: 0.2, backoffMs: 1, retries: 1 });
+    const error = await client.query('up').catch((e) => e);
+    expect(error).toBeInstanceOf(PrometheusQueryError);
+    expect(error.errorType).toBe('timeout');
+    expect(error.message).toMatch(/unreachable for query "up"/);
+  });
+
+  it('retries a refused connection and reports it', async () => {
+    const port = await freePort();
+    const client = new PrometheusClient({ url: `http://127.0.0.1:${port}`, timeoutSeconds: 1, backoffMs: 1, retries: 1 });
+    await expect(client.query('up')).rejects.toThrow(/unreachable for query "up": ECONNREFUSED .*\(after 2 attempts\)/);
+  });
+});

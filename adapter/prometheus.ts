@@ -1,0 +1,205 @@
+/**
+ * The Prometheus HTTP API client of the adapter (axios): range and instant queries, paging past the
+ * 11,000-points-per-series limit, retries with backoff on 5xx and network errors (never on 4xx: a bad
+ * query stays bad), timeouts, and errors that name the server, the query and Prometheus' own
+ * `errorType`/`error`.
+ */
+import https from 'node:https';
+import axios, { AxiosError, type AxiosInstance } from 'axios';
+
+export interface PrometheusClientOptions {
+  url: string;
+  timeoutSeconds: number;
+  bearerToken?: string;
+  basicAuth?: { username: string; password: string };
+  /** PEM of a CA to trust for https. */
+  ca?: string | Buffer;
+  insecureSkipVerify?: boolean;
+  headers?: Record<string, string>;
+  /** Attempts after the first on retryable failures. */
+  retries?: number;
+  /** First backoff; doubled each retry, with ±50 % jitter. */
+  backoffMs?: number;
+}
+
+export interface RangeSeries {
+  labels: Record<string, string>;
+  /** Unix seconds. */
+  timestamps: number[];
+  /** Parsed sample values; NaN and ±Inf kept as such. */
+  values: number[];
+}
+
+export interface InstantSample {
+  labels: Record<string, string>;
+  timestamp: number;
+  value: number;
+}
+
+export class PrometheusQueryError extends Error {
+  constructor(
+    message: string,
+    readonly query: string,
+    readonly status: number | undefined,
+    readonly errorType: string | undefined,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'PrometheusQueryError';
+  }
+}
+
+/** Prometheus rejects (end - start) / step > 11,000; stay one point under. */
+export const MAX_POINTS_PER_REQUEST = 11_000;
+
+interface ApiEnvelope<T> {
+  status: 'success' | 'error';
+  data?: T;
+  errorType?: string;
+  error?: string;
+  warnings?: string[];
+}
+
+interface MatrixData {
+  resultType: 'matrix';
+  result: Array<{ metric: Record<string, string>; values?: Array<[number, string]> }>;
+}
+
+interface VectorData {
+  resultType: 'vector' | 'scalar';
+  result: Array<{ metric: Record<string, string>; value: [number, string] }> | [number, string];
+}
+
+export class PrometheusClient {
+  private readonly http: AxiosInstance;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+
+  constructor(readonly options: PrometheusClientOptions) {
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    if (options.bearerToken) headers.Authorization = `Bearer ${options.bearerToken}`;
+    this.http = axios.create({
+      baseURL: options.url.replace(/\/+$/, ''),
+      timeout: options.timeoutSeconds * 1000,
+      headers,
+      auth: options.basicAuth,
+      httpsAgent: new https.Agent({ ca: options.ca, rejectUnauthorized: !options.insecureSkipVerify, keepAlive: true }),
+      // Prometheus answers errors with a JSON body we want to read; status handling is ours.
+      validateStatus: () => true,
+      transitional: { clarifyTimeoutError: true },
+    });
+    this.retries = options.retries ?? 3;
+    this.backoffMs = options.backoffMs ?? 200;
+  }
+
+  /**
+   * A range query over [start, end] at `stepSeconds`, split into requests of at most 11,000 points and
+   * merged by label set. Timestamps are unix seconds.
+   */
+  async queryRange(query: string, start: number, end: number, stepSeconds: number, signal?: AbortSignal): Promise<RangeSeries[]> {
+    if (!(stepSeconds > 0)) throw new PrometheusQueryError(`query_range "${query}": step must be positive`, query, undefined, 'bad_data', false);
+    const merged = new Map<string, RangeSeries>();
+    const span = (MAX_POINTS_PER_REQUEST - 1) * stepSeconds;
+    for (let from = start; from <= end; from += span + stepSeconds) {
+      const to = Math.min(end, from + span);
+      const data = await this.call<MatrixData>('/api/v1/query_range', query, { query, start: String(from), end: String(to), step: String(stepSeconds) }, signal);
+      for (const series of data.result) {
+        const key = labelKey(series.metric);
+        let target = merged.get(key);
+        if (!target) {
+          target = { labels: series.metric, timestamps: [], values: [] };
+          merged.set(key, target);
+        }
+        for (const [t, v] of series.values ?? []) {
+          target.timestamps.push(t);
+          target.values.push(parseSampleValue(v));
+        }
+      }
+    }
+    return [...merged.values()];
+  }
+
+  /** An instant query at `time` (unix seconds; now by default). */
+  async query(query: string, time?: number, signal?: AbortSignal): Promise<InstantSample[]> {
+    const params: Record<string, string> = { query };
+    if (time !== undefined) params.time = String(time);
+    const data = await this.call<VectorData>('/api/v1/query', query, params, signal);
+    if (data.resultType === 'scalar') {
+      const [t, v] = data.result as [number, string];
+      return [{ labels: {}, timestamp: t, value: parseSampleValue(v) }];
+    }
+    return (data.result as Array<{ metric: Record<string, string>; value: [number, string] }>).map((s) => ({
+      labels: s.metric,
+      timestamp: s.value[0],
+      value: parseSampleValue(s.value[1]),
+    }));
+  }
+
+  private async call<T>(path: string, query: string, params: Record<string, string>, signal?: AbortSignal): Promise<T> {
+    let lastError: PrometheusQueryError | undefined;
+    for (let attempt = 0; attempt <= this.retries; attempt++) {
+      if (attempt > 0) {
+        const delay = this.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random());
+        await sleep(delay, signal);
+      }
+      try {
+        // POST with a form body: long PromQL does not fit a URL.
+        const response = await this.http.post<ApiEnvelope<T>>(path, new URLSearchParams(params), { signal });
+        const body = response.data;
+        if (response.status >= 200 && response.status < 300 && body && body.status === 'success' && body.data) return body.data;
+        const detail = body && typeof body === 'object' && body.error ? `${body.errorType ?? 'error'}: ${body.error}` : `HTTP ${response.status}`;
+        // 5xx (and 429 from proxies) may pass; 4xx means the query or the request is wrong.
+        const retryable = response.status >= 500 || response.status === 429;
+        lastError = new PrometheusQueryError(
+          `Prometheus ${this.options.url}${path} failed for query "${query}": ${detail}`,
+          query,
+          response.status,
+          body?.errorType,
+          retryable,
+        );
+        if (!retryable) throw lastError;
+      } catch (error) {
+        if (error instanceof PrometheusQueryError) {
+          if (!error.retryable) throw error;
+          lastError = error;
+          continue;
+        }
+        if (signal?.aborted) throw error;
+        const e = error as AxiosError;
+        lastError = new PrometheusQueryError(
+          `Prometheus ${this.options.url}${path} unreachable for query "${query}": ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '),
+          query,
+          undefined,
+          e.code === 'ETIMEDOUT' || e.code === 'ECONNABORTED' ? 'timeout' : 'unavailable',
+          true,
+        );
+      }
+    }
+    lastError!.message += ` (after ${this.retries + 1} attempts)`;
+    throw lastError!;
+  }
+}
+
+export function parseSampleValue(v: string): number {
+  if (v === '+Inf') return Infinity;
+  if (v === '-Inf') return -Infinity;
+  return Number(v); // "NaN" parses to NaN
+}
+
+function labelKey(labels: Record<string, string>): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}

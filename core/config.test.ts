@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig, workloadTiming } from './config.ts';
+
+const VALID = `
+prometheus: { url: http://127.0.0.1:9090, timeout: 10s }
+adapter:
+  listen: { http: "127.0.0.1:8080", https: "127.0.0.1:6443", grpc: "127.0.0.1:9100" }
+  history: 14d
+  step: 1m
+  refresh: 1m
+workloads:
+  - name: checkout
+    namespace: shop
+    load: sum(rate(http_requests_total{workload="checkout",role="primary"}[1m]))
+    capacityPerReplica: 50
+    provisioningLag: 2m
+    model: auto
+    primary: { kind: Deployment, name: checkout, minReplicas: 2, maxReplicas: 50 }
+    shadow:  { kind: Deployment, name: checkout-shadow, minReplicas: 1, maxReplicas: 20, mirrorPercent: 10 }
+`;
+
+function errorOf(text: string): string {
+  try {
+    parseConfig(text, 'shadowscale.yaml');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('reads the configuration of DESIGN.md with durations in seconds and defaults filled in', () => {
+    const config = parseConfig(VALID);
+    expect(config.prometheus).toMatchObject({ url: 'http://127.0.0.1:9090', timeout: 10 });
+    expect(config.adapter).toMatchObject({ history: 14 * 86400, step: 60, refresh: 60, forecastTTL: 600 });
+    expect(config.workloads[0]).toMatchObject({ provisioningLag: 120, capacityPerReplica: 50, dryRun: false });
+    expect(config.workloads[0].shadow).toMatchObject({ mirrorPercent: 10, resourceFraction: 0.5 });
+    expect(workloadTiming(config, config.workloads[0])).toEqual({ stepSeconds: 60, historySeconds: 14 * 86400, refreshSeconds: 60, horizonSeconds: 120, horizonSteps: 2 });
+  });
+
+  it.each([
+    ['a negative capacity', VALID.replace('capacityPerReplica: 50', 'capacityPerReplica: -5'), 'shadowscale.yaml: workloads[0].capacityPerReplica: expected a positive number'],
+    ['a duration in words', VALID.replace('provisioningLag: 2m', 'provisioningLag: 2 minutes'), 'workloads[0].provisioningLag: expected a duration such as 30s, 5m or 1h, got "2 minutes"'],
+    ['a non-http URL', VALID.replace('http://127.0.0.1:9090', 'ftp://x'), 'prometheus.url: expected an http(s) URL'],
+    ['an unknown key', `${VALID}\nworkload: []\n`, '(top level): Unrecognized key: "workload"'],
+    ['an unknown model', VALID.replace('model: auto', 'model: arima'), 'workloads[0].model:'],
+    ['min above max', VALID.replace('minReplicas: 2, maxReplicas: 50', 'minReplicas: 60, maxReplicas: 50'), 'workloads[0].primary: minReplicas must not exceed maxReplicas'],
+    ['a bad listen address', VALID.replace('"127.0.0.1:9100"', '"grpc-port"'), 'adapter.listen.grpc: expected host:port'],
+    ['a duplicate workload', VALID + VALID.split('workloads:\n')[1], 'workloads[1].name: workload shop/checkout is already defined at workloads[0]'],
+    ['no workloads', 'prometheus: { url: http://x:9090 }\nworkloads: []\n', 'workloads: expected at least one workload'],
+    ['broken YAML', 'prometheus: [', 'shadowscale.yaml:1:'],
+  ])('rejects %s, naming the file and the field', (_what, text, message) => {
+    expect(errorOf(text)).toContain(message);
+  });
+});

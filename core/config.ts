@@ -1,0 +1,195 @@
+/**
+ * The one configuration of shadowscale (DESIGN.md, "One configuration"): parsed from YAML text and
+ * validated with a schema whose errors name the file, the path of the bad field and what is expected.
+ * Reading the file and secrets is the caller's business; this module is pure.
+ */
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+
+import { parseDuration } from './duration.ts';
+import { MODEL_NAMES } from './forecast/types.ts';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A duration such as `30s`, `5m`, `1h30m`, read as seconds. */
+const duration = z
+  .string({ error: 'expected a duration such as 30s, 5m or 1h' })
+  .transform((text, ctx) => {
+    const seconds = parseDuration(text);
+    if (seconds === undefined || seconds <= 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 5m or 1h, got "${text}"` });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+/** host:port for a listener; loopback by default in the examples, any interface allowed. */
+const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, { message: 'expected host:port, e.g. 127.0.0.1:8080' });
+
+const secretSource = {
+  /** Read from this file (trailing newline stripped). */
+  file: z.string().min(1).optional(),
+  /** Or from this environment variable. */
+  env: z.string().min(1).optional(),
+};
+
+const prometheusSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL such as http://127.0.0.1:9090' }),
+    bearerTokenFile: z.string().min(1).optional(),
+    bearerTokenEnv: z.string().min(1).optional(),
+    basicAuth: z
+      .object({ username: z.string().min(1), passwordFile: secretSource.file, passwordEnv: secretSource.env })
+      .strict()
+      .refine((b) => b.passwordFile !== undefined || b.passwordEnv !== undefined, { message: 'set passwordFile or passwordEnv' })
+      .optional(),
+    caFile: z.string().min(1).optional(),
+    insecureSkipVerify: z.boolean().default(false),
+    timeout: duration.default(30),
+    /** Extra HTTP headers, e.g. X-Scope-OrgID for Mimir or Cortex. */
+    headers: z.record(z.string(), z.string()).default({}),
+  })
+  .strict()
+  .refine((p) => !(p.bearerTokenFile || p.bearerTokenEnv) || !p.basicAuth, { message: 'use either a bearer token or basicAuth, not both' });
+
+const scaleTargetSchema = z
+  .object({
+    kind: z.enum(['Deployment', 'StatefulSet']).default('Deployment'),
+    name: z.string().min(1),
+    minReplicas: z.number().int().min(0).default(1),
+    maxReplicas: z.number().int().min(1),
+  })
+  .strict()
+  .refine((t) => t.minReplicas <= t.maxReplicas, { message: 'minReplicas must not exceed maxReplicas' });
+
+const shadowSchema = z
+  .object({
+    kind: z.enum(['Deployment', 'StatefulSet']).default('Deployment'),
+    name: z.string().min(1),
+    minReplicas: z.number().int().min(0).default(1),
+    maxReplicas: z.number().int().min(0),
+    /** Share of the primary's requests mirrored to the shadows, in percent. */
+    mirrorPercent: z.number().min(0).max(100).default(10),
+    /** Resources of a shadow replica as a fraction of a primary replica's. */
+    resourceFraction: z.number().gt(0).max(1).default(0.5),
+  })
+  .strict()
+  .refine((t) => t.minReplicas <= t.maxReplicas, { message: 'minReplicas must not exceed maxReplicas' });
+
+const workloadSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'expected a Kubernetes name (lower case, digits, -)' }),
+    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'expected a Kubernetes namespace name' }),
+    /** PromQL returning one series: the workload's load (e.g. requests per second). */
+    load: z.string().min(1, { message: 'expected a PromQL expression' }),
+    /** Load one ready replica serves within its SLO, in the unit of `load`. */
+    capacityPerReplica: z.number().positive({ message: 'expected a positive number (load one replica serves)' }),
+    /** Start-up time of a new replica; the forecast horizon is at least this. */
+    provisioningLag: duration.default(120),
+    model: z.enum(['auto', ...MODEL_NAMES]).default('auto'),
+    /** Forecast horizon; defaults to the provisioning lag. */
+    horizon: duration.optional(),
+    /** Overrides of adapter.history / step / refresh for this workload. */
+    history: duration.optional(),
+    step: duration.optional(),
+    refresh: duration.optional(),
+    /** Forecast-only: compute and export everything, but serve the reactive value as desired replicas. */
+    dryRun: z.boolean().default(false),
+    primary: scaleTargetSchema,
+    shadow: shadowSchema.optional(),
+  })
+  .strict();
+
+const adapterSchema = z
+  .object({
+    listen: z
+      .object({ http: listenAddress.default('127.0.0.1:8080'), https: listenAddress.optional(), grpc: listenAddress.optional() })
+      .strict()
+      .default({ http: '127.0.0.1:8080' }),
+    tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+    history: duration.default(14 * 86_400),
+    step: duration.default(60),
+    refresh: duration.default(60),
+    /** How long a forecast is served after its last successful refresh before the reactive value takes over. */
+    forecastTTL: duration.default(600),
+    /** Workloads fitted at once (each fit runs in a worker thread). */
+    concurrency: z.number().int().min(1).max(64).default(2),
+    /** Random delay added to each refresh, as a fraction of the interval, so workloads do not refresh in step. */
+    jitter: z.number().min(0).max(1).default(0.1),
+    autoCandidates: z.array(z.enum(MODEL_NAMES)).min(1).optional(),
+  })
+  .strict();
+
+const receiverSchema = z
+  .object({
+    listen: listenAddress.default('127.0.0.1:8081'),
+    tokenFile: z.string().min(1).optional(),
+    tokenEnv: z.string().min(1).optional(),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    prometheus: prometheusSchema,
+    adapter: adapterSchema.default(adapterSchema.parse({})),
+    receiver: receiverSchema.optional(),
+    workloads: z.array(workloadSchema).min(1, { message: 'expected at least one workload' }),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.workloads.forEach((w, i) => {
+      const key = `${w.namespace}/${w.name}`;
+      const previous = seen.get(key);
+      if (previous !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['workloads', i, 'name'], message: `workload ${key} is already defined at workloads[${previous}]` });
+      }
+      seen.set(key, i);
+    });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type WorkloadConfig = Config['workloads'][number];
+export type PrometheusConfig = Config['prometheus'];
+export type AdapterConfig = Config['adapter'];
+
+/** Parses and validates the YAML text of a configuration; `source` names it in errors. */
+export function parseConfig(text: string, source = 'config'): Config {
+  const document = parseDocument(text, { prettyErrors: true });
+  if (document.errors.length > 0) {
+    const e = document.errors[0];
+    const where = e.linePos ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
+    throw new ConfigError(`${source}${where}: invalid YAML: ${e.message.split('\n')[0]}`);
+  }
+  const result = configSchema.safeParse(document.toJS());
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `${source}: ${formatPath(issue.path)}: ${issue.message}`);
+    throw new ConfigError(lines.join('\n'));
+  }
+  return result.data;
+}
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  if (path.length === 0) return '(top level)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
+/** The effective per-workload settings: workload overrides, then the adapter's defaults. */
+export function workloadTiming(config: Config, w: WorkloadConfig) {
+  const step = w.step ?? config.adapter.step;
+  const horizonSeconds = Math.max(w.horizon ?? 0, w.provisioningLag);
+  return {
+    stepSeconds: step,
+    historySeconds: w.history ?? config.adapter.history,
+    refreshSeconds: w.refresh ?? config.adapter.refresh,
+    horizonSeconds,
+    /** Horizon in steps, at least one. */
+    horizonSteps: Math.max(1, Math.ceil(horizonSeconds / step)),
+  };
+}

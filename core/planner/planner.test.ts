@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { isTrusted, plan, type PlannerSpec } from './planner.ts';
+
+const spec: PlannerSpec = {
+  capacityPerReplica: 50,
+  primary: { minReplicas: 2, maxReplicas: 20 },
+  shadow: { minReplicas: 1, maxReplicas: 6, resourceFraction: 0.5 },
+};
+const forecast = { point: [400, 450, 420], upper80: [430, 480, 470], upper95: [460, 520, 500] };
+
+describe('plan', () => {
+  it('plans a trusted forecast on the peak of its upper 80 % bound', () => {
+    const p = plan(spec, { forecast, trusted: true, observedLoad: 400 });
+    expect(p).toEqual({ predictedLoad: 480, bound: 'upper80', desiredReplicas: 10, shadowPoolSize: 1 + 3 });
+  });
+
+  it('plans an untrusted forecast on the peak of its point forecast', () => {
+    const p = plan(spec, { forecast, trusted: false, observedLoad: 400 });
+    expect(p).toEqual({ predictedLoad: 450, bound: 'point', desiredReplicas: 9, shadowPoolSize: 1 + 2 });
+  });
+
+  it('can be told to plan on the 95 % bound', () => {
+    expect(plan({ ...spec, trustedBound: 'upper95' }, { forecast, trusted: true, observedLoad: 400 }).predictedLoad).toBe(520);
+  });
+
+  it('never plans below the load observed now', () => {
+    const p = plan(spec, { forecast, trusted: false, observedLoad: 700 });
+    expect(p.predictedLoad).toBe(700);
+    expect(p.desiredReplicas).toBe(14);
+    expect(p.shadowPoolSize).toBe(1); // no increase to come: pool at its minimum
+  });
+
+  it('falls back to the observed load without a forecast, and to the minimum without either', () => {
+    expect(plan(spec, { trusted: true, observedLoad: 130 })).toEqual({ predictedLoad: 130, bound: 'observed', desiredReplicas: 3, shadowPoolSize: 1 });
+    expect(plan(spec, { trusted: true })).toEqual({ predictedLoad: 100, bound: 'minimum', desiredReplicas: 2, shadowPoolSize: 1 });
+    expect(plan(spec, { trusted: true, observedLoad: NaN })).toMatchObject({ bound: 'minimum', desiredReplicas: 2 });
+  });
+
+  it('keeps replicas and pool within their bounds', () => {
+    const huge = { point: [1e6], upper80: [1e6], upper95: [1e6] };
+    expect(plan(spec, { forecast: huge, trusted: true, observedLoad: 0 })).toMatchObject({ desiredReplicas: 20, shadowPoolSize: 6 });
+    const zero = { point: [0], upper80: [0], upper95: [0] };
+    expect(plan(spec, { forecast: zero, trusted: true, observedLoad: 0 })).toMatchObject({ predictedLoad: 0, desiredReplicas: 2, shadowPoolSize: 1 });
+  });
+
+  it('does not add a replica for floating-point dust: 500 / 50 is 10', () => {
+    const f = { point: [0.1 + 0.2 + 499.7], upper80: [0], upper95: [0] };
+    expect(plan(spec, { forecast: f, trusted: false }).desiredReplicas).toBe(10);
+  });
+
+  it('has no pool without a shadow spec', () => {
+    expect(plan({ ...spec, shadow: undefined }, { forecast, trusted: true, observedLoad: 400 }).shadowPoolSize).toBe(0);
+  });
+});
+
+describe('isTrusted', () => {
+  it('trusts a forecast that beat seasonal-naive with a calibrated band', () => {
+    expect(isTrusted({ relMae: 0.8, coverage95: 0.93 })).toBe(true);
+  });
+  it.each([
+    ['no backtest yet', undefined],
+    ['worse than seasonal-naive', { relMae: 1.05, coverage95: 0.95 }],
+    ['a band that missed too often', { relMae: 0.7, coverage95: 0.6 }],
+    ['no reference', { relMae: null, coverage95: 0.95 }],
+  ])('does not trust %s', (_what, score) => {
+    expect(isTrusted(score)).toBe(false);
+  });
+});

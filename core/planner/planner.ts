@@ -1,0 +1,95 @@
+/**
+ * The planner: a forecast, the capacity of a replica and the provisioning lag in; the load to plan
+ * for, the desired primary replicas and the shadow pool size out. Pure: same inputs, same plan, so a
+ * retried or replayed decision never drifts.
+ */
+
+export type Bound = 'point' | 'upper80' | 'upper95';
+
+export interface PlannerForecast {
+  /** Per step over the horizon (which covers at least the provisioning lag). */
+  point: readonly number[];
+  upper80: readonly number[];
+  upper95: readonly number[];
+}
+
+export interface PlannerSpec {
+  capacityPerReplica: number;
+  primary: { minReplicas: number; maxReplicas: number };
+  shadow?: { minReplicas: number; maxReplicas: number; resourceFraction: number };
+  /** Which bound a trusted forecast is planned on (default `upper80`: a one-sided 90 % quantile). */
+  trustedBound?: Bound;
+}
+
+export interface PlannerInput {
+  /** Absent when no forecast can be served: the plan is then reactive on `observedLoad`. */
+  forecast?: PlannerForecast;
+  /** Has this workload's forecast proven reliable on its own backtest? (see `isTrusted`) */
+  trusted: boolean;
+  /** The current load, when known. */
+  observedLoad?: number;
+}
+
+export interface Plan {
+  /** The load capacity is planned for: the chosen bound's peak over the horizon, never below the observed load. */
+  predictedLoad: number;
+  bound: Bound | 'observed' | 'minimum';
+  desiredReplicas: number;
+  shadowPoolSize: number;
+}
+
+/**
+ * Trust ladder: plan on the upper bound only once the forecast has beaten seasonal-naive on its own
+ * backtest *and* its 95 % band covered what happened. An untrusted forecast's band is not evidence of
+ * anything, so it is planned on the point forecast, and the observed load keeps it honest.
+ */
+export function isTrusted(score: { relMae: number | null; coverage95: number } | undefined): boolean {
+  if (!score || score.relMae === null) return false;
+  return score.relMae < 1 && score.coverage95 >= 0.85;
+}
+
+export function plan(spec: PlannerSpec, input: PlannerInput): Plan {
+  const { capacityPerReplica, primary } = spec;
+  const observed = finiteOrUndefined(input.observedLoad);
+
+  let predictedLoad: number;
+  let bound: Plan['bound'];
+  if (input.forecast && input.forecast.point.length > 0) {
+    bound = input.trusted ? (spec.trustedBound ?? 'upper80') : 'point';
+    const series = bound === 'point' ? input.forecast.point : bound === 'upper80' ? input.forecast.upper80 : input.forecast.upper95;
+    // Replicas asked for now are ready one lag from now, and the ones removed now are gone at once:
+    // capacity must cover the peak from now to the end of the horizon, now included.
+    predictedLoad = Math.max(observed ?? 0, ...series.filter(Number.isFinite));
+  } else if (observed !== undefined) {
+    bound = 'observed';
+    predictedLoad = observed;
+  } else {
+    // Nothing known: plan the floor, and express it as the load the floor serves, so an HPA with an
+    // AverageValue target of capacityPerReplica lands on minReplicas and never on 0.
+    bound = 'minimum';
+    predictedLoad = primary.minReplicas * capacityPerReplica;
+  }
+
+  const desiredReplicas = clamp(Math.ceil(predictedLoad / capacityPerReplica - 1e-9), primary.minReplicas, primary.maxReplicas);
+
+  // The seeds' scaleShadowEndpoints, made declarative: the pool holds enough shadows to absorb the
+  // increase still to come (planned load above what is served now), each shadow serving its share of
+  // a replica's capacity; when no increase is coming the pool shrinks back to its minimum. Worked
+  // example: capacity 50, fraction 0.5 (a shadow serves 25), observed 400, predicted 480 → increase
+  // 80 → floor(80 / 25) = 3 shadows above the minimum.
+  let shadowPoolSize = 0;
+  if (spec.shadow) {
+    const shadowCapacity = capacityPerReplica * spec.shadow.resourceFraction;
+    const increase = observed !== undefined && bound !== 'minimum' ? Math.max(0, predictedLoad - observed) : 0;
+    shadowPoolSize = clamp(spec.shadow.minReplicas + Math.floor(increase / shadowCapacity + 1e-9), spec.shadow.minReplicas, spec.shadow.maxReplicas);
+  }
+  return { predictedLoad, bound, desiredReplicas, shadowPoolSize };
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, x));
+}
+
+function finiteOrUndefined(x: number | undefined): number | undefined {
+  return x !== undefined && Number.isFinite(x) && x >= 0 ? x : undefined;
+}
