@@ -1,0 +1,77 @@
+/**
+ * Runs in a worker thread: fits are CPU-bound WASM (a fifth of a second for MSTL on a week of
+ * minutes), and the event loop that answers the HPA must never wait for one.
+ */
+import { backtest, DEFAULT_AUTO_CANDIDATES, type ModelScore } from '../core/forecast/backtest.ts';
+import { forecast, loadForecastModels } from '../core/forecast/engine.ts';
+import { prepareSeries } from '../core/forecast/prepare.ts';
+import { ForecastInputError, type Forecast, type ModelChoice, type ModelName } from '../core/forecast/types.ts';
+
+export interface FitJob {
+  timestamps: Float64Array;
+  values: Float64Array;
+  stepSeconds: number;
+  horizon: number;
+  model: ModelChoice;
+  /** The model `auto` chose last time; reused until `rescore`. */
+  chosenModel?: ModelName;
+  /** Run the backtest (choice for `auto`, trust score for every model). */
+  rescore: boolean;
+  autoCandidates?: readonly ModelName[];
+  maxHistory: number;
+  /** Horizon of the backtest windows (the provisioning lag in steps). */
+  scoreHorizon: number;
+}
+
+export interface FitOutcome {
+  forecast: Forecast;
+  chosenModel: ModelName;
+  /** Present when the job rescored: the backtest score of the model now in use. */
+  score?: Pick<ModelScore, 'mae' | 'relMae' | 'coverage80' | 'coverage95'> & { folds: number };
+  scoreError?: string;
+  fitMs: number;
+}
+
+let prophetLoaded: Promise<void> | undefined;
+
+export default async function fit(job: FitJob): Promise<FitOutcome> {
+  const started = performance.now();
+  const candidates = job.autoCandidates ?? DEFAULT_AUTO_CANDIDATES;
+  if (job.model === 'prophet' || candidates.includes('prophet')) {
+    prophetLoaded ??= loadForecastModels();
+    await prophetLoaded;
+  }
+  const series = { timestamps: Array.from(job.timestamps), values: Array.from(job.values) };
+  let chosenModel: ModelName = job.model === 'auto' ? (job.chosenModel ?? candidates[0]) : job.model;
+  let score: FitOutcome['score'];
+  let scoreError: string | undefined;
+  if (job.rescore) {
+    try {
+      // The same preparation as the forecast, then a short rolling-origin backtest at the lag.
+      const prepared = prepareSeries(series, { stepSeconds: job.stepSeconds, maxPoints: job.maxHistory });
+      const models = job.model === 'auto' ? candidates : [job.model];
+      const result = backtest(prepared.values, {
+        horizon: job.scoreHorizon,
+        folds: 6,
+        selectionWindows: 0,
+        models,
+        autoCandidates: models,
+        stepSeconds: prepared.stepSeconds,
+        startSeconds: prepared.start,
+      });
+      if (job.model === 'auto') chosenModel = result.selected;
+      const s = result.models.find((m) => m.model === chosenModel)!;
+      score = { mae: s.mae, relMae: s.relMae, coverage80: s.coverage80, coverage95: s.coverage95, folds: result.folds };
+    } catch (error) {
+      if (!(error instanceof ForecastInputError)) throw error;
+      scoreError = error.message;
+    }
+  }
+  const result = forecast(series, {
+    model: chosenModel,
+    horizon: job.horizon,
+    stepSeconds: job.stepSeconds,
+    maxHistory: job.maxHistory,
+  });
+  return { forecast: result, chosenModel, score, scoreError, fitMs: performance.now() - started };
+}
