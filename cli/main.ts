@@ -2,12 +2,14 @@
  * The `shadowscale` executable: one subcommand per file, each a thin shell over core/ and the services.
  */
 import { Command, CommanderError } from 'commander';
+import { adapterCommand } from './adapter.ts';
 import { backtestCommand } from './backtest.ts';
 
 export function program(): Command {
   return new Command('shadowscale')
     .description('Prometheus-native predictive autoscaling: forecasts, shadow endpoints, HPA and KEDA plugins')
     .addCommand(backtestCommand())
+    .addCommand(adapterCommand())
     .showHelpAfterError('(run with --help for usage)');
 }
 

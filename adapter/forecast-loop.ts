@@ -1,0 +1,260 @@
+/**
+ * The forecast loop: for each workload, on its own refresh interval (with jitter), fetch the load
+ * history with PromQL (incrementally after the first time), fit in a worker thread, and keep the
+ * result. At most `concurrency` workloads refresh at once; one workload's failure is recorded on that
+ * workload and never stops the others. The request path only ever reads what this loop stored.
+ */
+import { workloadTiming, type Config, type WorkloadConfig } from '../core/config.ts';
+import { isTrusted } from '../core/planner/planner.ts';
+import type { ModelName } from '../core/forecast/types.ts';
+import type { FitPool } from './fit-pool.ts';
+import { PrometheusQueryError, type PrometheusClient } from './prometheus.ts';
+import { view, type Attempt, type BacktestScore, type FittedForecast, type WorkloadSnapshot, type WorkloadView } from './serving.ts';
+
+export interface LoopEvents {
+  onQuery?(w: WorkloadConfig, seconds: number, error?: PrometheusQueryError | Error): void;
+  onFit?(w: WorkloadConfig, seconds: number, error?: Error): void;
+  log?(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
+}
+
+interface WorkloadState extends WorkloadSnapshot {
+  key: string;
+  timing: ReturnType<typeof workloadTiming>;
+  /** Fit horizon in steps: the lag plus the longer of a refresh and the TTL, so the forecast still
+   *  reaches one lag ahead for as long as it may be served. */
+  fitHorizon: number;
+  history?: { timestamps: number[]; values: number[] };
+  chosenModel?: ModelName;
+  scoreError?: string;
+  nextRunAt: number;
+  running: boolean;
+  refreshes: number;
+  lastFitSeconds?: number;
+}
+
+/** Forecasts kept to find the one made a lag ago (a few refreshes' worth is enough). */
+const PAST_FORECASTS = 16;
+/** Samples refetched before the last one cached, for samples that arrived late. */
+const OVERLAP_STEPS = 5;
+
+export class ForecastLoop {
+  private readonly states = new Map<string, WorkloadState>();
+  private running = 0;
+  private timer?: NodeJS.Timeout;
+  private stopped = true;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly client: PrometheusClient,
+    private readonly pool: FitPool,
+    private readonly events: LoopEvents = {},
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const w of config.workloads) {
+      const timing = workloadTiming(config, w);
+      const key = workloadKey(w.namespace, w.name);
+      this.states.set(key, {
+        key,
+        config: w,
+        timing,
+        lagSeconds: w.provisioningLag,
+        fitHorizon: Math.ceil((w.provisioningLag + Math.max(timing.refreshSeconds, config.adapter.forecastTTL)) / timing.stepSeconds) + 1,
+        pastForecasts: [],
+        trusted: false,
+        nextRunAt: 0,
+        running: false,
+        refreshes: 0,
+      });
+    }
+  }
+
+  /** Starts refreshing; the first round is spread over a few seconds rather than all at once. */
+  start(): void {
+    this.stopped = false;
+    const now = this.now();
+    for (const s of this.states.values()) s.nextRunAt = now + Math.random() * Math.min(5000, s.timing.refreshSeconds * 1000);
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.running > 0) await new Promise<void>((r) => this.waiters.add(r));
+  }
+
+  /** Refreshes every workload once, `concurrency` at a time; for start-up, tests and benchmarks. */
+  async refreshAll(): Promise<void> {
+    const queue = [...this.states.values()];
+    const workers = Array.from({ length: this.config.adapter.concurrency }, async () => {
+      for (let s = queue.shift(); s; s = queue.shift()) await this.refresh(s);
+    });
+    await Promise.all(workers);
+  }
+
+  /** True once every workload has been tried at least once. */
+  get warm(): boolean {
+    for (const s of this.states.values()) if (!s.lastAttempt) return false;
+    return true;
+  }
+
+  workloads(): WorkloadConfig[] {
+    return [...this.states.values()].map((s) => s.config);
+  }
+
+  snapshot(namespace: string, name: string): WorkloadSnapshot | undefined {
+    return this.states.get(workloadKey(namespace, name));
+  }
+
+  /** The served view of one workload now. */
+  view(namespace: string, name: string): WorkloadView | undefined {
+    const s = this.states.get(workloadKey(namespace, name));
+    return s ? view(s, this.now(), this.config.adapter.forecastTTL) : undefined;
+  }
+
+  /** Every workload with its view, for the metrics endpoint. */
+  *all(): Generator<{ state: WorkloadSnapshot & { lastFitSeconds?: number; chosenModel?: ModelName; scoreError?: string }; view: WorkloadView }> {
+    const now = this.now();
+    for (const s of this.states.values()) yield { state: s, view: view(s, now, this.config.adapter.forecastTTL) };
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    const now = this.now();
+    let nextDue = Infinity;
+    for (const s of this.states.values()) {
+      if (this.running >= this.config.adapter.concurrency) break;
+      if (s.running) continue;
+      if (s.nextRunAt <= now) void this.refresh(s).finally(() => this.schedule());
+      else nextDue = Math.min(nextDue, s.nextRunAt);
+    }
+    const delay = this.running >= this.config.adapter.concurrency ? 1000 : Math.max(10, Math.min(1000, nextDue - now));
+    this.timer = setTimeout(() => this.schedule(), delay);
+    this.timer.unref();
+  }
+
+  private async refresh(s: WorkloadState): Promise<void> {
+    if (s.running) return;
+    s.running = true;
+    this.running++;
+    try {
+      await this.refreshOnce(s);
+    } finally {
+      s.running = false;
+      this.running--;
+      const jitter = 1 + this.config.adapter.jitter * Math.random();
+      s.nextRunAt = this.now() + s.timing.refreshSeconds * 1000 * jitter;
+      s.refreshes++;
+      if (this.running === 0) {
+        for (const wake of this.waiters) wake();
+        this.waiters.clear();
+      }
+    }
+  }
+
+  private async refreshOnce(s: WorkloadState): Promise<void> {
+    const { stepSeconds, historySeconds } = s.timing;
+    const w = s.config;
+    const end = Math.floor(this.now() / 1000 / stepSeconds) * stepSeconds;
+    const start = end - historySeconds;
+
+    // 1. History, incrementally after the first successful fetch.
+    const queryStarted = performance.now();
+    try {
+      const cachedLast = s.history?.timestamps[s.history.timestamps.length - 1];
+      const from = cachedLast !== undefined && cachedLast >= start ? cachedLast - OVERLAP_STEPS * stepSeconds : start;
+      const result = await this.client.queryRange(w.load, from, end, stepSeconds);
+      if (result.length > 1) {
+        throw new Error(`load query returned ${result.length} series; aggregate it to one (e.g. sum(...))`);
+      }
+      const fresh = result[0] ?? { timestamps: [], values: [] };
+      s.history = mergeHistory(s.history, fresh, from, start);
+      if (s.history.timestamps.length === 0) {
+        throw new Error(`load query returned no samples between ${new Date(start * 1000).toISOString()} and ${new Date(end * 1000).toISOString()}`);
+      }
+      const lastIndex = s.history.timestamps.length - 1;
+      const lastValue = s.history.values[lastIndex];
+      if (Number.isFinite(lastValue) && lastValue >= 0) s.observed = { value: lastValue, at: s.history.timestamps[lastIndex] };
+      this.events.onQuery?.(w, (performance.now() - queryStarted) / 1000);
+    } catch (error) {
+      this.events.onQuery?.(w, (performance.now() - queryStarted) / 1000, error as Error);
+      this.fail(s, 'query', error);
+      return;
+    }
+
+    // 2. Fit in a worker; rescore (choose for `auto`, measure trust) on the first fit and then hourly.
+    const fitStarted = performance.now();
+    const rescore = !s.score || this.now() - s.score.at >= 3_600_000;
+    try {
+      const outcome = await this.pool.run({
+        timestamps: Float64Array.from(s.history.timestamps),
+        values: Float64Array.from(s.history.values),
+        stepSeconds,
+        horizon: s.fitHorizon,
+        model: w.model,
+        chosenModel: s.chosenModel,
+        rescore,
+        autoCandidates: this.config.adapter.autoCandidates,
+        maxHistory: Math.round(historySeconds / stepSeconds),
+        scoreHorizon: Math.max(1, Math.ceil(w.provisioningLag / stepSeconds)),
+      });
+      const fittedAt = this.now();
+      if (s.forecast) s.pastForecasts = [s.forecast, ...s.pastForecasts].slice(0, PAST_FORECASTS);
+      s.forecast = { forecast: outcome.forecast, fittedAt, model: outcome.chosenModel } satisfies FittedForecast;
+      s.chosenModel = outcome.chosenModel;
+      if (outcome.score) {
+        s.score = { ...outcome.score, at: fittedAt } satisfies BacktestScore;
+        s.scoreError = undefined;
+      } else if (rescore) {
+        // Too little history to backtest: the forecast is served, untrusted, and scored again next time.
+        s.score = undefined;
+        s.scoreError = outcome.scoreError;
+      }
+      s.trusted = isTrusted(s.score);
+      s.lastFitSeconds = outcome.fitMs / 1000;
+      s.lastAttempt = { at: fittedAt, ok: true } satisfies Attempt;
+      this.events.onFit?.(w, (performance.now() - fitStarted) / 1000);
+    } catch (error) {
+      this.events.onFit?.(w, (performance.now() - fitStarted) / 1000, error as Error);
+      this.fail(s, 'fit', error);
+    }
+  }
+
+  private fail(s: WorkloadState, stage: 'query' | 'fit', error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    s.lastAttempt = { at: this.now(), ok: false, stage, error: message };
+    this.events.log?.('warn', `workload ${s.key}: ${stage} failed: ${message}`, { workload: s.config.name, namespace: s.config.namespace, stage });
+  }
+}
+
+export function workloadKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** Replaces cached samples from `from` on with the fetched ones and drops those before `start`. */
+function mergeHistory(
+  cached: { timestamps: number[]; values: number[] } | undefined,
+  fetched: { timestamps: number[]; values: number[] },
+  from: number,
+  start: number,
+): { timestamps: number[]; values: number[] } {
+  const timestamps: number[] = [];
+  const values: number[] = [];
+  if (cached) {
+    for (let i = 0; i < cached.timestamps.length; i++) {
+      const t = cached.timestamps[i];
+      if (t >= start && t < from) {
+        timestamps.push(t);
+        values.push(cached.values[i]);
+      }
+    }
+  }
+  for (let i = 0; i < fetched.timestamps.length; i++) {
+    if (fetched.timestamps[i] >= start) {
+      timestamps.push(fetched.timestamps[i]);
+      values.push(fetched.values[i]);
+    }
+  }
+  return { timestamps, values };
+}

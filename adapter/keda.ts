@@ -1,0 +1,132 @@
+/**
+ * KEDA's external scaler (gRPC, @grpc/grpc-js). A ScaledObject trigger of `type: external` (or
+ * `external-push`) names the workload in its metadata:
+ *
+ *   metadata: { scalerAddress: shadowscale-adapter.shadowscale:9100, workload: checkout,
+ *               namespace: shop (default: the ScaledObject's), metric: shadowscale_predicted_load,
+ *               targetValue: "50" (default: capacityPerReplica), activationThreshold: "0" }
+ *
+ * KEDA uses a float field only when it is > 0 and falls back to the deprecated int64 otherwise, so
+ * both are always filled.
+ */
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { WorkloadConfig } from '../core/config.ts';
+import { EXTERNAL_METRICS } from './external-metrics.ts';
+import type { ForecastLoop } from './forecast-loop.ts';
+import type { AdapterMetrics } from './metrics.ts';
+
+export const PROTO_PATH = fileURLToPath(new URL('./externalscaler.proto', import.meta.url));
+
+interface ScaledObjectRef {
+  name: string;
+  namespace: string;
+  scalerMetadata: Record<string, string>;
+}
+
+export function loadExternalScalerProto(): grpc.GrpcObject {
+  const definition = protoLoader.loadSync(PROTO_PATH, { keepCase: true, longs: Number, defaults: true });
+  return grpc.loadPackageDefinition(definition);
+}
+
+class ScalerError extends Error {
+  constructor(readonly code: grpc.status, message: string) {
+    super(message);
+  }
+}
+
+export function createKedaService(loop: ForecastLoop, metrics: AdapterMetrics): grpc.UntypedServiceImplementation {
+  const resolve = (ref: ScaledObjectRef | undefined): { w: WorkloadConfig; metric: string } => {
+    const meta = ref?.scalerMetadata ?? {};
+    const name = meta.workload;
+    if (!name) throw new ScalerError(grpc.status.INVALID_ARGUMENT, 'trigger metadata "workload" is required (the shadowscale workload name)');
+    const namespace = meta.namespace || ref?.namespace || '';
+    const w = loop.workloads().find((x) => x.name === name && x.namespace === namespace);
+    if (!w) throw new ScalerError(grpc.status.NOT_FOUND, `no shadowscale workload "${name}" in namespace "${namespace}"`);
+    const metric = meta.metric || 'shadowscale_predicted_load';
+    if (!EXTERNAL_METRICS[metric]) {
+      throw new ScalerError(grpc.status.INVALID_ARGUMENT, `trigger metadata "metric": "${metric}" is not served; use one of ${Object.keys(EXTERNAL_METRICS).join(', ')}`);
+    }
+    return { w, metric };
+  };
+  const value = (w: WorkloadConfig, metric: string) => EXTERNAL_METRICS[metric].pick(loop.view(w.namespace, w.name)!);
+  const threshold = (ref: ScaledObjectRef): number => {
+    const raw = ref.scalerMetadata?.activationThreshold;
+    const n = raw === undefined ? 0 : Number(raw);
+    if (!Number.isFinite(n)) throw new ScalerError(grpc.status.INVALID_ARGUMENT, `trigger metadata "activationThreshold": "${raw}" is not a number`);
+    return n;
+  };
+
+  const unary = <Req, Res>(method: string, handler: (req: Req) => Res): grpc.handleUnaryCall<Req, Res> => (call, callback) => {
+    const started = performance.now();
+    try {
+      const response = handler(call.request);
+      metrics.requestObserved('keda_grpc', method, 'OK', (performance.now() - started) / 1000);
+      callback(null, response);
+    } catch (error) {
+      const code = error instanceof ScalerError ? error.code : grpc.status.INTERNAL;
+      metrics.requestObserved('keda_grpc', method, grpc.status[code], (performance.now() - started) / 1000);
+      callback({ code, message: (error as Error).message });
+    }
+  };
+
+  return {
+    IsActive: unary<ScaledObjectRef, { result: boolean }>('IsActive', (ref) => {
+      const { w, metric } = resolve(ref);
+      return { result: value(w, metric) > threshold(ref) };
+    }),
+
+    GetMetricSpec: unary<ScaledObjectRef, unknown>('GetMetricSpec', (ref) => {
+      const { w, metric } = resolve(ref);
+      const raw = ref.scalerMetadata?.targetValue;
+      // Predicted load per replica = capacityPerReplica gives ceil(load / capacity) replicas under an
+      // AverageValue target; the replica counts are targets of 1.
+      const target = raw !== undefined ? Number(raw) : metric === 'shadowscale_predicted_load' ? w.capacityPerReplica : 1;
+      if (!(target > 0)) throw new ScalerError(grpc.status.INVALID_ARGUMENT, `trigger metadata "targetValue": "${raw}" must be a positive number`);
+      return { metricSpecs: [{ metricName: metric, targetSize: Math.max(1, Math.round(target)), targetSizeFloat: target }] };
+    }),
+
+    GetMetrics: unary<{ scaledObjectRef: ScaledObjectRef; metricName: string }, unknown>('GetMetrics', (req) => {
+      const { w, metric } = resolve(req.scaledObjectRef);
+      if (req.metricName && req.metricName !== metric) {
+        throw new ScalerError(grpc.status.INVALID_ARGUMENT, `metricName "${req.metricName}" differs from the trigger's metric "${metric}"`);
+      }
+      const v = value(w, metric);
+      return { metricValues: [{ metricName: metric, metricValue: Math.round(v), metricValueFloat: v }] };
+    }),
+
+    StreamIsActive: (call: grpc.ServerWritableStream<ScaledObjectRef, { result: boolean }>) => {
+      let last: boolean | undefined;
+      const push = () => {
+        try {
+          const { w, metric } = resolve(call.request);
+          const active = value(w, metric) > threshold(call.request);
+          if (active !== last) call.write({ result: active });
+          last = active;
+        } catch (error) {
+          clearInterval(timer);
+          call.destroy(Object.assign(new Error((error as Error).message), { code: error instanceof ScalerError ? error.code : grpc.status.INTERNAL }));
+        }
+      };
+      // Push on open, then whenever activity changes.
+      const timer = setInterval(push, 1000);
+      push();
+      call.on('cancelled', () => clearInterval(timer));
+      call.on('close', () => clearInterval(timer));
+    },
+
+    // StreamMetricSpec is optional in KEDA and left out: grpc-js answers UNIMPLEMENTED for it, and
+    // KEDA then polls GetMetricSpec.
+  };
+}
+
+export async function startKedaServer(address: string, loop: ForecastLoop, metrics: AdapterMetrics): Promise<{ server: grpc.Server; port: number }> {
+  const proto = loadExternalScalerProto() as unknown as { externalscaler: { ExternalScaler: grpc.ServiceClientConstructor } };
+  const server = new grpc.Server();
+  server.addService(proto.externalscaler.ExternalScaler.service, createKedaService(loop, metrics));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+  );
+  return { server, port };
+}

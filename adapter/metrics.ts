@@ -1,0 +1,184 @@
+/**
+ * The adapter's own metrics, declared in one place (prom-client). The forecasts are metrics too, so
+ * Prometheus can compare them with what happened. Per-workload gauges are computed at scrape time from
+ * the same view the HPA and KEDA are served, so /metrics never disagrees with them.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { WorkloadConfig } from '../core/config.ts';
+import { MODEL_NAMES } from '../core/forecast/types.ts';
+import type { ForecastLoop } from './forecast-loop.ts';
+import { PrometheusQueryError } from './prometheus.ts';
+import { RUNGS } from './serving.ts';
+
+const QUANTILES = [
+  ['0.5', 'point'],
+  ['0.1', 'lower80'],
+  ['0.9', 'upper80'],
+  ['0.025', 'lower95'],
+  ['0.975', 'upper95'],
+] as const;
+
+export interface AdapterMetrics {
+  registry: Registry;
+  queryObserved(w: WorkloadConfig, seconds: number, error?: Error): void;
+  fitObserved(w: WorkloadConfig, seconds: number, error?: Error): void;
+  requestObserved(api: string, metric: string, code: string, seconds: number): void;
+}
+
+export function createAdapterMetrics(loop: ForecastLoop): AdapterMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'shadowscale_adapter_' });
+  const wl = ['workload', 'namespace'] as const;
+
+  const each = (fn: (labels: { workload: string; namespace: string }, item: ReturnType<ForecastLoop['all']> extends Generator<infer T> ? T : never) => void) => {
+    for (const item of loop.all()) fn({ workload: item.state.config.name, namespace: item.state.config.namespace }, item);
+  };
+
+  new Gauge({
+    name: 'shadowscale_forecast_load',
+    help: 'Forecast of the workload load one provisioning lag ahead: quantile 0.5 is the point forecast, 0.1/0.9 the 80 % band, 0.025/0.975 the 95 % band. Compare with shadowscale_forecast_lagged_load to judge accuracy.',
+    labelNames: [...wl, 'quantile'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((labels, { view }) => {
+        if (!view.atHorizon) return;
+        for (const [quantile, field] of QUANTILES) this.set({ ...labels, quantile }, view.atHorizon[field]);
+      });
+    },
+  });
+  new Gauge({
+    name: 'shadowscale_forecast_lagged_load',
+    help: 'The forecast made one provisioning lag ago for the present moment (same quantiles as shadowscale_forecast_load); subtract the observed load to get the forecast error.',
+    labelNames: [...wl, 'quantile'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((labels, { view }) => {
+        if (!view.forNow) return;
+        for (const [quantile, field] of QUANTILES) this.set({ ...labels, quantile }, view.forNow[field]);
+      });
+    },
+  });
+  const served = (name: string, help: string, pick: (v: ReturnType<ForecastLoop['all']> extends Generator<infer T> ? T : never) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [...wl],
+      registers: [registry],
+      collect() {
+        this.reset();
+        each((labels, item) => this.set(labels, pick(item)));
+      },
+    });
+  served('shadowscale_predicted_load', 'Load the workload is planned for (served to the HPA and KEDA): the peak of the forecast bound over the provisioning lag, never below the observed load.', ({ view }) => view.served.predictedLoad);
+  served('shadowscale_desired_replicas', 'Primary replicas served to the HPA and KEDA (the reactive value in dry-run mode).', ({ view }) => view.served.desiredReplicas);
+  served('shadowscale_shadow_pool_size', 'Shadow replicas the planner wants warm for the increase to come.', ({ view }) => view.served.shadowPoolSize);
+  served('shadowscale_forecast_desired_replicas', 'Primary replicas the forecast plan asks for, even in dry-run mode: compare with shadowscale_desired_replicas before trusting it.', ({ view }) => view.plan.desiredReplicas);
+  served('shadowscale_observed_load', 'The last observed value of the workload load query.', ({ state }) => state.observed?.value ?? NaN);
+  served('shadowscale_capacity_per_replica', 'Configured load one replica serves within its SLO.', ({ state }) => state.config.capacityPerReplica);
+  served('shadowscale_forecast_trusted', '1 when the forecast beat seasonal-naive on its own backtest with a calibrated 95 % band, so the upper bound is planned on; 0 when the point forecast is.', ({ state }) => (state.trusted ? 1 : 0));
+  served('shadowscale_forecast_age_seconds', 'Seconds since the forecast served was fitted; beyond the TTL the adapter falls back to the observed load.', ({ view }) => view.forecastAgeSeconds ?? NaN);
+  served('shadowscale_dry_run', '1 when the workload is in forecast-only mode (served replicas are reactive).', ({ state }) => (state.config.dryRun ? 1 : 0));
+  served('shadowscale_provisioning_lag_seconds', 'Configured start-up time of a new replica; the forecast horizon served.', ({ state }) => state.config.provisioningLag);
+  served('shadowscale_fit_last_duration_seconds', 'Duration of the last forecast fit (worker thread), including the backtest when one ran.', ({ state }) => state.lastFitSeconds ?? NaN);
+  served('shadowscale_shadow_mirror_percent', 'Configured share of primary requests mirrored to the shadows, in percent.', ({ state }) => state.config.shadow?.mirrorPercent ?? NaN);
+  served('shadowscale_last_refresh_success', '1 when the last refresh (query and fit) of the workload succeeded.', ({ state }) => (state.lastAttempt?.ok ? 1 : 0));
+
+  new Gauge({
+    name: 'shadowscale_serving_rung',
+    help: 'Which rung of the fallback ladder is served (1 for the current one): fresh forecast, stale forecast within the TTL, reactive (observed load), minimum.',
+    labelNames: [...wl, 'rung'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((labels, { view }) => {
+        for (const rung of RUNGS) this.set({ ...labels, rung }, rung === view.rung ? 1 : 0);
+      });
+    },
+  });
+  new Gauge({
+    name: 'shadowscale_forecast_model',
+    help: 'The model producing the forecast (1 for the one in use), and the rung of the model ladder it came from.',
+    labelNames: [...wl, 'model', 'rung'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((labels, { state }) => {
+        if (!state.forecast) return;
+        this.set({ ...labels, model: state.forecast.model, rung: state.forecast.forecast.rung }, 1);
+      });
+    },
+  });
+  new Gauge({
+    name: 'shadowscale_backtest_error',
+    help: 'The forecast model\'s error on its own rolling-origin backtest at the provisioning lag: metric="relative_mae" (MAE ÷ seasonal-naive MAE; below 1 beats it), "mae", "coverage80" and "coverage95" (share of actuals inside the bands).',
+    labelNames: [...wl, 'metric'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((labels, { state }) => {
+        const s = state.score;
+        if (!s) return;
+        if (s.relMae !== null) this.set({ ...labels, metric: 'relative_mae' }, s.relMae);
+        this.set({ ...labels, metric: 'mae' }, s.mae);
+        this.set({ ...labels, metric: 'coverage80' }, s.coverage80);
+        this.set({ ...labels, metric: 'coverage95' }, s.coverage95);
+      });
+    },
+  });
+
+  const fitDuration = new Histogram({
+    name: 'shadowscale_fit_duration_seconds',
+    help: 'Duration of forecast fits in the worker pool, including the backtest when one ran.',
+    labelNames: ['model', 'result'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const queryDuration = new Histogram({
+    name: 'shadowscale_prometheus_query_duration_seconds',
+    help: 'Duration of load-history queries to Prometheus, including retries.',
+    labelNames: ['result'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const queryErrors = new Counter({
+    name: 'shadowscale_prometheus_query_errors_total',
+    help: 'Failed load-history queries by workload and Prometheus errorType (bad_data: fix the PromQL; unavailable/timeout: Prometheus unreachable).',
+    labelNames: [...wl, 'error_type'],
+    registers: [registry],
+  });
+  const fitErrors = new Counter({
+    name: 'shadowscale_fit_errors_total',
+    help: 'Failed forecast fits by workload; the previous forecast is served until the TTL.',
+    labelNames: [...wl],
+    registers: [registry],
+  });
+  const requests = new Histogram({
+    name: 'shadowscale_adapter_request_duration_seconds',
+    help: 'Requests to the adapter by API (external_metrics, keda_grpc, metrics_api, rest), metric and status code.',
+    labelNames: ['api', 'metric', 'code'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [registry],
+  });
+  // Pre-create the label sets a dashboard expects to see at zero.
+  for (const model of MODEL_NAMES) fitDuration.zero({ model, result: 'ok' });
+
+  return {
+    registry,
+    queryObserved(w, seconds, error) {
+      queryDuration.observe({ result: error ? 'error' : 'ok' }, seconds);
+      if (error) {
+        const errorType = error instanceof PrometheusQueryError ? (error.errorType ?? `http_${error.status}`) : 'invalid_result';
+        queryErrors.inc({ workload: w.name, namespace: w.namespace, error_type: errorType });
+      }
+    },
+    fitObserved(w, seconds, error) {
+      fitDuration.observe({ model: w.model === 'auto' ? 'auto' : w.model, result: error ? 'error' : 'ok' }, seconds);
+      if (error) fitErrors.inc({ workload: w.name, namespace: w.namespace });
+    },
+    requestObserved(api, metric, code, seconds) {
+      requests.observe({ api, metric, code }, seconds);
+    },
+  };
+}

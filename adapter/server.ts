@@ -1,0 +1,208 @@
+/**
+ * Puts the adapter together: Prometheus client, fit workers, forecast loop, metrics, and the three
+ * listeners (HTTP for /metrics, REST and KEDA's metrics-api; HTTPS for the aggregated
+ * external-metrics API; gRPC for KEDA's external scaler).
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Server as GrpcServer } from '@grpc/grpc-js';
+import { pino, type Logger } from 'pino';
+import { generate } from 'selfsigned';
+
+import type { Config } from '../core/config.ts';
+import { createFitPool, type FitPool } from './fit-pool.ts';
+import { ForecastLoop } from './forecast-loop.ts';
+import { externalMetricsRouter, status } from './external-metrics.ts';
+import { startKedaServer } from './keda.ts';
+import { createAdapterMetrics } from './metrics.ts';
+import { PrometheusClient } from './prometheus.ts';
+import { restRouter } from './rest.ts';
+
+export interface AdapterOptions {
+  logger?: Logger;
+  /** Skip the first full refresh before listening (tests that want to see the cold ladder). */
+  noWarmup?: boolean;
+  /** Environment for `*Env` secret sources (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Clock in unix ms (tests freeze it to compare with offline computations). */
+  now?: () => number;
+}
+
+export interface RunningAdapter {
+  loop: ForecastLoop;
+  httpUrl: string;
+  httpsUrl?: string;
+  grpcAddress?: string;
+  /** PEM of the serving certificate (self-signed when none was configured). */
+  certificate?: string;
+  stop(): Promise<void>;
+}
+
+export class SecretError extends Error {}
+
+function readSecret(what: string, file: string | undefined, envName: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      throw new SecretError(`${what}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  if (envName) {
+    const value = env[envName];
+    if (value === undefined || value === '') throw new SecretError(`${what}: environment variable ${envName} is not set`);
+    return value;
+  }
+  return undefined;
+}
+
+export function prometheusClientFromConfig(config: Config, env: NodeJS.ProcessEnv = process.env): PrometheusClient {
+  const p = config.prometheus;
+  const password = p.basicAuth ? readSecret('prometheus.basicAuth password', p.basicAuth.passwordFile, p.basicAuth.passwordEnv, env) : undefined;
+  let ca: Buffer | undefined;
+  if (p.caFile) {
+    try {
+      ca = readFileSync(p.caFile);
+    } catch (error) {
+      throw new SecretError(`prometheus.caFile: cannot read ${p.caFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  return new PrometheusClient({
+    url: p.url,
+    timeoutSeconds: p.timeout,
+    bearerToken: readSecret('prometheus bearer token', p.bearerTokenFile, p.bearerTokenEnv, env),
+    basicAuth: p.basicAuth ? { username: p.basicAuth.username, password: password! } : undefined,
+    ca,
+    insecureSkipVerify: p.insecureSkipVerify,
+    headers: p.headers,
+  });
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(address.slice(i + 1)) };
+}
+
+function listen(server: http.Server | https.Server, address: string): Promise<string> {
+  const { host, port } = splitAddress(address);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const a = server.address() as AddressInfo;
+      resolve(`${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`);
+    });
+  });
+}
+
+async function tlsMaterial(config: Config): Promise<{ cert: string; key: string }> {
+  const tls = config.adapter.tls;
+  if (tls) {
+    try {
+      return { cert: readFileSync(tls.certFile, 'utf8'), key: readFileSync(tls.keyFile, 'utf8') };
+    } catch (error) {
+      throw new SecretError(`adapter.tls: cannot read ${(error as NodeJS.ErrnoException).path ?? 'certificate'}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  // For local use only: the APIService then needs insecureSkipTLSVerify or this cert as caBundle.
+  const pems = await generate([{ name: 'commonName', value: 'shadowscale-adapter' }], {
+    keySize: 2048,
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+  });
+  return { cert: pems.cert, key: pems.private };
+}
+
+export async function startAdapter(config: Config, options: AdapterOptions = {}): Promise<RunningAdapter> {
+  const logger = options.logger ?? pino({ name: 'shadowscale-adapter' });
+  const client = prometheusClientFromConfig(config, options.env);
+  const pool: FitPool = createFitPool(Math.min(config.adapter.concurrency, 8));
+  let metricsRef: ReturnType<typeof createAdapterMetrics> | undefined;
+  const loop = new ForecastLoop(config, client, pool, {
+    onQuery: (w, s, e) => metricsRef?.queryObserved(w, s, e),
+    onFit: (w, s, e) => metricsRef?.fitObserved(w, s, e),
+    log: (level, message, fields) => logger[level](fields ?? {}, message),
+  }, options.now);
+  const metrics = createAdapterMetrics(loop);
+  metricsRef = metrics;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok');
+  });
+  app.get('/livez', (_req, res) => {
+    res.type('text/plain').send('ok');
+  });
+  app.get('/readyz', (_req, res) => {
+    if (loop.warm) res.type('text/plain').send('ok');
+    else res.status(503).type('text/plain').send('first forecasts not yet attempted');
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use(externalMetricsRouter(loop, metrics, () => config.adapter.step, options.now));
+  app.use(restRouter(loop, metrics));
+  app.use((req: Request, res: Response) => status(res, 404, 'NotFound', `no route for ${req.method} ${req.path}`));
+  app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
+    logger.error({ err: error }, 'request failed');
+    status(res, 500, 'InternalError', error.message);
+  });
+
+  if (!options.noWarmup) {
+    // Serve real forecasts from the first request rather than the minimum rung.
+    await loop.refreshAll();
+  }
+  loop.start();
+
+  const httpServer = http.createServer(app);
+  const httpAddress = await listen(httpServer, config.adapter.listen.http);
+  let httpsServer: https.Server | undefined;
+  let httpsAddress: string | undefined;
+  let certificate: string | undefined;
+  if (config.adapter.listen.https) {
+    const material = await tlsMaterial(config);
+    certificate = material.cert;
+    httpsServer = https.createServer(material, app);
+    httpsAddress = await listen(httpsServer, config.adapter.listen.https);
+  }
+  let grpcServer: GrpcServer | undefined;
+  let grpcAddress: string | undefined;
+  if (config.adapter.listen.grpc) {
+    const { server, port } = await startKedaServer(config.adapter.listen.grpc, loop, metrics);
+    grpcServer = server;
+    grpcAddress = `${splitAddress(config.adapter.listen.grpc).host}:${port}`;
+  }
+  logger.info({ http: httpAddress, https: httpsAddress, grpc: grpcAddress, workloads: config.workloads.length }, 'shadowscale adapter listening');
+
+  return {
+    loop,
+    httpUrl: `http://${httpAddress}`,
+    httpsUrl: httpsAddress ? `https://${httpsAddress}` : undefined,
+    grpcAddress,
+    certificate,
+    async stop() {
+      await loop.stop();
+      const closing = [
+        new Promise<void>((r) => httpServer.close(() => r())),
+        httpsServer ? new Promise<void>((r) => httpsServer!.close(() => r())) : undefined,
+        grpcServer
+          ? new Promise<void>((r) => {
+              // Open StreamIsActive calls would hold a graceful shutdown forever.
+              const force = setTimeout(() => grpcServer!.forceShutdown(), 2000);
+              grpcServer!.tryShutdown(() => {
+                clearTimeout(force);
+                r();
+              });
+            })
+          : undefined,
+      ];
+      // Keep-alive connections would hold close() open until they time out.
+      httpServer.closeAllConnections();
+      httpsServer?.closeAllConnections();
+      await Promise.all(closing);
+      await pool.close();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../core/config.ts';
+import type { Forecast } from '../core/forecast/types.ts';
+import { view, type WorkloadSnapshot } from './serving.ts';
+
+const config = parseConfig(`
+prometheus: { url: http://127.0.0.1:9090 }
+workloads:
+  - name: checkout
+    namespace: shop
+    load: x
+    capacityPerReplica: 10
+    provisioningLag: 2m
+    primary: { name: checkout, minReplicas: 2, maxReplicas: 50 }
+`).workloads[0];
+
+const T0 = 1_800_000_000_000; // ms
+/** A forecast fitted at T0 whose steps start one minute later: 100, 110, 120, ... */
+function forecastAt(startSeconds: number): Forecast {
+  const point = Array.from({ length: 12 }, (_, i) => 100 + 10 * i);
+  return {
+    model: 'mstl', rung: 'mstl', fallbackReasons: [], start: startSeconds, stepSeconds: 60, point,
+    intervals: { 0.8: { lower: point.map((p) => p - 5), upper: point.map((p) => p + 5) }, 0.95: { lower: point.map((p) => p - 9), upper: point.map((p) => p + 9) } },
+    periods: [1440], warnings: [],
+  };
+}
+
+function snapshot(over: Partial<WorkloadSnapshot> = {}): WorkloadSnapshot {
+  return {
+    config,
+    lagSeconds: 120,
+    forecast: { forecast: forecastAt(T0 / 1000 + 60), fittedAt: T0, model: 'mstl' },
+    pastForecasts: [],
+    observed: { value: 95, at: T0 / 1000 },
+    trusted: false,
+    lastAttempt: { at: T0, ok: true },
+    ...over,
+  };
+}
+
+describe('the serving ladder', () => {
+  it('serves a fresh forecast: the peak of the point forecast over the next lag', () => {
+    const v = view(snapshot(), T0, 600);
+    expect(v.rung).toBe('fresh');
+    // Steps at T0+60 and T0+120 are within one lag (2 min) of T0: 100 and 110.
+    expect(v.served).toEqual({ predictedLoad: 110, bound: 'point', desiredReplicas: 11, shadowPoolSize: 0 });
+    expect(v.atHorizon?.point).toBe(110);
+  });
+
+  it('plans on the upper bound once trusted', () => {
+    expect(view(snapshot({ trusted: true }), T0, 600).served.predictedLoad).toBe(115);
+  });
+
+  it('moves along the forecast as time passes', () => {
+    expect(view(snapshot(), T0 + 5 * 60_000, 600).served.predictedLoad).toBe(160);
+  });
+
+  it('serves the last good forecast as stale after a failed refresh, within the TTL', () => {
+    const v = view(snapshot({ lastAttempt: { at: T0 + 60_000, ok: false, stage: 'query', error: 'down' } }), T0 + 60_000, 600);
+    expect(v.rung).toBe('stale');
+    expect(v.served.predictedLoad).toBe(120);
+  });
+
+  it('falls back to the observed load once the forecast is older than the TTL', () => {
+    const v = view(snapshot({ observed: { value: 95, at: T0 / 1000 + 650 } }), T0 + 660_000, 600);
+    expect(v.rung).toBe('reactive');
+    expect(v.served).toMatchObject({ predictedLoad: 95, bound: 'observed', desiredReplicas: 10 });
+  });
+
+  it('falls back to the minimum when nothing recent is known, as a load the HPA turns into minReplicas', () => {
+    const v = view(snapshot(), T0 + 3_600_000, 600);
+    expect(v.rung).toBe('minimum');
+    expect(v.served).toMatchObject({ predictedLoad: 20, desiredReplicas: 2 });
+  });
+
+  it('finds the forecast made one lag ago for the present moment', () => {
+    const old = { forecast: forecastAt(T0 / 1000 - 240), fittedAt: T0 - 300_000, model: 'mstl' as const };
+    const v = view(snapshot({ pastForecasts: [old] }), T0, 600);
+    // Made 5 min ago with steps from T0-240 s: now is its step 4 (140).
+    expect(v.forNow?.point).toBe(140);
+  });
+});

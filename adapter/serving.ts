@@ -1,0 +1,144 @@
+/**
+ * What the adapter serves for a workload at a given moment: the fallback ladder (fresh forecast →
+ * last good forecast until the TTL → observed load → configured minimum) and the plan on top of it.
+ * Pure: state and clock in, view out; the HTTP, gRPC and metrics edges all read this one view.
+ */
+import { plan, type Plan, type PlannerSpec } from '../core/planner/planner.ts';
+import type { Forecast, ModelName } from '../core/forecast/types.ts';
+import type { WorkloadConfig } from '../core/config.ts';
+
+export type Rung = 'fresh' | 'stale' | 'reactive' | 'minimum';
+export const RUNGS: readonly Rung[] = ['fresh', 'stale', 'reactive', 'minimum'];
+
+export interface FittedForecast {
+  forecast: Forecast;
+  /** Unix ms when the fit finished. */
+  fittedAt: number;
+  model: ModelName;
+}
+
+export interface BacktestScore {
+  mae: number;
+  relMae: number | null;
+  coverage80: number;
+  coverage95: number;
+  folds: number;
+  /** Unix ms. */
+  at: number;
+}
+
+export interface Attempt {
+  /** Unix ms. */
+  at: number;
+  ok: boolean;
+  stage?: 'query' | 'fit';
+  error?: string;
+}
+
+export interface WorkloadSnapshot {
+  config: WorkloadConfig;
+  lagSeconds: number;
+  /** The newest forecast that fitted, and the older ones kept to compare forecasts with actuals. */
+  forecast?: FittedForecast;
+  pastForecasts: readonly FittedForecast[];
+  /** The last observed load: value and unix seconds of its sample. */
+  observed?: { value: number; at: number };
+  score?: BacktestScore;
+  trusted: boolean;
+  lastAttempt?: Attempt;
+}
+
+export interface BandAt {
+  point: number;
+  lower80: number;
+  upper80: number;
+  lower95: number;
+  upper95: number;
+}
+
+export interface WorkloadView {
+  rung: Rung;
+  /** Age of the forecast in seconds, if there is one. */
+  forecastAgeSeconds?: number;
+  /** The plan the forecast (or the ladder below it) gives. */
+  plan: Plan;
+  /** What the HPA and KEDA get: the plan, or in dry-run the reactive plan. */
+  served: Plan;
+  /** The forecast at one provisioning lag from now. */
+  atHorizon?: BandAt;
+  /** The forecast made at least one lag ago for the present moment, to compare with the actual load. */
+  forNow?: BandAt;
+}
+
+export function plannerSpec(w: WorkloadConfig): PlannerSpec {
+  return {
+    capacityPerReplica: w.capacityPerReplica,
+    primary: { minReplicas: w.primary.minReplicas, maxReplicas: w.primary.maxReplicas },
+    shadow: w.shadow ? { minReplicas: w.shadow.minReplicas, maxReplicas: w.shadow.maxReplicas, resourceFraction: w.shadow.resourceFraction } : undefined,
+  };
+}
+
+export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): WorkloadView {
+  const nowS = nowMs / 1000;
+  const spec = plannerSpec(s.config);
+  const observed = s.observed && nowS - s.observed.at <= ttlSeconds ? s.observed.value : undefined;
+
+  const window = s.forecast ? forecastWindow(s.forecast.forecast, nowS, s.lagSeconds) : undefined;
+  const forecastAgeSeconds = s.forecast ? (nowMs - s.forecast.fittedAt) / 1000 : undefined;
+  let rung: Rung;
+  if (window && forecastAgeSeconds! <= ttlSeconds) {
+    rung = s.lastAttempt?.ok !== false ? 'fresh' : 'stale';
+  } else if (observed !== undefined) {
+    rung = 'reactive';
+  } else {
+    rung = 'minimum';
+  }
+  const usesForecast = rung === 'fresh' || rung === 'stale';
+  const planned = plan(spec, { forecast: usesForecast ? window : undefined, trusted: s.trusted, observedLoad: observed });
+  const served = s.config.dryRun ? plan(spec, { trusted: false, observedLoad: observed }) : planned;
+  return {
+    rung,
+    forecastAgeSeconds,
+    plan: planned,
+    served,
+    atHorizon: s.forecast ? bandAt(s.forecast.forecast, nowS + s.lagSeconds) : undefined,
+    forNow: forecastForNow(s, nowMs),
+  };
+}
+
+/** The steps of the forecast from now to one lag ahead; undefined once the forecast has run out. */
+function forecastWindow(f: Forecast, nowS: number, lagSeconds: number) {
+  const first = Math.max(0, Math.floor((nowS - f.start) / f.stepSeconds));
+  const last = Math.min(f.point.length - 1, Math.ceil((nowS + lagSeconds - f.start) / f.stepSeconds));
+  if (first > f.point.length - 1 || last < first) return undefined;
+  return {
+    point: f.point.slice(first, last + 1),
+    upper80: f.intervals[0.8].upper.slice(first, last + 1),
+    upper95: f.intervals[0.95].upper.slice(first, last + 1),
+  };
+}
+
+function bandAt(f: Forecast, t: number): BandAt | undefined {
+  const i = Math.round((t - f.start) / f.stepSeconds);
+  if (i < 0 || i >= f.point.length) return undefined;
+  return {
+    point: f.point[i],
+    lower80: f.intervals[0.8].lower[i],
+    upper80: f.intervals[0.8].upper[i],
+    lower95: f.intervals[0.95].lower[i],
+    upper95: f.intervals[0.95].upper[i],
+  };
+}
+
+function forecastForNow(s: WorkloadSnapshot, nowMs: number): BandAt | undefined {
+  const all = s.forecast ? [s.forecast, ...s.pastForecasts] : s.pastForecasts;
+  // The newest forecast that was made at least one lag before now and still covers now.
+  for (const f of all) {
+    if (nowMs - f.fittedAt < s.lagSeconds * 1000) continue;
+    const band = bandAt(f.forecast, nowMs / 1000);
+    if (band) return band;
+  }
+  return undefined;
+}
+
+export type { Plan };

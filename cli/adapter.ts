@@ -1,0 +1,23 @@
+/**
+ * `shadowscale adapter --config FILE`: serves predicted load to the HPA (external.metrics.k8s.io over
+ * HTTPS), to KEDA (external-scaler gRPC and metrics-api JSON) and to Prometheus (/metrics).
+ */
+import { Command } from 'commander';
+import { startAdapter } from '../adapter/server.ts';
+import { loadConfigFile } from './config-file.ts';
+
+export function adapterCommand(): Command {
+  return new Command('adapter')
+    .description('serve forecasts to the HPA, KEDA and Prometheus')
+    .requiredOption('--config <file>', 'the shadowscale YAML configuration')
+    .action(async (options: { config: string }) => {
+      const config = loadConfigFile(options.config);
+      const adapter = await startAdapter(config);
+      await new Promise<void>((resolve) => {
+        const shutdown = () => resolve();
+        process.once('SIGINT', shutdown);
+        process.once('SIGTERM', shutdown);
+      });
+      await adapter.stop();
+    });
+}

@@ -1,0 +1,379 @@
+/**
+ * The adapter end to end: a real Prometheus holding two weeks of real HTTP traffic, the adapter
+ * started on a config pointing at it, and every way in (HPA external metrics over HTTPS, KEDA gRPC,
+ * KEDA metrics-api, REST, /metrics scraped back by Prometheus) compared with what the forecasting
+ * engine computes offline on the same data.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import fit from '../adapter/fit-worker.ts';
+import { loadExternalScalerProto } from '../adapter/keda.ts';
+import { toQuantity } from '../adapter/quantity.ts';
+import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
+import { view } from '../adapter/serving.ts';
+import { parseConfig, workloadTiming, type Config } from '../core/config.ts';
+import { isTrusted } from '../core/planner/planner.ts';
+import { loadFixture, NASA_TWO_WEEKS } from './harness/fixtures.ts';
+import { freePort } from './harness/ports.ts';
+import { queryRange, startPrometheus, type PrometheusServer } from './harness/prometheus.ts';
+
+const STEP = 60;
+const trace = loadFixture(NASA_TWO_WEEKS);
+
+/**
+ * The trace shifted so that its last sample falls on the last step the adapter asks for: then every
+ * step holds a real sample (no lookback padding at the end), and the offline input is exactly the
+ * trace. (Data past now would also do, but Prometheus then refuses the scrapes it is older than.)
+ */
+function shiftedTrace(nowSeconds: number) {
+  const end = Math.floor(nowSeconds / STEP) * STEP;
+  const last = trace.timestamps[trace.timestamps.length - 1];
+  return { timestamps: trace.timestamps.map((t) => t - last + end), values: [...trace.values] };
+}
+
+function config(prometheusUrl: string, ports: { http: number; https: number; grpc: number }, extra = ''): Config {
+  return parseConfig(
+    `
+prometheus: { url: ${prometheusUrl}, timeout: 5s }
+adapter:
+  listen: { http: "127.0.0.1:${ports.http}", https: "127.0.0.1:${ports.https}", grpc: "127.0.0.1:${ports.grpc}" }
+  history: 14d
+  step: 1m
+  refresh: 1m
+  forecastTTL: 10m
+workloads:
+  - name: nasa
+    namespace: web
+    load: http_requests_per_minute{workload="nasa"} / 60
+    capacityPerReplica: 0.5
+    provisioningLag: 2m
+    model: mstl
+    primary: { name: nasa, minReplicas: 1, maxReplicas: 100 }
+    shadow: { name: nasa-shadow, minReplicas: 1, maxReplicas: 10, mirrorPercent: 10 }
+  - name: nasa-dry
+    namespace: web
+    load: http_requests_per_minute{workload="nasa"} / 60
+    capacityPerReplica: 0.5
+    provisioningLag: 2m
+    model: mstl
+    dryRun: true
+    primary: { name: nasa-dry, minReplicas: 1, maxReplicas: 100 }
+${extra}`,
+    'test-config.yaml',
+  );
+}
+
+/** The adapter's self-signed certificate, trusted as a CA: TLS is verified, as the aggregator would. */
+let trustedCa: string | undefined;
+function getJson(url: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const get = url.startsWith('https:') ? https.get : http.get;
+    get(url, { ca: trustedCa }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+    }).on('error', reject);
+  });
+}
+
+function kedaClient(address: string) {
+  const proto = loadExternalScalerProto() as any;
+  return new proto.externalscaler.ExternalScaler(address, grpc.credentials.createInsecure());
+}
+function grpcCall<T>(client: any, method: string, request: unknown): Promise<T> {
+  return new Promise((resolve, reject) => client[method](request, (error: Error | null, response: T) => (error ? reject(error) : resolve(response))));
+}
+
+describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic', () => {
+  // A frozen clock: the adapter's query window and forecast window are then known exactly.
+  const nowMs = Math.floor(Date.now() / 1000) * 1000;
+  const shifted = shiftedTrace(nowMs / 1000);
+  let prometheus: PrometheusServer;
+  let adapter: RunningAdapter;
+  let cfg: Config;
+
+  beforeAll(async () => {
+    const ports = { http: await freePort(), https: await freePort(), grpc: await freePort() };
+    prometheus = await startPrometheus({
+      history: [{ name: 'http_requests_per_minute', labels: { workload: 'nasa', namespace: 'web' }, ...shifted }],
+      scrapeTargets: [{ job: 'shadowscale-adapter', target: `127.0.0.1:${ports.http}` }],
+    });
+    cfg = config(prometheus.url, ports, `
+  - name: broken
+    namespace: web
+    load: sum(rate(http_requests_total[5m]
+    capacityPerReplica: 10
+    primary: { name: broken, minReplicas: 3, maxReplicas: 10 }`);
+    adapter = await startAdapter(cfg, { logger: pino({ level: 'silent' }), now: () => nowMs });
+    trustedCa = adapter.certificate;
+  }, 120_000);
+
+  afterAll(async () => {
+    await adapter?.stop();
+    await prometheus?.stop();
+  });
+
+  const offlineCache = new Map<string, ReturnType<typeof computeOffline>>();
+  const offline = (name: string) => {
+    if (!offlineCache.has(name)) offlineCache.set(name, computeOffline(name));
+    return offlineCache.get(name)!;
+  };
+
+  /** What the engine computes offline on the same data: the same job as the worker, run in-process. */
+  async function computeOffline(name: string) {
+    const w = cfg.workloads.find((x) => x.name === name)!;
+    const timing = workloadTiming(cfg, w);
+    const end = Math.floor(nowMs / 1000 / STEP) * STEP;
+    const start = end - timing.historySeconds;
+    const keep = shifted.timestamps.map((t) => t >= start && t <= end);
+    const timestamps = shifted.timestamps.filter((_, i) => keep[i]);
+    const values = shifted.values.filter((_, i) => keep[i]).map((v) => v / 60);
+    const outcome = await fit({
+      timestamps: Float64Array.from(timestamps),
+      values: Float64Array.from(values),
+      stepSeconds: STEP,
+      horizon: Math.ceil((w.provisioningLag + Math.max(timing.refreshSeconds, cfg.adapter.forecastTTL)) / STEP) + 1,
+      model: w.model,
+      rescore: true,
+      maxHistory: Math.round(timing.historySeconds / STEP),
+      scoreHorizon: Math.ceil(w.provisioningLag / STEP),
+    });
+    const score = outcome.score ? { ...outcome.score, at: nowMs } : undefined;
+    const v = view(
+      {
+        config: w,
+        lagSeconds: w.provisioningLag,
+        forecast: { forecast: outcome.forecast, fittedAt: nowMs, model: outcome.chosenModel },
+        pastForecasts: [],
+        observed: { value: values[values.length - 1], at: timestamps[timestamps.length - 1] },
+        score,
+        trusted: isTrusted(score),
+        lastAttempt: { at: nowMs, ok: true },
+      },
+      nowMs,
+      cfg.adapter.forecastTTL,
+    );
+    return { outcome, view: v, points: values.length };
+  }
+
+  it('fits the same forecast as the engine does offline', async () => {
+    const expected = await offline('nasa');
+    expect(expected.points).toBe(14 * 1440);
+    const { status, body } = await getJson(`${adapter.httpUrl}/predict/capacity?workload=nasa&namespace=web`);
+    expect(status).toBe(200);
+    expect(body.rung).toBe('fresh');
+    expect(body.model).toMatchObject({ requested: 'mstl', used: 'mstl', rung: 'mstl' });
+    expect(body.forecast.point).toEqual(expected.outcome.forecast.point);
+    expect(body.forecast.upper95).toEqual(expected.outcome.forecast.intervals[0.95].upper);
+    expect(body.predictedLoad).toBe(expected.view.served.predictedLoad);
+    expect(body.desiredReplicas).toBe(expected.view.served.desiredReplicas);
+    expect(body.backtest.relMae).toBe(expected.outcome.score!.relMae);
+  });
+
+  it('serves the HPA the offline value through external.metrics.k8s.io over HTTPS, selected by label', async () => {
+    const expected = (await offline('nasa')).view.served;
+    const base = `${adapter.httpsUrl}/apis/external.metrics.k8s.io/v1beta1/namespaces/web`;
+    const { status, body } = await getJson(`${base}/shadowscale_predicted_load?labelSelector=${encodeURIComponent('workload=nasa')}`);
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      kind: 'ExternalMetricValueList',
+      apiVersion: 'external.metrics.k8s.io/v1beta1',
+      metadata: {},
+      items: [
+        {
+          metricName: 'shadowscale_predicted_load',
+          metricLabels: { workload: 'nasa', namespace: 'web' },
+          timestamp: new Date(nowMs).toISOString().replace('.000Z', 'Z'),
+          window: 60,
+          value: toQuantity(expected.predictedLoad),
+        },
+      ],
+    });
+    const replicas = await getJson(`${base}/shadowscale_desired_replicas?labelSelector=${encodeURIComponent('workload in (nasa),namespace=web')}`);
+    expect(replicas.body.items).toHaveLength(1);
+    expect(replicas.body.items[0].value).toBe(String(expected.desiredReplicas));
+    const pool = await getJson(`${base}/shadowscale_shadow_pool_size?labelSelector=workload%3Dnasa`);
+    expect(pool.body.items[0].value).toBe(String(expected.shadowPoolSize));
+  });
+
+  it('serves the reactive value in dry-run while exporting the forecast plan', async () => {
+    const expected = await offline('nasa-dry');
+    const { body } = await getJson(`${adapter.httpUrl}/predict/capacity?workload=nasa-dry&namespace=web`);
+    expect(body.dryRun).toBe(true);
+    expect(body.desiredReplicas).toBe(expected.view.served.desiredReplicas);
+    expect(body.plan.desiredReplicas).toBe(expected.view.plan.desiredReplicas);
+    expect(body.plan.bound).not.toBe('observed');
+    expect(expected.view.served.bound).toBe('observed');
+  });
+
+  it('answers the discovery documents kubectl and the aggregator read', async () => {
+    const apis = await getJson(`${adapter.httpsUrl}/apis`);
+    expect(apis.body.groups[0]).toMatchObject({ name: 'external.metrics.k8s.io', preferredVersion: { version: 'v1beta1' } });
+    const group = await getJson(`${adapter.httpsUrl}/apis/external.metrics.k8s.io`);
+    expect(group.body.kind).toBe('APIGroup');
+    const resources = await getJson(`${adapter.httpsUrl}/apis/external.metrics.k8s.io/v1beta1`);
+    expect(resources.body.resources.map((r: { name: string }) => r.name)).toEqual(['shadowscale_predicted_load', 'shadowscale_desired_replicas', 'shadowscale_shadow_pool_size']);
+    expect(resources.body.resources[0]).toEqual({ name: 'shadowscale_predicted_load', singularName: '', namespaced: true, kind: 'ExternalMetricValueList', verbs: ['get'] });
+  });
+
+  it.each([
+    ['an unknown metric', 'namespaces/web/requests_total', 404, 'NotFound', /external metric "requests_total" is not served/],
+    ['a malformed selector', `namespaces/web/shadowscale_predicted_load?labelSelector=${encodeURIComponent('workload in (nasa')}`, 400, 'BadRequest', /invalid labelSelector/],
+    ['a selector matching nothing', 'namespaces/web/shadowscale_predicted_load?labelSelector=workload%3Dnone', 404, 'NotFound', /no shadowscale workload in namespace "web" matches/],
+    ['another namespace', 'namespaces/shop/shadowscale_predicted_load', 404, 'NotFound', /namespace "shop"/],
+  ])('answers %s with a 4xx Kubernetes Status', async (_what, path, code, reason, message) => {
+    const { status, body } = await getJson(`${adapter.httpsUrl}/apis/external.metrics.k8s.io/v1beta1/${path}`);
+    expect(status).toBe(code);
+    expect(body).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, code });
+    expect(body.message).toMatch(message);
+  });
+
+  it('serves KEDA the offline value through the external-scaler gRPC contract, both fields filled', async () => {
+    const expected = (await offline('nasa')).view.served;
+    const client = kedaClient(adapter.grpcAddress!);
+    const ref = { name: 'nasa-so', namespace: 'web', scalerMetadata: { workload: 'nasa' } };
+    try {
+      const spec = await grpcCall<any>(client, 'GetMetricSpec', ref);
+      expect(spec.metricSpecs).toEqual([{ metricName: 'shadowscale_predicted_load', targetSize: 1, targetSizeFloat: 0.5 }]);
+      const metrics = await grpcCall<any>(client, 'GetMetrics', { scaledObjectRef: ref, metricName: 'shadowscale_predicted_load' });
+      expect(metrics.metricValues).toHaveLength(1);
+      expect(metrics.metricValues[0].metricValueFloat).toBe(expected.predictedLoad);
+      expect(metrics.metricValues[0].metricValue).toBe(Math.round(expected.predictedLoad));
+      expect((await grpcCall<any>(client, 'IsActive', ref)).result).toBe(expected.predictedLoad > 0);
+      const replicas = await grpcCall<any>(client, 'GetMetrics', { scaledObjectRef: { ...ref, scalerMetadata: { workload: 'nasa', metric: 'shadowscale_desired_replicas' } }, metricName: 'shadowscale_desired_replicas' });
+      expect(replicas.metricValues[0].metricValueFloat).toBe(expected.desiredReplicas);
+      const missing: any = await grpcCall(client, 'GetMetrics', { scaledObjectRef: { ...ref, scalerMetadata: { workload: 'nope' } }, metricName: 'x' }).catch((e) => e);
+      expect(missing.code).toBe(grpc.status.NOT_FOUND);
+      const unimplemented = await new Promise<any>((resolve) => {
+        const stream = client.StreamMetricSpec(ref);
+        stream.on('error', resolve);
+        stream.on('data', () => undefined);
+      });
+      expect(unimplemented.code).toBe(grpc.status.UNIMPLEMENTED);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('serves KEDA\'s metrics-api the offline value as plain JSON', async () => {
+    const expected = (await offline('nasa')).view.served;
+    const { status, body } = await getJson(`${adapter.httpUrl}/keda/metrics?workload=nasa&namespace=web`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ workload: 'nasa', namespace: 'web', predictedLoad: expected.predictedLoad, desiredReplicas: expected.desiredReplicas, rung: 'fresh' });
+  });
+
+  it('reports a bad PromQL on that workload alone and serves its configured minimum, never 0', async () => {
+    const { body } = await getJson(`${adapter.httpUrl}/predict/capacity?workload=broken&namespace=web`);
+    expect(body.rung).toBe('minimum');
+    expect(body.lastAttempt).toMatchObject({ ok: false, stage: 'query' });
+    expect(body.lastAttempt.error).toMatch(/sum\(rate\(http_requests_total\[5m\]": bad_data: .*parse error/);
+    expect(body.desiredReplicas).toBe(3);
+    expect(body.predictedLoad).toBe(30);
+    const hpa = await getJson(`${adapter.httpsUrl}/apis/external.metrics.k8s.io/v1beta1/namespaces/web/shadowscale_predicted_load?labelSelector=workload%3Dbroken`);
+    expect(hpa.body.items[0].value).toBe('30');
+    expect((await getJson(`${adapter.httpUrl}/predict/capacity?workload=nasa&namespace=web`)).body.rung).toBe('fresh');
+  });
+
+  it('is scraped by Prometheus: the forecast series are queryable there and equal what is served', async () => {
+    const expected = (await offline('nasa')).view;
+    const query = 'shadowscale_forecast_load{workload="nasa",namespace="web",quantile="0.5"}';
+    let values: number[] = [];
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const end = Date.now() / 1000;
+      const result = await queryRange(prometheus.url, query, end - 30, end, 1);
+      values = result[0]?.values.map(([, v]) => Number(v)) ?? [];
+      if (values.length > 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(values.length).toBeGreaterThan(0);
+    expect(values[values.length - 1]).toBeCloseTo(expected.atHorizon!.point, 9);
+    const rung = await queryRange(prometheus.url, 'shadowscale_serving_rung{workload="broken",rung="minimum"}', Date.now() / 1000 - 30, Date.now() / 1000, 1);
+    expect(Number(rung[0].values.at(-1)![1])).toBe(1);
+    const errors = await queryRange(prometheus.url, 'shadowscale_prometheus_query_errors_total{workload="broken"}', Date.now() / 1000 - 30, Date.now() / 1000, 1);
+    expect(errors[0].metric.error_type).toBe('bad_data');
+  });
+});
+
+describe('adapter when Prometheus goes away mid-run', () => {
+  let prometheus: PrometheusServer;
+  let adapter: RunningAdapter;
+
+  beforeAll(async () => {
+    const nowSeconds = Date.now() / 1000;
+    const shifted = shiftedTrace(nowSeconds);
+    // Three days are enough history for a daily cycle and keep each refresh cheap.
+    const from = shifted.timestamps.length - 3 * 1440;
+    prometheus = await startPrometheus({
+      history: [{ name: 'http_requests_per_minute', labels: { workload: 'nasa', namespace: 'web' }, timestamps: shifted.timestamps.slice(from), values: shifted.values.slice(from) }],
+    });
+    const cfg = parseConfig(
+      `
+prometheus: { url: ${prometheus.url}, timeout: 1s }
+adapter:
+  listen: { http: "127.0.0.1:0" }
+  history: 3d
+  step: 1m
+  refresh: 1s
+  forecastTTL: 4s
+  jitter: 0
+workloads:
+  - name: nasa
+    namespace: web
+    load: http_requests_per_minute{workload="nasa"} / 60
+    capacityPerReplica: 0.5
+    provisioningLag: 1m
+    model: seasonal-naive
+    primary: { name: nasa, minReplicas: 2, maxReplicas: 100 }
+`,
+      'fault-config.yaml',
+    );
+    adapter = await startAdapter(cfg, { logger: pino({ level: 'silent' }) });
+  }, 60_000);
+
+  afterAll(async () => {
+    await adapter?.stop();
+    await prometheus?.stop();
+  });
+
+  it('walks the ladder fresh → stale → minimum, reports each rung, and never serves 0', async () => {
+    const capacity = async () => (await getJson(`${adapter.httpUrl}/predict/capacity?workload=nasa&namespace=web`)).body;
+    const metric = async (rung: string) => {
+      const text = await (await fetch(`${adapter.httpUrl}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`shadowscale_serving_rung{workload="nasa",namespace="web",rung="${rung}"}`));
+      return Number(line?.split(' ')[1]);
+    };
+    const fresh = await capacity();
+    expect(fresh.rung).toBe('fresh');
+    expect(await metric('fresh')).toBe(1);
+    const freshLoad = fresh.predictedLoad;
+
+    await prometheus.stop();
+    const seen: string[] = [];
+    const deadline = Date.now() + 20_000;
+    let last = fresh;
+    while (Date.now() < deadline) {
+      last = await capacity();
+      if (seen[seen.length - 1] !== last.rung) seen.push(last.rung);
+      expect(last.predictedLoad).toBeGreaterThan(0);
+      if (last.rung === 'stale') {
+        // The last good forecast is still served while it is younger than the TTL.
+        expect(last.predictedLoad).toBe(freshLoad);
+        expect(last.lastAttempt).toMatchObject({ ok: false, stage: 'query' });
+        expect(last.lastAttempt.error).toMatch(/unreachable for query/);
+      }
+      if (last.rung === 'minimum') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(seen[0]).toBe('fresh');
+    expect(seen).toContain('stale');
+    expect(seen[seen.length - 1]).toBe('minimum');
+    expect(last).toMatchObject({ desiredReplicas: 2, predictedLoad: 1 });
+    expect(await metric('minimum')).toBe(1);
+    expect(await metric('fresh')).toBe(0);
+  });
+});
