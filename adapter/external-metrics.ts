@@ -76,6 +76,12 @@ export function externalMetricsRouter(loop: ForecastLoop, metrics: AdapterMetric
       if (w.namespace !== namespace) continue;
       const labels = { workload: w.name, namespace: w.namespace };
       if (!matches(requirements, labels)) continue;
+      if (!loop.computed(w.namespace, w.name)) {
+        // Not computed yet (adapter starting): a 503 makes the HPA keep its replicas, where the
+        // minimum rung would scale it down.
+        status(res, 503, 'ServiceUnavailable', `shadowscale is computing the first forecast of ${w.namespace}/${w.name}; retry shortly`);
+        return done(503);
+      }
       const v = loop.view(w.namespace, w.name)!;
       items.push({
         metricName: metric,

@@ -42,6 +42,7 @@ export class ForecastLoop {
   private running = 0;
   private timer?: NodeJS.Timeout;
   private stopped = true;
+  private stopping = false;
   private readonly waiters = new Set<() => void>();
 
   constructor(
@@ -79,6 +80,7 @@ export class ForecastLoop {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     while (this.running > 0) await new Promise<void>((r) => this.waiters.add(r));
   }
@@ -87,7 +89,7 @@ export class ForecastLoop {
   async refreshAll(): Promise<void> {
     const queue = [...this.states.values()];
     const workers = Array.from({ length: this.config.adapter.concurrency }, async () => {
-      for (let s = queue.shift(); s; s = queue.shift()) await this.refresh(s);
+      for (let s = queue.shift(); s && !this.stopping; s = queue.shift()) await this.refresh(s);
     });
     await Promise.all(workers);
   }
@@ -96,6 +98,11 @@ export class ForecastLoop {
   get warm(): boolean {
     for (const s of this.states.values()) if (!s.lastAttempt) return false;
     return true;
+  }
+
+  /** False until the workload's first refresh was attempted: nothing to serve yet. */
+  computed(namespace: string, name: string): boolean {
+    return this.states.get(workloadKey(namespace, name))?.lastAttempt !== undefined;
   }
 
   workloads(): WorkloadConfig[] {

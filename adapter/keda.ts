@@ -50,7 +50,11 @@ export function createKedaService(loop: ForecastLoop, metrics: AdapterMetrics): 
     }
     return { w, metric };
   };
-  const value = (w: WorkloadConfig, metric: string) => EXTERNAL_METRICS[metric].pick(loop.view(w.namespace, w.name)!);
+  const value = (w: WorkloadConfig, metric: string) => {
+    // UNAVAILABLE while the first forecast is computed: KEDA keeps the replicas it has.
+    if (!loop.computed(w.namespace, w.name)) throw new ScalerError(grpc.status.UNAVAILABLE, `shadowscale is computing the first forecast of ${w.namespace}/${w.name}; retry shortly`);
+    return EXTERNAL_METRICS[metric].pick(loop.view(w.namespace, w.name)!);
+  };
   const threshold = (ref: ScaledObjectRef): number => {
     const raw = ref.scalerMetadata?.activationThreshold;
     const n = raw === undefined ? 0 : Number(raw);

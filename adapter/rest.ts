@@ -124,6 +124,10 @@ export function restRouter(loop: ForecastLoop, metrics: AdapterMetrics): Router 
         problem(res, code, w);
         return code;
       }
+      if (!loop.computed(w.namespace, w.name)) {
+        problem(res, 503, `shadowscale is computing the first forecast of ${w.namespace}/${w.name}; retry shortly`);
+        return 503;
+      }
       const v = loop.view(w.namespace, w.name)!;
       // Plain numbers: KEDA's metrics-api reads them with `valueLocation`, e.g. predictedLoad.
       res.json({

@@ -23,8 +23,10 @@ import { restRouter } from './rest.ts';
 
 export interface AdapterOptions {
   logger?: Logger;
-  /** Skip the first full refresh before listening (tests that want to see the cold ladder). */
+  /** Skip the first full refresh (tests that want to see the cold ladder). */
   noWarmup?: boolean;
+  /** Resolve only once the first refresh round is done (default true; the CLI does not wait). */
+  waitForWarmup?: boolean;
   /** Environment for `*Env` secret sources (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Clock in unix ms (tests freeze it to compare with offline computations). */
@@ -150,12 +152,6 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     status(res, 500, 'InternalError', error.message);
   });
 
-  if (!options.noWarmup) {
-    // Serve real forecasts from the first request rather than the minimum rung.
-    await loop.refreshAll();
-  }
-  loop.start();
-
   const httpServer = http.createServer(app);
   const httpAddress = await listen(httpServer, config.adapter.listen.http);
   let httpsServer: https.Server | undefined;
@@ -175,6 +171,18 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     grpcAddress = `${splitAddress(config.adapter.listen.grpc).host}:${port}`;
   }
   logger.info({ http: httpAddress, https: httpsAddress, grpc: grpcAddress, workloads: config.workloads.length }, 'shadowscale adapter listening');
+
+  // Listening first keeps /healthz answering during a long first round; /readyz stays 503, so
+  // Kubernetes routes the HPA to a warm replica meanwhile.
+  const warmup = (async () => {
+    if (!options.noWarmup) {
+      const started = performance.now();
+      await loop.refreshAll();
+      logger.info({ seconds: (performance.now() - started) / 1000 }, 'first forecasts done');
+    }
+    loop.start();
+  })();
+  if (options.waitForWarmup ?? true) await warmup;
 
   return {
     loop,

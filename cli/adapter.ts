@@ -12,7 +12,7 @@ export function adapterCommand(): Command {
     .requiredOption('--config <file>', 'the shadowscale YAML configuration')
     .action(async (options: { config: string }) => {
       const config = loadConfigFile(options.config);
-      const adapter = await startAdapter(config);
+      const adapter = await startAdapter(config, { waitForWarmup: false });
       await new Promise<void>((resolve) => {
         const shutdown = () => resolve();
         process.once('SIGINT', shutdown);

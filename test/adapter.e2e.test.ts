@@ -377,3 +377,29 @@ workloads:
     expect(await metric('fresh')).toBe(0);
   });
 });
+
+describe('adapter before its first forecasts', () => {
+  it('answers 503 (so the HPA and KEDA keep their replicas) and is not ready, while /healthz answers', async () => {
+    const cfg = parseConfig(
+      `
+prometheus: { url: http://127.0.0.1:9, timeout: 1s }
+adapter: { listen: { http: "127.0.0.1:0", https: "127.0.0.1:0" } }
+workloads:
+  - { name: cold, namespace: web, load: up, capacityPerReplica: 1, primary: { name: cold, maxReplicas: 5 } }
+`,
+      'cold.yaml',
+    );
+    const adapter = await startAdapter(cfg, { logger: pino({ level: 'silent' }), noWarmup: true });
+    trustedCa = adapter.certificate;
+    try {
+      expect((await fetch(`${adapter.httpUrl}/healthz`)).status).toBe(200);
+      expect((await fetch(`${adapter.httpUrl}/readyz`)).status).toBe(503);
+      const { status, body } = await getJson(`${adapter.httpsUrl}/apis/external.metrics.k8s.io/v1beta1/namespaces/web/shadowscale_predicted_load`);
+      expect(status).toBe(503);
+      expect(body).toMatchObject({ kind: 'Status', reason: 'ServiceUnavailable', code: 503 });
+      expect((await getJson(`${adapter.httpUrl}/keda/metrics?workload=cold`)).status).toBe(503);
+    } finally {
+      await adapter.stop();
+    }
+  });
+});
