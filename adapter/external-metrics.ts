@@ -72,8 +72,7 @@ export function externalMetricsRouter(loop: ForecastLoop, metrics: AdapterMetric
     }
     const at = now();
     const items = [];
-    for (const w of loop.workloads()) {
-      if (w.namespace !== namespace) continue;
+    for (const w of loop.workloadsIn(namespace)) {
       const labels = { workload: w.name, namespace: w.namespace };
       if (!matches(requirements, labels)) continue;
       if (!loop.computed(w.namespace, w.name)) {

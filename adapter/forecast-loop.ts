@@ -39,6 +39,7 @@ const OVERLAP_STEPS = 5;
 
 export class ForecastLoop {
   private readonly states = new Map<string, WorkloadState>();
+  private readonly byNamespace = new Map<string, WorkloadConfig[]>();
   private running = 0;
   private timer?: NodeJS.Timeout;
   private stopped = true;
@@ -55,6 +56,9 @@ export class ForecastLoop {
     for (const w of config.workloads) {
       const timing = workloadTiming(config, w);
       const key = workloadKey(w.namespace, w.name);
+      const inNamespace = this.byNamespace.get(w.namespace) ?? [];
+      inNamespace.push(w);
+      this.byNamespace.set(w.namespace, inNamespace);
       this.states.set(key, {
         key,
         config: w,
@@ -70,11 +74,16 @@ export class ForecastLoop {
     }
   }
 
-  /** Starts refreshing; the first round is spread over a few seconds rather than all at once. */
+  /**
+   * Starts refreshing. Workloads already refreshed (by `refreshAll`) keep their next time; the others
+   * are spread over a few seconds rather than started all at once.
+   */
   start(): void {
     this.stopped = false;
     const now = this.now();
-    for (const s of this.states.values()) s.nextRunAt = now + Math.random() * Math.min(5000, s.timing.refreshSeconds * 1000);
+    for (const s of this.states.values()) {
+      if (!s.lastAttempt) s.nextRunAt = now + Math.random() * Math.min(5000, s.timing.refreshSeconds * 1000);
+    }
     this.schedule();
   }
 
@@ -106,7 +115,12 @@ export class ForecastLoop {
   }
 
   workloads(): WorkloadConfig[] {
-    return [...this.states.values()].map((s) => s.config);
+    return this.config.workloads;
+  }
+
+  /** The workloads of one namespace (the external metrics API asks per namespace). */
+  workloadsIn(namespace: string): readonly WorkloadConfig[] {
+    return this.byNamespace.get(namespace) ?? [];
   }
 
   snapshot(namespace: string, name: string): WorkloadSnapshot | undefined {

@@ -25,7 +25,7 @@ export interface AdapterMetrics {
   requestObserved(api: string, metric: string, code: string, seconds: number): void;
 }
 
-export function createAdapterMetrics(loop: ForecastLoop): AdapterMetrics {
+export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): AdapterMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'shadowscale_adapter_' });
   const wl = ['workload', 'namespace'] as const;
@@ -85,6 +85,32 @@ export function createAdapterMetrics(loop: ForecastLoop): AdapterMetrics {
   served('shadowscale_shadow_mirror_percent', 'Configured share of primary requests mirrored to the shadows, in percent.', ({ state }) => state.config.shadow?.mirrorPercent ?? NaN);
   served('shadowscale_last_refresh_success', '1 when the last refresh (query and fit) of the workload succeeded.', ({ state }) => (state.lastAttempt?.ok ? 1 : 0));
 
+  new Gauge({
+    name: 'shadowscale_workload_bound',
+    help: 'Per-workload bounds from the shadowscale configuration, read by the recording and alerting rules (bound: latency_p99_seconds, error_ratio, shadow_latency_ratio_max, shadow_error_ratio_diff_max, mirror_coverage_tolerance, anomaly_zscore, forecast_ttl_seconds, forecast_relative_error_max, forecast_coverage95_min).',
+    labelNames: [...wl, 'bound'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((labels, { state }) => {
+        const w = state.config;
+        const bounds: Record<string, number> = {
+          latency_p99_seconds: w.slo.latencyP99,
+          error_ratio: w.slo.errorRatio,
+          anomaly_zscore: w.anomalyZScore,
+          forecast_ttl_seconds: ttlSeconds,
+          forecast_relative_error_max: w.accuracy.relativeErrorMax,
+          forecast_coverage95_min: w.accuracy.coverage95Min,
+        };
+        if (w.shadow) {
+          bounds.shadow_latency_ratio_max = w.shadow.readiness.latencyRatioMax;
+          bounds.shadow_error_ratio_diff_max = w.shadow.readiness.errorRatioDiffMax;
+          bounds.mirror_coverage_tolerance = w.shadow.readiness.coverageTolerance;
+        }
+        for (const [bound, value] of Object.entries(bounds)) this.set({ ...labels, bound }, value);
+      });
+    },
+  });
   new Gauge({
     name: 'shadowscale_serving_rung',
     help: 'Which rung of the fallback ladder is served (1 for the current one): fresh forecast, stale forecast within the TTL, reactive (observed load), minimum.',

@@ -126,7 +126,7 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     onFit: (w, s, e) => metricsRef?.fitObserved(w, s, e),
     log: (level, message, fields) => logger[level](fields ?? {}, message),
   }, options.now);
-  const metrics = createAdapterMetrics(loop);
+  const metrics = createAdapterMetrics(loop, config.adapter.forecastTTL);
   metricsRef = metrics;
 
   const app = express();

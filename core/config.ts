@@ -77,6 +77,18 @@ const shadowSchema = z
     mirrorPercent: z.number().min(0).max(100).default(10),
     /** Resources of a shadow replica as a fraction of a primary replica's. */
     resourceFraction: z.number().gt(0).max(1).default(0.5),
+    /** When a shadow counts as ready to be promoted (exported as shadowscale_workload_bound for the rules). */
+    readiness: z
+      .object({
+        /** Shadow p99 latency ÷ primary p99 latency at most this. */
+        latencyRatioMax: z.number().positive().default(1.5),
+        /** Shadow error ratio minus primary error ratio at most this. */
+        errorRatioDiffMax: z.number().min(0).max(1).default(0.01),
+        /** Mirror coverage may differ from mirrorPercent by this fraction of it. */
+        coverageTolerance: z.number().min(0).max(1).default(0.5),
+      })
+      .strict()
+      .default({ latencyRatioMax: 1.5, errorRatioDiffMax: 0.01, coverageTolerance: 0.5 }),
   })
   .strict()
   .refine((t) => t.minReplicas <= t.maxReplicas, { message: 'minReplicas must not exceed maxReplicas' });
@@ -98,6 +110,18 @@ const workloadSchema = z
     history: duration.optional(),
     step: duration.optional(),
     refresh: duration.optional(),
+    /** The primary's SLO: beyond it the primary counts as degraded (ShadowscalePrimaryDegraded). */
+    slo: z
+      .object({ latencyP99: duration.default(0.5), errorRatio: z.number().min(0).max(1).default(0.01) })
+      .strict()
+      .default({ latencyP99: 0.5, errorRatio: 0.01 }),
+    /** |z-score| of the load against the same time on previous days beyond which it is an anomaly. */
+    anomalyZScore: z.number().positive().default(3),
+    /** Forecast accuracy over the last day below which ShadowscaleForecastInaccurate fires. */
+    accuracy: z
+      .object({ relativeErrorMax: z.number().positive().default(0.5), coverage95Min: z.number().min(0).max(1).default(0.8) })
+      .strict()
+      .default({ relativeErrorMax: 0.5, coverage95Min: 0.8 }),
     /** Forecast-only: compute and export everything, but serve the reactive value as desired replicas. */
     dryRun: z.boolean().default(false),
     primary: scaleTargetSchema,

@@ -1,0 +1,136 @@
+/**
+ * `npm run bench:adapter`: the adapter with 1,000 configured workloads against a real Prometheus,
+ * run as its own process (`shadowscale adapter`), measured from outside:
+ *   - the time to compute the first forecasts of all workloads (start to /readyz),
+ *   - p50/p99 latency and throughput of the external-metrics endpoint (HTTPS, a random workload's
+ *     selector per request) under autocannon at a fixed 1,000 req/s and at full speed, while the
+ *     adapter keeps refreshing in the background.
+ * A benchmark: it prints what it measured and writes bench/results/adapter.json; it asserts nothing.
+ *
+ * Options: --workloads N (1000), --duration S (10), --history 7d, --step 5m, --model mstl, --refresh 1m
+ * (a refresh longer than the run measures serving alone, without fits competing for the two cores).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
+import { shiftToNow } from '../test/harness/openmetrics.ts';
+import { freePort } from '../test/harness/ports.ts';
+import { startPrometheus } from '../test/harness/prometheus.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const WORKLOADS = Number(arg('--workloads', '1000'));
+const DURATION = Number(arg('--duration', '10'));
+const HISTORY = arg('--history', '7d');
+const STEP = arg('--step', '5m');
+const MODEL = arg('--model', 'mstl');
+const REFRESH = arg('--refresh', '1m');
+
+async function waitFor(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms`);
+}
+
+async function main(): Promise<void> {
+  // One real series; each workload's query scales it differently, so every workload is its own
+  // query and its own fit while Prometheus stores one series.
+  const trace = loadFixture(NASA_TWO_WEEKS);
+  const timestamps = shiftToNow(trace.timestamps, 60);
+  const prometheus = await startPrometheus({ history: [{ name: 'http_requests_per_minute', labels: { workload: 'nasa' }, timestamps, values: trace.values }] });
+  const ports = { http: await freePort(), https: await freePort() };
+  const dir = mkdtempSync(join(tmpdir(), 'shadowscale-bench-'));
+  const workloads = Array.from({ length: WORKLOADS }, (_, i) => [
+    `  - name: w-${i}`,
+    `    namespace: bench`,
+    `    load: http_requests_per_minute{workload="nasa"} * ${(1 + i / WORKLOADS).toFixed(4)} / 60`,
+    `    capacityPerReplica: 0.5`,
+    `    provisioningLag: 2m`,
+    `    model: ${MODEL}`,
+    `    primary: { name: w-${i}, minReplicas: 1, maxReplicas: 200 }`,
+    `    shadow: { name: w-${i}-shadow, minReplicas: 1, maxReplicas: 20 }`,
+  ].join('\n'));
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(
+    configFile,
+    [
+      `prometheus: { url: ${prometheus.url}, timeout: 30s }`,
+      `adapter:`,
+      `  listen: { http: "127.0.0.1:${ports.http}", https: "127.0.0.1:${ports.https}" }`,
+      `  history: ${HISTORY}`,
+      `  step: ${STEP}`,
+      `  refresh: ${REFRESH}`,
+      `  concurrency: 2`,
+      `workloads:`,
+      ...workloads,
+      '',
+    ].join('\n'),
+  );
+
+  const started = performance.now();
+  const adapter = spawn(process.execPath, [join(ROOT, 'bin', 'shadowscale.mjs'), 'adapter', '--config', configFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const results: Record<string, unknown> = {};
+  try {
+    await waitFor(`http://127.0.0.1:${ports.http}/healthz`, 60_000);
+    const listening = (performance.now() - started) / 1000;
+    process.stderr.write(`adapter listening after ${listening.toFixed(1)} s; computing ${WORKLOADS} forecasts...\n`);
+    await waitFor(`http://127.0.0.1:${ports.http}/readyz`, 3_600_000);
+    const firstRound = (performance.now() - started) / 1000;
+    results.firstRoundSeconds = firstRound;
+    console.log(`first forecasts of ${WORKLOADS} workloads (${MODEL}, ${HISTORY} at ${STEP}, with backtest): ${firstRound.toFixed(1)} s from start (${((firstRound * 1000) / WORKLOADS).toFixed(0)} ms a workload on 2 worker threads)`);
+
+    const base = `https://127.0.0.1:${ports.https}`;
+    const path = () => `/apis/external.metrics.k8s.io/v1beta1/namespaces/bench/shadowscale_predicted_load?labelSelector=workload%3Dw-${Math.floor(Math.random() * WORKLOADS)}`;
+    for (const [name, rate] of [['fixed 1000 req/s', 1000], ['full speed', undefined]] as const) {
+      const run = await autocannon({
+        url: base,
+        connections: 10,
+        duration: DURATION,
+        ...(rate ? { overallRate: rate } : {}),
+        tlsOptions: { rejectUnauthorized: false },
+        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }],
+      });
+      const figures = {
+        requests: run.requests.total,
+        throughputPerSecond: run.requests.average,
+        latencyMs: { p50: run.latency.p50, p90: run.latency.p90, p99: run.latency.p99, max: run.latency.max },
+        non2xx: run.non2xx,
+        errors: run.errors,
+      };
+      results[name] = figures;
+      console.log(`${name}: ${figures.requests} requests, ${figures.throughputPerSecond.toFixed(0)} req/s, latency p50 ${figures.latencyMs.p50} ms, p90 ${figures.latencyMs.p90} ms, p99 ${figures.latencyMs.p99} ms, max ${figures.latencyMs.max} ms, non-2xx ${figures.non2xx}, errors ${figures.errors}`);
+    }
+    // What the adapter says of itself after the run.
+    const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
+    const sample = (name: string) => metrics.split('\n').filter((l) => l.startsWith(name)).map((l) => Number(l.split(' ').pop()));
+    const fitSum = sample('shadowscale_fit_duration_seconds_sum').reduce((a, b) => a + b, 0);
+    const fitCount = sample('shadowscale_fit_duration_seconds_count').reduce((a, b) => a + b, 0);
+    results.fits = { count: fitCount, meanSeconds: fitSum / fitCount };
+    console.log(`fits so far: ${fitCount}, mean ${((fitSum / fitCount) * 1000).toFixed(0)} ms (worker time, including backtests)`);
+  } finally {
+    adapter.kill('SIGTERM');
+    await new Promise((r) => adapter.once('exit', r));
+    await prometheus.stop();
+  }
+  const out = join(ROOT, 'bench', 'results', 'adapter.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, workloads: WORKLOADS, model: MODEL, history: HISTORY, step: STEP, refresh: REFRESH, durationSeconds: DURATION, ...results }, null, 2)}\n`);
+  console.log('wrote bench/results/adapter.json');
+}
+
+await main();
