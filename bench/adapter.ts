@@ -8,9 +8,10 @@
  * A benchmark: it prints what it measured and writes bench/results/adapter.json; it asserts nothing.
  *
  * Options: --workloads N (1000), --duration S (10), --history 7d, --step 5m, --model mstl, --refresh 1m
- * (a refresh longer than the run measures serving alone, without fits competing for the two cores).
+ * (a refresh longer than the run measures serving alone, without fits competing for the two cores),
+ * --plain (plain HTTP instead of HTTPS).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -33,6 +34,8 @@ const HISTORY = arg('--history', '7d');
 const STEP = arg('--step', '5m');
 const MODEL = arg('--model', 'mstl');
 const REFRESH = arg('--refresh', '1m');
+/** Measure over plain HTTP instead of HTTPS, to see what TLS costs. */
+const PLAIN = process.argv.includes('--plain');
 
 async function waitFor(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
     results.firstRoundSeconds = firstRound;
     console.log(`first forecasts of ${WORKLOADS} workloads (${MODEL}, ${HISTORY} at ${STEP}, with backtest): ${firstRound.toFixed(1)} s from start (${((firstRound * 1000) / WORKLOADS).toFixed(0)} ms a workload on 2 worker threads)`);
 
-    const base = `https://127.0.0.1:${ports.https}`;
+    const base = PLAIN ? `http://127.0.0.1:${ports.http}` : `https://127.0.0.1:${ports.https}`;
     const path = () => `/apis/external.metrics.k8s.io/v1beta1/namespaces/bench/shadowscale_predicted_load?labelSelector=workload%3Dw-${Math.floor(Math.random() * WORKLOADS)}`;
     for (const [name, rate] of [['fixed 1000 req/s', 1000], ['full speed', undefined]] as const) {
       const run = await autocannon({
@@ -115,6 +118,20 @@ async function main(): Promise<void> {
       results[name] = figures;
       console.log(`${name}: ${figures.requests} requests, ${figures.throughputPerSecond.toFixed(0)} req/s, latency p50 ${figures.latencyMs.p50} ms, p90 ${figures.latencyMs.p90} ms, p99 ${figures.latencyMs.p99} ms, max ${figures.latencyMs.max} ms, non-2xx ${figures.non2xx}, errors ${figures.errors}`);
     }
+    // wrk (C, Debian package `wrk`), when installed: a load generator that costs less CPU than
+    // autocannon, so on two cores it shows more of the adapter and less of the client.
+    const wrk = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
+    if (wrk.error === undefined) {
+      const script = join(dir, 'random-workload.lua');
+      writeFileSync(script, `math.randomseed(os.time())\nrequest = function()\n  return wrk.format("GET", "/apis/external.metrics.k8s.io/v1beta1/namespaces/bench/shadowscale_predicted_load?labelSelector=workload%3Dw-" .. math.random(0, ${WORKLOADS - 1}))\nend\n`);
+      const run = spawnSync('wrk', ['-t1', '-c10', `-d${DURATION}s`, '--latency', '-s', script, base], { encoding: 'utf8' });
+      const pick = (label: string) => new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`).exec(run.stdout);
+      const toMs = (m: RegExpExecArray | null) => (m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : NaN);
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(run.stdout)?.[1]);
+      const figures = { throughputPerSecond: rps, latencyMs: { p50: toMs(pick('50%')), p90: toMs(pick('90%')), p99: toMs(pick('99%')) } };
+      results['wrk full speed'] = figures;
+      console.log(`wrk full speed (1 thread, 10 connections): ${rps.toFixed(0)} req/s, latency p50 ${figures.latencyMs.p50} ms, p90 ${figures.latencyMs.p90} ms, p99 ${figures.latencyMs.p99} ms`);
+    }
     // What the adapter says of itself after the run.
     const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
     const sample = (name: string) => metrics.split('\n').filter((l) => l.startsWith(name)).map((l) => Number(l.split(' ').pop()));
@@ -122,6 +139,15 @@ async function main(): Promise<void> {
     const fitCount = sample('shadowscale_fit_duration_seconds_count').reduce((a, b) => a + b, 0);
     results.fits = { count: fitCount, meanSeconds: fitSum / fitCount };
     console.log(`fits so far: ${fitCount}, mean ${((fitSum / fitCount) * 1000).toFixed(0)} ms (worker time, including backtests)`);
+    // Server-side time of the handler (from the adapter's own histogram), without TLS and network.
+    const buckets = metrics
+      .split('\n')
+      .filter((l) => l.startsWith('shadowscale_adapter_request_duration_seconds_bucket{') && l.includes('api="external_metrics"') && l.includes('code="200"'))
+      .map((l) => ({ le: Number(/le="([^"]+)"/.exec(l)![1].replace('+Inf', 'Infinity')), count: Number(l.split(' ').pop()) }));
+    const total = buckets.find((b) => b.le === Infinity)?.count ?? 0;
+    const quantile = (q: number) => buckets.find((b) => b.count >= q * total)?.le;
+    results.serverSide = { requests: total, p50AtMostSeconds: quantile(0.5), p99AtMostSeconds: quantile(0.99) };
+    console.log(`server-side handler time over ${total} requests: p50 ≤ ${quantile(0.5)! * 1000} ms, p99 ≤ ${quantile(0.99)! * 1000} ms (histogram bucket bounds)`);
   } finally {
     adapter.kill('SIGTERM');
     await new Promise((r) => adapter.once('exit', r));
@@ -129,7 +155,7 @@ async function main(): Promise<void> {
   }
   const out = join(ROOT, 'bench', 'results', 'adapter.json');
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, workloads: WORKLOADS, model: MODEL, history: HISTORY, step: STEP, refresh: REFRESH, durationSeconds: DURATION, ...results }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, workloads: WORKLOADS, model: MODEL, history: HISTORY, step: STEP, refresh: REFRESH, transport: PLAIN ? 'http' : 'https', durationSeconds: DURATION, ...results }, null, 2)}\n`);
   console.log('wrote bench/results/adapter.json');
 }
 
