@@ -8,16 +8,15 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { ruleFiles } from './files.ts';
+import { OUTPUT, prometheusRules } from './generate.ts';
 
 const exec = promisify(execFile);
 const DIR = dirname(fileURLToPath(import.meta.url));
 
-export function ruleFiles(): string[] {
-  const top = readdirSync(DIR).filter((f) => f.endsWith('.rules.yml')).map((f) => join(DIR, f));
-  const inputs = readdirSync(join(DIR, 'inputs')).filter((f) => f.endsWith('.rules.yml')).map((f) => join(DIR, 'inputs', f));
-  return [...inputs, ...top];
-}
 
 async function promtool(...args: string[]): Promise<{ code: number; output: string }> {
   try {
@@ -49,5 +48,33 @@ describe('promtool test rules', () => {
     const { code, output } = await promtool('test', 'rules', join('tests', 'negative', 'wrong-value.test.yml'));
     expect(code).not.toBe(0);
     expect(output).toMatch(/FAILED/);
+  });
+});
+
+describe('PrometheusRule objects', () => {
+  it('prometheusrules.yaml is what generate.ts makes of the rule files (run npm run rules:generate)', () => {
+    expect(readFileSync(OUTPUT, 'utf8')).toBe(prometheusRules());
+  });
+
+  it('hold every group of every rule file, unchanged, as .spec', () => {
+    const objects = readFileSync(OUTPUT, 'utf8').split(/^---$/m).slice(1).map((d) => parse(d));
+    expect(objects.map((o) => o.kind)).toEqual(ruleFiles().map(() => 'PrometheusRule'));
+    ruleFiles().forEach((file, i) => expect(objects[i].spec).toEqual(parse(readFileSync(file, 'utf8'))));
+  });
+
+  it('names every series shadowscale:<what>:<how> and labels every alert as the receiver expects', () => {
+    for (const file of ruleFiles()) {
+      for (const group of parse(readFileSync(file, 'utf8')).groups) {
+        for (const rule of group.rules) {
+          if (rule.record) expect(rule.record).toMatch(/^shadowscale:[a-z0-9_]+:[a-z0-9_]+$/);
+          if (rule.alert) {
+            expect(rule.alert).toMatch(/^Shadowscale[A-Za-z]+$/);
+            expect(['prescale', 'promote', 'demote', 'none']).toContain(rule.labels.shadowscale_action);
+            expect(['info', 'warning', 'critical']).toContain(rule.labels.severity);
+            expect(Object.keys(rule.annotations).sort()).toEqual(['description', 'runbook_url', 'summary']);
+          }
+        }
+      }
+    }
   });
 });
