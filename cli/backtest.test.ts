@@ -59,3 +59,18 @@ describe('shadowscale backtest', () => {
     expect(lines[0]).toContain(message);
   });
 });
+
+describe('shadowscale adapter', () => {
+  it('refuses a bad configuration with the file and the field, and exits non-zero', () => {
+    const config = tempCsv('prometheus: { url: http://127.0.0.1:9090 }\nworkloads:\n  - { name: a, namespace: b, load: up, capacityPerReplica: 0, primary: { name: a, maxReplicas: 2 } }\n');
+    const run = shadowscale('adapter', '--config', config);
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toBe(`shadowscale adapter: ${config}: workloads[0].capacityPerReplica: expected a positive number (load one replica serves)`);
+  });
+
+  it('names a missing configuration file', () => {
+    const run = shadowscale('adapter', '--config', '/nonexistent/shadowscale.yaml');
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toBe('shadowscale adapter: --config /nonexistent/shadowscale.yaml: no such file');
+  });
+});

@@ -54,3 +54,13 @@ describe('parseConfig', () => {
     expect(errorOf(text)).toContain(message);
   });
 });
+
+describe('the shipped example configuration', () => {
+  it('adapter/shadowscale.example.yaml is valid', async () => {
+    const { readFileSync } = await import('node:fs');
+    const file = new URL('../adapter/shadowscale.example.yaml', import.meta.url);
+    const config = parseConfig(readFileSync(file, 'utf8'), 'shadowscale.example.yaml');
+    expect(config.workloads[0].slo.latencyP99).toBe(0.5);
+    expect(config.receiver?.tokenFile).toBe('/etc/shadowscale/receiver-token');
+  });
+});

@@ -4,7 +4,11 @@
  * KEDA metrics-api, REST, /metrics scraped back by Prometheus) compared with what the forecasting
  * engine computes offline on the same data.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
 import https from 'node:https';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -259,6 +263,21 @@ describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic'
     }
   });
 
+  it('describes the shadows through /shadow/config and /shadow/metrics', async () => {
+    const expected = (await offline('nasa')).view.served;
+    const config = await getJson(`${adapter.httpUrl}/shadow/config`);
+    expect(config.body.workloads[0]).toMatchObject({
+      workload: 'nasa',
+      namespace: 'web',
+      shadow: { name: 'nasa-shadow', minReplicas: 1, maxReplicas: 10, mirrorPercent: 10, resourceFraction: 0.5 },
+      capacityPerReplica: 0.5,
+      provisioningLagSeconds: 120,
+    });
+    expect(config.body.workloads[1].shadow).toBeNull();
+    const metrics = await getJson(`${adapter.httpUrl}/shadow/metrics`);
+    expect(metrics.body.workloads[0]).toEqual({ workload: 'nasa', namespace: 'web', shadowPoolSize: expected.shadowPoolSize, shadowCapacity: 0.25, mirrorPercent: 10, predictedLoad: expected.predictedLoad, rung: 'fresh' });
+  });
+
   it('serves KEDA\'s metrics-api the offline value as plain JSON', async () => {
     const expected = (await offline('nasa')).view.served;
     const { status, body } = await getJson(`${adapter.httpUrl}/keda/metrics?workload=nasa&namespace=web`);
@@ -380,17 +399,25 @@ workloads:
 
 describe('adapter before its first forecasts', () => {
   it('answers 503 (so the HPA and KEDA keep their replicas) and is not ready, while /healthz answers', async () => {
+    // The serving certificate comes from files here, as in a cluster (cert-manager or a Secret).
+    const dir = mkdtempSync(join(tmpdir(), 'shadowscale-tls-'));
+    const pems = await generate([{ name: 'commonName', value: 'shadowscale-adapter.test' }], { keySize: 2048, extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }] });
+    writeFileSync(join(dir, 'tls.crt'), pems.cert);
+    writeFileSync(join(dir, 'tls.key'), pems.private);
     const cfg = parseConfig(
       `
 prometheus: { url: http://127.0.0.1:9, timeout: 1s }
-adapter: { listen: { http: "127.0.0.1:0", https: "127.0.0.1:0" } }
+adapter:
+  listen: { http: "127.0.0.1:0", https: "127.0.0.1:0" }
+  tls: { certFile: "${join(dir, 'tls.crt')}", keyFile: "${join(dir, 'tls.key')}" }
 workloads:
   - { name: cold, namespace: web, load: up, capacityPerReplica: 1, primary: { name: cold, maxReplicas: 5 } }
 `,
       'cold.yaml',
     );
     const adapter = await startAdapter(cfg, { logger: pino({ level: 'silent' }), noWarmup: true });
-    trustedCa = adapter.certificate;
+    expect(adapter.certificate).toBe(pems.cert);
+    trustedCa = pems.cert;
     try {
       expect((await fetch(`${adapter.httpUrl}/healthz`)).status).toBe(200);
       expect((await fetch(`${adapter.httpUrl}/readyz`)).status).toBe(503);
