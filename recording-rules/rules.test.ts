@@ -4,11 +4,10 @@
  * and not firing on input written the way each mapping produces it.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ruleFiles } from './files.ts';
@@ -75,6 +74,31 @@ describe('PrometheusRule objects', () => {
           }
         }
       }
+    }
+  });
+});
+
+describe('test coverage of the rules', () => {
+  const tests = readdirSync(join(DIR, 'tests'))
+    .filter((f) => f.endsWith('.test.yml'))
+    .flatMap((f) => parse(readFileSync(join(DIR, 'tests', f), 'utf8')).tests as Array<{
+      promql_expr_test?: Array<{ expr: string; exp_samples: unknown[] }>;
+      alert_rule_test?: Array<{ alertname: string; exp_alerts: unknown[] }>;
+    }>);
+  const rules = ruleFiles().flatMap((f) => parse(readFileSync(f, 'utf8')).groups.flatMap((g: { rules: Array<{ record?: string; alert?: string }> }) => g.rules));
+
+  it('pins every recorded series to a value in some promtool test', () => {
+    const pinned = new Set(tests.flatMap((t) => (t.promql_expr_test ?? []).filter((e) => e.exp_samples.length > 0).map((e) => e.expr.replace(/\{.*$/, ''))));
+    const records = [...new Set(rules.filter((r) => r.record).map((r) => r.record!))];
+    expect(records.filter((r) => !pinned.has(r))).toEqual([]);
+  });
+
+  it('tests every alert both firing and not firing', () => {
+    const alerts = [...new Set(rules.filter((r) => r.alert).map((r) => r.alert!))];
+    const cases = tests.flatMap((t) => t.alert_rule_test ?? []);
+    for (const alert of alerts) {
+      expect(cases.some((c) => c.alertname === alert && c.exp_alerts.length > 0), `${alert} firing`).toBe(true);
+      expect(cases.some((c) => c.alertname === alert && c.exp_alerts.length === 0), `${alert} not firing`).toBe(true);
     }
   });
 });
