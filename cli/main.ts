@@ -4,12 +4,14 @@
 import { Command, CommanderError } from 'commander';
 import { adapterCommand } from './adapter.ts';
 import { backtestCommand } from './backtest.ts';
+import { simulateCommand } from './simulate.ts';
 
 export function program(): Command {
   return new Command('shadowscale')
     .description('Prometheus-native predictive autoscaling: forecasts, shadow endpoints, HPA and KEDA plugins')
     .addCommand(backtestCommand())
     .addCommand(adapterCommand())
+    .addCommand(simulateCommand())
     .showHelpAfterError('(run with --help for usage)');
 }
 

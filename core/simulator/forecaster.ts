@@ -1,0 +1,114 @@
+/**
+ * Forecasts for the simulated policies, refitted on a schedule as they would be live: at each refit
+ * the model sees the trace up to that moment only, aggregated to the fit step, and forecasts far
+ * enough to cover the time until the next refit plus the provisioning lag.
+ */
+import { backtest, DEFAULT_AUTO_CANDIDATES } from '../forecast/backtest.ts';
+import { fitWithLadder, prepareHistory } from '../forecast/ladder.ts';
+import type { Band, Level, ModelChoice, ModelName } from '../forecast/types.ts';
+import { isTrusted } from '../planner/planner.ts';
+import type { Trace } from './trace.ts';
+
+export interface ForecasterSpec {
+  model: ModelChoice;
+  fitStepSeconds: number;
+  historySeconds: number;
+  refitSeconds: number;
+  /** How often `auto` is re-chosen and trust re-measured by backtest. */
+  rescoreSeconds: number;
+  lagSeconds: number;
+}
+
+export interface StoredForecast {
+  start: number;
+  step: number;
+  point: number[];
+  intervals: Record<Level, Band>;
+}
+
+export class ScheduledForecaster {
+  private forecast?: StoredForecast;
+  private nextFit = -Infinity;
+  private nextScore = -Infinity;
+  private chosen: ModelName;
+  trusted = false;
+  fits = 0;
+
+  constructor(private readonly trace: Trace, private readonly spec: ForecasterSpec) {
+    this.chosen = spec.model === 'auto' ? DEFAULT_AUTO_CANDIDATES[0] : spec.model;
+  }
+
+  /** The forecast valid at `now`, refitted first if it is due. */
+  at(now: number): StoredForecast | undefined {
+    if (now >= this.nextFit) {
+      this.refit(now);
+      this.nextFit = now + this.spec.refitSeconds;
+    }
+    return this.forecast;
+  }
+
+  private history(now: number): { values: Float64Array; start: number } {
+    const { trace } = this;
+    const step = this.spec.fitStepSeconds;
+    const perBucket = Math.max(1, Math.round(step / trace.stepSeconds));
+    // Only what has happened by `now`, in whole buckets.
+    const available = Math.min(trace.values.length, Math.floor((now - trace.start) / trace.stepSeconds));
+    const buckets = Math.floor(available / perBucket);
+    const keep = Math.min(buckets, Math.floor(this.spec.historySeconds / step));
+    const first = buckets - keep;
+    const values = new Float64Array(keep);
+    for (let b = 0; b < keep; b++) {
+      let sum = 0;
+      for (let k = 0; k < perBucket; k++) sum += trace.values[(first + b) * perBucket + k];
+      values[b] = sum / perBucket;
+    }
+    return { values, start: trace.start + first * perBucket * trace.stepSeconds };
+  }
+
+  private refit(now: number): void {
+    const { values, start } = this.history(now);
+    if (values.length < 2) return;
+    const step = this.spec.fitStepSeconds;
+    const horizon = Math.ceil((this.spec.refitSeconds + this.spec.lagSeconds) / step) + 1;
+    if (now >= this.nextScore) {
+      this.rescore(values, start);
+      this.nextScore = now + this.spec.rescoreSeconds;
+    }
+    const history = prepareHistory(values, { horizon, stepSeconds: step, startSeconds: start });
+    const fit = fitWithLadder(history, this.chosen, horizon);
+    this.fits++;
+    this.forecast = { start: start + values.length * step, step, point: fit.point, intervals: fit.intervals };
+  }
+
+  private rescore(values: Float64Array, start: number): void {
+    const candidates = this.spec.model === 'auto' ? DEFAULT_AUTO_CANDIDATES : [this.spec.model as ModelName];
+    try {
+      const result = backtest(values, {
+        horizon: Math.max(1, Math.ceil(this.spec.lagSeconds / this.spec.fitStepSeconds)),
+        folds: 6,
+        selectionWindows: 0,
+        models: candidates,
+        autoCandidates: candidates,
+        stepSeconds: this.spec.fitStepSeconds,
+        startSeconds: start,
+      });
+      this.chosen = result.selected;
+      this.trusted = isTrusted(result.models.find((m) => m.model === this.chosen));
+    } catch {
+      // Too little history to backtest yet: keep the model, untrusted.
+      this.trusted = false;
+    }
+  }
+}
+
+/** Values of a stored forecast over [from, to] (step-held), or undefined when it does not reach. */
+export function forecastWindow(f: StoredForecast, from: number, to: number) {
+  const i0 = Math.max(0, Math.floor((from - f.start) / f.step));
+  const i1 = Math.min(f.point.length - 1, Math.floor((to - f.start) / f.step));
+  if (i0 > f.point.length - 1 || i1 < i0) return undefined;
+  return {
+    point: f.point.slice(i0, i1 + 1),
+    upper80: f.intervals[0.8].upper.slice(i0, i1 + 1),
+    upper95: f.intervals[0.95].upper.slice(i0, i1 + 1),
+  };
+}

@@ -1,0 +1,21 @@
+/**
+ * The Predictive HPA's method: a Holt-Winters forecast of the load one provisioning lag ahead, fed to
+ * the same HPA algorithm. Until the first forecast exists, the observed load.
+ */
+import { ScheduledForecaster } from '../forecaster.ts';
+import type { PolicyFactory } from '../policy.ts';
+
+export const holtWintersPolicy: PolicyFactory = (setup) => {
+  const forecaster = new ScheduledForecaster(setup.trace, { model: 'holt-winters', lagSeconds: setup.provisioningLagSeconds, ...setup.forecast });
+  return {
+    name: 'holt-winters',
+    usesShadows: false,
+    decide(ctx) {
+      const f = forecaster.at(ctx.now);
+      if (!f) return { metric: ctx.observed };
+      const i = Math.min(f.point.length - 1, Math.max(0, Math.floor((ctx.now + setup.provisioningLagSeconds - f.start) / f.step)));
+      return { metric: f.point[i] };
+    },
+    stats: () => ({ fits: forecaster.fits }),
+  };
+};
