@@ -135,9 +135,6 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
     unserved += short * tick;
     total += load * tick;
     if (short > 0) violationSeconds += tick;
-    const cost = cluster.cost();
-    replicaSeconds += (cost.primary + cost.shadow) * tick;
-    shadowReplicaSeconds += cost.shadow * tick;
     if ((t - start) % 60 < tick) timeline.push({ t, load, capacity, replicas: cluster.primaryCount(), shadows: cluster.shadowCount() });
 
     recent.push(load);
@@ -170,6 +167,10 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
     cluster.scalePrimaries(desired, t);
     if (policy.usesShadows && decision.shadowPool !== undefined) cluster.scaleShadows(decision.shadowPool, t);
     peakReplicas = Math.max(peakReplicas, cluster.primaryCount());
+    // The pods that exist after this sync's decisions run (and cost) until the next one.
+    const cost = cluster.cost();
+    replicaSeconds += (cost.primary + cost.shadow) * tick;
+    shadowReplicaSeconds += cost.shadow * tick;
   }
 
   return {

@@ -10,8 +10,8 @@ export const oraclePolicy: PolicyFactory = (setup) => ({
   name: 'oracle',
   usesShadows: false,
   decide(ctx) {
-    // The next tick's pods must be ready by then: cover every load until one lag and one tick ahead.
-    const peak = peakLoad(setup.trace, ctx.now, ctx.now + setup.provisioningLagSeconds + setup.tickSeconds - 1e-6);
+    // Pods asked for now are ready one lag from now: cover every load from now to then.
+    const peak = peakLoad(setup.trace, ctx.now, ctx.now + setup.provisioningLagSeconds);
     const replicas = Math.ceil(peak / setup.capacityPerReplica - 1e-9);
     return { replicas: Math.min(setup.maxReplicas, Math.max(setup.minReplicas, replicas)) };
   },

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { Cluster } from './cluster.ts';
+import { defaultSpec, hpaFrontier, POLICIES, simulate, unservedAtEqualCost, type PolicyResult } from './simulate.ts';
+import type { Trace } from './trace.ts';
+import { autoCapacity, loadAt, peakLoad } from './trace.ts';
+
+/** One point a minute: flat at `base`, with a step up to `peak` for `minutes` from minute `at`. */
+function stepTrace(hours: number, base: number, peak: number, at: number, minutes: number): Trace {
+  const values = Float64Array.from({ length: hours * 60 }, (_, i) => (i >= at && i < at + minutes ? peak : base));
+  return { start: 0, stepSeconds: 60, values };
+}
+
+const spec = (overrides = {}) => defaultSpec({ capacityPerReplica: 10, warmupSeconds: 0, maxReplicas: 100, ...overrides });
+
+describe('trace', () => {
+  it('holds each value until the next point', () => {
+    const trace = stepTrace(2, 5, 50, 10, 3);
+    expect(loadAt(trace, 599)).toBe(5);
+    expect(loadAt(trace, 600)).toBe(50);
+    expect(loadAt(trace, 779)).toBe(50);
+    expect(loadAt(trace, 780)).toBe(5);
+    expect(peakLoad(trace, 0, 600)).toBe(50);
+  });
+
+  it('picks a capacity that needs about 20 replicas at the 95th percentile', () => {
+    expect(autoCapacity({ start: 0, stepSeconds: 60, values: Float64Array.from({ length: 100 }, (_, i) => i + 1) })).toBeCloseTo(96 / 20, 9);
+  });
+});
+
+describe('cluster', () => {
+  it('starts pods one lag after the decision and removes the newest (starting) ones first', () => {
+    const c = new Cluster({ capacityPerReplica: 10, provisioningLagSeconds: 120, shadowResourceFraction: 0.5, resizeDelaySeconds: 30 });
+    c.seed(2, 0, 0);
+    c.scalePrimaries(5, 100);
+    expect(c.capacity(219)).toBe(20);
+    expect(c.capacity(220)).toBe(50);
+    c.scalePrimaries(3, 150); // removes 2 of the 3 still starting
+    expect(c.capacity(300)).toBe(30);
+    expect(c.primaryCount()).toBe(3);
+  });
+
+  it('promotes warm shadows: half a replica at once, a full one after the resize, and charges them in full', () => {
+    const c = new Cluster({ capacityPerReplica: 10, provisioningLagSeconds: 120, shadowResourceFraction: 0.5, resizeDelaySeconds: 30 });
+    c.seed(2, 3, 0);
+    expect(c.cost()).toEqual({ primary: 2, shadow: 1.5 });
+    expect(c.promote(2, 100)).toBe(2);
+    expect(c.capacity(100)).toBe(20 + 2 * 5);
+    expect(c.capacity(130)).toBe(40);
+    expect(c.cost()).toEqual({ primary: 4, shadow: 0.5 });
+    expect(c.promote(5, 100)).toBe(1); // only one warm shadow left
+  });
+});
+
+describe('simulate', () => {
+  it('charges unserved load while new pods start: hpa on a step it cannot foresee', () => {
+    // 50 req/s for 1 h, then 150 for 30 min: 5 ready replicas at capacity 10 × 0.8 target... the HPA
+    // sees the step a sync later and the pods arrive a lag after that.
+    const trace = stepTrace(2, 40, 120, 60, 30);
+    const r = simulate(trace, POLICIES.hpa, spec());
+    expect(r.unserved).toBeGreaterThan(0);
+    // At most: the whole step for one lag plus two syncs and the averaging minute.
+    expect(r.violationSeconds).toBeLessThanOrEqual(120 + 60 + 30);
+    expect(r.violationSeconds).toBeGreaterThanOrEqual(120);
+  });
+
+  it('oracle serves everything on a step with the fewest replica-seconds any policy could', () => {
+    const trace = stepTrace(2, 40, 120, 60, 30);
+    const oracle = simulate(trace, POLICIES.oracle, spec());
+    expect(oracle.unserved).toBe(0);
+    // Lower bound: every second needs ceil(load / capacity) replicas, and each replica of the step
+    // must exist from one lag before it is needed: 4 × 7200 s + 8 × (1800 + 120) s.
+    expect(oracle.replicaSeconds).toBe(4 * 7200 + 8 * (1800 + 120));
+  });
+
+  it('oracle beats every hpa setting on a spiky trace: no unserved load, fewer replica-seconds than hpa at 0.8', () => {
+    const values = Float64Array.from({ length: 6 * 60 }, (_, i) => 50 + 40 * Math.sin(i / 20) + (i % 37 === 0 ? 60 : 0));
+    const trace: Trace = { start: 0, stepSeconds: 60, values };
+    const oracle = simulate(trace, POLICIES.oracle, spec());
+    const hpa = simulate(trace, POLICIES.hpa, spec());
+    expect(oracle.unserved).toBe(0);
+    expect(oracle.replicaSeconds).toBeLessThan(hpa.replicaSeconds);
+  });
+
+  it('costs shadows at their resource fraction', () => {
+    const trace = stepTrace(2, 40, 40, 0, 0);
+    const r = simulate(trace, POLICIES.shadowscale, spec({ shadowMinReplicas: 2, shadowMaxReplicas: 2, warmupSeconds: 0 }));
+    // Two shadows at half a replica, all the time.
+    expect(r.shadowReplicaSeconds).toBe(2 * 0.5 * 7200);
+  });
+});
+
+describe('equal-cost comparison', () => {
+  const point = (replicaSeconds: number, unservedFraction: number) => ({ replicaSeconds, unservedFraction }) as PolicyResult;
+  const frontier = [point(100, 0.1), point(200, 0.02), point(400, 0.01)];
+
+  it('interpolates hpa\'s unserved fraction at the same cost', () => {
+    expect(unservedAtEqualCost(frontier, 150).value).toBeCloseTo(0.06, 12);
+    expect(unservedAtEqualCost(frontier, 150).extrapolated).toBe(false);
+    expect(unservedAtEqualCost(frontier, 300).value).toBeCloseTo(0.015, 12);
+  });
+
+  it('clamps beyond the frontier and says so', () => {
+    expect(unservedAtEqualCost(frontier, 50)).toEqual({ value: 0.1, extrapolated: true });
+    expect(unservedAtEqualCost(frontier, 500)).toEqual({ value: 0.01, extrapolated: true });
+  });
+
+  it('draws hpa\'s frontier from 0.95 down to 0.3: more replica-seconds, no more unserved load', () => {
+    const trace = stepTrace(3, 40, 120, 60, 30);
+    const f = hpaFrontier(trace, spec());
+    expect(f.map((r) => r.targetUtilization)).toEqual([0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3]);
+    for (let i = 1; i < f.length; i++) {
+      expect(f[i].replicaSeconds).toBeGreaterThanOrEqual(f[i - 1].replicaSeconds);
+      expect(f[i].unserved).toBeLessThanOrEqual(f[i - 1].unserved);
+    }
+  });
+});
