@@ -44,6 +44,16 @@ function downsample(result: PolicyResult, points: number) {
   return out;
 }
 
+/** Vega, Vega-Lite and vega-embed as inline <script> elements, for pages readable offline. */
+export function vegaScripts(): string {
+  return ['vega:vega.min.js', 'vega-lite:vega-lite.min.js', 'vega-embed:vega-embed.min.js']
+    .map((entry) => {
+      const [pkg, file] = entry.split(':');
+      return `<script>${script(pkg, file)}</script>`;
+    })
+    .join('\n');
+}
+
 export function renderReport(report: SimulationReport, results: PolicyResult[], frontier: PolicyResult[]): string {
   const series = results.flatMap((r) => downsample(r, 2000));
   const load = downsample(results[0], 2000).map((p) => ({ t: p.t, load: p.load }));
@@ -97,9 +107,7 @@ export function renderReport(report: SimulationReport, results: PolicyResult[], 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>shadowscale simulation: ${escapeHtml(report.trace)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.chart{width:100%;margin:1.5em 0}</style>
-<script>${script('vega', 'vega.min.js')}</script>
-<script>${script('vega-lite', 'vega-lite.min.js')}</script>
-<script>${script('vega-embed', 'vega-embed.min.js')}</script>
+${vegaScripts()}
 </head><body>
 <h1>shadowscale simulation</h1>
 <p>Trace <code>${escapeHtml(report.trace)}</code>: ${report.steps} ticks of 15 s; capacity ${report.capacityPerReplica.toPrecision(4)} requests/s per replica;

@@ -1,0 +1,163 @@
+/**
+ * `npm run bench:scaling`: every suitable real trace of ../shared/data through `shadowscale simulate`
+ * at provisioning lags of 60 s, 120 s and 300 s; a table per trace, the medians, and
+ * bench/results/scaling.json and scaling.html. Two simulations run at a time (one per core).
+ * A benchmark: it reports, it does not assert.
+ *
+ * Options: --only SUBSTRING, --lags 60s,120s,300s
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Table from 'cli-table3';
+import { vegaScripts } from '../cli/simulate-report.ts';
+import type { SimulationReport } from '../cli/simulate.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DATA = join(ROOT, '..', 'shared', 'data');
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+
+/** Load-like traces (requests, utilisation, demand); temperatures and keystrokes left out. */
+const TRACES = [
+  'nasa_http/nasa_http_1995-07_per_minute.csv',
+  'nasa_http/nasa_http_1995-08-01_to_08-16_per_minute.csv',
+  'twitter_stream_2021_08/tweets_per_minute_part1.csv',
+  'nab/realKnownCause/nyc_taxi.csv',
+  'nab/realKnownCause/cpu_utilization_asg_misconfiguration.csv',
+  'nab/realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv',
+  'nab/realAWSCloudwatch/ec2_cpu_utilization_53ea38.csv',
+  'nab/realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv',
+  'nab/realAWSCloudwatch/ec2_cpu_utilization_77c1ca.csv',
+  'nab/realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv',
+  'nab/realAWSCloudwatch/ec2_cpu_utilization_c6585a.csv',
+  'nab/realAWSCloudwatch/ec2_disk_write_bytes_1ef3de.csv',
+  'nab/realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv',
+  'nab/realAWSCloudwatch/ec2_network_in_257a54.csv',
+  'nab/realAWSCloudwatch/grok_asg_anomaly.csv',
+  'nab/realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv',
+  'nab/realTraffic/occupancy_6005.csv',
+  'nab/realTraffic/occupancy_t4013.csv',
+  'nab/realTraffic/speed_6005.csv',
+];
+/** Traces whose zeros are holes in the source (shared/data/README.md), not zero load. */
+const ZERO_IS_MISSING = new Set(['twitter_stream_2021_08/tweets_per_minute_part1.csv']);
+
+interface Job {
+  trace: string;
+  lag: string;
+}
+interface Outcome extends Job {
+  report?: SimulationReport;
+  error?: string;
+  seconds: number;
+}
+
+function runJob(job: Job): Promise<Outcome> {
+  const started = performance.now();
+  const args = [join(ROOT, 'bin', 'shadowscale.mjs'), 'simulate', '--trace', join(DATA, job.trace), '--provisioning-lag', job.lag, '--json'];
+  if (ZERO_IS_MISSING.has(job.trace)) args.push('--zero-as-missing');
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('exit', (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      if (code === 0) resolve({ ...job, report: JSON.parse(out), seconds });
+      else resolve({ ...job, error: err.trim().split('\n').pop(), seconds });
+    });
+  });
+}
+
+function median(xs: number[]): number {
+  const a = xs.filter(Number.isFinite).sort((x, y) => x - y);
+  if (a.length === 0) return NaN;
+  const m = a.length >> 1;
+  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(DATA)) throw new Error(`no data at ${DATA}`);
+  const only = arg('--only', '');
+  const lags = arg('--lags', '60s,120s,300s').split(',');
+  const jobs: Job[] = TRACES.filter((t) => t.includes(only)).flatMap((trace) => lags.map((lag) => ({ trace, lag })));
+  const outcomes: Outcome[] = [];
+  let done = 0;
+  const queue = [...jobs];
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let job = queue.shift(); job; job = queue.shift()) {
+        const outcome = await runJob(job);
+        outcomes.push(outcome);
+        done++;
+        const sh = outcome.report?.policies.find((p) => p.policy === 'shadowscale');
+        const hpa = outcome.report?.policies.find((p) => p.policy === 'hpa');
+        process.stderr.write(
+          `[${done}/${jobs.length}] ${job.trace} lag ${job.lag}: ${outcome.error ? `error: ${outcome.error}` : `hpa ${(hpa!.unservedFraction * 100).toFixed(3)} %, shadowscale ${(sh!.unservedFraction * 100).toFixed(3)} % (hpa at equal cost ${(sh!.hpaUnservedAtEqualCost * 100).toFixed(3)} %)`} in ${outcome.seconds.toFixed(0)} s\n`,
+        );
+      }
+    }),
+  );
+  outcomes.sort((a, b) => jobs.findIndex((j) => j.trace === a.trace && j.lag === a.lag) - jobs.findIndex((j) => j.trace === b.trace && j.lag === b.lag));
+
+  const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(3)} %` : '-');
+  const summary: Record<string, Record<string, number>> = {};
+  for (const lag of lags) {
+    const at = outcomes.filter((o) => o.lag === lag && o.report);
+    const table = new Table({ style: { head: [], border: [] }, head: ['trace', 'policy', 'unserved', 'hpa at equal cost', 'replica-s ÷ hpa', 'shadow share', 'violation min'] });
+    for (const o of at) {
+      const hpa = o.report!.policies.find((p) => p.policy === 'hpa')!;
+      for (const p of o.report!.policies) {
+        table.push([o.trace.split('/').pop()!.replace('.csv', ''), p.policy, pct(p.unservedFraction), pct(p.hpaUnservedAtEqualCost), (p.replicaSeconds / hpa.replicaSeconds).toFixed(3), (p.shadowReplicaSeconds / p.replicaSeconds).toFixed(3), (p.violationSeconds / 60).toFixed(0)]);
+      }
+    }
+    const pick = (policy: string, field: 'unservedFraction' | 'hpaUnservedAtEqualCost' | 'replicaSeconds') =>
+      median(at.map((o) => {
+        const p = o.report!.policies.find((x) => x.policy === policy)!;
+        return field === 'replicaSeconds' ? p.replicaSeconds / o.report!.policies.find((x) => x.policy === 'hpa')!.replicaSeconds : p[field];
+      }));
+    summary[lag] = {};
+    for (const policy of ['hpa', 'holt-winters', 'shadowscale', 'oracle']) {
+      summary[lag][`${policy}.unservedFraction`] = pick(policy, 'unservedFraction');
+      summary[lag][`${policy}.hpaUnservedAtEqualCost`] = pick(policy, 'hpaUnservedAtEqualCost');
+      summary[lag][`${policy}.replicaSecondsVsHpa`] = pick(policy, 'replicaSeconds');
+      table.push(['MEDIAN', policy, pct(summary[lag][`${policy}.unservedFraction`]), pct(summary[lag][`${policy}.hpaUnservedAtEqualCost`]), summary[lag][`${policy}.replicaSecondsVsHpa`].toFixed(3), '', '']);
+    }
+    // The median over traces of shadowscale's unserved ÷ hpa's at equal cost.
+    summary[lag]['shadowscale.ratioToHpaAtEqualCost'] = median(at.map((o) => {
+      const p = o.report!.policies.find((x) => x.policy === 'shadowscale')!;
+      return p.hpaUnservedAtEqualCost > 0 ? p.unservedFraction / p.hpaUnservedAtEqualCost : NaN;
+    }));
+    console.log(`\nprovisioning lag ${lag} (${at.length} traces)`);
+    console.log(table.toString());
+    console.log(`median over traces of shadowscale unserved ÷ hpa unserved at equal cost: ${summary[lag]['shadowscale.ratioToHpaAtEqualCost'].toFixed(3)}`);
+  }
+
+  const results = join(ROOT, 'bench', 'results');
+  mkdirSync(results, { recursive: true });
+  writeFileSync(join(results, 'scaling.json'), `${JSON.stringify({ generatedAt: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, lags, summary, runs: outcomes }, null, 2)}\n`);
+  const rows = outcomes
+    .filter((o) => o.report)
+    .flatMap((o) => o.report!.policies.map((p) => ({ trace: o.trace.split('/').pop()!.replace('.csv', ''), lag: o.lag, ...p })));
+  const chart = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'Unserved load per trace and policy (log scale), by provisioning lag',
+    data: { values: rows.map((r) => ({ ...r, unserved: Math.max(r.unservedFraction, 1e-7) })) },
+    facet: { row: { field: 'lag', type: 'nominal' } },
+    spec: { width: 900, height: 220, mark: { type: 'point', filled: true }, encoding: { x: { field: 'trace', type: 'nominal', sort: null }, y: { field: 'unserved', type: 'quantitative', scale: { type: 'log' } }, color: { field: 'policy', type: 'nominal' }, tooltip: [{ field: 'policy' }, { field: 'unservedFraction' }, { field: 'hpaUnservedAtEqualCost' }] } },
+  };
+  writeFileSync(
+    join(results, 'scaling.html'),
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>shadowscale scaling benchmark</title>${vegaScripts()}</head><body style="font-family:system-ui,sans-serif">
+<h1>shadowscale scaling benchmark</h1><pre>${JSON.stringify(summary, null, 2)}</pre><div id="chart"></div>
+<script>vegaEmbed('#chart', ${JSON.stringify(chart)}, { actions: false, renderer: 'svg' });</script></body></html>\n`,
+  );
+  console.log('wrote bench/results/scaling.json and scaling.html');
+}
+
+await main();
