@@ -3,15 +3,20 @@
  * and compares them, also at equal cost against reactive HPA's cost/unserved frontier.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
 import { Command } from 'commander';
 import Table from 'cli-table3';
 
 import { parseDuration } from '../core/duration.ts';
 import { parseSeriesCsv } from '../core/series/csv.ts';
-import { defaultSpec, hpaFrontier, POLICIES, simulate, unservedAtEqualCost, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
+import { checkScoredSpan, defaultSpec, hpaFrontier, POLICIES, simulate, unservedAtEqualCost, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
 import { autoCapacity, traceFromSeries, type Trace } from '../core/simulator/trace.ts';
 import { UsageError } from './errors.ts';
 import { renderReport } from './simulate-report.ts';
+
+const require = createRequire(import.meta.url);
 
 export interface SimulateCliOptions {
   trace: string;
@@ -90,18 +95,34 @@ export function specFromOptions(trace: Trace, options: SimulateCliOptions): Simu
   });
 }
 
-export function runSimulation(trace: Trace, spec: SimulationSpec, policies: string[], name: string, onProgress?: (what: string) => void): { report: SimulationReport; results: PolicyResult[]; frontier: PolicyResult[] } {
-  onProgress?.('hpa frontier');
-  const frontier = hpaFrontier(trace, spec);
-  const results: PolicyResult[] = [];
-  for (const policy of policies) {
-    onProgress?.(policy);
-    results.push(simulate(trace, POLICIES[policy], spec));
+/** Policies that fit forecasts run in worker threads (seconds each); the others are milliseconds. */
+const FORECASTING = new Set(['holt-winters', 'shadowscale']);
+
+export async function runSimulation(trace: Trace, spec: SimulationSpec, policies: string[], name: string, onProgress?: (what: string) => void): Promise<{ report: SimulationReport; results: PolicyResult[]; frontier: PolicyResult[] }> {
+  checkScoredSpan(trace, spec);
+  const forecasting = policies.filter((p) => FORECASTING.has(p));
+  const pool = forecasting.length > 0
+    ? new Piscina({ filename: new URL('./simulate-worker.ts', import.meta.url).href, maxThreads: Math.min(2, forecasting.length), execArgv: ['--import', pathToFileURL(require.resolve('tsx')).href] })
+    : undefined;
+  try {
+    const inWorkers = new Map(forecasting.map((policy) => [policy, pool!.run({ trace, policy, spec }) as Promise<PolicyResult>]));
+    onProgress?.('hpa frontier');
+    const frontier = hpaFrontier(trace, spec);
+    const results: PolicyResult[] = [];
+    for (const policy of policies) {
+      onProgress?.(policy);
+      results.push(inWorkers.has(policy) ? await inWorkers.get(policy)! : simulate(trace, POLICIES[policy], spec));
+    }
+    return { report: buildReport(trace, spec, name, results, frontier), results, frontier };
+  } finally {
+    await pool?.destroy();
   }
-  const steps = Math.ceil((trace.values.length * trace.stepSeconds - spec.warmupSeconds) / spec.tickSeconds);
-  const report: SimulationReport = {
+}
+
+function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: PolicyResult[], frontier: PolicyResult[]): SimulationReport {
+  return {
     trace: name,
-    steps,
+    steps: Math.ceil((trace.values.length * trace.stepSeconds - spec.warmupSeconds) / spec.tickSeconds),
     capacityPerReplica: spec.capacityPerReplica,
     provisioningLagSeconds: spec.provisioningLagSeconds,
     targetUtilization: spec.targetUtilization,
@@ -122,7 +143,6 @@ export function runSimulation(trace: Trace, spec: SimulationSpec, policies: stri
     }),
     frontier: frontier.map((f) => ({ targetUtilization: f.targetUtilization, replicaSeconds: f.replicaSeconds, unservedFraction: f.unservedFraction })),
   };
-  return { report, results, frontier };
 }
 
 export function renderTable(report: SimulationReport): string {
@@ -167,7 +187,7 @@ export function simulateCommand(): Command {
     .option('--zero-as-missing', 'read exact zeros as missing samples')
     .option('--json', 'print one JSON object')
     .option('--report <file>', 'write a self-contained HTML page with plots and the table')
-    .action((options: SimulateCliOptions) => {
+    .action(async (options: SimulateCliOptions) => {
       const policies = options.policies.split(',').map((p) => p.trim()).filter(Boolean);
       for (const p of policies) {
         if (!POLICIES[p]) throw new UsageError(`--policies: unknown policy "${p}"; expected some of ${Object.keys(POLICIES).join(', ')}`);
@@ -178,7 +198,7 @@ export function simulateCommand(): Command {
       const progress = !options.json && process.stderr.isTTY ? (what: string) => process.stderr.write(`simulating ${what}...\n`) : undefined;
       let run;
       try {
-        run = runSimulation(trace, spec, policies, options.trace, progress);
+        run = await runSimulation(trace, spec, policies, options.trace, progress);
       } catch (error) {
         if (error instanceof RangeError) throw new UsageError(`--trace ${options.trace}: ${error.message}`);
         throw error;

@@ -81,6 +81,14 @@ export function defaultSpec(overrides: Partial<SimulationSpec> & Pick<Simulation
   };
 }
 
+/** At least an hour must remain to score after the warm-up. */
+export function checkScoredSpan(trace: Trace, spec: SimulationSpec): void {
+  const span = traceEnd(trace) - trace.start;
+  if (!(span - spec.warmupSeconds >= 3600)) {
+    throw new RangeError(`the trace holds ${(span / 3600).toFixed(1)} h; with a warm-up of ${spec.warmupSeconds / 3600} h less than an hour is left to score`);
+  }
+}
+
 export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationSpec): PolicyResult {
   const tick = spec.tickSeconds;
   const setup: PolicySetup = {
@@ -103,11 +111,9 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
   });
   const hpa = new HpaController({ minReplicas: spec.minReplicas, maxReplicas: spec.maxReplicas, targetAverageValue: spec.targetUtilization * spec.capacityPerReplica });
 
+  checkScoredSpan(trace, spec);
   const start = trace.start + spec.warmupSeconds;
   const end = traceEnd(trace);
-  if (!(end - start >= 3600)) {
-    throw new RangeError(`the trace holds ${((end - trace.start) / 3600).toFixed(1)} h; with a warm-up of ${spec.warmupSeconds / 3600} h less than an hour is left to score`);
-  }
   // Same start for every policy: enough ready replicas for the load at the target, a full pool.
   let specReplicas = clamp(Math.ceil(loadAt(trace, start) / (spec.targetUtilization * spec.capacityPerReplica)), spec.minReplicas, spec.maxReplicas);
   cluster.seed(specReplicas, policy.usesShadows ? spec.shadowMinReplicas : 0, start - spec.provisioningLagSeconds);
