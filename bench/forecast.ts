@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
+import { LOAD_SERIES, ZERO_IS_MISSING } from './traces.ts';
 
 import { backtest, type BacktestResult } from '../core/forecast/backtest.ts';
 import { forecast, loadForecastModels } from '../core/forecast/engine.ts';
@@ -19,40 +20,7 @@ import { parseSeriesCsv } from '../core/series/csv.ts';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, '..', 'shared', 'data');
 
-/**
- * Load-like series: request rates, utilisation, demand. Left out: temperatures and keystroke timings
- * (not load), and nyc_taxi's hourly cousins do not exist. Paths relative to shared/data.
- */
-const SERIES = [
-  'nasa_http/nasa_http_1995-07_per_minute.csv',
-  'nasa_http/nasa_http_1995-08-01_to_08-16_per_minute.csv',
-  'twitter_stream_2021_08/tweets_per_minute_part1.csv',
-  'nab/realKnownCause/nyc_taxi.csv',
-  'nab/realKnownCause/cpu_utilization_asg_misconfiguration.csv',
-  'nab/realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv',
-  'nab/realAWSCloudwatch/ec2_cpu_utilization_53ea38.csv',
-  'nab/realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv',
-  'nab/realAWSCloudwatch/ec2_cpu_utilization_77c1ca.csv',
-  'nab/realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv',
-  'nab/realAWSCloudwatch/ec2_cpu_utilization_c6585a.csv',
-  'nab/realAWSCloudwatch/ec2_disk_write_bytes_1ef3de.csv',
-  'nab/realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv',
-  'nab/realAWSCloudwatch/ec2_network_in_257a54.csv',
-  'nab/realAWSCloudwatch/grok_asg_anomaly.csv',
-  'nab/realAWSCloudwatch/iio_us-east-1_i-a2eb1cd9_NetworkIn.csv',
-  'nab/realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv',
-  'nab/realTraffic/TravelTime_387.csv',
-  'nab/realTraffic/occupancy_6005.csv',
-  'nab/realTraffic/occupancy_t4013.csv',
-  'nab/realTraffic/speed_6005.csv',
-  'nab/realTraffic/speed_7578.csv',
-];
 
-/**
- * Traces whose zeros are documented as holes in the source, not as zero load (shared/data/README.md:
- * "some minutes are 0 (gaps in the source grab)"). NASA's zeros in August are a real outage and stay.
- */
-const ZERO_IS_MISSING = new Set(['twitter_stream_2021_08/tweets_per_minute_part1.csv']);
 
 interface SeriesReport {
   series: string;
@@ -91,7 +59,7 @@ async function main(): Promise<void> {
   const models: ModelChoice[] = ['auto', ...MODEL_NAMES.filter((m) => withProphet || m !== 'prophet')];
   if (withProphet) await loadForecastModels();
 
-  const selected = SERIES.filter((s) => !only || s.includes(only));
+  const selected = LOAD_SERIES.filter((s) => !only || s.includes(only));
   const reports: SeriesReport[] = [];
   const started = performance.now();
   for (const [index, name] of selected.entries()) {

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
+import { LOAD_SERIES, ZERO_IS_MISSING } from './traces.ts';
 import { vegaScripts } from '../cli/simulate-report.ts';
 import type { SimulationReport } from '../cli/simulate.ts';
 
@@ -21,30 +22,6 @@ const arg = (name: string, fallback: string) => {
   return i >= 0 ? process.argv[i + 1] : fallback;
 };
 
-/** Load-like traces (requests, utilisation, demand); temperatures and keystrokes left out. */
-const TRACES = [
-  'nasa_http/nasa_http_1995-07_per_minute.csv',
-  'nasa_http/nasa_http_1995-08-01_to_08-16_per_minute.csv',
-  'twitter_stream_2021_08/tweets_per_minute_part1.csv',
-  'nab/realKnownCause/nyc_taxi.csv',
-  'nab/realKnownCause/cpu_utilization_asg_misconfiguration.csv',
-  'nab/realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv',
-  'nab/realAWSCloudwatch/ec2_cpu_utilization_53ea38.csv',
-  'nab/realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv',
-  'nab/realAWSCloudwatch/ec2_cpu_utilization_77c1ca.csv',
-  'nab/realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv',
-  'nab/realAWSCloudwatch/ec2_cpu_utilization_c6585a.csv',
-  'nab/realAWSCloudwatch/ec2_disk_write_bytes_1ef3de.csv',
-  'nab/realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv',
-  'nab/realAWSCloudwatch/ec2_network_in_257a54.csv',
-  'nab/realAWSCloudwatch/grok_asg_anomaly.csv',
-  'nab/realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv',
-  'nab/realTraffic/occupancy_6005.csv',
-  'nab/realTraffic/occupancy_t4013.csv',
-  'nab/realTraffic/speed_6005.csv',
-];
-/** Traces whose zeros are holes in the source (shared/data/README.md), not zero load. */
-const ZERO_IS_MISSING = new Set(['twitter_stream_2021_08/tweets_per_minute_part1.csv']);
 
 interface Job {
   trace: string;
@@ -85,7 +62,7 @@ async function main(): Promise<void> {
   if (!existsSync(DATA)) throw new Error(`no data at ${DATA}`);
   const only = arg('--only', '');
   const lags = arg('--lags', '60s,120s,300s').split(',');
-  const jobs: Job[] = TRACES.filter((t) => t.includes(only)).flatMap((trace) => lags.map((lag) => ({ trace, lag })));
+  const jobs: Job[] = LOAD_SERIES.filter((t) => t.includes(only)).flatMap((trace) => lags.map((lag) => ({ trace, lag })));
   const outcomes: Outcome[] = [];
   let done = 0;
   const queue = [...jobs];

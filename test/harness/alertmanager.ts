@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { freePort } from './ports.ts';
-import { startProcess, waitForHttp, type ManagedProcess } from './process.ts';
+import { startOnFreePort, startProcess, type ManagedProcess } from './process.ts';
 
 export interface AlertmanagerServer {
   url: string;
@@ -23,38 +23,35 @@ export async function startAlertmanager(config: string): Promise<AlertmanagerSer
   const dir = mkdtempSync(join(tmpdir(), 'shadowscale-am-'));
   const configFile = join(dir, 'alertmanager.yml');
   writeFileSync(configFile, config);
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const proc = startProcess(
-      'prometheus-alertmanager',
-      [
-        `--config.file=${configFile}`,
-        `--storage.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        // No cluster: an empty listen address turns gossip off.
-        '--cluster.listen-address=',
-      ],
-      { cwd: dir, logFile: join(dir, `alertmanager-${attempt}.log`) },
+  try {
+    const { port, url, process: proc } = await startOnFreePort(
+      freePort,
+      (port, attempt) =>
+        startProcess(
+          'prometheus-alertmanager',
+          [
+            `--config.file=${configFile}`,
+            `--storage.path=${join(dir, 'data')}`,
+            `--web.listen-address=127.0.0.1:${port}`,
+            // No cluster: an empty listen address turns gossip off.
+            '--cluster.listen-address=',
+          ],
+          { cwd: dir, logFile: join(dir, `alertmanager-${attempt}.log`) },
+        ),
+      '/-/ready',
     );
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await waitForHttp(`${url}/-/ready`, proc);
-      return {
-        url,
-        address: `127.0.0.1:${port}`,
-        pid: proc.pid,
-        process: proc,
-        async stop() {
-          await proc.stop();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    } catch (error) {
-      lastError = error;
-      await proc.stop();
-    }
+    return {
+      url,
+      address: `127.0.0.1:${port}`,
+      pid: proc.pid,
+      process: proc,
+      async stop() {
+        await proc.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
-  rmSync(dir, { recursive: true, force: true });
-  throw lastError;
 }

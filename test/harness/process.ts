@@ -79,3 +79,28 @@ export async function waitForHttp(url: string, proc: ManagedProcess, timeoutMs =
   }
   throw new Error(`${url} not ready after ${timeoutMs} ms:\n${proc.logTail()}`);
 }
+
+/**
+ * Starts a server on a port found free, retrying with another port if it was taken in between (the
+ * window between finding a port and the server binding it), until its `readyPath` answers.
+ */
+export async function startOnFreePort(
+  freePort: () => Promise<number>,
+  start: (port: number, attempt: number) => ManagedProcess,
+  readyPath: string,
+): Promise<{ port: number; url: string; process: ManagedProcess }> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const proc = start(port, attempt);
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitForHttp(`${url}${readyPath}`, proc);
+      return { port, url, process: proc };
+    } catch (error) {
+      lastError = error;
+      await proc.stop();
+    }
+  }
+  throw lastError;
+}

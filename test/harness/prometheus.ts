@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 
 import { toOpenMetrics, type HistorySeries } from './openmetrics.ts';
 import { freePort } from './ports.ts';
-import { startProcess, waitForHttp, type ManagedProcess } from './process.ts';
+import { startOnFreePort, startProcess, type ManagedProcess } from './process.ts';
 
 const exec = promisify(execFile);
 
@@ -68,44 +68,40 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
   const configFile = join(dir, 'prometheus.yml');
   writeFileSync(configFile, stringify(config));
 
-  // A port found free can be taken before Prometheus binds it; try a few.
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const proc = startProcess(
-      'prometheus',
-      [
-        `--config.file=${configFile}`,
-        `--storage.tsdb.path=${dataDir}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        // Backfilled traces end near now but may begin weeks ago: keep them all.
-        '--storage.tsdb.retention.time=90d',
-        '--web.enable-lifecycle',
-        ...(options.flags ?? []),
-      ],
-      { cwd: dir, logFile: join(dir, `prometheus-${attempt}.log`) },
+  try {
+    const { port, url, process: proc } = await startOnFreePort(
+      freePort,
+      (port, attempt) =>
+        startProcess(
+          'prometheus',
+          [
+            `--config.file=${configFile}`,
+            `--storage.tsdb.path=${dataDir}`,
+            `--web.listen-address=127.0.0.1:${port}`,
+            // Backfilled traces end near now but may begin weeks ago: keep them all.
+            '--storage.tsdb.retention.time=90d',
+            '--web.enable-lifecycle',
+            ...(options.flags ?? []),
+          ],
+          { cwd: dir, logFile: join(dir, `prometheus-${attempt}.log`) },
+        ),
+      '/-/ready',
     );
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await waitForHttp(`${url}/-/ready`, proc);
-      return {
-        url,
-        port,
-        pid: proc.pid,
-        dataDir,
-        process: proc,
-        async stop() {
-          await proc.stop();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    } catch (error) {
-      lastError = error;
-      await proc.stop();
-    }
+    return {
+      url,
+      port,
+      pid: proc.pid,
+      dataDir,
+      process: proc,
+      async stop() {
+        await proc.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
-  rmSync(dir, { recursive: true, force: true });
-  throw lastError;
 }
 
 export interface RangeSeries {
