@@ -1,6 +1,7 @@
 /**
  * The Predictive HPA's method: a Holt-Winters forecast of the load one provisioning lag ahead, fed to
- * the same HPA algorithm. Until the first forecast exists, the observed load.
+ * the same HPA algorithm. Like the Predictive HPA's default `decisionType: maximum`, the larger of the
+ * prediction and the current value is used. Until the first forecast exists, the observed load.
  */
 import { ScheduledForecaster } from '../forecaster.ts';
 import type { PolicyFactory } from '../policy.ts';
@@ -14,7 +15,7 @@ export const holtWintersPolicy: PolicyFactory = (setup) => {
       const f = forecaster.at(ctx.now);
       if (!f) return { metric: ctx.observed };
       const i = Math.min(f.point.length - 1, Math.max(0, Math.floor((ctx.now + setup.provisioningLagSeconds - f.start) / f.step)));
-      return { metric: f.point[i] };
+      return { metric: Math.max(ctx.observed, f.point[i]) };
     },
     stats: () => ({ fits: forecaster.fits }),
   };
