@@ -79,6 +79,8 @@ export class ForecastLoop {
    * are spread over a few seconds rather than started all at once.
    */
   start(): void {
+    // A stop during the first round wins over the start that follows it.
+    if (this.stopping) return;
     this.stopped = false;
     const now = this.now();
     for (const s of this.states.values()) {
