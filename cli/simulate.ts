@@ -40,19 +40,13 @@ export interface SimulationReport {
   capacityPerReplica: number;
   provisioningLagSeconds: number;
   targetUtilization: number;
-  policies: Array<{
-    policy: string;
-    unservedFraction: number;
-    violationSeconds: number;
-    replicaSeconds: number;
-    shadowReplicaSeconds: number;
-    peakReplicas: number;
-    scaleActions: number;
-    hpaUnservedAtEqualCost: number;
-    equalCostExtrapolated: boolean;
-    promotions: number;
-  }>;
-  frontier: Array<{ targetUtilization: number; replicaSeconds: number; unservedFraction: number }>;
+  policies: Array<
+    Pick<PolicyResult, 'policy' | 'unservedFraction' | 'violationSeconds' | 'replicaSeconds' | 'shadowReplicaSeconds' | 'peakReplicas' | 'scaleActions' | 'promotions'> & {
+      hpaUnservedAtEqualCost: number;
+      equalCostExtrapolated: boolean;
+    }
+  >;
+  frontier: Array<Pick<PolicyResult, 'targetUtilization' | 'replicaSeconds' | 'unservedFraction'>>;
 }
 
 function number(text: string, flag: string, check: (x: number) => boolean, expected: string): number {
