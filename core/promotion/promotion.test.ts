@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+
+import { decide, emptyMemory, nextStep, recordAlerts, type DesiredState, type Limits, type ObservedState, type WorkloadMemory } from './promotion.ts';
+
+const MIN = 60_000;
+const limits: Limits = {
+  primary: { name: 'checkout', minReplicas: 2, maxReplicas: 50 },
+  shadow: { name: 'checkout-shadow', minReplicas: 1, maxReplicas: 20, mirrorPercent: 10 },
+  cooldownMs: 5 * MIN,
+  prescaleMaxMs: 60 * MIN,
+  minHoldMs: 10 * MIN,
+  maxRoleChangesPerHour: 2,
+};
+const T0 = Date.parse('2026-11-23T08:00:00Z');
+const alert = (fingerprint: string, action: 'prescale' | 'promote' | 'demote', status: 'firing' | 'resolved', startsAt = '2026-11-23T07:59:00Z') => ({
+  fingerprint,
+  alertname: action === 'promote' ? 'ShadowscalePrimaryDegraded' : action === 'prescale' ? 'ShadowscaleLoadAnomaly' : 'Demote',
+  action,
+  status,
+  startsAt,
+});
+
+describe('recordAlerts', () => {
+  it('returns the same memory for a duplicate, so a retried webhook is not news', () => {
+    const once = recordAlerts(emptyMemory(), [alert('a', 'prescale', 'firing')], T0);
+    expect(recordAlerts(once, [alert('a', 'prescale', 'firing')], T0 + 1000)).toBe(once);
+    expect(recordAlerts(once, [alert('a', 'prescale', 'resolved')], T0 + 1000)).not.toBe(once);
+  });
+  it('ignores a late notification about an earlier firing of the same alert', () => {
+    const current = recordAlerts(emptyMemory(), [alert('a', 'prescale', 'firing', '2026-11-23T07:59:00Z')], T0);
+    const late = recordAlerts(current, [alert('a', 'prescale', 'resolved', '2026-11-23T07:00:00Z')], T0 + 1000);
+    expect(late).toBe(current);
+  });
+});
+
+describe('decide', () => {
+  it('is the planned state when nothing fires', () => {
+    const { desired } = decide(emptyMemory(), limits, { now: T0, shadowReady: true });
+    expect(desired).toMatchObject({ active: 'checkout', standby: 'checkout-shadow', floor: 2, pool: 1, swapped: false });
+  });
+
+  it('prescale raises pool and floor to the captured plan, bounded, and holds them for the cooldown after resolve', () => {
+    let memory = recordAlerts(emptyMemory(), [alert('a', 'prescale', 'firing')], T0);
+    let d = decide(memory, limits, { now: T0, shadowReady: false }, { desiredReplicas: 80, shadowPoolSize: 6 });
+    expect(d.desired).toMatchObject({ floor: 50, pool: 6 });
+    memory = d.memory;
+    // The plan moves, the episode keeps what it captured.
+    d = decide(memory, limits, { now: T0 + MIN, shadowReady: false }, { desiredReplicas: 3, shadowPoolSize: 1 });
+    expect(d.desired).toMatchObject({ floor: 50, pool: 6 });
+    memory = recordAlerts(d.memory, [alert('a', 'prescale', 'resolved')], T0 + 2 * MIN);
+    expect(decide(memory, limits, { now: T0 + 6 * MIN, shadowReady: false }).desired).toMatchObject({ floor: 50, pool: 6 });
+    const after = decide(memory, limits, { now: T0 + 8 * MIN, shadowReady: false });
+    expect(after.desired).toMatchObject({ floor: 2, pool: 1 });
+    expect(after.memory.prescalePlan).toBeUndefined();
+  });
+
+  it('bounds the time a firing prescale keeps the floor raised', () => {
+    const memory = recordAlerts(emptyMemory(), [alert('a', 'prescale', 'firing', new Date(T0).toISOString())], T0);
+    expect(decide(memory, limits, { now: T0 + 59 * MIN, shadowReady: false }, { desiredReplicas: 9, shadowPoolSize: 4 }).desired.floor).toBe(9);
+    expect(decide(memory, limits, { now: T0 + 61 * MIN, shadowReady: false }, { desiredReplicas: 9, shadowPoolSize: 4 }).desired.floor).toBe(2);
+  });
+
+  it('without a plan raises the pool to its maximum and leaves the floor', () => {
+    const memory = recordAlerts(emptyMemory(), [alert('a', 'prescale', 'firing')], T0);
+    expect(decide(memory, limits, { now: T0, shadowReady: false }).desired).toMatchObject({ floor: 2, pool: 20 });
+  });
+
+  it('promotes only a ready shadow, reverts after resolve and cooldown, and never flaps', () => {
+    let memory: WorkloadMemory = recordAlerts(emptyMemory(), [alert('p', 'promote', 'firing')], T0);
+    const unready = decide(memory, limits, { now: T0, shadowReady: false });
+    expect(unready.desired.swapped).toBe(false);
+    expect(unready.desired.reasons.join()).toMatch(/not ready/);
+
+    let d = decide(memory, limits, { now: T0, shadowReady: true });
+    expect(d.desired).toMatchObject({ active: 'checkout-shadow', standby: 'checkout', swapped: true, floor: 2, pool: 1 });
+    memory = d.memory;
+    expect(memory.roleChanges).toEqual([T0]);
+    // Deciding again changes nothing.
+    expect(decide(memory, limits, { now: T0 + 1000, shadowReady: true }).memory).toEqual(memory);
+
+    memory = recordAlerts(memory, [alert('p', 'promote', 'resolved')], T0 + 2 * MIN);
+    d = decide(memory, limits, { now: T0 + 4 * MIN, shadowReady: true });
+    expect(d.desired.swapped).toBe(true); // cooldown
+    d = decide(memory, limits, { now: T0 + 8 * MIN, shadowReady: true });
+    expect(d.desired.swapped).toBe(true); // minimum hold (10 min since the swap)
+    expect(d.desired.reasons.join()).toMatch(/minimum hold/);
+    d = decide(memory, limits, { now: T0 + 11 * MIN, shadowReady: true });
+    expect(d.desired).toMatchObject({ swapped: false, active: 'checkout' });
+    memory = d.memory;
+
+    // A new firing within the hour: the rate limit (2 changes per hour) holds it.
+    memory = recordAlerts(memory, [alert('p', 'promote', 'firing', new Date(T0 + 20 * MIN).toISOString())], T0 + 22 * MIN);
+    d = decide(memory, limits, { now: T0 + 22 * MIN, shadowReady: true });
+    expect(d.desired.swapped).toBe(false);
+    expect(d.desired.reasons.join()).toMatch(/2 role changes in the last hour/);
+    expect(decide(memory, limits, { now: T0 + 61 * MIN, shadowReady: true }).desired.swapped).toBe(true);
+  });
+
+  it('a demote alert returns the roles without waiting for the cooldown', () => {
+    let memory = recordAlerts(emptyMemory(), [alert('p', 'promote', 'firing')], T0);
+    memory = decide(memory, limits, { now: T0, shadowReady: true }).memory;
+    memory = recordAlerts(memory, [alert('d', 'demote', 'firing')], T0 + 11 * MIN);
+    expect(decide(memory, limits, { now: T0 + 11 * MIN, shadowReady: true }).desired.swapped).toBe(false);
+  });
+});
+
+describe('nextStep', () => {
+  const desiredSwap: DesiredState = { active: 'checkout-shadow', standby: 'checkout', floor: 2, pool: 1, mirrorPercent: 10, swapped: true, reasons: [] };
+  const before: ObservedState = {
+    replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 1, ready: 1 } },
+    autoscaler: { target: 'checkout', minReplicas: 2 },
+    route: { active: 'checkout', mirror: 'checkout-shadow', mirrorPercent: 10 },
+  };
+
+  it('walks a swap without ever dropping serving capacity', () => {
+    let observed = structuredClone(before);
+    const steps: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const step = nextStep(observed, desiredSwap);
+      if (step.kind === 'done') break;
+      steps.push(step.kind === 'wait' ? 'wait' : step.kind === 'scale' ? `scale ${step.set}=${step.replicas}` : step.kind === 'route' ? `route ${step.active}` : `autoscaler ${step.target}/${step.minReplicas}`);
+      // Apply it; pods become ready one step after being asked for.
+      if (step.kind === 'scale') observed.replicas[step.set] = { spec: step.replicas, ready: observed.replicas[step.set].ready };
+      if (step.kind === 'wait') for (const r of Object.values(observed.replicas)) r.ready = r.spec;
+      if (step.kind === 'route') observed.route = { active: step.active, mirror: step.mirror, mirrorPercent: step.mirrorPercent };
+      if (step.kind === 'autoscaler') observed.autoscaler = { target: step.target, minReplicas: step.minReplicas };
+      // The serving set always has at least the 6 ready replicas it started with.
+      const serving = observed.route!.active;
+      expect(observed.replicas[serving].ready).toBeGreaterThanOrEqual(6);
+    }
+    expect(steps).toEqual(['scale checkout-shadow=6', 'wait', 'route checkout-shadow', 'autoscaler checkout-shadow/2', 'scale checkout=1']);
+    expect(nextStep(observed, desiredSwap)).toEqual({ kind: 'done' });
+  });
+
+  it('continues a half-done swap from where the cluster stands', () => {
+    const midway: ObservedState = {
+      replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 6, ready: 6 } },
+      autoscaler: { target: 'checkout', minReplicas: 2 },
+      route: { active: 'checkout-shadow', mirror: 'checkout', mirrorPercent: 10 },
+    };
+    expect(nextStep(midway, desiredSwap)).toMatchObject({ kind: 'autoscaler', target: 'checkout-shadow', minReplicas: 2 });
+  });
+
+  it('raises the floor through the autoscaler, or by scaling when there is none', () => {
+    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 9, pool: 4, mirrorPercent: 10, swapped: false, reasons: [] };
+    expect(nextStep(before, desired)).toMatchObject({ kind: 'autoscaler', target: 'checkout', minReplicas: 9 });
+    const { autoscaler: _a, ...noAutoscaler } = before;
+    expect(nextStep(noAutoscaler, desired)).toMatchObject({ kind: 'scale', set: 'checkout', replicas: 9 });
+    const floored: ObservedState = { ...before, autoscaler: { target: 'checkout', minReplicas: 9 } };
+    expect(nextStep(floored, desired)).toMatchObject({ kind: 'scale', set: 'checkout-shadow', replicas: 4 });
+  });
+});

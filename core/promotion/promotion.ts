@@ -1,0 +1,303 @@
+/**
+ * Promotion: the alerts the receiver has been told about, the shadow's readiness and the planner's
+ * numbers in; the desired state of a workload out (which set is primary, HPA floor, shadow pool size,
+ * mirror share). Then, given what the cluster looks like now, the single next step towards that state.
+ *
+ * Pure and declarative: the receiver keeps only the alerts and the record of past role changes, and
+ * recomputes everything else. A duplicated webhook leaves the memory unchanged, so the desired state is
+ * unchanged and the next step is "nothing"; a restart in the middle of a swap observes the cluster
+ * again and continues from where it stands.
+ */
+
+export type AlertAction = 'prescale' | 'promote' | 'demote' | 'none';
+
+/** What the receiver remembers of one alert (one fingerprint). */
+export interface AlertRecord {
+  alertname: string;
+  action: AlertAction;
+  reason?: string;
+  status: 'firing' | 'resolved';
+  /** Alertmanager's startsAt (RFC 3339), part of the alert's identity: a new firing has a new one. */
+  startsAt: string;
+  /** When the receiver first learnt this status (ms since epoch). */
+  since: number;
+}
+
+/** The planner's numbers for the workload, read when a prescale begins and kept for its duration. */
+export interface PlanSnapshot {
+  desiredReplicas: number;
+  shadowPoolSize: number;
+}
+
+/** Everything the receiver keeps per workload; small, serialisable, and the only state it persists. */
+export interface WorkloadMemory {
+  alerts: Record<string, AlertRecord>;
+  /** True while the configured shadow set serves the traffic and the configured primary is the shadow. */
+  swapped: boolean;
+  /** Times of past role changes (ms), newest last; the rate limit and minimum hold read it. */
+  roleChanges: number[];
+  /** The plan captured when the current prescale episode began. */
+  prescalePlan?: PlanSnapshot;
+}
+
+export function emptyMemory(): WorkloadMemory {
+  return { alerts: {}, swapped: false, roleChanges: [] };
+}
+
+export interface Limits {
+  primary: { name: string; minReplicas: number; maxReplicas: number };
+  shadow: { name: string; minReplicas: number; maxReplicas: number; mirrorPercent: number };
+  /** How long after the last prescale alert resolves the floor and pool stay raised. */
+  cooldownMs: number;
+  /** The longest a prescale keeps the floor raised, however long its alert fires. */
+  prescaleMaxMs: number;
+  /** Minimum time between two role changes of the workload. */
+  minHoldMs: number;
+  /** At most this many role changes in any hour. */
+  maxRoleChangesPerHour: number;
+}
+
+export interface Signals {
+  now: number;
+  /** The configured shadow is ready to take the traffic (readiness KPI), when known. */
+  shadowReady: boolean;
+}
+
+export interface DesiredState {
+  /** The set that receives the traffic, and the set that receives the mirror. */
+  active: string;
+  standby: string;
+  /** Floor of the autoscaler of the active set (HPA minReplicas / ScaledObject minReplicaCount). */
+  floor: number;
+  /** Replicas of the standby set (the shadow pool). */
+  pool: number;
+  mirrorPercent: number;
+  swapped: boolean;
+  /** Why the state is what it is, for the audit log and the status endpoint. */
+  reasons: string[];
+}
+
+export interface Decision {
+  desired: DesiredState;
+  /** The memory after the decision (a role change is recorded in it). */
+  memory: WorkloadMemory;
+}
+
+/** Keys of alert records older than this and resolved are forgotten. */
+const FORGET_RESOLVED_MS = 24 * 3_600_000;
+const HOUR_MS = 3_600_000;
+
+/**
+ * Merges a webhook's alerts into the memory. Returns the same object when nothing changed, so the
+ * caller can tell a duplicate from news. An update older than what is known (a resolved notification
+ * of an earlier firing delivered after the new firing) is ignored.
+ */
+export function recordAlerts(
+  memory: WorkloadMemory,
+  alerts: ReadonlyArray<{ fingerprint: string; alertname: string; action: AlertAction; reason?: string; status: 'firing' | 'resolved'; startsAt: string }>,
+  now: number,
+): WorkloadMemory {
+  let next: WorkloadMemory | undefined;
+  for (const alert of alerts) {
+    const known = (next ?? memory).alerts[alert.fingerprint];
+    if (known && known.status === alert.status && known.startsAt === alert.startsAt) continue;
+    if (known && Date.parse(alert.startsAt) < Date.parse(known.startsAt)) continue;
+    next ??= { ...memory, alerts: { ...memory.alerts } };
+    next.alerts[alert.fingerprint] = {
+      alertname: alert.alertname,
+      action: alert.action,
+      ...(alert.reason !== undefined ? { reason: alert.reason } : {}),
+      status: alert.status,
+      startsAt: alert.startsAt,
+      since: now,
+    };
+  }
+  return next ?? memory;
+}
+
+function firing(memory: WorkloadMemory, action: AlertAction): AlertRecord[] {
+  return Object.values(memory.alerts).filter((a) => a.status === 'firing' && a.action === action);
+}
+
+function lastResolved(memory: WorkloadMemory, action: AlertAction): number | undefined {
+  const times = Object.values(memory.alerts)
+    .filter((a) => a.status === 'resolved' && a.action === action)
+    .map((a) => a.since);
+  return times.length > 0 ? Math.max(...times) : undefined;
+}
+
+const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
+
+/** Is a prescale episode on: an alert firing (for at most prescaleMax), or resolved within the cooldown. */
+export function prescaleActive(memory: WorkloadMemory, limits: Limits, now: number): { active: boolean; why: string } {
+  const on = firing(memory, 'prescale');
+  if (on.length > 0) {
+    const began = Math.min(...on.map((a) => Math.min(a.since, Date.parse(a.startsAt) || a.since)));
+    if (now - began < limits.prescaleMaxMs) return { active: true, why: `prescale: ${names(on)} firing` };
+    return { active: false, why: `prescale: ${names(on)} firing longer than the prescale limit, floor and pool back to planned` };
+  }
+  const resolved = lastResolved(memory, 'prescale');
+  if (resolved !== undefined && now - resolved < limits.cooldownMs) {
+    return { active: true, why: `prescale: resolved ${Math.round((now - resolved) / 1000)} s ago, holding for the cooldown` };
+  }
+  return { active: false, why: '' };
+}
+
+function names(alerts: AlertRecord[]): string {
+  return [...new Set(alerts.map((a) => (a.reason ? `${a.alertname}(${a.reason})` : a.alertname)))].sort().join(', ');
+}
+
+/** Why a role change may not happen now, or undefined when it may. */
+function roleChangeBlocked(memory: WorkloadMemory, limits: Limits, now: number): string | undefined {
+  const last = memory.roleChanges.at(-1);
+  if (last !== undefined && now - last < limits.minHoldMs) {
+    return `last role change ${Math.round((now - last) / 1000)} s ago, minimum hold ${Math.round(limits.minHoldMs / 1000)} s`;
+  }
+  const inHour = memory.roleChanges.filter((t) => now - t < HOUR_MS).length;
+  if (inHour >= limits.maxRoleChangesPerHour) return `${inHour} role changes in the last hour, the limit`;
+  return undefined;
+}
+
+/**
+ * The desired state. `plan` is the planner's current numbers, used (and captured into the memory)
+ * when a prescale episode begins; during the episode the captured numbers hold, so a repeated decision
+ * does not drift with the forecast.
+ */
+export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals, plan?: PlanSnapshot): Decision {
+  const { now } = signals;
+  const reasons: string[] = [];
+  let next = forgetOld(memory, now);
+
+  // Roles.
+  let swapped = next.swapped;
+  const promoting = firing(next, 'promote');
+  const demoting = firing(next, 'demote');
+  if (!swapped && promoting.length > 0) {
+    const blocked = roleChangeBlocked(next, limits, now);
+    if (!signals.shadowReady) reasons.push(`promote: ${names(promoting)} firing, but the shadow is not ready`);
+    else if (blocked) reasons.push(`promote: ${names(promoting)} firing, held: ${blocked}`);
+    else {
+      swapped = true;
+      reasons.push(`promote: ${names(promoting)} firing and the shadow is ready`);
+    }
+  } else if (swapped && (promoting.length === 0 || demoting.length > 0)) {
+    // Revert: the configured primary (now the shadow, still measured as role="primary") is healthy
+    // again, its promote alerts resolved a cooldown ago; or an operator's demote alert asks for it.
+    const resolvedAt = lastResolved(next, 'promote') ?? 0;
+    const blocked = roleChangeBlocked(next, limits, now);
+    if (demoting.length === 0 && now - resolvedAt < limits.cooldownMs) {
+      reasons.push(`revert: promote alerts resolved ${Math.round((now - resolvedAt) / 1000)} s ago, waiting for the cooldown`);
+    } else if (blocked) {
+      reasons.push(`revert: held: ${blocked}`);
+    } else {
+      swapped = false;
+      reasons.push(demoting.length > 0 ? `demote: ${names(demoting)} firing` : 'revert: promote alerts resolved and the cooldown has passed');
+    }
+  } else if (swapped) {
+    reasons.push(`promoted: ${names(promoting)} still firing`);
+  }
+  if (swapped !== next.swapped) next = { ...next, swapped, roleChanges: [...next.roleChanges.filter((t) => now - t < HOUR_MS), now] };
+
+  // Floor and pool.
+  const episode = prescaleActive(next, limits, now);
+  if (episode.why) reasons.push(episode.why);
+  let floor = limits.primary.minReplicas;
+  let pool = limits.shadow.minReplicas;
+  if (episode.active) {
+    if (!next.prescalePlan && plan) next = { ...next, prescalePlan: sanitize(plan) };
+    const captured = next.prescalePlan;
+    if (captured) {
+      floor = clamp(captured.desiredReplicas, limits.primary.minReplicas, limits.primary.maxReplicas);
+      pool = clamp(captured.shadowPoolSize, limits.shadow.minReplicas, limits.shadow.maxReplicas);
+    } else {
+      // No plan known: the pool goes to its bound, the floor stays (raising it blindly could cost a lot).
+      pool = limits.shadow.maxReplicas;
+      reasons.push('prescale: no plan available, shadow pool raised to its maximum, floor unchanged');
+    }
+  } else if (next.prescalePlan) {
+    const { prescalePlan: _dropped, ...rest } = next;
+    next = rest;
+  }
+
+  const active = swapped ? limits.shadow.name : limits.primary.name;
+  const standby = swapped ? limits.primary.name : limits.shadow.name;
+  if (swapped) {
+    // The set now serving must keep at least the configured primary floor; the old primary, now the
+    // standby, holds the pool, bounded by the primary's own maximum.
+    floor = Math.max(floor, limits.primary.minReplicas);
+    pool = clamp(pool, limits.shadow.minReplicas, limits.primary.maxReplicas);
+  }
+  return {
+    desired: { active, standby, floor, pool, mirrorPercent: limits.shadow.mirrorPercent, swapped, reasons },
+    memory: next,
+  };
+}
+
+function sanitize(plan: PlanSnapshot): PlanSnapshot {
+  const n = (x: number) => (Number.isFinite(x) && x >= 0 ? Math.ceil(x) : 0);
+  return { desiredReplicas: n(plan.desiredReplicas), shadowPoolSize: n(plan.shadowPoolSize) };
+}
+
+function forgetOld(memory: WorkloadMemory, now: number): WorkloadMemory {
+  const stale = Object.entries(memory.alerts).filter(([, a]) => a.status === 'resolved' && now - a.since > FORGET_RESOLVED_MS);
+  if (stale.length === 0) return memory;
+  const alerts = { ...memory.alerts };
+  for (const [key] of stale) delete alerts[key];
+  return { ...memory, alerts };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconciliation: observed state + desired state → the one next step.
+
+export interface ObservedState {
+  /** Spec and ready replicas of each set, by name. */
+  replicas: Record<string, { spec: number; ready: number }>;
+  /** The autoscaler of the workload, when there is one: which set it scales and its floor. */
+  autoscaler?: { target: string; minReplicas: number };
+  /** The traffic router, when there is one: which set gets traffic, which the mirror, and its share. */
+  route?: { active: string; mirror?: string; mirrorPercent: number };
+}
+
+export type Step =
+  | { kind: 'scale'; set: string; replicas: number; why: string }
+  | { kind: 'route'; active: string; mirror: string; mirrorPercent: number; why: string }
+  | { kind: 'autoscaler'; target: string; minReplicas: number; why: string }
+  | { kind: 'wait'; why: string }
+  | { kind: 'done' };
+
+/**
+ * The next step. Order matters, and is what makes a swap safe: the incoming set is grown to the
+ * serving set's size and waited for until ready; only then does traffic move; then the autoscaler is
+ * retargeted (its object and settings kept); only then does the outgoing set shrink to the pool.
+ */
+export function nextStep(observed: ObservedState, desired: DesiredState): Step {
+  const r = (set: string) => observed.replicas[set] ?? { spec: 0, ready: 0 };
+  const servingNow = observed.route?.active ?? observed.autoscaler?.target ?? desired.active;
+
+  if (observed.route && observed.route.active !== desired.active) {
+    const need = Math.max(r(servingNow).spec, r(servingNow).ready, desired.floor);
+    if (r(desired.active).spec < need) {
+      return { kind: 'scale', set: desired.active, replicas: need, why: `grow ${desired.active} to ${need} replicas before it takes the traffic of ${servingNow}` };
+    }
+    if (r(desired.active).ready < need) {
+      return { kind: 'wait', why: `${desired.active} has ${r(desired.active).ready}/${need} ready replicas; traffic moves when all are ready` };
+    }
+    return { kind: 'route', active: desired.active, mirror: desired.standby, mirrorPercent: desired.mirrorPercent, why: `move traffic to ${desired.active}, mirror ${desired.mirrorPercent} % to ${desired.standby}` };
+  }
+  if (observed.route && (observed.route.mirror !== desired.standby || observed.route.mirrorPercent !== desired.mirrorPercent)) {
+    return { kind: 'route', active: desired.active, mirror: desired.standby, mirrorPercent: desired.mirrorPercent, why: `mirror ${desired.mirrorPercent} % to ${desired.standby}` };
+  }
+  if (observed.autoscaler) {
+    if (observed.autoscaler.target !== desired.active || observed.autoscaler.minReplicas !== desired.floor) {
+      const what = observed.autoscaler.target !== desired.active ? `retarget the autoscaler from ${observed.autoscaler.target} to ${desired.active}` : `autoscaler floor ${observed.autoscaler.minReplicas} → ${desired.floor}`;
+      return { kind: 'autoscaler', target: desired.active, minReplicas: desired.floor, why: what };
+    }
+  } else if (r(desired.active).spec < desired.floor) {
+    return { kind: 'scale', set: desired.active, replicas: desired.floor, why: `no autoscaler: raise ${desired.active} to the floor ${desired.floor}` };
+  }
+  // The standby shrinks only once nothing sends it traffic any more (checked above).
+  if (r(desired.standby).spec !== desired.pool) {
+    return { kind: 'scale', set: desired.standby, replicas: desired.pool, why: `shadow pool ${desired.standby} ${r(desired.standby).spec} → ${desired.pool}` };
+  }
+  return { kind: 'done' };
+}
