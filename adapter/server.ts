@@ -45,7 +45,7 @@ export interface RunningAdapter {
 
 export class SecretError extends Error {}
 
-function readSecret(what: string, file: string | undefined, envName: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+export function readSecret(what: string, file: string | undefined, envName: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   if (file) {
     try {
       return readFileSync(file, 'utf8').trim();
@@ -83,12 +83,12 @@ export function prometheusClientFromConfig(config: Config, env: NodeJS.ProcessEn
   });
 }
 
-function splitAddress(address: string): { host: string; port: number } {
+export function splitAddress(address: string): { host: string; port: number } {
   const i = address.lastIndexOf(':');
   return { host: address.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(address.slice(i + 1)) };
 }
 
-function listen(server: http.Server | https.Server, address: string): Promise<string> {
+export function listen(server: http.Server | https.Server, address: string): Promise<string> {
   const { host, port } = splitAddress(address);
   return new Promise((resolve, reject) => {
     server.once('error', reject);

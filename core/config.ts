@@ -126,6 +126,46 @@ const workloadSchema = z
     dryRun: z.boolean().default(false),
     primary: scaleTargetSchema,
     shadow: shadowSchema.optional(),
+    /** Per-workload switch of the receiver: false = alerts are recorded and audited, nothing is changed. */
+    actions: z.boolean().default(true),
+    /** The autoscaler that scales the serving set; the receiver raises its floor and retargets it on a swap. */
+    autoscaler: z
+      .object({
+        kind: z.enum(['HorizontalPodAutoscaler', 'ScaledObject', 'None']).default('HorizontalPodAutoscaler'),
+        /** Defaults to the primary's name. */
+        name: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({ kind: 'HorizontalPodAutoscaler' }),
+    /** What sends traffic to the serving set and the mirror to the shadows; needed for a promotion. */
+    router: z
+      .discriminatedUnion('kind', [
+        z
+          .object({
+            kind: z.literal('HTTPRoute'),
+            name: z.string().min(1),
+            /** Index of the rule in spec.rules whose backends and RequestMirror filter are managed. */
+            rule: z.number().int().min(0).default(0),
+            port: z.number().int().min(1).max(65535),
+            /** Services in front of each set; default to the sets' names. */
+            primaryService: z.string().min(1).optional(),
+            shadowService: z.string().min(1).optional(),
+          })
+          .strict(),
+        z
+          .object({
+            kind: z.literal('Service'),
+            /** The Service clients call; its selector is switched to the serving set's pods. */
+            name: z.string().min(1),
+            /** The pod label whose value tells the sets apart, and its value in each set. */
+            selectorKey: z.string().min(1),
+            primaryValue: z.string().min(1),
+            shadowValue: z.string().min(1),
+          })
+          .strict(),
+        z.object({ kind: z.literal('None') }).strict(),
+      ])
+      .default({ kind: 'None' }),
   })
   .strict();
 
@@ -149,14 +189,60 @@ const adapterSchema = z
   })
   .strict();
 
+const leaderElectionSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** The Lease object that elects the acting replica. */
+    namespace: z.string().min(1).default('default'),
+    name: z.string().min(1).default('shadowscale-receiver'),
+    /** This replica's identity; defaults to $HOSTNAME (the pod name). */
+    identity: z.string().min(1).optional(),
+    /** host:port at which the other replicas reach this one (the pod IP and port); followers forward webhooks there. */
+    advertise: listenAddress.optional(),
+    leaseDuration: duration.default(15),
+    retryPeriod: duration.default(2),
+  })
+  .strict()
+  .refine((l) => l.retryPeriod < l.leaseDuration, { message: 'retryPeriod must be shorter than leaseDuration' });
+
 const receiverSchema = z
   .object({
     listen: listenAddress.default('127.0.0.1:8081'),
     tokenFile: z.string().min(1).optional(),
     tokenEnv: z.string().min(1).optional(),
+    /** Log, audit and export what would be done; change nothing. */
     dryRun: z.boolean().default(false),
+    /** Where the receiver acts: the Kubernetes API, or a local pool of processes (demo, end-to-end tests). */
+    target: z.enum(['kubernetes', 'local']).default('kubernetes'),
+    /** Largest webhook body accepted, in bytes. */
+    maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /** After the last prescale or promote alert resolves, floors, pools and roles return after this. */
+    cooldown: duration.default(300),
+    /** The longest a prescale keeps the HPA floor and the pool raised while its alert keeps firing. */
+    prescaleMax: duration.default(3600),
+    /** Minimum time between two role changes (promotion, revert) of a workload. */
+    minHold: duration.default(600),
+    maxRoleChangesPerHour: z.number().int().min(1).max(60).default(2),
+    /** How often every workload is reconciled even without a webhook (cooldowns, readiness, drift). */
+    resync: duration.default(15),
+    /** JSON-lines audit log; absent: standard output. */
+    auditFile: z.string().min(1).optional(),
+    /** Where the receiver keeps its memory of alerts and role changes (local target; Kubernetes uses a ConfigMap). */
+    stateFile: z.string().min(1).optional(),
+    kubernetes: z
+      .object({
+        /** ConfigMap holding the receiver's memory, in leaderElection.namespace. */
+        stateConfigMap: z.string().min(1).default('shadowscale-receiver-state'),
+        requestTimeout: duration.default(10),
+        /** Retries of a 409 or 5xx answer, with exponential backoff. */
+        retries: z.number().int().min(0).max(10).default(4),
+      })
+      .strict()
+      .default({ stateConfigMap: 'shadowscale-receiver-state', requestTimeout: 10, retries: 4 }),
+    leaderElection: leaderElectionSchema.default({ enabled: false, namespace: 'default', name: 'shadowscale-receiver', leaseDuration: 15, retryPeriod: 2 }),
   })
-  .strict();
+  .strict()
+  .refine((r) => !(r.tokenFile && r.tokenEnv), { message: 'use either tokenFile or tokenEnv, not both' });
 
 export const configSchema = z
   .object({
@@ -182,6 +268,10 @@ export type Config = z.output<typeof configSchema>;
 export type WorkloadConfig = Config['workloads'][number];
 export type PrometheusConfig = Config['prometheus'];
 export type AdapterConfig = Config['adapter'];
+export type ReceiverConfig = z.output<typeof receiverSchema>;
+
+/** The receiver's settings with every default filled in (for a configuration without a receiver section). */
+export const defaultReceiverConfig = (): ReceiverConfig => receiverSchema.parse({});
 
 /** Parses and validates the YAML text of a configuration; `source` names it in errors. */
 export function parseConfig(text: string, source = 'config'): Config {

@@ -1,0 +1,89 @@
+/**
+ * The local target: a workload as two pools of sample-service processes (the primary and the shadow
+ * Deployment) behind a mirroring proxy (the router), with a minimal autoscaler record (which set it
+ * scales and its floor) that keeps the scaled set at or above the floor, as an HPA would.
+ */
+import type { WorkloadConfig } from '../../core/config.ts';
+import type { ObservedState } from '../../core/promotion/promotion.ts';
+import type { ActionStep, WorkloadCluster } from '../target.ts';
+import { ProcessPool } from './pool.ts';
+import { MirroringProxy } from './proxy.ts';
+
+export interface LocalClusterOptions {
+  /** Address of the workload's proxy (its "Service"). */
+  listen?: string;
+  /** Start-up time of a replica before it answers /ready. */
+  startupMs?: number;
+  workMs?: number;
+  /** Replicas at start; default each set's minReplicas. */
+  initialReplicas?: { primary?: number; shadow?: number };
+}
+
+export class LocalWorkloadCluster implements WorkloadCluster {
+  readonly pools: Map<string, ProcessPool>;
+  readonly proxy: MirroringProxy;
+  readonly canRoute = true;
+  autoscaler: { target: string; minReplicas: number };
+  readonly events: Array<{ reason: string; message: string }> = [];
+
+  private constructor(readonly w: WorkloadConfig, private readonly options: LocalClusterOptions) {
+    const shadow = w.shadow!;
+    const make = (set: string, role: 'primary' | 'shadow') =>
+      new ProcessPool({ namespace: w.namespace, workload: w.name, set, role, startupMs: options.startupMs ?? 500, workMs: options.workMs });
+    this.pools = new Map([
+      [w.primary.name, make(w.primary.name, 'primary')],
+      [shadow.name, make(shadow.name, 'shadow')],
+    ]);
+    this.proxy = new MirroringProxy({ active: w.primary.name, mirror: shadow.name, mirrorPercent: shadow.mirrorPercent }, (set) => this.pools.get(set)?.readyPorts() ?? []);
+    this.autoscaler = { target: w.primary.name, minReplicas: w.primary.minReplicas };
+  }
+
+  static async start(w: WorkloadConfig, options: LocalClusterOptions = {}): Promise<LocalWorkloadCluster> {
+    if (!w.shadow) throw new Error(`workload ${w.namespace}/${w.name}: the local target needs a shadow`);
+    const c = new LocalWorkloadCluster(w, options);
+    c.pool(w.primary.name).scale(options.initialReplicas?.primary ?? w.primary.minReplicas);
+    c.pool(w.shadow.name).scale(options.initialReplicas?.shadow ?? w.shadow.minReplicas);
+    await c.proxy.start(options.listen ?? '127.0.0.1:0');
+    return c;
+  }
+
+  pool(set: string): ProcessPool {
+    const p = this.pools.get(set);
+    if (!p) throw new Error(`workload ${this.w.namespace}/${this.w.name} has no set ${set}`);
+    return p;
+  }
+
+  async observe(): Promise<ObservedState> {
+    const replicas: ObservedState['replicas'] = {};
+    for (const [name, p] of this.pools) replicas[name] = { spec: p.spec, ready: p.ready };
+    return { replicas, autoscaler: { ...this.autoscaler }, route: { ...this.proxy.state } };
+  }
+
+  async apply(step: ActionStep): Promise<void> {
+    switch (step.kind) {
+      case 'scale':
+        this.pool(step.set).scale(step.replicas);
+        return;
+      case 'route':
+        this.pool(step.active);
+        this.proxy.state = { active: step.active, mirror: step.mirror, mirrorPercent: step.mirrorPercent };
+        return;
+      case 'autoscaler': {
+        this.autoscaler = { target: step.target, minReplicas: step.minReplicas };
+        // What the HPA does with a raised floor: the scaled set never stays below it.
+        const target = this.pool(step.target);
+        if (target.spec < step.minReplicas) target.scale(step.minReplicas);
+        return;
+      }
+    }
+  }
+
+  async event(reason: string, message: string): Promise<void> {
+    this.events.push({ reason, message });
+  }
+
+  async close(): Promise<void> {
+    await this.proxy.stop();
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * A set of replicas of the sample service as local processes: the local stand-in for a Deployment.
+ * `scale(n)` starts or stops processes; a replica counts as ready once its /ready answers 200.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const TSX = pathToFileURL(require.resolve('tsx')).href;
+const SERVICE = join(import.meta.dirname, 'sample-service.ts');
+
+export interface Replica {
+  pid: number;
+  port?: number;
+  ready: boolean;
+  child: ChildProcess;
+}
+
+export interface PoolOptions {
+  namespace: string;
+  workload: string;
+  /** The set's name (the Deployment it stands for) and its role label in metrics. */
+  set: string;
+  role: 'primary' | 'shadow';
+  startupMs: number;
+  workMs?: number;
+}
+
+export class ProcessPool {
+  private readonly replicas: Replica[] = [];
+  private desired = 0;
+  private readonly poller: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(readonly options: PoolOptions) {
+    this.poller = setInterval(() => void this.probe(), 200);
+    this.poller.unref();
+  }
+
+  get spec(): number {
+    return this.desired;
+  }
+
+  get ready(): number {
+    return this.replicas.filter((r) => r.ready).length;
+  }
+
+  /** Ports of the ready replicas, oldest first. */
+  readyPorts(): number[] {
+    return this.replicas.filter((r) => r.ready && r.port !== undefined).map((r) => r.port!);
+  }
+
+  allPorts(): number[] {
+    return this.replicas.filter((r) => r.port !== undefined).map((r) => r.port!);
+  }
+
+  scale(replicas: number): void {
+    if (this.closed) throw new Error(`pool ${this.options.set} is closed`);
+    this.desired = replicas;
+    while (this.replicas.length < replicas) this.replicas.push(this.startOne());
+    // Like a ReplicaSet: remove replicas that are not ready first, then the newest.
+    while (this.replicas.length > replicas) {
+      const i = this.replicas.findIndex((r) => !r.ready);
+      const [gone] = this.replicas.splice(i >= 0 ? i : this.replicas.length - 1, 1);
+      gone.child.kill('SIGTERM');
+    }
+  }
+
+  private startOne(): Replica {
+    const o = this.options;
+    const child = spawn(process.execPath, ['--import', TSX, SERVICE], {
+      env: { ...process.env, PORT: '0', NAMESPACE: o.namespace, WORKLOAD: o.workload, ROLE: o.role, SET: o.set, STARTUP_MS: String(o.startupMs), WORK_MS: String(o.workMs ?? 2) },
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    const replica: Replica = { pid: child.pid ?? -1, ready: false, child };
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      const m = /^listening (\d+)/.exec(line);
+      if (m) replica.port = Number(m[1]);
+    });
+    child.on('exit', () => {
+      const i = this.replicas.indexOf(replica);
+      // A replica that died on its own is replaced, as a ReplicaSet would.
+      if (i >= 0) {
+        this.replicas.splice(i, 1);
+        if (!this.closed) this.scale(this.desired);
+      }
+    });
+    return replica;
+  }
+
+  private async probe(): Promise<void> {
+    await Promise.all(
+      this.replicas
+        .filter((r) => !r.ready && r.port !== undefined)
+        .map(async (r) => {
+          try {
+            const res = await fetch(`http://127.0.0.1:${r.port}/ready`, { signal: AbortSignal.timeout(500) });
+            r.ready = res.ok;
+          } catch {
+            r.ready = false;
+          }
+        }),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.poller);
+    const exits = this.replicas.map((r) => new Promise<void>((resolve) => (r.child.exitCode !== null ? resolve() : r.child.once('exit', () => resolve()))));
+    for (const r of this.replicas) r.child.kill('SIGTERM');
+    this.replicas.length = 0;
+    await Promise.all(exits);
+  }
+}

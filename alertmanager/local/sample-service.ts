@@ -1,0 +1,72 @@
+/**
+ * The sample service the local target runs as a pool of processes: answers HTTP requests after a
+ * little work, is not ready until its start-up delay has passed (the provisioning lag), and exports
+ * the metrics an instrumented app would (`http_requests_total`, `http_request_duration_seconds`,
+ * with `namespace`, `workload`, `role`), as the generic rule mapping expects.
+ *
+ * Environment: PORT (0 = any), NAMESPACE, WORKLOAD, ROLE, SET (the set it belongs to),
+ * STARTUP_MS, WORK_MS (mean service time), FAIL_RATIO (share of answers that are 500s).
+ * Prints `listening <port>` on its first line of output.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { Counter, Histogram, Registry } from 'prom-client';
+
+const env = process.env;
+const labels = { namespace: env.NAMESPACE ?? 'default', workload: env.WORKLOAD ?? 'sample', role: env.ROLE ?? 'primary' };
+const startupMs = Number(env.STARTUP_MS ?? 0);
+let workMs = Number(env.WORK_MS ?? 2);
+let failRatio = Number(env.FAIL_RATIO ?? 0);
+const started = Date.now();
+
+const registry = new Registry();
+const requests = new Counter({ name: 'http_requests_total', help: 'Requests answered.', labelNames: ['namespace', 'workload', 'role', 'code'], registers: [registry] });
+const duration = new Histogram({
+  name: 'http_request_duration_seconds',
+  help: 'Time to answer a request.',
+  labelNames: ['namespace', 'workload', 'role'],
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  registers: [registry],
+});
+for (const code of ['200', '500']) requests.inc({ ...labels, code }, 0);
+
+const server = http.createServer((req, res) => {
+  const url = req.url ?? '/';
+  if (url === '/ready') {
+    const ready = Date.now() - started >= startupMs;
+    res.writeHead(ready ? 200 : 503).end(ready ? 'ready' : 'starting');
+    return;
+  }
+  if (url === '/metrics') {
+    void registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text));
+    return;
+  }
+  if (url.startsWith('/control')) {
+    // Lets the demo and tests degrade a replica: /control?workMs=300&failRatio=0.2
+    const q = new URL(url, 'http://x').searchParams;
+    if (q.has('workMs')) workMs = Number(q.get('workMs'));
+    if (q.has('failRatio')) failRatio = Number(q.get('failRatio'));
+    res.writeHead(200).end(JSON.stringify({ workMs, failRatio }));
+    return;
+  }
+  const begin = performance.now();
+  req.resume();
+  req.on('end', () => {
+    setTimeout(() => {
+      const code = Math.random() < failRatio ? 500 : 200;
+      res.writeHead(code, { 'content-type': 'text/plain', 'x-served-by': `${env.SET ?? ''}/${process.pid}` }).end(code === 200 ? 'ok\n' : 'error\n');
+      requests.inc({ ...labels, code: String(code) });
+      duration.observe(labels, (performance.now() - begin) / 1000);
+    }, workMs * (0.5 + Math.random()));
+  });
+});
+
+server.listen(Number(env.PORT ?? 0), '127.0.0.1', () => {
+  process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
+});
+const shutdown = () => server.close(() => process.exit(0));
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+// The pool is the parent: if it goes, so do we.
+process.on('disconnect', shutdown);

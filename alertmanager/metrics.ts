@@ -1,0 +1,72 @@
+/** The receiver's own metrics (`shadowscale_receiver_*`), declared in one place. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type WebhookOutcome = 'accepted' | 'duplicate' | 'unauthorized' | 'invalid' | 'too_large' | 'unavailable' | 'forwarded';
+export type ActionResult = 'success' | 'error' | 'dry_run' | 'disabled';
+
+export interface ReceiverMetrics {
+  registry: Registry;
+  webhook(outcome: WebhookOutcome): void;
+  alert(action: string, status: string): void;
+  action(kind: string, result: ActionResult, namespace: string, workload: string): void;
+  receiptToCall(seconds: number): void;
+  reconcileError(namespace: string, workload: string): void;
+  desired(namespace: string, workload: string, d: { floor: number; pool: number; swapped: boolean }): void;
+  leader(isLeader: boolean): void;
+}
+
+export function createReceiverMetrics(dryRun: boolean): ReceiverMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'shadowscale_receiver_process_' });
+  const webhooks = new Counter({
+    name: 'shadowscale_receiver_webhooks_total',
+    help: 'Alertmanager webhooks received, by outcome (accepted: new alerts recorded; duplicate: nothing new; unavailable: answered 503 so Alertmanager retries).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const alerts = new Counter({
+    name: 'shadowscale_receiver_alerts_total',
+    help: 'Alert notifications that changed the receiver memory, by shadowscale_action and status.',
+    labelNames: ['action', 'status'],
+    registers: [registry],
+  });
+  const actions = new Counter({
+    name: 'shadowscale_receiver_actions_total',
+    help: 'Steps taken towards a desired state (scale, route, autoscaler), by result (dry_run: logged only; disabled: workload actions switched off).',
+    labelNames: ['namespace', 'workload', 'kind', 'result'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'shadowscale_receiver_receipt_to_api_call_seconds',
+    help: 'Time from receiving a webhook that changed a desired state to the first API call made for it.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'shadowscale_receiver_reconcile_errors_total',
+    help: 'Reconciliations that failed (API errors after retries, state not recorded); retried at the next resync.',
+    labelNames: ['namespace', 'workload'],
+    registers: [registry],
+  });
+  const floor = new Gauge({ name: 'shadowscale_receiver_desired_floor', help: 'Desired autoscaler floor (minReplicas) of the serving set.', labelNames: ['namespace', 'workload'], registers: [registry] });
+  const pool = new Gauge({ name: 'shadowscale_receiver_desired_pool', help: 'Desired replicas of the standby (shadow) set.', labelNames: ['namespace', 'workload'], registers: [registry] });
+  const swapped = new Gauge({ name: 'shadowscale_receiver_promoted', help: '1 while the configured shadow serves the traffic (promoted), 0 otherwise.', labelNames: ['namespace', 'workload'], registers: [registry] });
+  const leader = new Gauge({ name: 'shadowscale_receiver_leader', help: '1 when this replica is the one that acts.', registers: [registry] });
+  new Gauge({ name: 'shadowscale_receiver_dry_run', help: '1 when the receiver only logs what it would do.', registers: [registry] }).set(dryRun ? 1 : 0);
+  for (const outcome of ['accepted', 'duplicate', 'unauthorized', 'invalid', 'too_large', 'unavailable', 'forwarded']) webhooks.inc({ outcome }, 0);
+
+  return {
+    registry,
+    webhook: (outcome) => webhooks.inc({ outcome }),
+    alert: (action, status) => alerts.inc({ action, status }),
+    action: (kind, result, namespace, workload) => actions.inc({ namespace, workload, kind, result }),
+    receiptToCall: (seconds) => latency.observe(seconds),
+    reconcileError: (namespace, workload) => errors.inc({ namespace, workload }),
+    desired: (namespace, workload, d) => {
+      floor.set({ namespace, workload }, d.floor);
+      pool.set({ namespace, workload }, d.pool);
+      swapped.set({ namespace, workload }, d.swapped ? 1 : 0);
+    },
+    leader: (isLeader) => leader.set(isLeader ? 1 : 0),
+  };
+}

@@ -1,0 +1,275 @@
+/**
+ * The receiver's heart: record what Alertmanager says (the intent), then reconcile each workload to the
+ * desired state computed from it (core/promotion). Work on one workload is serialised; a webhook is
+ * answered once its alerts are durably recorded, and the cluster is reconciled right after, then again
+ * at every resync (cooldowns expire, shadows become ready, someone edits the cluster by hand).
+ */
+import type { Config, ReceiverConfig, WorkloadConfig } from '../core/config.ts';
+import { decide, nextStep, recordAlerts, type DesiredState, type Limits, type WorkloadMemory } from '../core/promotion/promotion.ts';
+import type { Audit } from './audit.ts';
+import type { ReceiverMetrics } from './metrics.ts';
+import { routeAlerts, type WebhookPayload } from './payload.ts';
+import type { SignalSource } from './signals.ts';
+import type { MemoryStore } from './store.ts';
+import type { WorkloadCluster } from './target.ts';
+
+export interface ReceiverDeps {
+  config: Config;
+  receiver: ReceiverConfig;
+  store: MemoryStore;
+  signals: SignalSource;
+  cluster: (w: WorkloadConfig) => WorkloadCluster;
+  audit: Audit;
+  metrics: ReceiverMetrics;
+  now?: () => number;
+}
+
+export interface AcceptResult {
+  /** Alert notifications that changed some workload's memory. */
+  recorded: number;
+  /** Alerts for workloads not in the configuration, or without the labels to place them. */
+  skipped: Array<{ fingerprint: string; why: string }>;
+  workloads: string[];
+}
+
+/** Steps per reconciliation; a swap needs five, the rest is a guard against a cluster that fights back. */
+const MAX_STEPS = 12;
+/** When a step must wait (replicas not ready yet), look again this soon instead of at the next resync. */
+const WAIT_RETRY_MS = 1000;
+
+export const workloadKey = (w: { namespace: string; name: string }) => `${w.namespace}.${w.name}`;
+
+export class Receiver {
+  private readonly workloads = new Map<string, WorkloadConfig>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly clusters = new Map<string, WorkloadCluster>();
+  private readonly lastDesired = new Map<string, DesiredState>();
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private resyncTimer?: NodeJS.Timeout;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ReceiverDeps) {
+    for (const w of deps.config.workloads) this.workloads.set(workloadKey({ namespace: w.namespace, name: w.name }), w);
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Records a webhook's alerts. Resolves once they are durable; throws when they could not be recorded. */
+  async accept(payload: WebhookPayload, receivedAt = performance.now()): Promise<AcceptResult> {
+    const { routed, skipped } = routeAlerts(payload);
+    const byWorkload = new Map<string, typeof routed>();
+    for (const alert of routed) {
+      const key = workloadKey({ namespace: alert.namespace, name: alert.workload });
+      if (!this.workloads.has(key)) {
+        skipped.push({ fingerprint: alert.fingerprint, why: `workload ${alert.namespace}/${alert.workload} is not in the configuration` });
+        continue;
+      }
+      byWorkload.set(key, [...(byWorkload.get(key) ?? []), alert]);
+    }
+    let recorded = 0;
+    const changed: string[] = [];
+    await Promise.all(
+      [...byWorkload].map(([key, alerts]) =>
+        this.serially(key, async () => {
+          const before = await this.deps.store.load(key);
+          const after = recordAlerts(before, alerts, this.now());
+          if (after === before) return;
+          await this.deps.store.save(key, after);
+          const news = alerts.filter((a) => {
+            const was = before.alerts[a.fingerprint];
+            return after.alerts[a.fingerprint] !== was;
+          });
+          for (const a of news) this.deps.metrics.alert(a.action, a.status);
+          recorded += news.length;
+          changed.push(key);
+        }),
+      ),
+    );
+    this.deps.audit.record({
+      event: 'webhook',
+      groupKey: payload.groupKey,
+      status: payload.status,
+      fingerprints: payload.alerts.map((a) => `${a.fingerprint}:${a.status}`),
+      recorded,
+      skipped,
+    });
+    for (const key of changed) void this.reconcile(key, receivedAt);
+    return { recorded, skipped, workloads: changed };
+  }
+
+  /** Reconciles every workload now, then every `resync`. */
+  start(): void {
+    this.stopped = false;
+    const tick = () => {
+      if (this.stopped) return;
+      void Promise.all([...this.workloads.keys()].map((key) => this.reconcile(key))).finally(() => {
+        if (!this.stopped) this.resyncTimer = setTimeout(tick, this.deps.receiver.resync * 1000);
+      });
+    };
+    tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.resyncTimer);
+    for (const t of this.retryTimers.values()) clearTimeout(t);
+    this.retryTimers.clear();
+  }
+
+  /** Waits for the work queued on every workload (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (true) {
+      const pending = [...this.locks.values()];
+      if (pending.length === 0) return;
+      await Promise.allSettled(pending);
+    }
+  }
+
+  desired(key: string): DesiredState | undefined {
+    return this.lastDesired.get(key);
+  }
+
+  /** Decides and takes the steps towards the desired state of one workload. Never throws. */
+  reconcile(key: string, receivedAt?: number): Promise<void> {
+    const w = this.workloads.get(key);
+    if (!w) return Promise.resolve();
+    return this.serially(key, async () => {
+      try {
+        await this.reconcileNow(key, w, receivedAt);
+      } catch (error) {
+        this.deps.metrics.reconcileError(w.namespace, w.name);
+        this.deps.audit.record({ event: 'error', namespace: w.namespace, workload: w.name, error: (error as Error).message });
+      }
+    });
+  }
+
+  private async reconcileNow(key: string, w: WorkloadConfig, receivedAt?: number): Promise<void> {
+    if (!w.shadow) return;
+    const cluster = this.clusterFor(key, w);
+    const memory = await this.deps.store.load(key);
+    const now = this.now();
+
+    const wantsPromotion = !memory.swapped && Object.values(memory.alerts).some((a) => a.status === 'firing' && a.action === 'promote');
+    let shadowReady = false;
+    if (wantsPromotion && cluster.canRoute) {
+      try {
+        shadowReady = await this.deps.signals.shadowReady(w);
+      } catch (error) {
+        this.deps.audit.record({ event: 'error', namespace: w.namespace, workload: w.name, error: `readiness unknown, not promoting: ${(error as Error).message}` });
+      }
+    }
+    const wantsPlan = !memory.prescalePlan && Object.values(memory.alerts).some((a) => a.status === 'firing' && a.action === 'prescale');
+    let plan;
+    if (wantsPlan) {
+      try {
+        plan = await this.deps.signals.plan(w);
+      } catch (error) {
+        this.deps.audit.record({ event: 'error', namespace: w.namespace, workload: w.name, error: `plan unknown: ${(error as Error).message}` });
+      }
+    }
+
+    const limits = limitsOf(w, this.deps.receiver);
+    const { desired, memory: next } = decide(memory, limits, { now, shadowReady }, plan);
+    if (!cluster.canRoute && wantsPromotion) desired.reasons.push('promote: no router configured for this workload, roles cannot change');
+    if (JSON.stringify(next) !== JSON.stringify(memory)) await this.deps.store.save(key, next);
+
+    const previous = this.lastDesired.get(key);
+    if (!previous || JSON.stringify(previous) !== JSON.stringify(desired)) {
+      this.deps.audit.record({ event: 'decision', namespace: w.namespace, workload: w.name, before: previous ?? null, after: desired, reasons: desired.reasons });
+    }
+    this.lastDesired.set(key, desired);
+    this.deps.metrics.desired(w.namespace, w.name, desired);
+
+    const fingerprints = firingFingerprints(next);
+    const dryRun = this.deps.receiver.dryRun;
+    for (let i = 0; i < MAX_STEPS; i++) {
+      const observed = await cluster.observe();
+      const step = nextStep(observed, desired);
+      if (step.kind === 'done') return;
+      if (step.kind === 'wait') {
+        this.deps.audit.record({ event: 'wait', namespace: w.namespace, workload: w.name, why: step.why });
+        this.retrySoon(key);
+        return;
+      }
+      if (dryRun || !w.actions) {
+        const result = dryRun ? 'dry_run' : 'disabled';
+        // Report each distinct step once per desired state, not at every resync.
+        if (!previous || JSON.stringify(previous) !== JSON.stringify(desired)) {
+          this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result, fingerprints });
+          this.deps.metrics.action(step.kind, result, w.namespace, w.name);
+        }
+        return;
+      }
+      if (receivedAt !== undefined) {
+        this.deps.metrics.receiptToCall((performance.now() - receivedAt) / 1000);
+        receivedAt = undefined;
+      }
+      try {
+        await cluster.apply(step);
+      } catch (error) {
+        this.deps.metrics.action(step.kind, 'error', w.namespace, w.name);
+        this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result: 'error', error: (error as Error).message, fingerprints });
+        throw error;
+      }
+      this.deps.metrics.action(step.kind, 'success', w.namespace, w.name);
+      this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result: 'success', fingerprints });
+      if (step.kind === 'route' || (step.kind === 'autoscaler' && observed.autoscaler?.target !== step.target)) {
+        void cluster.event?.(desired.swapped ? 'ShadowscalePromoted' : 'ShadowscaleReverted', `${step.why} (${desired.reasons.join('; ')})`).catch(() => undefined);
+      }
+    }
+    throw new Error(`${w.namespace}/${w.name}: desired state not reached after ${MAX_STEPS} steps; is something else changing the same objects?`);
+  }
+
+  private clusterFor(key: string, w: WorkloadConfig): WorkloadCluster {
+    let c = this.clusters.get(key);
+    if (!c) {
+      c = this.deps.cluster(w);
+      this.clusters.set(key, c);
+    }
+    return c;
+  }
+
+  private retrySoon(key: string): void {
+    if (this.stopped || this.retryTimers.has(key)) return;
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(key);
+      void this.reconcile(key);
+    }, WAIT_RETRY_MS);
+    timer.unref();
+    this.retryTimers.set(key, timer);
+  }
+
+  /** Runs `fn` after everything queued before it on `key`. */
+  private serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(key, settled);
+    void settled.then(() => {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    });
+    return run;
+  }
+}
+
+export function limitsOf(w: WorkloadConfig, r: ReceiverConfig): Limits {
+  const shadow = w.shadow!;
+  return {
+    primary: { name: w.primary.name, minReplicas: w.primary.minReplicas, maxReplicas: w.primary.maxReplicas },
+    shadow: { name: shadow.name, minReplicas: shadow.minReplicas, maxReplicas: shadow.maxReplicas, mirrorPercent: shadow.mirrorPercent },
+    cooldownMs: r.cooldown * 1000,
+    prescaleMaxMs: r.prescaleMax * 1000,
+    minHoldMs: r.minHold * 1000,
+    maxRoleChangesPerHour: r.maxRoleChangesPerHour,
+  };
+}
+
+function firingFingerprints(memory: WorkloadMemory): string[] {
+  return Object.entries(memory.alerts)
+    .filter(([, a]) => a.status === 'firing')
+    .map(([fingerprint]) => fingerprint)
+    .sort();
+}

@@ -1,0 +1,165 @@
+/**
+ * `POST /alertmanager`: authenticate (bearer token, constant-time), bound and parse the body, validate
+ * it, record the intent, answer. 2xx once the alerts are durably recorded; 400 naming the bad field;
+ * 401 without a valid token; 413 past the size limit; 503 when the intent cannot be recorded right now
+ * (state store down, no leader), so that Alertmanager retries. Bad input never causes a 5xx.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+
+import { listen } from '../adapter/server.ts';
+import type { ReceiverMetrics } from './metrics.ts';
+import { parseWebhook, PayloadError } from './payload.ts';
+import type { Receiver } from './receiver.ts';
+
+/** Who acts. Without leader election every replica is the leader. */
+export interface Leadership {
+  isLeader(): boolean;
+  /** host:port of the leader, when known and not this replica. */
+  leaderAddress(): string | undefined;
+}
+
+export const ALWAYS_LEADER: Leadership = { isLeader: () => true, leaderAddress: () => undefined };
+const FORWARDED = 'x-shadowscale-forwarded';
+
+export interface WebhookServerOptions {
+  receiver: Receiver;
+  metrics: ReceiverMetrics;
+  logger: Logger;
+  /** The bearer token Alertmanager must send; undefined accepts any request (loopback only, enforced by the caller). */
+  token?: string;
+  maxBodyBytes: number;
+  leadership?: Leadership;
+  /** Desired states, for GET /status. */
+  status?: () => unknown;
+  /** Timeout of a webhook forwarded to the leader. */
+  forwardTimeoutMs?: number;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+export function tokenMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  // Hashing first gives equal lengths, so the comparison time does not depend on the input.
+  return timingSafeEqual(digest(match ? match[1].trim() : ''), digest(token)) && match !== null;
+}
+
+export function webhookApp(options: WebhookServerOptions): express.Express {
+  const { receiver, metrics, logger, token, maxBodyBytes } = options;
+  const leadership = options.leadership ?? ALWAYS_LEADER;
+  const app = express();
+  app.disable('x-powered-by');
+  app.get(['/healthz', '/livez'], (_req, res) => {
+    res.type('text/plain').send('ok');
+  });
+  app.get('/readyz', (_req, res) => {
+    res.type('text/plain').send(leadership.isLeader() ? 'ok: leader' : `ok: follower of ${leadership.leaderAddress() ?? 'nobody yet'}`);
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.get('/status', (_req, res) => {
+    res.json({ leader: leadership.isLeader(), workloads: options.status?.() ?? {} });
+  });
+
+  app.post(
+    '/alertmanager',
+    (req: Request, res: Response, next: NextFunction) => {
+      if (token !== undefined && !tokenMatches(req.get('authorization'), token)) {
+        metrics.webhook('unauthorized');
+        res.status(401).set('WWW-Authenticate', 'Bearer realm="shadowscale-receiver"').json({ error: 'missing or invalid bearer token' });
+        return;
+      }
+      next();
+    },
+    express.raw({ type: () => true, limit: maxBodyBytes }),
+    async (req: Request, res: Response) => {
+      const receivedAt = performance.now();
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch (error) {
+        metrics.webhook('invalid');
+        res.status(400).json({ error: `body is not JSON: ${(error as Error).message}` });
+        return;
+      }
+      let payload;
+      try {
+        payload = parseWebhook(body);
+      } catch (error) {
+        metrics.webhook('invalid');
+        res.status(400).json({ error: error instanceof PayloadError ? error.message : String(error) });
+        return;
+      }
+      if (!leadership.isLeader()) {
+        await forward(req, raw, res, leadership, metrics, options.forwardTimeoutMs ?? 5000);
+        return;
+      }
+      try {
+        const result = await receiver.accept(payload, receivedAt);
+        metrics.webhook(result.recorded > 0 ? 'accepted' : 'duplicate');
+        res.status(200).json(result);
+      } catch (error) {
+        metrics.webhook('unavailable');
+        logger.error({ err: error }, 'could not record the alerts');
+        res.status(503).set('Retry-After', '5').json({ error: `alerts not recorded, retry: ${(error as Error).message}` });
+      }
+    },
+  );
+
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ error: `no route for ${req.method} ${req.path}` });
+  });
+  // Body-parser errors (too large, aborted) are the client's; anything else is ours, but never a crash.
+  app.use((error: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    if (error.type === 'entity.too.large') {
+      metrics.webhook('too_large');
+      res.status(413).json({ error: `body larger than ${maxBodyBytes} bytes (receiver.maxBodyBytes)` });
+    } else if (error.status && error.status >= 400 && error.status < 500) {
+      metrics.webhook('invalid');
+      res.status(error.status).json({ error: error.message });
+    } else {
+      logger.error({ err: error }, 'request failed');
+      metrics.webhook('unavailable');
+      res.status(503).json({ error: error.message });
+    }
+  });
+  return app;
+}
+
+/** A follower hands the webhook to the leader and answers what the leader answered, or 503. */
+async function forward(req: Request, raw: Buffer, res: Response, leadership: Leadership, metrics: ReceiverMetrics, timeoutMs: number): Promise<void> {
+  const leader = leadership.leaderAddress();
+  if (!leader || req.get(FORWARDED)) {
+    metrics.webhook('unavailable');
+    res.status(503).set('Retry-After', '5').json({ error: leader ? 'forwarded to a replica that is not the leader' : 'no leader elected yet' });
+    return;
+  }
+  try {
+    const answer = await fetch(`http://${leader}/alertmanager`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: req.get('authorization') ?? '', [FORWARDED]: '1' },
+      body: new Uint8Array(raw),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    metrics.webhook(answer.ok ? 'forwarded' : 'unavailable');
+    res.status(answer.status).type('application/json').send(await answer.text());
+  } catch (error) {
+    metrics.webhook('unavailable');
+    res.status(503).set('Retry-After', '5').json({ error: `leader ${leader} unreachable: ${(error as Error).message}` });
+  }
+}
+
+export async function serveWebhook(app: express.Express, address: string): Promise<{ server: http.Server; address: string }> {
+  const server = http.createServer(app);
+  // Alertmanager keeps connections alive; bound how long a slow client can hold one.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  return { server, address: await listen(server, address) };
+}

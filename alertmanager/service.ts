@@ -1,0 +1,111 @@
+/**
+ * Wires the receiver together from the one configuration: token, state store, signals from
+ * Prometheus, the target (Kubernetes or local processes), leader election, audit log, metrics and the
+ * webhook server. `shadowscale receiver` is a thin shell over `startReceiver`.
+ */
+import type http from 'node:http';
+
+import { pino, type Logger } from 'pino';
+
+import { defaultReceiverConfig, type Config, type ReceiverConfig, type WorkloadConfig } from '../core/config.ts';
+import { prometheusClientFromConfig, readSecret, SecretError, splitAddress } from '../adapter/server.ts';
+import { createAudit, type Audit } from './audit.ts';
+import { LocalWorkloadCluster, type LocalClusterOptions } from './local/cluster.ts';
+import { createReceiverMetrics, type ReceiverMetrics } from './metrics.ts';
+import { Receiver, workloadKey } from './receiver.ts';
+import { ALWAYS_LEADER, serveWebhook, webhookApp, type Leadership } from './server.ts';
+import { PrometheusSignals, type SignalSource } from './signals.ts';
+import { FileStore, InMemoryStore, type MemoryStore } from './store.ts';
+import type { WorkloadCluster } from './target.ts';
+
+export interface ReceiverOptions {
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  audit?: Audit;
+  /** Overrides of the parts built from the configuration (tests, the demo). */
+  store?: MemoryStore;
+  signals?: SignalSource;
+  cluster?: (w: WorkloadConfig) => WorkloadCluster;
+  leadership?: Leadership & { start?(): Promise<void> | void; stop?(): Promise<void> | void };
+  /** Options of the local target's pools and proxies, per workload key (`namespace.name`). */
+  local?: (w: WorkloadConfig) => LocalClusterOptions;
+  now?: () => number;
+  /** Do not reconcile at start and on a timer (tests that drive it by hand). */
+  noResync?: boolean;
+}
+
+export interface RunningReceiver {
+  url: string;
+  receiver: Receiver;
+  metrics: ReceiverMetrics;
+  server: http.Server;
+  localClusters: Map<string, LocalWorkloadCluster>;
+  stop(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export function receiverToken(r: ReceiverConfig, env: NodeJS.ProcessEnv): string | undefined {
+  const token = readSecret('receiver token', r.tokenFile, r.tokenEnv, env);
+  if (token === '') throw new SecretError('receiver token: the token is empty');
+  if (token === undefined && !LOOPBACK.has(splitAddress(r.listen).host)) {
+    throw new SecretError(`receiver: listening on ${r.listen} without a token; set receiver.tokenFile or receiver.tokenEnv (only loopback listeners may go without)`);
+  }
+  return token;
+}
+
+export async function startReceiver(config: Config, options: ReceiverOptions = {}): Promise<RunningReceiver> {
+  const r = config.receiver ?? defaultReceiverConfig();
+  const env = options.env ?? process.env;
+  const logger = options.logger ?? pino({ name: 'shadowscale-receiver' });
+  const token = receiverToken(r, env);
+  const metrics = createReceiverMetrics(r.dryRun);
+  const audit = options.audit ?? createAudit(r.auditFile);
+  const localClusters = new Map<string, LocalWorkloadCluster>();
+
+  let cluster = options.cluster;
+  if (!cluster && r.target === 'local') {
+    for (const w of config.workloads) {
+      if (w.shadow) localClusters.set(workloadKey({ namespace: w.namespace, name: w.name }), await LocalWorkloadCluster.start(w, options.local?.(w)));
+    }
+    cluster = (w) => localClusters.get(workloadKey({ namespace: w.namespace, name: w.name }))!;
+  }
+  if (!cluster) throw new Error('receiver.target kubernetes: not available in this build yet');
+  const store = options.store ?? (r.stateFile ? new FileStore(r.stateFile) : new InMemoryStore());
+  const signals = options.signals ?? new PrometheusSignals(prometheusClientFromConfig(config, env));
+  const receiver = new Receiver({ config, receiver: r, store, signals, cluster, audit, metrics, now: options.now });
+
+  const leadership = options.leadership ?? ALWAYS_LEADER;
+  const app = webhookApp({
+    receiver,
+    metrics,
+    logger,
+    token,
+    maxBodyBytes: r.maxBodyBytes,
+    leadership,
+    status: () => Object.fromEntries(config.workloads.map((w) => [`${w.namespace}/${w.name}`, receiver.desired(workloadKey({ namespace: w.namespace, name: w.name })) ?? null])),
+  });
+  const { server, address } = await serveWebhook(app, r.listen);
+  await options.leadership?.start?.();
+  metrics.leader(leadership.isLeader());
+  if (!options.noResync) receiver.start();
+  logger.info({ listen: address, target: r.target, dryRun: r.dryRun, workloads: config.workloads.length, localProxies: [...localClusters].map(([k, c]) => `${k}=${c.proxy.address}`) }, 'shadowscale receiver listening');
+
+  return {
+    url: `http://${address}`,
+    receiver,
+    metrics,
+    server,
+    localClusters,
+    async stop() {
+      receiver.stop();
+      await options.leadership?.stop?.();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await receiver.idle();
+      await Promise.all([...localClusters.values()].map((c) => c.close()));
+    },
+  };
+}
