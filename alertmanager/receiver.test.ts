@@ -25,7 +25,8 @@ workloads:
 `);
 
 /** Readiness and plan as Prometheus would answer them; the end-to-end test reads the real ones. */
-const signals = { ready: false, shadowReady: async () => signals.ready, plan: async () => ({ desiredReplicas: 3, shadowPoolSize: 2 }) } satisfies SignalSource & { ready: boolean };
+const readiness = { ready: false };
+const signals: SignalSource = { shadowReady: async () => readiness.ready, plan: async () => ({ desiredReplicas: 3, shadowPoolSize: 2 }) };
 
 const alert = (fingerprint: string, action: string, status: 'firing' | 'resolved', alertname: string) => ({
   status,
@@ -129,13 +130,13 @@ describe('acting on the local target', () => {
     await until('primary ready', () => local.pool('checkout').ready >= 2);
     expect(await servedBy()).toMatch(/^checkout\//);
 
-    signals.ready = false;
+    readiness.ready = false;
     await post(payload([alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded')]));
     await running.receiver.idle();
     expect(local.proxy.state.active).toBe('checkout'); // not ready: no promotion
     expect(running.receiver.desired('shop.checkout')!.reasons.join()).toMatch(/not ready/);
 
-    signals.ready = true;
+    readiness.ready = true;
     await running.receiver.reconcile('shop.checkout');
     await until('swapped', () => local.proxy.state.active === 'checkout-shadow', 30_000);
     // The incoming set was grown to the serving set's size before the switch.
