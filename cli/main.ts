@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { adapterCommand } from './adapter.ts';
+import { receiverCommand } from './receiver.ts';
 import { backtestCommand } from './backtest.ts';
 import { simulateCommand } from './simulate.ts';
 
@@ -11,6 +12,7 @@ export function program(): Command {
     .description('Prometheus-native predictive autoscaling: forecasts, shadow endpoints, HPA and KEDA plugins')
     .addCommand(backtestCommand())
     .addCommand(adapterCommand())
+    .addCommand(receiverCommand())
     .addCommand(simulateCommand())
     .showHelpAfterError('(run with --help for usage)');
 }

@@ -21,7 +21,7 @@ export interface PrometheusOptions {
   /** Rule files (paths) to evaluate. */
   ruleFiles?: readonly string[];
   /** Targets to scrape, as host:port on loopback, with optional metrics path. */
-  scrapeTargets?: ReadonlyArray<{ job: string; target: string; metricsPath?: string; scheme?: 'http' | 'https' }>;
+  scrapeTargets?: ReadonlyArray<{ job: string; target: string; metricsPath?: string; scheme?: 'http' | 'https'; metricRelabelConfigs?: ReadonlyArray<Record<string, unknown>> }>;
   /** Alertmanagers to send alerts to, as host:port. */
   alertmanagers?: readonly string[];
   scrapeInterval?: string;
@@ -60,6 +60,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
       scheme: t.scheme ?? 'http',
       ...(t.scheme === 'https' ? { tls_config: { insecure_skip_verify: true } } : {}),
       static_configs: [{ targets: [t.target] }],
+      ...(t.metricRelabelConfigs ? { metric_relabel_configs: t.metricRelabelConfigs } : {}),
     })),
     ...(options.alertmanagers?.length
       ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [...options.alertmanagers] }] }] } }

@@ -1,0 +1,24 @@
+/**
+ * `shadowscale receiver --config FILE`: the Alertmanager webhook receiver (POST /alertmanager) that
+ * pre-scales shadows, promotes a ready shadow when the primary degrades, and reverts when alerts resolve.
+ */
+import { Command } from 'commander';
+import { startReceiver } from '../alertmanager/service.ts';
+import { loadConfigFile } from './config-file.ts';
+
+export function receiverCommand(): Command {
+  return new Command('receiver')
+    .description('act on Alertmanager webhooks: pre-scale, promote, demote, revert')
+    .requiredOption('--config <file>', 'the shadowscale YAML configuration (its receiver section)')
+    .option('--dry-run', 'log, audit and export what would be done; change nothing')
+    .action(async (options: { config: string; dryRun?: boolean }) => {
+      const config = loadConfigFile(options.config);
+      if (options.dryRun) config.receiver = { ...(config.receiver ?? (await import('../core/config.ts')).defaultReceiverConfig()), dryRun: true };
+      const receiver = await startReceiver(config);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await receiver.stop();
+    });
+}
