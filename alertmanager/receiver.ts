@@ -22,6 +22,8 @@ export interface ReceiverDeps {
   audit: Audit;
   metrics: ReceiverMetrics;
   now?: () => number;
+  /** Only the leader reconciles (leader election); default: always. */
+  isLeader?: () => boolean;
 }
 
 export interface AcceptResult {
@@ -102,7 +104,8 @@ export class Receiver {
     this.stopped = false;
     const tick = () => {
       if (this.stopped) return;
-      void Promise.all([...this.workloads.keys()].map((key) => this.reconcile(key))).finally(() => {
+      const leading = this.deps.isLeader?.() ?? true;
+      void Promise.all(leading ? [...this.workloads.keys()].map((key) => this.reconcile(key)) : []).finally(() => {
         if (!this.stopped) this.resyncTimer = setTimeout(tick, this.deps.receiver.resync * 1000);
       });
     };

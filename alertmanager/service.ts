@@ -17,6 +17,11 @@ import { ALWAYS_LEADER, serveWebhook, webhookApp, type Leadership } from './serv
 import { PrometheusSignals, type SignalSource } from './signals.ts';
 import { FileStore, InMemoryStore, type MemoryStore } from './store.ts';
 import type { WorkloadCluster } from './target.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { createKubeApis, defaultKubeConfig, type KubeApis } from './kubernetes/api.ts';
+import { kubernetesCluster } from './kubernetes/cluster.ts';
+import { LeaseElector } from './kubernetes/lease.ts';
+import { ConfigMapStore } from './kubernetes/state.ts';
 
 export interface ReceiverOptions {
   env?: NodeJS.ProcessEnv;
@@ -29,6 +34,8 @@ export interface ReceiverOptions {
   leadership?: Leadership & { start?(): Promise<void> | void; stop?(): Promise<void> | void };
   /** Options of the local target's pools and proxies, per workload key (`namespace.name`). */
   local?: (w: WorkloadConfig) => LocalClusterOptions;
+  /** The Kubernetes API to use instead of KUBECONFIG / in-cluster credentials. */
+  kubeConfig?: KubeConfig;
   now?: () => number;
   /** Do not reconcile at start and on a timer (tests that drive it by hand). */
   noResync?: boolean;
@@ -70,12 +77,34 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     }
     cluster = (w) => localClusters.get(workloadKey({ namespace: w.namespace, name: w.name }))!;
   }
-  if (!cluster) throw new Error('receiver.target kubernetes: not available in this build yet');
-  const store = options.store ?? (r.stateFile ? new FileStore(r.stateFile) : new InMemoryStore());
+  let apis: KubeApis | undefined;
+  if (!cluster || (!options.store && !r.stateFile) || (r.leaderElection.enabled && !options.leadership)) {
+    if (r.target === 'kubernetes') {
+      apis = createKubeApis(options.kubeConfig ?? defaultKubeConfig(), { timeoutMs: r.kubernetes.requestTimeout * 1000, retries: r.kubernetes.retries });
+    }
+  }
+  if (!cluster) cluster = (w) => kubernetesCluster(apis!, w);
+  const store =
+    options.store ??
+    (r.stateFile ? new FileStore(r.stateFile) : apis ? new ConfigMapStore(apis, r.leaderElection.namespace, r.kubernetes.stateConfigMap) : new InMemoryStore());
   const signals = options.signals ?? new PrometheusSignals(prometheusClientFromConfig(config, env));
-  const receiver = new Receiver({ config, receiver: r, store, signals, cluster, audit, metrics, now: options.now });
+  let leadership: NonNullable<ReceiverOptions['leadership']> = options.leadership ?? ALWAYS_LEADER;
+  if (!options.leadership && r.leaderElection.enabled) {
+    if (!apis) throw new Error('receiver.leaderElection needs receiver.target kubernetes (it uses a Lease)');
+    const le = r.leaderElection;
+    const identity = le.identity ?? env.HOSTNAME;
+    if (!identity) throw new Error('receiver.leaderElection: set identity, or run where $HOSTNAME is set (the pod name)');
+    leadership = new LeaseElector(
+      apis,
+      { namespace: le.namespace, name: le.name, identity, advertise: le.advertise, leaseDurationSeconds: le.leaseDuration, retryPeriodSeconds: le.retryPeriod },
+      (leading) => {
+        metrics.leader(leading);
+        logger.info({ identity, leading }, leading ? 'became the leader' : 'following');
+      },
+    );
+  }
+  const receiver = new Receiver({ config, receiver: r, store, signals, cluster, audit, metrics, now: options.now, isLeader: () => leadership.isLeader() });
 
-  const leadership = options.leadership ?? ALWAYS_LEADER;
   const app = webhookApp({
     receiver,
     metrics,
@@ -86,7 +115,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     status: () => Object.fromEntries(config.workloads.map((w) => [`${w.namespace}/${w.name}`, receiver.desired(workloadKey({ namespace: w.namespace, name: w.name })) ?? null])),
   });
   const { server, address } = await serveWebhook(app, r.listen);
-  await options.leadership?.start?.();
+  await leadership.start?.();
   metrics.leader(leadership.isLeader());
   if (!options.noResync) receiver.start();
   logger.info({ listen: address, target: r.target, dryRun: r.dryRun, workloads: config.workloads.length, localProxies: [...localClusters].map(([k, c]) => `${k}=${c.proxy.address}`) }, 'shadowscale receiver listening');
@@ -99,7 +128,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     localClusters,
     async stop() {
       receiver.stop();
-      await options.leadership?.stop?.();
+      await leadership.stop?.();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

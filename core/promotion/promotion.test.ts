@@ -150,3 +150,14 @@ describe('nextStep', () => {
     expect(nextStep(floored, desired)).toMatchObject({ kind: 'scale', set: 'checkout-shadow', replicas: 4 });
   });
 });
+
+describe('nextStep with an autoscaler that bounds its floor', () => {
+  it('asks for the floor the autoscaler can hold, so reconciliation ends', () => {
+    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 80, pool: 1, mirrorPercent: 10, swapped: false, reasons: [] };
+    const observed: ObservedState = { replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 1, ready: 1 } }, autoscaler: { target: 'checkout', minReplicas: 2, maxReplicas: 20, lowest: 1 } };
+    expect(nextStep(observed, desired)).toMatchObject({ kind: 'autoscaler', minReplicas: 20 });
+    observed.autoscaler!.minReplicas = 20;
+    expect(nextStep(observed, desired)).toEqual({ kind: 'done' });
+    expect(nextStep({ ...observed, autoscaler: { target: 'checkout', minReplicas: 1, lowest: 1 } }, { ...desired, floor: 0 })).toEqual({ kind: 'done' });
+  });
+});

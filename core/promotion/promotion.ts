@@ -253,7 +253,7 @@ export interface ObservedState {
   /** Spec and ready replicas of each set, by name. */
   replicas: Record<string, { spec: number; ready: number }>;
   /** The autoscaler of the workload, when there is one: which set it scales and its floor. */
-  autoscaler?: { target: string; minReplicas: number };
+  autoscaler?: { target: string; minReplicas: number; maxReplicas?: number; lowest?: number };
   /** The traffic router, when there is one: which set gets traffic, which the mirror, and its share. */
   route?: { active: string; mirror?: string; mirrorPercent: number };
 }
@@ -288,9 +288,11 @@ export function nextStep(observed: ObservedState, desired: DesiredState): Step {
     return { kind: 'route', active: desired.active, mirror: desired.standby, mirrorPercent: desired.mirrorPercent, why: `mirror ${desired.mirrorPercent} % to ${desired.standby}` };
   }
   if (observed.autoscaler) {
-    if (observed.autoscaler.target !== desired.active || observed.autoscaler.minReplicas !== desired.floor) {
-      const what = observed.autoscaler.target !== desired.active ? `retarget the autoscaler from ${observed.autoscaler.target} to ${desired.active}` : `autoscaler floor ${observed.autoscaler.minReplicas} → ${desired.floor}`;
-      return { kind: 'autoscaler', target: desired.active, minReplicas: desired.floor, why: what };
+    // The floor an autoscaler can hold: an HPA's is at least 1 and at most its own maxReplicas.
+    const floor = Math.min(Math.max(desired.floor, observed.autoscaler.lowest ?? 0), observed.autoscaler.maxReplicas ?? Infinity);
+    if (observed.autoscaler.target !== desired.active || observed.autoscaler.minReplicas !== floor) {
+      const what = observed.autoscaler.target !== desired.active ? `retarget the autoscaler from ${observed.autoscaler.target} to ${desired.active}` : `autoscaler floor ${observed.autoscaler.minReplicas} → ${floor}`;
+      return { kind: 'autoscaler', target: desired.active, minReplicas: floor, why: what };
     }
   } else if (r(desired.active).spec < desired.floor) {
     return { kind: 'scale', set: desired.active, replicas: desired.floor, why: `no autoscaler: raise ${desired.active} to the floor ${desired.floor}` };

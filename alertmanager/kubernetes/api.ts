@@ -1,0 +1,133 @@
+/**
+ * The Kubernetes edge: a KubeConfig found by the usual rules (KUBECONFIG / ~/.kube/config, or the
+ * in-cluster service account), typed API clients from @kubernetes/client-node, a per-request timeout,
+ * and retries with exponential backoff for what is worth retrying (409 conflicts, 429, 5xx, network
+ * errors and timeouts). Nothing else retries: a 404 or 422 is a configuration problem to report.
+ */
+import {
+  ApiException,
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  type ConfigurationOptions,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+
+export interface KubeApis {
+  apps: AppsV1Api;
+  autoscaling: AutoscalingV2Api;
+  core: CoreV1Api;
+  custom: CustomObjectsApi;
+  coordination: CoordinationV1Api;
+  /** Options for a call: the timeout, and the merge-patch content type when `patch`. */
+  options(patch?: boolean): ConfigurationOptions;
+  retry<T>(what: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export class KubeApiError extends Error {
+  constructor(
+    message: string,
+    readonly code?: number,
+  ) {
+    super(message);
+    this.name = 'KubeApiError';
+  }
+}
+
+/** KUBECONFIG / ~/.kube/config, or in-cluster credentials when running in a pod. */
+export function defaultKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kc;
+}
+
+/** A KubeConfig for a plain API server URL (tests, `kubectl proxy`). */
+export function kubeConfigFor(server: string, token = 'test'): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server, skipTLSVerify: true }],
+    users: [{ name: 'u', token }],
+    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
+    currentContext: 'ctx',
+  });
+  return kc;
+}
+
+export function createKubeApis(kc: KubeConfig, settings: { timeoutMs: number; retries: number; baseDelayMs?: number }): KubeApis {
+  const timeout = {
+    pre: async (context: RequestContext) => {
+      context.setSignal(AbortSignal.timeout(settings.timeoutMs));
+      return context;
+    },
+    post: async (context: ResponseContext) => context,
+  };
+  const plain: ConfigurationOptions = { middleware: [timeout], middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions;
+  const merge: ConfigurationOptions = {
+    middleware: [
+      timeout,
+      {
+        pre: async (context: RequestContext) => {
+          context.setHeaderParam('Content-Type', PatchStrategy.MergePatch);
+          return context;
+        },
+        post: async (context: ResponseContext) => context,
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  } as unknown as ConfigurationOptions;
+  const baseDelay = settings.baseDelayMs ?? 200;
+  return {
+    apps: kc.makeApiClient(AppsV1Api),
+    autoscaling: kc.makeApiClient(AutoscalingV2Api),
+    core: kc.makeApiClient(CoreV1Api),
+    custom: kc.makeApiClient(CustomObjectsApi),
+    coordination: kc.makeApiClient(CoordinationV1Api),
+    options: (patch) => (patch ? merge : plain),
+    async retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await fn();
+        } catch (error) {
+          const code = statusOf(error);
+          const retriable = code === undefined || code === 409 || code === 429 || code >= 500;
+          if (!retriable || attempt >= settings.retries) throw new KubeApiError(`${what}: ${describe(error)}`, code);
+          const delay = baseDelay * 2 ** attempt * (0.75 + Math.random() * 0.5);
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    },
+  };
+}
+
+export function statusOf(error: unknown): number | undefined {
+  return error instanceof ApiException ? error.code : undefined;
+}
+
+/** The Status message of an API error, or the transport error. */
+function describe(error: unknown): string {
+  if (error instanceof ApiException) {
+    let message: string | undefined;
+    try {
+      const body = typeof error.body === 'string' ? JSON.parse(error.body) : error.body;
+      message = body?.message;
+    } catch {
+      // not JSON
+    }
+    return `HTTP ${error.code}${message ? `: ${message}` : ''}`;
+  }
+  const e = error as Error & { name?: string; type?: string };
+  if (e?.name === 'AbortError' || e?.type === 'aborted' || /aborted|timeout/i.test(e?.message ?? '')) return `timed out (${e.message})`;
+  return e?.message ?? String(error);
+}
+
+export const isNotFound = (error: unknown) => statusOf(error) === 404 || (error instanceof KubeApiError && error.code === 404);
+
+/** RFC 3339 with microseconds, the format of a `MicroTime` (Lease renewTime, Event eventTime). */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}

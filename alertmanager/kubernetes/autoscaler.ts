@@ -1,0 +1,6 @@
+/** What scales the serving set: the HPA or a KEDA ScaledObject, one file each. */
+export interface Autoscaler {
+  /** Which set it scales, its floor, its ceiling, and the lowest floor it accepts. */
+  observe(): Promise<{ target: string; minReplicas: number; maxReplicas?: number; lowest: number }>;
+  set(target: { kind: 'Deployment' | 'StatefulSet'; name: string }, minReplicas: number): Promise<void>;
+}

@@ -1,0 +1,77 @@
+/**
+ * A workload on Kubernetes as the promotion code sees it: its two sets (scale targets), its autoscaler
+ * and its router, composed from the configuration.
+ */
+import type { WorkloadConfig } from '../../core/config.ts';
+import type { ObservedState } from '../../core/promotion/promotion.ts';
+import type { ActionStep, WorkloadCluster } from '../target.ts';
+import type { KubeApis } from './api.ts';
+import type { Autoscaler } from './autoscaler.ts';
+import { eventRecorder } from './events.ts';
+import { horizontalPodAutoscaler } from './hpa.ts';
+import { httpRoute } from './httproute.ts';
+import type { Router } from './router.ts';
+import { scaleTarget, type ScaleTarget } from './scale.ts';
+import { scaledObject } from './scaledobject.ts';
+import { serviceRouter } from './service-router.ts';
+
+export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCluster {
+  const shadow = w.shadow;
+  if (!shadow) throw new Error(`workload ${w.namespace}/${w.name}: no shadow configured`);
+  const kinds: Record<string, 'Deployment' | 'StatefulSet'> = { [w.primary.name]: w.primary.kind, [shadow.name]: shadow.kind };
+  const sets = new Map<string, ScaleTarget>([
+    [w.primary.name, scaleTarget(apis, w.namespace, w.primary.kind, w.primary.name)],
+    [shadow.name, scaleTarget(apis, w.namespace, shadow.kind, shadow.name)],
+  ]);
+  const autoscalerName = w.autoscaler.name ?? w.primary.name;
+  const autoscaler: Autoscaler | undefined =
+    w.autoscaler.kind === 'HorizontalPodAutoscaler'
+      ? horizontalPodAutoscaler(apis, w.namespace, autoscalerName)
+      : w.autoscaler.kind === 'ScaledObject'
+        ? scaledObject(apis, w.namespace, autoscalerName)
+        : undefined;
+  const r = w.router;
+  const router: Router | undefined =
+    r.kind === 'HTTPRoute'
+      ? httpRoute(apis, w.namespace, { name: r.name, rule: r.rule, port: r.port, services: { [w.primary.name]: r.primaryService ?? w.primary.name, [shadow.name]: r.shadowService ?? shadow.name } })
+      : r.kind === 'Service'
+        ? serviceRouter(apis, w.namespace, { name: r.name, selectorKey: r.selectorKey, values: { [w.primary.name]: r.primaryValue, [shadow.name]: r.shadowValue }, mirrorPercent: shadow.mirrorPercent })
+        : undefined;
+  const event = eventRecorder(apis, w.namespace, { kind: w.primary.kind, name: w.primary.name });
+
+  const set = (name: string) => {
+    const s = sets.get(name);
+    if (!s) throw new Error(`workload ${w.namespace}/${w.name} has no set ${name}`);
+    return s;
+  };
+
+  return {
+    canRoute: router !== undefined,
+    async observe(): Promise<ObservedState> {
+      const [primary, standby, a, route] = await Promise.all([
+        set(w.primary.name).observe(),
+        set(shadow.name).observe(),
+        autoscaler?.observe(),
+        router?.observe(),
+      ]);
+      return {
+        replicas: { [w.primary.name]: primary, [shadow.name]: standby },
+        ...(a ? { autoscaler: a } : {}),
+        ...(route ? { route } : {}),
+      };
+    },
+    async apply(step: ActionStep): Promise<void> {
+      switch (step.kind) {
+        case 'scale':
+          return set(step.set).scale(step.replicas);
+        case 'route':
+          if (!router) throw new Error(`workload ${w.namespace}/${w.name}: no router configured`);
+          return router.set(step.active, step.mirror, step.mirrorPercent);
+        case 'autoscaler':
+          if (!autoscaler) throw new Error(`workload ${w.namespace}/${w.name}: no autoscaler configured`);
+          return autoscaler.set({ kind: kinds[step.target] ?? 'Deployment', name: step.target }, step.minReplicas);
+      }
+    },
+    event,
+  };
+}

@@ -1,0 +1,24 @@
+/** The HPA (autoscaling/v2): floor = spec.minReplicas; a swap retargets spec.scaleTargetRef, keeping the object, its behavior and history. */
+import type { KubeApis } from './api.ts';
+import type { Autoscaler } from './autoscaler.ts';
+
+export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name: string): Autoscaler {
+  const what = `HorizontalPodAutoscaler ${namespace}/${name}`;
+  return {
+    async observe() {
+      const o = await apis.retry(`read ${what}`, () => apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, apis.options()));
+      return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicas ?? 1, maxReplicas: o.spec?.maxReplicas, lowest: 1 };
+    },
+    async set(target, minReplicas) {
+      await apis.retry(`update ${what}`, async () => {
+        const o = await apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, apis.options());
+        const floor = Math.max(1, Math.min(minReplicas, o.spec?.maxReplicas ?? minReplicas));
+        const body = {
+          metadata: { resourceVersion: o.metadata?.resourceVersion },
+          spec: { minReplicas: floor, scaleTargetRef: { apiVersion: 'apps/v1', kind: target.kind, name: target.name } },
+        };
+        await apis.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name, namespace, body }, apis.options(true));
+      });
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Gateway API HTTPRoute (gateway.networking.k8s.io/v1): one rule's backendRefs send all traffic to the
+ * serving set's Service, and its `RequestMirror` filter copies `percent` % to the standby's Service
+ * (../shared/docs/interfaces.md §4.1). Other rules, filters and fields are left as they are.
+ */
+import type { KubeApis } from './api.ts';
+import type { Router } from './router.ts';
+
+const ref = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes' };
+
+interface BackendRef {
+  name: string;
+  port?: number;
+  weight?: number;
+  [k: string]: unknown;
+}
+interface Filter {
+  type: string;
+  requestMirror?: { backendRef: BackendRef; percent?: number; fraction?: { numerator: number; denominator?: number } };
+  [k: string]: unknown;
+}
+interface HTTPRoute {
+  metadata?: { resourceVersion?: string };
+  spec?: { rules?: Array<{ backendRefs?: BackendRef[]; filters?: Filter[]; [k: string]: unknown }>; [k: string]: unknown };
+}
+
+export interface HttpRouteSettings {
+  name: string;
+  rule: number;
+  port: number;
+  /** Service of each set, by set name. */
+  services: Record<string, string>;
+}
+
+export function httpRoute(apis: KubeApis, namespace: string, s: HttpRouteSettings): Router {
+  const what = `HTTPRoute ${namespace}/${s.name}`;
+  const setOf = (service: string | undefined) => Object.entries(s.services).find(([, svc]) => svc === service)?.[0] ?? service ?? '';
+  const read = () => apis.custom.getNamespacedCustomObject({ ...ref, namespace, name: s.name }, apis.options()) as Promise<HTTPRoute>;
+  const ruleOf = (o: HTTPRoute) => {
+    const rule = o.spec?.rules?.[s.rule];
+    if (!rule) throw new Error(`${what} has no rule ${s.rule} (spec.rules has ${o.spec?.rules?.length ?? 0}); check router.rule`);
+    return rule;
+  };
+  return {
+    async observe() {
+      const rule = ruleOf(await apis.retry(`read ${what}`, read));
+      const serving = (rule.backendRefs ?? []).filter((b) => (b.weight ?? 1) > 0);
+      const mirror = (rule.filters ?? []).find((f) => f.type === 'RequestMirror')?.requestMirror;
+      const percent = mirror ? (mirror.percent ?? (mirror.fraction ? (100 * mirror.fraction.numerator) / (mirror.fraction.denominator ?? 100) : 100)) : 0;
+      // Several weighted backends = a split someone else manages: report the heaviest as serving.
+      const heaviest = [...serving].sort((a, b) => (b.weight ?? 1) - (a.weight ?? 1))[0];
+      return { active: setOf(heaviest?.name), mirror: mirror ? setOf(mirror.backendRef.name) : undefined, mirrorPercent: percent };
+    },
+    async set(active, mirror, mirrorPercent) {
+      await apis.retry(`update ${what}`, async () => {
+        const o = await read();
+        const rules = structuredClone(o.spec?.rules ?? []);
+        const rule = ruleOf({ spec: { rules } });
+        const template = rule.backendRefs?.[0] ?? { name: '' };
+        rule.backendRefs = [{ ...template, name: s.services[active], port: s.port, weight: 1 }];
+        const others = (rule.filters ?? []).filter((f) => f.type !== 'RequestMirror');
+        rule.filters = mirrorPercent > 0 ? [...others, { type: 'RequestMirror', requestMirror: { backendRef: { name: s.services[mirror], port: s.port }, percent: mirrorPercent } }] : others;
+        const body = { metadata: { resourceVersion: o.metadata?.resourceVersion }, spec: { rules } };
+        await apis.custom.patchNamespacedCustomObject({ ...ref, namespace, name: s.name, body }, apis.options(true));
+      });
+    },
+  };
+}

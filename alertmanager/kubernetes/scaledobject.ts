@@ -1,0 +1,36 @@
+/**
+ * A KEDA ScaledObject (keda.sh/v1alpha1): floor = spec.minReplicaCount; a swap retargets
+ * spec.scaleTargetRef. KEDA re-creates the HPA it owns from the ScaledObject, so the triggers stay.
+ */
+import type { KubeApis } from './api.ts';
+import type { Autoscaler } from './autoscaler.ts';
+
+const ref = { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects' };
+
+interface ScaledObject {
+  metadata?: { resourceVersion?: string };
+  spec?: { scaleTargetRef?: { name?: string; kind?: string }; minReplicaCount?: number; maxReplicaCount?: number };
+}
+
+export function scaledObject(apis: KubeApis, namespace: string, name: string): Autoscaler {
+  const what = `ScaledObject ${namespace}/${name}`;
+  const read = () => apis.custom.getNamespacedCustomObject({ ...ref, namespace, name }, apis.options()) as Promise<ScaledObject>;
+  return {
+    async observe() {
+      const o = await apis.retry(`read ${what}`, read);
+      // KEDA's defaults: minReplicaCount 0, maxReplicaCount 100.
+      return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicaCount ?? 0, maxReplicas: o.spec?.maxReplicaCount ?? 100, lowest: 0 };
+    },
+    async set(target, minReplicas) {
+      await apis.retry(`update ${what}`, async () => {
+        const o = await read();
+        const floor = Math.max(0, Math.min(minReplicas, o.spec?.maxReplicaCount ?? 100));
+        const body = {
+          metadata: { resourceVersion: o.metadata?.resourceVersion },
+          spec: { minReplicaCount: floor, scaleTargetRef: { apiVersion: 'apps/v1', kind: target.kind, name: target.name } },
+        };
+        await apis.custom.patchNamespacedCustomObject({ ...ref, namespace, name, body }, apis.options(true));
+      });
+    },
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * A small in-test Kubernetes API server: the subset of paths the receiver calls, answering with the
+ * real API's JSON shapes (objects with metadata.resourceVersion, `Status` objects for errors, the
+ * autoscaling/v1 `Scale` subresource), optimistic concurrency (409 on a stale resourceVersion), JSON
+ * merge patch, and a record of every request. Faults can be injected: an error status or a request
+ * that never answers. A Deployment's ready replicas follow its spec after `readyDelayMs`, like a
+ * controller's would.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  contentType?: string;
+  body?: any;
+  at: number;
+}
+
+type Fault = { match: (r: RecordedRequest) => boolean; times: number; status?: number; hang?: boolean };
+
+const COLLECTIONS: Array<{ re: RegExp; kind: string; apiVersion: string }> = [
+  { re: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments/, kind: 'Deployment', apiVersion: 'apps/v1' },
+  { re: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/statefulsets/, kind: 'StatefulSet', apiVersion: 'apps/v1' },
+  { re: /^\/apis\/autoscaling\/v2\/namespaces\/([^/]+)\/horizontalpodautoscalers/, kind: 'HorizontalPodAutoscaler', apiVersion: 'autoscaling/v2' },
+  { re: /^\/apis\/keda\.sh\/v1alpha1\/namespaces\/([^/]+)\/scaledobjects/, kind: 'ScaledObject', apiVersion: 'keda.sh/v1alpha1' },
+  { re: /^\/apis\/gateway\.networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/httproutes/, kind: 'HTTPRoute', apiVersion: 'gateway.networking.k8s.io/v1' },
+  { re: /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases/, kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
+  { re: /^\/api\/v1\/namespaces\/([^/]+)\/services/, kind: 'Service', apiVersion: 'v1' },
+  { re: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps/, kind: 'ConfigMap', apiVersion: 'v1' },
+  { re: /^\/api\/v1\/namespaces\/([^/]+)\/events/, kind: 'Event', apiVersion: 'v1' },
+];
+
+/** RFC 7386 JSON merge patch. */
+export function mergePatch(target: any, patch: any): any {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+function status(code: number, reason: string, message: string) {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+export class FakeKubeApi {
+  readonly requests: RecordedRequest[] = [];
+  /** Objects by path (collection path + '/' + name). */
+  readonly objects = new Map<string, any>();
+  private faults: Fault[] = [];
+  private version = 1000;
+  private server?: http.Server;
+  private readonly hanging = new Set<http.ServerResponse>();
+  url = '';
+  readyDelayMs = 0;
+
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.server?.closeAllConnections();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  /** Answers the next `times` requests matching with `status`, or never answers them (`hang`). */
+  inject(match: (r: RecordedRequest) => boolean, fault: { status?: number; hang?: boolean; times?: number }): void {
+    this.faults.push({ match, times: fault.times ?? 1, status: fault.status, hang: fault.hang });
+  }
+
+  /** Creates or replaces an object at its canonical path. */
+  put(path: string, object: any): any {
+    const stored = { ...object, metadata: { ...object.metadata, resourceVersion: String(++this.version), uid: object.metadata?.uid ?? `uid-${this.version}` } };
+    this.objects.set(path, stored);
+    return stored;
+  }
+
+  get(path: string): any {
+    return this.objects.get(path);
+  }
+
+  deployment(namespace: string, name: string, replicas: number, kind: 'Deployment' | 'StatefulSet' = 'Deployment'): void {
+    const plural = kind === 'Deployment' ? 'deployments' : 'statefulsets';
+    this.put(`/apis/apps/v1/namespaces/${namespace}/${plural}/${name}`, {
+      apiVersion: 'apps/v1',
+      kind,
+      metadata: { name, namespace, generation: 1 },
+      spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'example/app:1' }] } } },
+      status: { replicas, readyReplicas: replicas, availableReplicas: replicas, observedGeneration: 1 },
+    });
+  }
+
+  /** Requests that changed something (not GET). */
+  writes(): RecordedRequest[] {
+    return this.requests.filter((r) => r.method !== 'GET');
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const url = new URL(req.url ?? '/', 'http://x');
+      const record: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, contentType: req.headers['content-type'], at: Date.now() };
+      if (text) {
+        try {
+          record.body = JSON.parse(text);
+        } catch {
+          record.body = text;
+        }
+      }
+      this.requests.push(record);
+      const fault = this.faults.find((f) => f.times > 0 && f.match(record));
+      if (fault) {
+        fault.times--;
+        if (fault.hang) {
+          this.hanging.add(res);
+          return;
+        }
+        this.send(res, fault.status!, status(fault.status!, fault.status === 409 ? 'Conflict' : 'InternalError', `injected ${fault.status}`));
+        return;
+      }
+      try {
+        const [code, body] = this.route(record);
+        this.send(res, code, body);
+      } catch (error) {
+        this.send(res, 500, status(500, 'InternalError', (error as Error).message));
+      }
+    });
+  }
+
+  private send(res: http.ServerResponse, code: number, body: unknown): void {
+    res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  }
+
+  private route(r: RecordedRequest): [number, unknown] {
+    const collection = COLLECTIONS.find((c) => c.re.test(r.path));
+    if (!collection) return [404, status(404, 'NotFound', `the server could not find the requested resource ${r.path}`)];
+    const [, namespace] = collection.re.exec(r.path)!;
+    const rest = r.path.replace(collection.re, '').split('/').filter(Boolean);
+    const base = r.path.slice(0, r.path.length - rest.join('/').length).replace(/\/$/, '');
+    if (rest.length === 0) {
+      if (r.method !== 'POST') return [405, status(405, 'MethodNotAllowed', 'only create is served on collections')];
+      const name = r.body?.metadata?.name ?? (r.body?.metadata?.generateName ? `${r.body.metadata.generateName}${this.version + 1}` : undefined);
+      if (!name) return [422, status(422, 'Invalid', 'metadata.name: Required value')];
+      if (this.objects.has(`${base}/${name}`)) return [409, status(409, 'AlreadyExists', `${collection.kind} "${name}" already exists`)];
+      return [201, this.put(`${base}/${name}`, { ...r.body, metadata: { ...r.body.metadata, name, namespace } })];
+    }
+    const [name, sub] = rest;
+    const path = `${base}/${name}`;
+    const current = this.objects.get(path);
+    if (!current) return [404, status(404, 'NotFound', `${collection.kind.toLowerCase()}s "${name}" not found`)];
+
+    if (sub === 'scale') {
+      const scale = () => {
+        const o = this.objects.get(path);
+        return {
+          kind: 'Scale',
+          apiVersion: 'autoscaling/v1',
+          metadata: { name, namespace, resourceVersion: o.metadata.resourceVersion, uid: o.metadata.uid },
+          spec: { replicas: o.spec.replicas },
+          status: { replicas: o.status?.replicas ?? 0, selector: `app=${name}` },
+        };
+      };
+      if (r.method === 'GET') return [200, scale()];
+      if (r.method !== 'PATCH' && r.method !== 'PUT') return [405, status(405, 'MethodNotAllowed', r.method)];
+      if (r.method === 'PATCH' && r.contentType !== 'application/merge-patch+json') return [415, status(415, 'UnsupportedMediaType', `${r.contentType} is not served here`)];
+      const rv = r.body?.metadata?.resourceVersion;
+      if (rv !== undefined && rv !== current.metadata.resourceVersion) return [409, status(409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again')];
+      const replicas = r.body?.spec?.replicas;
+      if (!Number.isInteger(replicas) || replicas < 0) return [422, status(422, 'Invalid', 'spec.replicas: Invalid value')];
+      this.setReplicas(path, replicas);
+      return [200, scale()];
+    }
+    if (sub) return [404, status(404, 'NotFound', `subresource ${sub}`)];
+
+    if (r.method === 'GET') return [200, current];
+    if (r.method === 'DELETE') {
+      this.objects.delete(path);
+      return [200, status(200, '', 'deleted')];
+    }
+    const rv = r.body?.metadata?.resourceVersion;
+    if (rv !== undefined && rv !== current.metadata.resourceVersion) return [409, status(409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again')];
+    if (r.method === 'PUT') {
+      if (rv === undefined) return [422, status(422, 'Invalid', 'metadata.resourceVersion: Invalid value: 0x0: must be specified for an update')];
+      return [200, this.put(path, { ...r.body, metadata: { ...r.body.metadata, uid: current.metadata.uid } })];
+    }
+    if (r.method === 'PATCH') {
+      if (r.contentType !== 'application/merge-patch+json') return [415, status(415, 'UnsupportedMediaType', `${r.contentType} is not served here`)];
+      const patched = mergePatch(current, r.body);
+      return [200, this.put(path, { ...patched, metadata: { ...patched.metadata, uid: current.metadata.uid } })];
+    }
+    return [405, status(405, 'MethodNotAllowed', r.method)];
+  }
+
+  private setReplicas(path: string, replicas: number): void {
+    const o = this.objects.get(path);
+    const next = { ...o, spec: { ...o.spec, replicas }, status: { ...o.status, replicas } };
+    if (this.readyDelayMs === 0 || replicas < (o.status?.readyReplicas ?? 0)) next.status.readyReplicas = replicas;
+    this.put(path, next);
+    if (this.readyDelayMs > 0) {
+      setTimeout(() => {
+        const now = this.objects.get(path);
+        if (now && now.spec.replicas === replicas) this.put(path, { ...now, status: { ...now.status, readyReplicas: replicas, availableReplicas: replicas } });
+      }, this.readyDelayMs).unref();
+    }
+  }
+}
