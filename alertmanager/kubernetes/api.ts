@@ -12,6 +12,8 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  Observable,
+  setHeaderMiddleware,
   PatchStrategy,
   type ConfigurationOptions,
   type RequestContext,
@@ -59,27 +61,16 @@ export function kubeConfigFor(server: string, token = 'test'): KubeConfig {
 }
 
 export function createKubeApis(kc: KubeConfig, settings: { timeoutMs: number; retries: number; baseDelayMs?: number }): KubeApis {
+  // The object-parameter API takes Observable-style middleware (the library's own stub of it).
   const timeout = {
-    pre: async (context: RequestContext) => {
+    pre: (context: RequestContext) => {
       context.setSignal(AbortSignal.timeout(settings.timeoutMs));
-      return context;
+      return new Observable(Promise.resolve(context));
     },
-    post: async (context: ResponseContext) => context,
+    post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
   };
-  const plain: ConfigurationOptions = { middleware: [timeout], middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions;
-  const merge: ConfigurationOptions = {
-    middleware: [
-      timeout,
-      {
-        pre: async (context: RequestContext) => {
-          context.setHeaderParam('Content-Type', PatchStrategy.MergePatch);
-          return context;
-        },
-        post: async (context: ResponseContext) => context,
-      },
-    ],
-    middlewareMergeStrategy: 'append',
-  } as unknown as ConfigurationOptions;
+  const plain: ConfigurationOptions = { middleware: [timeout], middlewareMergeStrategy: 'append' };
+  const merge: ConfigurationOptions = { middleware: [timeout, setHeaderMiddleware('Content-Type', PatchStrategy.MergePatch)], middlewareMergeStrategy: 'append' };
   const baseDelay = settings.baseDelayMs ?? 200;
   return {
     apps: kc.makeApiClient(AppsV1Api),

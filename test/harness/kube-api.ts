@@ -75,6 +75,10 @@ export class FakeKubeApi {
     this.faults.push({ match, times: fault.times ?? 1, status: fault.status, hang: fault.hang });
   }
 
+  clearFaults(): void {
+    this.faults = [];
+  }
+
   /** Creates or replaces an object at its canonical path. */
   put(path: string, object: any): any {
     const stored = { ...object, metadata: { ...object.metadata, resourceVersion: String(++this.version), uid: object.metadata?.uid ?? `uid-${this.version}` } };

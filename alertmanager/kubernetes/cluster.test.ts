@@ -1,0 +1,293 @@
+/**
+ * The Kubernetes path against the in-test API server: the exact requests of a prescale and of a
+ * promotion, retries on 409 and 500, a request that never answers, and leader election.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+
+import { parseConfig } from '../../core/config.ts';
+import { FakeKubeApi, type RecordedRequest } from '../../test/harness/kube-api.ts';
+import { MemoryAudit } from '../audit.ts';
+import { startReceiver, type RunningReceiver } from '../service.ts';
+import type { SignalSource } from '../signals.ts';
+import { createKubeApis, kubeConfigFor } from './api.ts';
+import { LeaseElector } from './lease.ts';
+
+const NS = 'shop';
+const DEPLOY = `/apis/apps/v1/namespaces/${NS}/deployments`;
+const HPA = `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/checkout`;
+const ROUTE = `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/httproutes/checkout`;
+const STATE = '/api/v1/namespaces/shadowscale/configmaps';
+
+const config = parseConfig(`
+prometheus: { url: http://127.0.0.1:9 }
+receiver:
+  listen: "127.0.0.1:0"
+  cooldown: 1s
+  minHold: 1s
+  resync: 1h
+  kubernetes: { requestTimeout: 1s, retries: 3 }
+  leaderElection: { namespace: shadowscale }
+workloads:
+  - name: checkout
+    namespace: shop
+    load: sum(rate(http_requests_total{workload="checkout",role="primary"}[1m]))
+    capacityPerReplica: 50
+    primary: { name: checkout, minReplicas: 2, maxReplicas: 20 }
+    shadow: { name: checkout-shadow, minReplicas: 1, maxReplicas: 5, mirrorPercent: 10 }
+    autoscaler: { kind: HorizontalPodAutoscaler }
+    router: { kind: HTTPRoute, name: checkout, port: 8080 }
+`);
+
+const readiness = { ready: true };
+const signals: SignalSource = { shadowReady: async () => readiness.ready, plan: async () => ({ desiredReplicas: 8, shadowPoolSize: 3 }) };
+
+function seed(api: FakeKubeApi): void {
+  api.deployment(NS, 'checkout', 6);
+  api.deployment(NS, 'checkout-shadow', 1);
+  api.put(HPA, {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { name: 'checkout', namespace: NS },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'checkout' },
+      minReplicas: 2,
+      maxReplicas: 20,
+      metrics: [{ type: 'External', external: { metric: { name: 'shadowscale_desired_replicas' }, target: { type: 'AverageValue', averageValue: '1' } } }],
+      behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
+    },
+    status: { currentReplicas: 6, desiredReplicas: 6 },
+  });
+  api.put(ROUTE, {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: 'checkout', namespace: NS },
+    spec: {
+      parentRefs: [{ name: 'gateway' }],
+      rules: [
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+          backendRefs: [{ name: 'checkout', port: 8080 }],
+          filters: [
+            { type: 'RequestHeaderModifier', requestHeaderModifier: { add: [{ name: 'x-team', value: 'shop' }] } },
+            { type: 'RequestMirror', requestMirror: { backendRef: { name: 'checkout-shadow', port: 8080 }, percent: 10 } },
+          ],
+        },
+      ],
+    },
+  });
+}
+
+const alert = (fingerprint: string, action: string, status: 'firing' | 'resolved', alertname: string, startsAt = new Date().toISOString()) => ({
+  status,
+  labels: { alertname, namespace: NS, workload: 'checkout', shadowscale_action: action },
+  annotations: {},
+  startsAt,
+  endsAt: '0001-01-01T00:00:00Z',
+  fingerprint,
+});
+const payload = (alerts: ReturnType<typeof alert>[]) => ({ version: '4', groupKey: 'g', status: 'firing', receiver: 'shadowscale', alerts });
+
+/** Writes to the workload's objects (not the state ConfigMap, not Events), as method + path + the fields that matter. */
+function actions(requests: RecordedRequest[]): string[] {
+  return requests
+    .filter((r) => r.method !== 'GET' && !r.path.startsWith(STATE) && !r.path.endsWith('/events'))
+    .map((r) => {
+      if (r.path.endsWith('/scale')) return `PATCH ${r.path.split('/').at(-2)}/scale replicas=${r.body.spec.replicas}`;
+      if (r.path === HPA) return `PATCH hpa minReplicas=${r.body.spec.minReplicas} target=${r.body.spec.scaleTargetRef.name}`;
+      if (r.path === ROUTE) {
+        const rule = r.body.spec.rules[0];
+        const mirror = rule.filters.find((f: any) => f.type === 'RequestMirror').requestMirror;
+        return `PATCH route backend=${rule.backendRefs.map((b: any) => b.name).join(',')} mirror=${mirror.backendRef.name}@${mirror.percent}`;
+      }
+      return `${r.method} ${r.path}`;
+    });
+}
+
+let api: FakeKubeApi;
+let running: RunningReceiver;
+const audit = new MemoryAudit();
+
+async function post(body: unknown): Promise<number> {
+  const res = await fetch(`${running.url}/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return res.status;
+}
+
+async function until(what: string, fn: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeEach(async () => {
+  api = new FakeKubeApi();
+  await api.start();
+  seed(api);
+  audit.events.length = 0;
+  running = await startReceiver(config, { kubeConfig: kubeConfigFor(api.url), signals, audit, logger: pino({ level: 'silent' }), noResync: true });
+});
+afterEach(async () => {
+  await running?.stop();
+  await api?.stop();
+});
+
+describe('the receiver against the Kubernetes API', () => {
+  it('prescales with exactly an HPA floor patch and a scale patch, recorded in the state ConfigMap first', async () => {
+    expect(await post(payload([alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]))).toBe(200);
+    await running.receiver.idle();
+    expect(actions(api.requests)).toEqual(['PATCH hpa minReplicas=8 target=checkout', 'PATCH checkout-shadow/scale replicas=3']);
+    const writes = api.writes();
+    // The intent is durable (ConfigMap created) before the first action.
+    expect(writes[0]).toMatchObject({ method: 'POST', path: STATE });
+    expect(JSON.parse(api.get(`${STATE}/shadowscale-receiver-state`).data['shop.checkout']).alerts.a1.status).toBe('firing');
+    // Merge patches carrying the resourceVersion that was read (optimistic concurrency).
+    const scalePatch = writes.find((w) => w.path.endsWith('checkout-shadow/scale'))!;
+    expect(scalePatch.contentType).toBe('application/merge-patch+json');
+    expect(scalePatch.body.metadata.resourceVersion).toMatch(/^\d+$/);
+    // The HPA keeps its metrics and behaviour.
+    expect(api.get(HPA).spec.behavior).toEqual({ scaleDown: { stabilizationWindowSeconds: 300 } });
+  });
+
+  it('answers the same payload five times, concurrently, with one set of actions', async () => {
+    const body = payload([alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly', '2026-11-23T08:00:00.000Z')]);
+    body.alerts[0].startsAt = new Date().toISOString();
+    const statuses = await Promise.all(Array.from({ length: 5 }, () => post(body)));
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    await running.receiver.idle();
+    expect(actions(api.requests)).toHaveLength(2);
+    await running.receiver.reconcile('shop.checkout');
+    expect(actions(api.requests)).toHaveLength(2);
+  });
+
+  it('promotes in order: grow the shadow, wait for it, move the route, retarget the HPA, shrink the old primary', async () => {
+    api.readyDelayMs = 300;
+    expect(await post(payload([alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded')]))).toBe(200);
+    await until('route moved', () => api.get(ROUTE).spec.rules[0].backendRefs[0].name === 'checkout-shadow');
+    await until('old primary shrunk', () => api.get(`${DEPLOY}/checkout`).spec.replicas === 1);
+    await running.receiver.idle();
+    expect(actions(api.requests)).toEqual([
+      'PATCH checkout-shadow/scale replicas=6',
+      'PATCH route backend=checkout-shadow mirror=checkout@10',
+      'PATCH hpa minReplicas=2 target=checkout-shadow',
+      'PATCH checkout/scale replicas=1',
+    ]);
+    // The route was moved only once the shadow had 6 ready replicas.
+    const routePatch = api.requests.find((r) => r.method === 'PATCH' && r.path === ROUTE)!;
+    const grown = api.requests.find((r) => r.method === 'PATCH' && r.path.endsWith('checkout-shadow/scale'))!;
+    expect(routePatch.at - grown.at).toBeGreaterThanOrEqual(250);
+    // Other filters of the rule are kept.
+    expect(api.get(ROUTE).spec.rules[0].filters[0].type).toBe('RequestHeaderModifier');
+    expect(api.requests.some((r) => r.method === 'POST' && r.path.endsWith('/events') && r.body.reason === 'ShadowscalePromoted')).toBe(true);
+  });
+
+  it('retries a 409 and a 500, and gives up on a request that never answers after its timeout', async () => {
+    api.inject((r) => r.method === 'PATCH' && r.path.endsWith('checkout-shadow/scale'), { status: 409 });
+    api.inject((r) => r.method === 'GET' && r.path === HPA, { status: 500 });
+    await post(payload([alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]));
+    await running.receiver.idle();
+    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(3);
+    expect(api.get(HPA).spec.minReplicas).toBe(8);
+    expect(api.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('checkout-shadow/scale'))).toHaveLength(2);
+
+    // A read that hangs: the 1 s timeout aborts it and the retry succeeds.
+    api.inject((r) => r.method === 'GET' && r.path === `${DEPLOY}/checkout-shadow`, { hang: true });
+    const reads = () => api.requests.filter((r) => r.method === 'GET' && r.path === `${DEPLOY}/checkout-shadow`).length;
+    const readsBefore = reads();
+    const started = Date.now();
+    await post(payload([alert('a1', 'prescale', 'resolved', 'ShadowscaleLoadAnomaly'), alert('a2', 'prescale', 'firing', 'ShadowscalePredictedOverload')]));
+    await running.receiver.idle();
+    expect(audit.events.filter((e) => e.event === 'error')).toEqual([]);
+    // Still prescaled (a2 fires), and nothing failed.
+    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(3);
+    expect(reads() - readsBefore).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('reports a request that keeps failing, and converges at the next reconciliation', async () => {
+    api.inject((r) => r.method === 'PATCH' && r.path === HPA, { status: 500, times: 10 });
+    await post(payload([alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]));
+    await running.receiver.idle();
+    const error = audit.events.find((e) => e.event === 'action' && e.result === 'error');
+    expect(error).toMatchObject({ step: { kind: 'autoscaler' } });
+    expect((error as { error: string }).error).toMatch(/HorizontalPodAutoscaler shop\/checkout: HTTP 500/);
+    api.clearFaults();
+    await running.receiver.reconcile('shop.checkout');
+    expect(api.get(HPA).spec.minReplicas).toBe(8);
+    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(3);
+  });
+});
+
+describe('leader election through a Lease', () => {
+  it('elects one leader, publishes its address, and hands over when it stops', async () => {
+    const apis = createKubeApis(kubeConfigFor(api.url), { timeoutMs: 1000, retries: 0 });
+    let clock = Date.now();
+    const now = () => clock;
+    const settings = { namespace: 'shadowscale', name: 'shadowscale-receiver', leaseDurationSeconds: 15, retryPeriodSeconds: 2 };
+    const a = new LeaseElector(apis, { ...settings, identity: 'receiver-a', advertise: '10.0.0.1:8081' }, undefined, now);
+    const b = new LeaseElector(apis, { ...settings, identity: 'receiver-b', advertise: '10.0.0.2:8081' }, undefined, now);
+    await a.tryOnce();
+    await b.tryOnce();
+    expect([a.isLeader(), b.isLeader()]).toEqual([true, false]);
+    expect(b.leaderAddress()).toBe('10.0.0.1:8081');
+    const lease = api.get('/apis/coordination.k8s.io/v1/namespaces/shadowscale/leases/shadowscale-receiver');
+    expect(lease.spec).toMatchObject({ holderIdentity: 'receiver-a', leaseDurationSeconds: 15, leaseTransitions: 0 });
+    expect(lease.spec.renewTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+
+    // a stops renewing: b takes over only after a full lease duration of an unchanged record.
+    clock += 10_000;
+    await b.tryOnce();
+    expect(b.isLeader()).toBe(false);
+    clock += 6_000;
+    await b.tryOnce();
+    expect(b.isLeader()).toBe(true);
+    expect(a.isLeader()).toBe(false); // its own renewal is more than a lease duration old
+    await a.tryOnce();
+    expect(a.isLeader()).toBe(false);
+    expect(a.leaderAddress()).toBe('10.0.0.2:8081');
+    expect(api.get('/apis/coordination.k8s.io/v1/namespaces/shadowscale/leases/shadowscale-receiver').spec.leaseTransitions).toBe(1);
+
+    // A stopping leader releases the lease: the follower takes it at its next round.
+    await b.stop();
+    await a.tryOnce();
+    expect(a.isLeader()).toBe(true);
+  });
+
+  it('a follower forwards webhooks to the leader, and answers 503 when there is none', async () => {
+    const leader = running;
+    const follower = await startReceiver(config, {
+      kubeConfig: kubeConfigFor(api.url),
+      signals,
+      audit: new MemoryAudit(),
+      logger: pino({ level: 'silent' }),
+      noResync: true,
+      leadership: { isLeader: () => false, leaderAddress: () => leader.url.replace('http://', '') },
+    });
+    try {
+      const body = payload([alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]);
+      const res = await fetch(`${follower.url}/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(res.status).toBe(200);
+      expect((await res.json()).recorded).toBe(1);
+      await leader.receiver.idle();
+      expect(api.get(HPA).spec.minReplicas).toBe(8);
+    } finally {
+      await follower.stop();
+    }
+    const orphan = await startReceiver(config, {
+      kubeConfig: kubeConfigFor(api.url),
+      signals,
+      audit: new MemoryAudit(),
+      logger: pino({ level: 'silent' }),
+      noResync: true,
+      leadership: { isLeader: () => false, leaderAddress: () => undefined },
+    });
+    try {
+      const res = await fetch(`${orphan.url}/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload([])) });
+      expect(res.status).toBe(503);
+    } finally {
+      await orphan.stop();
+    }
+  });
+});
