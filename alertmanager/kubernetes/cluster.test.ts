@@ -291,3 +291,65 @@ describe('leader election through a Lease', () => {
     }
   });
 });
+
+describe('other autoscalers and routers, dry run and the per-workload switch', () => {
+  const variant = (yaml: string) =>
+    parseConfig(`
+prometheus: { url: http://127.0.0.1:9 }
+receiver: { listen: "127.0.0.1:0", resync: 1h, minHold: 1s, kubernetes: { requestTimeout: 1s } }
+workloads:
+  - name: checkout
+    namespace: shop
+    load: up
+    capacityPerReplica: 50
+    primary: { name: checkout, minReplicas: 2, maxReplicas: 20 }
+    shadow: { name: checkout-shadow, minReplicas: 1, maxReplicas: 5, mirrorPercent: 10 }
+${yaml}`);
+  const SO = `/apis/keda.sh/v1alpha1/namespaces/${NS}/scaledobjects/checkout-so`;
+  const SVC = `/api/v1/namespaces/${NS}/services/checkout`;
+
+  async function run(cfg: ReturnType<typeof parseConfig>, body: unknown, extra: Parameters<typeof startReceiver>[1] = {}) {
+    await running.stop();
+    running = await startReceiver(cfg, { kubeConfig: kubeConfigFor(api.url), signals, audit, logger: pino({ level: 'silent' }), noResync: true, ...extra });
+    expect(await post(body)).toBe(200);
+    await running.receiver.idle();
+  }
+
+  it('promotes through a ScaledObject and a Service selector', async () => {
+    api.put(SO, {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'ScaledObject',
+      metadata: { name: 'checkout-so', namespace: NS },
+      spec: { scaleTargetRef: { name: 'checkout' }, minReplicaCount: 2, maxReplicaCount: 30, triggers: [{ type: 'external', metadata: { scalerAddress: 'shadowscale:9100' } }] },
+    });
+    api.put(SVC, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'checkout', namespace: NS }, spec: { selector: { app: 'shop', set: 'blue' }, ports: [{ port: 80 }] } });
+    await run(
+      variant(`    autoscaler: { kind: ScaledObject, name: checkout-so }
+    router: { kind: Service, name: checkout, selectorKey: set, primaryValue: blue, shadowValue: green }`),
+      payload([alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded'), alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]),
+    );
+    expect(api.get(SVC).spec.selector).toEqual({ app: 'shop', set: 'green' });
+    expect(api.get(SO).spec).toMatchObject({ minReplicaCount: 8, scaleTargetRef: { name: 'checkout-shadow', kind: 'Deployment' }, triggers: [{ type: 'external' }] });
+    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(8);
+    expect(api.get(`${DEPLOY}/checkout`).spec.replicas).toBe(3);
+    const svcPatch = api.writes().find((w) => w.path === SVC)!;
+    expect(svcPatch).toMatchObject({ method: 'PATCH', contentType: 'application/merge-patch+json', body: { spec: { selector: { set: 'green' } } } });
+  });
+
+  it('in dry-run mode audits and exports the first step and changes nothing', async () => {
+    const cfg = variant('    router: { kind: HTTPRoute, name: checkout, port: 8080 }');
+    cfg.receiver!.dryRun = true;
+    await run(cfg, payload([alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]));
+    expect(api.writes().filter((w) => !w.path.includes('/configmaps'))).toEqual([]);
+    expect(audit.events.find((e) => e.event === 'action')).toMatchObject({ result: 'dry_run', step: { kind: 'autoscaler', minReplicas: 8 } });
+    const metrics = await (await fetch(`${running.url}/metrics`)).text();
+    expect(metrics).toMatch(/shadowscale_receiver_actions_total\{namespace="shop",workload="checkout",kind="autoscaler",result="dry_run"\} 1/);
+    expect(metrics).toMatch(/shadowscale_receiver_desired_floor\{namespace="shop",workload="checkout"\} 8/);
+  });
+
+  it('with actions switched off for the workload records the alerts and changes nothing', async () => {
+    await run(variant('    actions: false\n    router: { kind: HTTPRoute, name: checkout, port: 8080 }'), payload([alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded')]));
+    expect(api.writes().filter((w) => !w.path.includes('/configmaps'))).toEqual([]);
+    expect(audit.events.find((e) => e.event === 'action')).toMatchObject({ result: 'disabled', step: { kind: 'scale', set: 'checkout-shadow', replicas: 6 } });
+  });
+});
