@@ -99,6 +99,8 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
       { namespace: le.namespace, name: le.name, identity, advertise: le.advertise, leaseDurationSeconds: le.leaseDuration, retryPeriodSeconds: le.retryPeriod },
       (leading) => {
         metrics.leader(leading);
+        // A new leader reads the intent afresh: the old leader may have written since this replica last looked.
+        if (store instanceof ConfigMapStore) store.invalidate();
         logger.info({ identity, leading }, leading ? 'became the leader' : 'following');
       },
     );

@@ -231,7 +231,7 @@ const receiverSchema = z
     stateFile: z.string().min(1).optional(),
     kubernetes: z
       .object({
-        /** ConfigMap holding the receiver's memory, in leaderElection.namespace. */
+        /** Prefix of the ConfigMaps holding the receiver's memory (one per workload: <prefix>-<namespace>-<name>), in leaderElection.namespace. */
         stateConfigMap: z.string().min(1).default('shadowscale-receiver-state'),
         requestTimeout: duration.default(10),
         /** Retries of a 409 or 5xx answer, with exponential backoff. */

@@ -276,7 +276,7 @@ describe('the receiver process', () => {
       expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(6);
       expect(api.get(`${DEPLOY}/checkout`).spec.replicas).toBe(1);
       // The memory survived in the ConfigMap: one role change, not two.
-      const state = JSON.parse(api.get('/api/v1/namespaces/default/configmaps/shadowscale-receiver-state').data['shop.checkout']);
+      const state = JSON.parse(api.get('/api/v1/namespaces/default/configmaps/shadowscale-receiver-state-shop-checkout').data['memory.json']);
       expect(state).toMatchObject({ swapped: true });
       expect(state.roleChanges).toHaveLength(1);
       // The shadow was grown once: the restarted receiver did not redo what was done.

@@ -28,7 +28,8 @@ export interface KubeApis {
   coordination: CoordinationV1Api;
   /** Options for a call: the timeout, and the merge-patch content type when `patch`. */
   options(patch?: boolean): ConfigurationOptions;
-  retry<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  /** Retries 409 (unless `conflicts: false`: a write whose body is stale is not worth repeating), 429, 5xx, network errors. */
+  retry<T>(what: string, fn: () => Promise<T>, options?: { conflicts?: boolean }): Promise<T>;
 }
 
 export class KubeApiError extends Error {
@@ -79,13 +80,13 @@ export function createKubeApis(kc: KubeConfig, settings: { timeoutMs: number; re
     custom: kc.makeApiClient(CustomObjectsApi),
     coordination: kc.makeApiClient(CoordinationV1Api),
     options: (patch) => (patch ? merge : plain),
-    async retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    async retry<T>(what: string, fn: () => Promise<T>, options?: { conflicts?: boolean }): Promise<T> {
       for (let attempt = 0; ; attempt++) {
         try {
           return await fn();
         } catch (error) {
           const code = statusOf(error);
-          const retriable = code === undefined || code === 409 || code === 429 || code >= 500;
+          const retriable = code === undefined || (code === 409 && options?.conflicts !== false) || code === 429 || code >= 500;
           if (!retriable || attempt >= settings.retries) throw new KubeApiError(`${what}: ${describe(error)}`, code);
           const delay = baseDelay * 2 ** attempt * (0.75 + Math.random() * 0.5);
           await new Promise((r) => setTimeout(r, delay));

@@ -141,7 +141,7 @@ describe('the receiver against the Kubernetes API', () => {
     const writes = api.writes();
     // The intent is durable (ConfigMap created) before the first action.
     expect(writes[0]).toMatchObject({ method: 'POST', path: STATE });
-    expect(JSON.parse(api.get(`${STATE}/shadowscale-receiver-state`).data['shop.checkout']).alerts.a1.status).toBe('firing');
+    expect(JSON.parse(api.get(`${STATE}/shadowscale-receiver-state-shop-checkout`).data['memory.json']).alerts.a1.status).toBe('firing');
     // Merge patches carrying the resourceVersion that was read (optimistic concurrency).
     const scalePatch = writes.find((w) => w.path.endsWith('checkout-shadow/scale'))!;
     expect(scalePatch.contentType).toBe('application/merge-patch+json');

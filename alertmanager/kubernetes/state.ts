@@ -1,48 +1,93 @@
 /**
- * The receiver's memory in a ConfigMap (one key per workload), written with optimistic concurrency,
- * so that a restarted or newly elected receiver continues from the same intent.
+ * The receiver's memory in ConfigMaps, one per workload (`<prefix>-<namespace>-<workload>` in the
+ * receiver's namespace), so that a restarted or newly elected receiver continues from the same intent.
+ * One object per workload keeps writes small, keeps workloads from contending for one object, and stays
+ * far from the 1 MiB object limit however many workloads there are. Only the leader writes, one write
+ * per workload at a time (the receiver serialises work per workload); it keeps the version it last read
+ * or wrote and writes with it, so a concurrent writer makes the write a 409, after which the ConfigMap
+ * is read again and the write retried.
  */
+import { createHash } from 'node:crypto';
+
+import type { V1ConfigMap } from '@kubernetes/client-node';
+
 import type { WorkloadMemory } from '../../core/promotion/promotion.ts';
 import { emptyMemory } from '../../core/promotion/promotion.ts';
 import { parseMemory, type MemoryStore } from '../store.ts';
-import { isNotFound, statusOf, type KubeApis } from './api.ts';
+import { statusOf, type KubeApis } from './api.ts';
+
+const KEY = 'memory.json';
 
 export class ConfigMapStore implements MemoryStore {
+  /** Last read or written ConfigMap per workload; null = known not to exist. */
+  private readonly cached = new Map<string, V1ConfigMap | null>();
+
   constructor(
     private readonly apis: KubeApis,
     private readonly namespace: string,
-    private readonly name: string,
+    private readonly prefix: string,
   ) {}
 
-  private read() {
-    return this.apis.core.readNamespacedConfigMap({ name: this.name, namespace: this.namespace }, this.apis.options());
+  /** The ConfigMap of a workload key (`namespace.name`): a DNS subdomain of at most 253 characters. */
+  nameOf(key: string): string {
+    const name = `${this.prefix}-${key.replace(/\./g, '-')}`;
+    if (name.length <= 253) return name;
+    return `${name.slice(0, 240)}-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
+  }
+
+  private async read(key: string): Promise<V1ConfigMap | null> {
+    const name = this.nameOf(key);
+    let cm: V1ConfigMap | null;
+    try {
+      cm = await this.apis.retry(`read ConfigMap ${this.namespace}/${name}`, () => this.apis.core.readNamespacedConfigMap({ name, namespace: this.namespace }, this.apis.options()));
+    } catch (error) {
+      if ((error as { code?: number }).code !== 404) throw error;
+      cm = null;
+    }
+    this.cached.set(key, cm);
+    return cm;
   }
 
   async load(key: string): Promise<WorkloadMemory> {
-    try {
-      const cm = await this.apis.retry(`read ConfigMap ${this.namespace}/${this.name}`, () => this.read());
-      const text = cm.data?.[key];
-      return text ? parseMemory(text, `ConfigMap ${this.namespace}/${this.name} key ${key}`) : emptyMemory();
-    } catch (error) {
-      if (isNotFound(error)) return emptyMemory();
-      throw error;
-    }
+    const cm = this.cached.has(key) ? this.cached.get(key)! : await this.read(key);
+    const text = cm?.data?.[KEY];
+    return text ? parseMemory(text, `ConfigMap ${this.namespace}/${this.nameOf(key)} key ${KEY}`) : emptyMemory();
+  }
+
+  /** Forgets the cached copies, so the next loads read the API (a new leader must not trust old copies). */
+  invalidate(): void {
+    this.cached.clear();
   }
 
   async save(key: string, memory: WorkloadMemory): Promise<void> {
-    await this.apis.retry(`write ConfigMap ${this.namespace}/${this.name}`, async () => {
-      let cm;
+    const name = this.nameOf(key);
+    const what = `ConfigMap ${this.namespace}/${name}`;
+    const data = { [KEY]: JSON.stringify(memory) };
+    for (let attempt = 0; ; attempt++) {
+      const current = this.cached.has(key) ? this.cached.get(key)! : await this.read(key);
       try {
-        cm = await this.read();
-      } catch (error) {
-        if (statusOf(error) !== 404) throw error;
-        const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: this.name, namespace: this.namespace, labels: { 'app.kubernetes.io/managed-by': 'shadowscale' } }, data: { [key]: JSON.stringify(memory) } };
-        await this.apis.core.createNamespacedConfigMap({ namespace: this.namespace, body }, this.apis.options());
+        let written: V1ConfigMap;
+        if (current === null) {
+          const [namespace, ...rest] = key.split('.');
+          const body = {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name, namespace: this.namespace, labels: { 'app.kubernetes.io/managed-by': 'shadowscale', 'shadowscale.io/workload-namespace': namespace, 'shadowscale.io/workload': rest.join('.').slice(0, 63) } },
+            data,
+          };
+          written = await this.apis.retry(`create ${what}`, () => this.apis.core.createNamespacedConfigMap({ namespace: this.namespace, body }, this.apis.options()), { conflicts: false });
+        } else {
+          const body = { ...current, data: { ...(current.data ?? {}), ...data } };
+          written = await this.apis.retry(`write ${what}`, () => this.apis.core.replaceNamespacedConfigMap({ name, namespace: this.namespace, body }, this.apis.options()), { conflicts: false });
+        }
+        this.cached.set(key, written);
         return;
+      } catch (error) {
+        this.cached.delete(key);
+        // Someone else wrote it (409) or created it (409 AlreadyExists): read again and retry, a few times.
+        const code = statusOf(error) ?? (error as { code?: number }).code;
+        if (code !== 409 || attempt >= 4) throw error;
       }
-      // A replace with the read resourceVersion: a concurrent writer makes it a 409, and the retry re-reads.
-      const body = { ...cm, data: { ...(cm.data ?? {}), [key]: JSON.stringify(memory) } };
-      await this.apis.core.replaceNamespacedConfigMap({ name: this.name, namespace: this.namespace, body }, this.apis.options());
-    });
+    }
   }
 }

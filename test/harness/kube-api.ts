@@ -56,9 +56,13 @@ export class FakeKubeApi {
   private readonly hanging = new Set<http.ServerResponse>();
   url = '';
   readyDelayMs = 0;
+  /** Called with each request as it arrives (benchmarks index them instead of scanning `requests`). */
+  onRequest?: (r: RecordedRequest) => void;
 
   async start(): Promise<string> {
     this.server = http.createServer((req, res) => this.handle(req, res));
+    // Like the API server, keep idle connections for long (Node's default is 5 s).
+    this.server.keepAliveTimeout = 65_000;
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.url;
@@ -121,6 +125,7 @@ export class FakeKubeApi {
         }
       }
       this.requests.push(record);
+      this.onRequest?.(record);
       const fault = this.faults.find((f) => f.times > 0 && f.match(record));
       if (fault) {
         fault.times--;

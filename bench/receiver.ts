@@ -1,0 +1,171 @@
+/**
+ * `npm run bench:receiver`: how soon the receiver acts. `shadowscale receiver` runs as its own process
+ * against the in-test Kubernetes API server (test/harness/kube-api.ts), reading the plan from a real
+ * Prometheus. Each webhook is a prescale for a different workload, so each one leads to API calls.
+ * Measured, per webhook, on one clock (this process sends the webhook and runs the API server):
+ *   - sent → the first request of any kind at the API server (the state ConfigMap read),
+ *   - sent → the first write to the workload (the HPA floor patch),
+ *   - and the receiver's own histogram shadowscale_receiver_receipt_to_api_call_seconds.
+ * Two rounds: sequential (one webhook at a time) and bursts of --concurrency at once.
+ * A benchmark: it prints what it measured and writes bench/results/receiver.{json,txt}; it asserts nothing.
+ *
+ * Options: --webhooks N (300), --concurrency C (20).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+
+import { FakeKubeApi } from '../test/harness/kube-api.ts';
+import { freePort } from '../test/harness/ports.ts';
+import { startProcess, waitForHttp } from '../test/harness/process.ts';
+import { startPrometheus } from '../test/harness/prometheus.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const WEBHOOKS = Number(arg('--webhooks', '300'));
+const CONCURRENCY = Number(arg('--concurrency', '20'));
+const NS = 'bench';
+const TOKEN = 'bench-token';
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+const summary = (xs: number[]) => ({ n: xs.length, p50: round(quantile(xs, 0.5)), p90: round(quantile(xs, 0.9)), p99: round(quantile(xs, 0.99)), max: round(Math.max(...xs)) });
+const round = (x: number) => Math.round(x * 100) / 100;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'shadowscale-bench-receiver-'));
+  const api = new FakeKubeApi();
+  await api.start();
+  const names = Array.from({ length: WEBHOOKS * 2 }, (_, i) => `w${String(i).padStart(4, '0')}`);
+  for (const name of names) {
+    api.deployment(NS, name, 4);
+    api.deployment(NS, `${name}-shadow`, 1);
+    api.put(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${name}`, {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name, namespace: NS },
+      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, minReplicas: 2, maxReplicas: 40 },
+    });
+  }
+  const exporter = http.createServer((_req, res) =>
+    res.end(names.flatMap((n) => [`shadowscale_forecast_desired_replicas{namespace="${NS}",workload="${n}"} 9`, `shadowscale_shadow_pool_size{namespace="${NS}",workload="${n}"} 3`]).join('\n') + '\n'),
+  );
+  await new Promise<void>((r) => exporter.listen(0, '127.0.0.1', r));
+  const prometheus = await startPrometheus({
+    scrapeTargets: [{ job: 'adapter', target: `127.0.0.1:${(exporter.address() as AddressInfo).port}`, metricRelabelConfigs: [{ action: 'labeldrop', regex: 'instance|job' }] }],
+  });
+  for (let i = 0; ; i++) {
+    const r = (await (await fetch(`${prometheus.url}/api/v1/query?query=count(shadowscale_shadow_pool_size)`)).json()) as any;
+    if (Number(r.data.result[0]?.value[1] ?? 0) === names.length) break;
+    if (i > 200) throw new Error('exporter not scraped');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  writeFileSync(join(dir, 'kubeconfig'), stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'b', cluster: { server: api.url, 'insecure-skip-tls-verify': true } }], users: [{ name: 'b', user: { token: 'x' } }], contexts: [{ name: 'b', context: { cluster: 'b', user: 'b' } }], 'current-context': 'b' }));
+  writeFileSync(join(dir, 'token'), TOKEN);
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    stringify({
+      prometheus: { url: prometheus.url },
+      receiver: { listen: `127.0.0.1:${port}`, tokenFile: join(dir, 'token'), resync: '1h', auditFile: join(dir, 'audit.jsonl') },
+      workloads: names.map((name) => ({ name, namespace: NS, load: 'up', capacityPerReplica: 10, primary: { name, minReplicas: 2, maxReplicas: 40 }, shadow: { name: `${name}-shadow`, minReplicas: 1, maxReplicas: 10 } })),
+    }),
+  );
+  const proc = startProcess(process.execPath, [join(ROOT, 'bin', 'shadowscale.mjs'), 'receiver', '--config', join(dir, 'config.yaml')], {
+    logFile: join(dir, 'receiver.log'),
+    env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig') },
+  });
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, proc);
+  // Let the first resync (reads only) pass before measuring.
+  await new Promise((r) => setTimeout(r, 3000));
+
+  const send = async (name: string) => {
+    const body = JSON.stringify({
+      version: '4',
+      groupKey: `{}:{namespace="${NS}", workload="${name}"}`,
+      status: 'firing',
+      receiver: 'shadowscale',
+      alerts: [{ status: 'firing', labels: { alertname: 'ShadowscaleLoadAnomaly', namespace: NS, workload: name, shadowscale_action: 'prescale' }, annotations: {}, startsAt: new Date().toISOString(), fingerprint: `fp-${name}` }],
+    });
+    const sent = Date.now();
+    const res = await fetch(`http://127.0.0.1:${port}/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body });
+    if (res.status !== 200) throw new Error(`${name}: HTTP ${res.status} ${await res.text()}`);
+    return { name, sent, answered: Date.now() };
+  };
+  const hpaPath = (name: string) => `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${name}`;
+  // Index arrivals as they come: scanning the request log while the API server runs in this process
+  // would delay its answers and be measured as the receiver's latency.
+  const firstPatch = new Map<string, number>();
+  const stateCalls: number[] = [];
+  api.onRequest = (r) => {
+    if (r.method === 'PATCH' && r.path.includes('/horizontalpodautoscalers/')) {
+      const name = r.path.split('/').at(-1)!;
+      if (!firstPatch.has(name)) firstPatch.set(name, r.at);
+    }
+    if (r.path.includes('/configmaps')) stateCalls.push(r.at);
+  };
+
+  const measure = async (batch: string[], concurrency: number) => {
+    const sends: Array<{ name: string; sent: number; answered: number }> = [];
+    for (let i = 0; i < batch.length; i += concurrency) {
+      sends.push(...(await Promise.all(batch.slice(i, i + concurrency).map(send))));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Wait for every workload's floor patch.
+    const deadline = Date.now() + 60_000;
+    while (!batch.every((n) => firstPatch.has(n))) {
+      if (Date.now() > deadline) throw new Error('not every webhook led to a patch within 60 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const toAnswer: number[] = [];
+    const toFirstCall: number[] = [];
+    const toFirstWrite: number[] = [];
+    for (const s of sends) {
+      toAnswer.push(s.answered - s.sent);
+      toFirstCall.push(stateCalls.find((t) => t >= s.sent)! - s.sent);
+      toFirstWrite.push(firstPatch.get(s.name)! - s.sent);
+    }
+    return { webhooks: batch.length, concurrency, answeredMs: summary(toAnswer), firstApiCallMs: summary(toFirstCall), firstWriteMs: summary(toFirstWrite) };
+  };
+
+  const sequential = await measure(names.slice(0, WEBHOOKS), 1);
+  const burst = await measure(names.slice(WEBHOOKS), CONCURRENCY);
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const histogram = metrics.split('\n').filter((l) => l.startsWith('shadowscale_receiver_receipt_to_api_call_seconds'));
+
+  await proc.stop();
+  await prometheus.stop();
+  await api.stop();
+  exporter.close();
+  rmSync(dir, { recursive: true, force: true });
+
+  const result = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, sequential, burst, receiverHistogram: histogram };
+  const lines = [
+    `receiver: webhook → Kubernetes API (in-test API server, plan from a real Prometheus), ${new Date().toISOString()}`,
+    `${'round'.padEnd(22)} ${'n'.padStart(4)}  ${'answered p50/p99 ms'.padStart(20)}  ${'1st API call p50/p99'.padStart(21)}  ${'1st write p50/p99 ms'.padStart(21)}`,
+    ...[
+      ['sequential', sequential],
+      [`bursts of ${CONCURRENCY}`, burst],
+    ].map(([label, r]: any) => `${String(label).padEnd(22)} ${String(r.webhooks).padStart(4)}  ${`${r.answeredMs.p50} / ${r.answeredMs.p99}`.padStart(20)}  ${`${r.firstApiCallMs.p50} / ${r.firstApiCallMs.p99}`.padStart(21)}  ${`${r.firstWriteMs.p50} / ${r.firstWriteMs.p99}`.padStart(21)}`),
+    '',
+    'receiver histogram (receipt → first write, seconds):',
+    ...histogram.filter((l) => /_(sum|count)|le="(0.005|0.01|0.025|0.05|0.1)"/.test(l)),
+  ];
+  const text = lines.join('\n');
+  console.log(text);
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench', 'results', 'receiver.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(ROOT, 'bench', 'results', 'receiver.txt'), `${text}\n`);
+}
+
+await main();
