@@ -96,7 +96,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     if (!identity) throw new Error('receiver.leaderElection: set identity, or run where $HOSTNAME is set (the pod name)');
     leadership = new LeaseElector(
       apis,
-      { namespace: le.namespace, name: le.name, identity, advertise: le.advertise, leaseDurationSeconds: le.leaseDuration, retryPeriodSeconds: le.retryPeriod },
+      { namespace: le.namespace, name: le.name, identity, advertise: le.advertise ?? (env.POD_IP ? `${env.POD_IP}:${splitAddress(r.listen).port}` : undefined), leaseDurationSeconds: le.leaseDuration, retryPeriodSeconds: le.retryPeriod },
       (leading) => {
         metrics.leader(leading);
         // A new leader reads the intent afresh: the old leader may have written since this replica last looked.

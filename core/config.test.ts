@@ -64,3 +64,18 @@ describe('the shipped example configuration', () => {
     expect(config.receiver?.tokenFile).toBe('/etc/shadowscale/receiver-token');
   });
 });
+
+describe('the receiver settings', () => {
+  it('fills in defaults: Kubernetes target, no leader election, a 5 m cooldown, an HPA named after the primary, no router', () => {
+    const config = parseConfig(`${VALID}receiver: { listen: "127.0.0.1:8081" }\n`);
+    expect(config.receiver).toMatchObject({ target: 'kubernetes', cooldown: 300, minHold: 600, prescaleMax: 3600, maxRoleChangesPerHour: 2, leaderElection: { enabled: false } });
+    expect(config.workloads[0]).toMatchObject({ actions: true, autoscaler: { kind: 'HorizontalPodAutoscaler' }, router: { kind: 'None' } });
+  });
+
+  it('names the bad field of a router, and inconsistent election timings', () => {
+    expect(errorOf(VALID.replace('    model: auto\n', '    model: auto\n    router: { kind: Ingress, name: x }\n'))).toMatch(/workloads\[0\]\.router\.kind/);
+    expect(errorOf(VALID.replace('    model: auto\n', '    model: auto\n    router: { kind: HTTPRoute, name: checkout }\n'))).toMatch(/workloads\[0\]\.router\.port/);
+    expect(errorOf(`${VALID}receiver: { leaderElection: { enabled: true, leaseDuration: 2s, retryPeriod: 5s } }\n`)).toMatch(/receiver\.leaderElection: retryPeriod must be shorter than leaseDuration/);
+    expect(errorOf(`${VALID}receiver: { tokenFile: a, tokenEnv: B }\n`)).toMatch(/receiver: use either tokenFile or tokenEnv/);
+  });
+});

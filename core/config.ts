@@ -197,7 +197,7 @@ const leaderElectionSchema = z
     name: z.string().min(1).default('shadowscale-receiver'),
     /** This replica's identity; defaults to $HOSTNAME (the pod name). */
     identity: z.string().min(1).optional(),
-    /** host:port at which the other replicas reach this one (the pod IP and port); followers forward webhooks there. */
+    /** host:port at which the other replicas reach this one; followers forward webhooks there. Default: $POD_IP and the listen port. */
     advertise: listenAddress.optional(),
     leaseDuration: duration.default(15),
     retryPeriod: duration.default(2),
