@@ -9,6 +9,7 @@ import { MemoryAudit } from './audit.ts';
 import { startReceiver, type RunningReceiver } from './service.ts';
 import type { SignalSource } from './signals.ts';
 import { InMemoryStore } from './store.ts';
+import { until } from '../test/harness/wait.ts';
 
 const STARTED = new Date().toISOString();
 const TOKEN = 'test-token-0123456789';
@@ -61,16 +62,6 @@ async function post(body: unknown, token: string | null = TOKEN): Promise<{ stat
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };
-}
-
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 beforeAll(async () => {

@@ -49,12 +49,7 @@ async function main(): Promise<void> {
   for (const name of names) {
     api.deployment(NS, name, 4);
     api.deployment(NS, `${name}-shadow`, 1);
-    api.put(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${name}`, {
-      apiVersion: 'autoscaling/v2',
-      kind: 'HorizontalPodAutoscaler',
-      metadata: { name, namespace: NS },
-      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, minReplicas: 2, maxReplicas: 40 },
-    });
+    api.hpa(NS, name, name, 2, 40);
   }
   const exporter = http.createServer((_req, res) =>
     res.end(names.flatMap((n) => [`shadowscale_forecast_desired_replicas{namespace="${NS}",workload="${n}"} 9`, `shadowscale_shadow_pool_size{namespace="${NS}",workload="${n}"} 3`]).join('\n') + '\n'),

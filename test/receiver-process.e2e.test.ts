@@ -35,12 +35,7 @@ let port: number;
 function seed(): void {
   api.deployment(NS, 'checkout', 6);
   api.deployment(NS, 'checkout-shadow', 1);
-  api.put(HPA, {
-    apiVersion: 'autoscaling/v2',
-    kind: 'HorizontalPodAutoscaler',
-    metadata: { name: 'checkout', namespace: NS },
-    spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'checkout' }, minReplicas: 2, maxReplicas: 20 },
-  });
+  api.hpa(NS, 'checkout', 'checkout', 2, 20);
   api.put(ROUTE, {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',

@@ -27,6 +27,7 @@ import { prometheusClientFromConfig } from '../adapter/server.ts';
 import { parseConfig } from '../core/config.ts';
 import { startAlertmanager, type AlertmanagerServer } from './harness/alertmanager.ts';
 import { startPrometheus, type PrometheusServer } from './harness/prometheus.ts';
+import { until } from './harness/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = 'e2e-token-6f1d9a';
@@ -85,16 +86,6 @@ function alertmanagerConfig(dir: string, receiverUrl: string): string {
   return stringify(doc);
 }
 
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 45_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 describe('Prometheus → Alertmanager → receiver → local target', () => {
   let dir: string;
   let exporter: http.Server;
@@ -144,7 +135,7 @@ workloads:
   it('prescales when the forecast exceeds ready capacity', async () => {
     const local = running.localClusters.get('shop.checkout')!;
     series.forecastUpper95 = 400; // > 2 ready primaries × 50
-    await until('floor and pool raised', () => local.autoscaler.minReplicas === 4 && local.pool('checkout-shadow').spec === 3);
+    await until('floor and pool raised', () => local.autoscaler.minReplicas === 4 && local.pool('checkout-shadow').spec === 3, 45_000);
     expect(local.pool('checkout').spec).toBe(4);
     const hook = audit.events.find((e) => e.event === 'webhook' && e.recorded > 0);
     expect(hook).toBeDefined();
@@ -155,7 +146,7 @@ workloads:
   it('promotes the ready shadow when the primary degrades', async () => {
     const local = running.localClusters.get('shop.checkout')!;
     series.p99.primary = 2; // beyond the 0.5 s SLO
-    await until('swapped', () => local.proxy.state.active === 'checkout-shadow');
+    await until('swapped', () => local.proxy.state.active === 'checkout-shadow', 45_000);
     const servedBy = (await fetch(`http://${local.proxy.address}/`)).headers.get('x-served-by');
     expect(servedBy).toMatch(/^checkout-shadow\//);
     await until('old primary is the shadow pool', () => local.autoscaler.target === 'checkout-shadow' && local.proxy.state.mirror === 'checkout');
@@ -167,7 +158,7 @@ workloads:
     const local = running.localClusters.get('shop.checkout')!;
     series.p99.primary = 0.08;
     series.forecastUpper95 = 60;
-    await until('reverted', () => local.proxy.state.active === 'checkout' && local.autoscaler.target === 'checkout');
+    await until('reverted', () => local.proxy.state.active === 'checkout' && local.autoscaler.target === 'checkout', 45_000);
     await until('planned floor and pool', () => local.autoscaler.minReplicas === 2 && local.pool('checkout-shadow').spec === 1);
     const resolved = audit.events.filter((e) => e.event === 'webhook' && e.status === 'resolved');
     expect(resolved.length).toBeGreaterThan(0);

@@ -12,6 +12,7 @@ import { startReceiver, type RunningReceiver } from '../service.ts';
 import type { SignalSource } from '../signals.ts';
 import { createKubeApis, kubeConfigFor } from './api.ts';
 import { LeaseElector } from './lease.ts';
+import { until } from '../../test/harness/wait.ts';
 
 const NS = 'shop';
 const DEPLOY = `/apis/apps/v1/namespaces/${NS}/deployments`;
@@ -45,18 +46,9 @@ const signals: SignalSource = { shadowReady: async () => readiness.ready, plan: 
 function seed(api: FakeKubeApi): void {
   api.deployment(NS, 'checkout', 6);
   api.deployment(NS, 'checkout-shadow', 1);
-  api.put(HPA, {
-    apiVersion: 'autoscaling/v2',
-    kind: 'HorizontalPodAutoscaler',
-    metadata: { name: 'checkout', namespace: NS },
-    spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'checkout' },
-      minReplicas: 2,
-      maxReplicas: 20,
-      metrics: [{ type: 'External', external: { metric: { name: 'shadowscale_desired_replicas' }, target: { type: 'AverageValue', averageValue: '1' } } }],
-      behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
-    },
-    status: { currentReplicas: 6, desiredReplicas: 6 },
+  api.hpa(NS, 'checkout', 'checkout', 2, 20, {
+    metrics: [{ type: 'External', external: { metric: { name: 'shadowscale_desired_replicas' }, target: { type: 'AverageValue', averageValue: '1' } } }],
+    behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
   });
   api.put(ROUTE, {
     apiVersion: 'gateway.networking.k8s.io/v1',
@@ -111,14 +103,6 @@ const audit = new MemoryAudit();
 async function post(body: unknown): Promise<number> {
   const res = await fetch(`${running.url}/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return res.status;
-}
-
-async function until(what: string, fn: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 beforeEach(async () => {

@@ -105,6 +105,18 @@ export class FakeKubeApi {
     });
   }
 
+  /** An autoscaling/v2 HPA scaling the Deployment `target`. */
+  hpa(namespace: string, name: string, target: string, minReplicas: number, maxReplicas: number, extra: Record<string, unknown> = {}): string {
+    const path = `/apis/autoscaling/v2/namespaces/${namespace}/horizontalpodautoscalers/${name}`;
+    this.put(path, {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name, namespace },
+      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: target }, minReplicas, maxReplicas, ...extra },
+    });
+    return path;
+  }
+
   /** Requests that changed something (not GET). */
   writes(): RecordedRequest[] {
     return this.requests.filter((r) => r.method !== 'GET');
