@@ -75,6 +75,7 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
   served('shadowscale_desired_replicas', 'Primary replicas served to the HPA and KEDA (the reactive value in dry-run mode).', ({ view }) => view.served.desiredReplicas);
   served('shadowscale_shadow_pool_size', 'Shadow replicas the planner wants warm for the increase to come.', ({ view }) => view.served.shadowPoolSize);
   served('shadowscale_forecast_desired_replicas', 'Primary replicas the forecast plan asks for, even in dry-run mode: compare with shadowscale_desired_replicas before trusting it.', ({ view }) => view.plan.desiredReplicas);
+  served('shadowscale_load_lag_volatility', 'How much the load moves over one provisioning lag (root mean square of its changes in the last hour); the plan keeps twice this as headroom.', ({ state }) => state.lagVolatility ?? NaN);
   served('shadowscale_observed_load', 'The last observed value of the workload load query.', ({ state }) => state.observed?.value ?? NaN);
   served('shadowscale_capacity_per_replica', 'Configured load one replica serves within its SLO.', ({ state }) => state.config.capacityPerReplica);
   served('shadowscale_forecast_trusted', '1 when the forecast beat seasonal-naive on its own backtest with a calibrated 95 % band, so the upper bound is planned on; 0 when the point forecast is.', ({ state }) => (state.trusted ? 1 : 0));

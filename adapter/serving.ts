@@ -43,6 +43,8 @@ export interface WorkloadSnapshot {
   pastForecasts: readonly FittedForecast[];
   /** The last observed load: value and unix seconds of its sample. */
   observed?: { value: number; at: number };
+  /** How much the load moved over one lag in the last hour (root mean square of its changes). */
+  lagVolatility?: number;
   score?: BacktestScore;
   trusted: boolean;
   lastAttempt?: Attempt;
@@ -94,7 +96,7 @@ export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): Wo
     rung = 'minimum';
   }
   const usesForecast = rung === 'fresh' || rung === 'stale';
-  const planned = plan(spec, { forecast: usesForecast ? window : undefined, trusted: s.trusted, observedLoad: observed });
+  const planned = plan(spec, { forecast: usesForecast ? window : undefined, trusted: s.trusted, observedLoad: observed, lagVolatility: observed !== undefined ? s.lagVolatility : undefined });
   const served = s.config.dryRun ? plan(spec, { trusted: false, observedLoad: observed }) : planned;
   return {
     rung,

@@ -18,6 +18,7 @@ import fit from '../adapter/fit-worker.ts';
 import { loadExternalScalerProto } from '../adapter/keda.ts';
 import { toQuantity } from '../adapter/quantity.ts';
 import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
+import { volatilityOf } from '../adapter/forecast-loop.ts';
 import { view } from '../adapter/serving.ts';
 import { parseConfig, workloadTiming, type Config } from '../core/config.ts';
 import { isTrusted } from '../core/planner/planner.ts';
@@ -154,6 +155,7 @@ describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic'
         forecast: { forecast: outcome.forecast, fittedAt: nowMs, model: outcome.chosenModel },
         pastForecasts: [],
         observed: { value: values[values.length - 1], at: timestamps[timestamps.length - 1] },
+        lagVolatility: volatilityOf({ timestamps, values }, STEP, w.provisioningLag),
         score,
         trusted: isTrusted(score),
         lastAttempt: { at: nowMs, ok: true },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTrusted, plan, type PlannerSpec } from './planner.ts';
+import { isTrusted, lagVolatility, plan, type PlannerSpec } from './planner.ts';
 
 const spec: PlannerSpec = {
   capacityPerReplica: 50,
@@ -50,6 +50,38 @@ describe('plan', () => {
 
   it('has no pool without a shadow spec', () => {
     expect(plan({ ...spec, shadow: undefined }, { forecast, trusted: true, observedLoad: 400 }).shadowPoolSize).toBe(0);
+  });
+});
+
+describe('the anchored plan (observed load, forecast shape, volatility)', () => {
+  it('adds the forecast rise over the lag and two standard deviations of the load change to the load now', () => {
+    // Forecast rises 50 over the lag (its level, 400 → 450, is not used); the load is 300 now and moves
+    // by 20 over a lag in the last hour: 300 + 50 + 2 × 20 = 390 → 8 replicas of 50.
+    const p = plan(spec, { forecast, trusted: false, observedLoad: 300, lagVolatility: 20 });
+    expect(p).toEqual({ predictedLoad: 390, bound: 'anchored', desiredReplicas: 8, shadowPoolSize: 1 + 2 });
+  });
+
+  it('keeps only volatility headroom when the forecast expects no rise, and takes its z from the spec', () => {
+    const falling = { point: [500, 450, 400], upper80: [0, 0, 0], upper95: [0, 0, 0] };
+    expect(plan(spec, { forecast: falling, trusted: true, observedLoad: 300, lagVolatility: 20 })).toMatchObject({ predictedLoad: 340, shadowPoolSize: 1 });
+    expect(plan({ ...spec, headroomZ: 3 }, { forecast: falling, trusted: true, observedLoad: 300, lagVolatility: 20 }).predictedLoad).toBe(360);
+  });
+
+  it('adds the headroom to the observed load when there is no forecast', () => {
+    expect(plan(spec, { trusted: false, observedLoad: 130, lagVolatility: 10 })).toMatchObject({ predictedLoad: 150, bound: 'observed', desiredReplicas: 3 });
+  });
+});
+
+describe('lagVolatility', () => {
+  it('is the root mean square of the changes over the lag in the window', () => {
+    // Changes over 2 steps ending at the last 3 values: 14-10=4, 8-12=-4, 11-14=-3.
+    expect(lagVolatility([10, 12, 14, 8, 11], 2, 3)).toBeCloseTo(Math.sqrt((16 + 16 + 9) / 3), 10);
+    expect(lagVolatility([5, 5, 5, 5, 5], 1, 10)).toBe(0);
+  });
+  it('skips gaps and needs two changes', () => {
+    expect(lagVolatility([1, NaN, 3, 4, 5], 1, 10)).toBeCloseTo(1, 10);
+    expect(lagVolatility([1, NaN, 3, 4], 1, 10)).toBeUndefined();
+    expect(lagVolatility([1, 2], 1, 10)).toBeUndefined();
   });
 });
 

@@ -17,8 +17,10 @@ export interface PlannerSpec {
   capacityPerReplica: number;
   primary: { minReplicas: number; maxReplicas: number };
   shadow?: { minReplicas: number; maxReplicas: number; resourceFraction: number };
-  /** Which bound a trusted forecast is planned on (default `upper80`: a one-sided 90 % quantile). */
+  /** Which bound a trusted forecast is planned on when the load's volatility is not known (default `upper80`). */
   trustedBound?: Bound;
+  /** Standard deviations of the load's change over one lag kept as headroom (default 2: about 98 %). */
+  headroomZ?: number;
 }
 
 export interface PlannerInput {
@@ -28,14 +30,38 @@ export interface PlannerInput {
   trusted: boolean;
   /** The current load, when known. */
   observedLoad?: number;
+  /**
+   * How much the load moves over one provisioning lag: the root mean square of its changes over one
+   * lag in the recent past (`lagVolatility`). With it and the observed load, the plan is anchored.
+   */
+  lagVolatility?: number;
 }
 
 export interface Plan {
   /** The load capacity is planned for: the chosen bound's peak over the horizon, never below the observed load. */
   predictedLoad: number;
-  bound: Bound | 'observed' | 'minimum';
+  bound: Bound | 'anchored' | 'observed' | 'minimum';
   desiredReplicas: number;
   shadowPoolSize: number;
+}
+
+/**
+ * How much a load moves over `lagSteps`: the root mean square of x[i] − x[i − lagSteps] over the last
+ * `windowSteps` values (gaps skipped). Undefined with fewer than `lagSteps + 2` usable values.
+ */
+export function lagVolatility(values: ArrayLike<number>, lagSteps: number, windowSteps: number): number | undefined {
+  const lag = Math.max(1, Math.round(lagSteps));
+  const from = Math.max(lag, values.length - windowSteps);
+  let sum = 0;
+  let n = 0;
+  for (let i = from; i < values.length; i++) {
+    const d = values[i] - values[i - lag];
+    if (Number.isFinite(d)) {
+      sum += d * d;
+      n++;
+    }
+  }
+  return n >= 2 ? Math.sqrt(sum / n) : undefined;
 }
 
 /**
@@ -51,18 +77,32 @@ export function isTrusted(score: { relMae: number | null; coverage95: number } |
 export function plan(spec: PlannerSpec, input: PlannerInput): Plan {
   const { capacityPerReplica, primary } = spec;
   const observed = finiteOrUndefined(input.observedLoad);
+  const volatility = finiteOrUndefined(input.lagVolatility);
+  const headroom = volatility !== undefined ? (spec.headroomZ ?? 2) * volatility : undefined;
 
   let predictedLoad: number;
   let bound: Plan['bound'];
-  if (input.forecast && input.forecast.point.length > 0) {
+  // The increase still to come, which the shadow pool absorbs.
+  let increase = 0;
+  const points = input.forecast?.point.filter(Number.isFinite) ?? [];
+  if (points.length > 0 && observed !== undefined && headroom !== undefined) {
+    // Anchored: the load a lag from now is the load now, plus the rise the forecast's shape expects
+    // over the lag, within the load's own volatility over a lag. The forecast, made at its last refit,
+    // contributes its shape, not its level; the headroom is wide when the load is jumpy and narrow when
+    // it is calm, which a fixed utilisation target cannot do.
+    bound = 'anchored';
+    increase = Math.max(0, Math.max(...points) - points[0]);
+    predictedLoad = observed + increase + headroom;
+  } else if (points.length > 0) {
     bound = input.trusted ? (spec.trustedBound ?? 'upper80') : 'point';
-    const series = bound === 'point' ? input.forecast.point : bound === 'upper80' ? input.forecast.upper80 : input.forecast.upper95;
+    const series = bound === 'point' ? input.forecast!.point : bound === 'upper80' ? input.forecast!.upper80 : input.forecast!.upper95;
     // Replicas asked for now are ready one lag from now, and the ones removed now are gone at once:
     // capacity must cover the peak from now to the end of the horizon, now included.
     predictedLoad = Math.max(observed ?? 0, ...series.filter(Number.isFinite));
+    increase = observed !== undefined ? Math.max(0, predictedLoad - observed) : 0;
   } else if (observed !== undefined) {
     bound = 'observed';
-    predictedLoad = observed;
+    predictedLoad = observed + (headroom ?? 0);
   } else {
     // Nothing known: plan the floor, and express it as the load the floor serves, so an HPA with an
     // AverageValue target of capacityPerReplica lands on minReplicas and never on 0.
@@ -73,14 +113,13 @@ export function plan(spec: PlannerSpec, input: PlannerInput): Plan {
   const desiredReplicas = clamp(Math.ceil(predictedLoad / capacityPerReplica - 1e-9), primary.minReplicas, primary.maxReplicas);
 
   // The seeds' scaleShadowEndpoints, made declarative: the pool holds enough shadows to absorb the
-  // increase still to come (planned load above what is served now), each shadow serving its share of
-  // a replica's capacity; when no increase is coming the pool shrinks back to its minimum. Worked
-  // example: capacity 50, fraction 0.5 (a shadow serves 25), observed 400, predicted 480 → increase
-  // 80 → floor(80 / 25) = 3 shadows above the minimum.
+  // increase still to come (the forecast's rise over the lag), each shadow serving its share of a
+  // replica's capacity; when no increase is coming the pool shrinks back to its minimum. Worked
+  // example: capacity 50, fraction 0.5 (a shadow serves 25), observed 400, forecast rising by 80 over
+  // the lag → floor(80 / 25) = 3 shadows above the minimum.
   let shadowPoolSize = 0;
   if (spec.shadow) {
     const shadowCapacity = capacityPerReplica * spec.shadow.resourceFraction;
-    const increase = observed !== undefined && bound !== 'minimum' ? Math.max(0, predictedLoad - observed) : 0;
     shadowPoolSize = clamp(spec.shadow.minReplicas + Math.floor(increase / shadowCapacity + 1e-9), spec.shadow.minReplicas, spec.shadow.maxReplicas);
   }
   return { predictedLoad, bound, desiredReplicas, shadowPoolSize };

@@ -1,30 +1,41 @@
 /**
- * shadowscale: the planner's predicted load (forecast chosen by backtest, upper bound once trusted,
- * never below the observed load) fed to the same HPA, plus the warm shadow pool the planner sizes.
+ * shadowscale: the planner's predicted load fed to the same HPA, plus the warm shadow pool the planner
+ * sizes. As live, the plan is anchored: the load observed now, plus the rise the forecast (chosen by
+ * backtest, refitted on a schedule) expects over the provisioning lag, plus two standard deviations of
+ * the load's own change over a lag in the last hour. Its HPA targets `capacityPerReplica`, as the
+ * adapter's documentation prescribes (the plan carries the headroom), where the reactive HPA keeps its
+ * utilisation target; the metric is scaled so that the shared HPA model does exactly that.
  * Shadows are promoted when the primaries fall short of the load (a degraded primary), or when the
- * load leaves the forecast's 95 % band (an anomaly) and eats into the HPA's headroom, as the receiver
- * does on those alerts.
+ * load leaves the forecast's 95 % band (an anomaly) and eats into the headroom, as the receiver does
+ * on those alerts.
  */
-import { plan } from '../../planner/planner.ts';
+import { lagVolatility, plan } from '../../planner/planner.ts';
 import { forecastWindow, ScheduledForecaster } from '../forecaster.ts';
 import type { PolicyFactory } from '../policy.ts';
 
+/** The volatility is measured over the last hour, as the adapter does. */
+const VOLATILITY_WINDOW_SECONDS = 3600;
+
 export const shadowscalePolicy: PolicyFactory = (setup) => {
   const forecaster = new ScheduledForecaster(setup.trace, { model: 'auto', lagSeconds: setup.provisioningLagSeconds, ...setup.forecast });
-  // The planner sizes replicas at the HPA's target, so its replicas and the HPA's agree.
   const spec = {
-    capacityPerReplica: setup.capacityPerReplica * setup.targetUtilization,
+    capacityPerReplica: setup.capacityPerReplica,
     primary: { minReplicas: setup.minReplicas, maxReplicas: setup.maxReplicas },
     shadow: setup.shadow,
   };
+  const lagTicks = Math.max(1, Math.round(setup.provisioningLagSeconds / setup.tickSeconds));
+  const windowTicks = Math.round(VOLATILITY_WINDOW_SECONDS / setup.tickSeconds);
+  const recent: number[] = [];
   let anomalies = 0;
   return {
     name: 'shadowscale',
     usesShadows: true,
     decide(ctx) {
+      recent.push(ctx.observed);
+      if (recent.length > windowTicks + lagTicks) recent.shift();
       const f = forecaster.at(ctx.now);
       const window = f ? forecastWindow(f, ctx.now, ctx.now + setup.provisioningLagSeconds) : undefined;
-      const p = plan(spec, { forecast: window, trusted: forecaster.trusted, observedLoad: ctx.observed });
+      const p = plan(spec, { forecast: window, trusted: forecaster.trusted, observedLoad: ctx.observed, lagVolatility: lagVolatility(recent, lagTicks, windowTicks) });
       const upperNow = window ? window.upper95[0] : Infinity;
       const anomaly = ctx.observed > upperNow;
       const degraded = ctx.load > ctx.capacity;
@@ -32,7 +43,7 @@ export const shadowscalePolicy: PolicyFactory = (setup) => {
       // An anomaly only promotes once it eats into the headroom the HPA keeps: the band is a forecast
       // of 5-minute means, and minute-level noise crosses it without needing capacity.
       const promote = degraded || (anomaly && ctx.load > setup.targetUtilization * ctx.capacity);
-      return { metric: p.predictedLoad, shadowPool: p.shadowPoolSize, promote };
+      return { metric: setup.targetUtilization * p.predictedLoad, shadowPool: p.shadowPoolSize, promote };
     },
     stats: () => ({ fits: forecaster.fits, anomalyTicks: anomalies, trusted: forecaster.trusted ? 1 : 0 }),
   };
