@@ -22,6 +22,7 @@ import { createKubeApis, defaultKubeConfig, type KubeApis } from './kubernetes/a
 import { kubernetesCluster } from './kubernetes/cluster.ts';
 import { LeaseElector } from './kubernetes/lease.ts';
 import { ConfigMapStore } from './kubernetes/state.ts';
+import { ShadowProvisioner } from './kubernetes/provisioner.ts';
 
 export interface ReceiverOptions {
   env?: NodeJS.ProcessEnv;
@@ -78,7 +79,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     cluster = (w) => localClusters.get(workloadKey({ namespace: w.namespace, name: w.name }))!;
   }
   let apis: KubeApis | undefined;
-  if (!cluster || (!options.store && !r.stateFile) || (r.leaderElection.enabled && !options.leadership)) {
+  if (!cluster || (!options.store && !r.stateFile) || (r.leaderElection.enabled && !options.leadership) || r.provisioning.enabled) {
     if (r.target === 'kubernetes') {
       apis = createKubeApis(options.kubeConfig ?? defaultKubeConfig(), { timeoutMs: r.kubernetes.requestTimeout * 1000, retries: r.kubernetes.retries });
     }
@@ -118,6 +119,23 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
   });
   const { server, address } = await serveWebhook(app, r.listen);
   await leadership.start?.();
+  // Shadow provisioning runs on the leader, on its own interval.
+  let provisionTimer: NodeJS.Timeout | undefined;
+  let provisioning = r.provisioning.enabled;
+  if (r.provisioning.enabled) {
+    if (!apis) throw new Error('receiver.provisioning needs receiver.target kubernetes');
+    const provisioner = new ShadowProvisioner(apis, r.provisioning.namespaces, audit);
+    const pass = async () => {
+      if (leadership.isLeader()) {
+        const report = await provisioner.syncOnce();
+        if (report.created.length + report.updated.length + report.errors.length > 0) logger.info(report, 'shadow provisioning pass');
+      }
+      if (!provisioning) return;
+      provisionTimer = setTimeout(() => void pass(), r.provisioning.interval * 1000);
+      provisionTimer.unref();
+    };
+    void pass();
+  }
   metrics.leader(leadership.isLeader());
   if (!options.noResync) receiver.start();
   logger.info({ listen: address, target: r.target, dryRun: r.dryRun, workloads: config.workloads.length, localProxies: [...localClusters].map(([k, c]) => `${k}=${c.proxy.address}`) }, 'shadowscale receiver listening');
@@ -129,6 +147,8 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     server,
     localClusters,
     async stop() {
+      provisioning = false;
+      clearTimeout(provisionTimer);
       receiver.stop();
       await leadership.stop?.();
       await new Promise<void>((resolve) => {

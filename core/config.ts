@@ -239,6 +239,16 @@ const receiverSchema = z
       })
       .strict()
       .default({ stateConfigMap: 'shadowscale-receiver-state', requestTimeout: 10, retries: 4 }),
+    /** Shadow provisioning: primaries annotated shadowscale.io/shadows get a shadow Deployment, Service and mirror. */
+    provisioning: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Namespaces whose Deployments are watched; empty: all. */
+        namespaces: z.array(z.string().min(1)).default([]),
+        interval: duration.default(30),
+      })
+      .strict()
+      .default({ enabled: false, namespaces: [], interval: 30 }),
     leaderElection: leaderElectionSchema.default({ enabled: false, namespace: 'default', name: 'shadowscale-receiver', leaseDuration: 15, retryPeriod: 2 }),
   })
   .strict()

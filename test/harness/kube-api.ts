@@ -161,14 +161,25 @@ export class FakeKubeApi {
     res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }
 
+  private list(kind: string, apiVersion: string, prefix: RegExp): [number, unknown] {
+    const items = [...this.objects].filter(([path]) => prefix.test(path) && path.replace(prefix, '').split('/').filter(Boolean).length === 1).map(([, o]) => o);
+    return [200, { kind: `${kind}List`, apiVersion, metadata: { resourceVersion: String(this.version) }, items }];
+  }
+
   private route(r: RecordedRequest): [number, unknown] {
+    // All namespaces: /apis/apps/v1/deployments and the like.
+    const all = /^\/apis\/apps\/v1\/(deployments|statefulsets)$/.exec(r.path);
+    if (all && r.method === 'GET') {
+      return this.list(all[1] === 'deployments' ? 'Deployment' : 'StatefulSet', 'apps/v1', new RegExp(`^/apis/apps/v1/namespaces/[^/]+/${all[1]}`));
+    }
     const collection = COLLECTIONS.find((c) => c.re.test(r.path));
     if (!collection) return [404, status(404, 'NotFound', `the server could not find the requested resource ${r.path}`)];
     const [, namespace] = collection.re.exec(r.path)!;
     const rest = r.path.replace(collection.re, '').split('/').filter(Boolean);
     const base = r.path.slice(0, r.path.length - rest.join('/').length).replace(/\/$/, '');
     if (rest.length === 0) {
-      if (r.method !== 'POST') return [405, status(405, 'MethodNotAllowed', 'only create is served on collections')];
+      if (r.method === 'GET') return this.list(collection.kind, collection.apiVersion, new RegExp(`^${base.replace(/[.]/g, '\\.')}`));
+      if (r.method !== 'POST') return [405, status(405, 'MethodNotAllowed', 'only list and create are served on collections')];
       const name = r.body?.metadata?.name ?? (r.body?.metadata?.generateName ? `${r.body.metadata.generateName}${this.version + 1}` : undefined);
       if (!name) return [422, status(422, 'Invalid', 'metadata.name: Required value')];
       if (this.objects.has(`${base}/${name}`)) return [409, status(409, 'AlreadyExists', `${collection.kind} "${name}" already exists`)];

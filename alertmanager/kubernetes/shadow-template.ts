@@ -1,0 +1,173 @@
+/**
+ * The shadow Deployment of a primary, as a pure function of the primary: the same pod template
+ * (containers, env, ConfigMap and Secret references, probes, volumes), resources scaled by the shadow
+ * fraction, labels that keep its pods out of the primary's Services and ReplicaSets, an owner
+ * reference so it is garbage-collected with the primary, and the hash of the primary's template it
+ * was made from, so a change of the primary (a new image) is seen and carried over.
+ */
+import { createHash } from 'node:crypto';
+
+import { toQuantity } from '../../adapter/quantity.ts';
+
+export const ANNOTATIONS = {
+  /** On the primary: how many warm shadows to keep (the pool's minimum); its presence enables shadows. */
+  shadows: 'shadowscale.io/shadows',
+  /** On the primary: share of its requests mirrored to the shadows, in percent. */
+  mirrorPercent: 'shadowscale.io/mirror-percent',
+  /** On the primary: resources of a shadow as a fraction of the primary's. */
+  resources: 'shadowscale.io/shadow-resources',
+  /** On the primary: the HTTPRoute (same namespace) whose rule sends to the primary's Service, to add the mirror to. */
+  route: 'shadowscale.io/route',
+  /** On the primary: the Service in front of it (default: the Deployment's name). */
+  service: 'shadowscale.io/service',
+  /** On the shadow: the hash of the primary template it was made from. */
+  templateHash: 'shadowscale.io/template-hash',
+} as const;
+
+export const ROLE_LABEL = 'shadowscale.io/role';
+export const SHADOW_OF_LABEL = 'shadowscale.io/shadow-of';
+
+export interface ShadowSettings {
+  /** Minimum warm shadows. */
+  shadows: number;
+  mirrorPercent: number;
+  resourceFraction: number;
+  route?: string;
+  service: string;
+}
+
+export class AnnotationError extends Error {}
+
+/** Reads the shadowscale annotations of a primary; undefined when it has none (no shadows wanted). */
+export function shadowSettings(primary: { metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> } }): ShadowSettings | undefined {
+  const a = primary.metadata?.annotations ?? {};
+  if (a[ANNOTATIONS.shadows] === undefined) return undefined;
+  const where = `Deployment ${primary.metadata?.namespace}/${primary.metadata?.name}`;
+  const num = (key: string, fallback: number, ok: (x: number) => boolean, expected: string) => {
+    const text = a[key];
+    if (text === undefined) return fallback;
+    const x = Number(text);
+    if (text.trim() === '' || !ok(x)) throw new AnnotationError(`${where}: annotation ${key}: "${text}" is not ${expected}`);
+    return x;
+  };
+  return {
+    shadows: num(ANNOTATIONS.shadows, 1, (x) => Number.isInteger(x) && x >= 0 && x <= 100, 'a whole number from 0 to 100'),
+    mirrorPercent: num(ANNOTATIONS.mirrorPercent, 10, (x) => x >= 0 && x <= 100, 'a percentage from 0 to 100'),
+    resourceFraction: num(ANNOTATIONS.resources, 0.5, (x) => x > 0 && x <= 1, 'a fraction in (0, 1]'),
+    route: a[ANNOTATIONS.route] || undefined,
+    service: a[ANNOTATIONS.service] || primary.metadata?.name || '',
+  };
+}
+
+export const shadowName = (primary: string) => `${primary}-shadow`;
+
+/** Hash of what a shadow copies from the primary: its pod template. */
+export function templateHash(template: unknown): string {
+  return createHash('sha256').update(stableJson(template)).digest('hex').slice(0, 16);
+}
+
+function stableJson(x: unknown): string {
+  if (Array.isArray(x)) return `[${x.map(stableJson).join(',')}]`;
+  if (x && typeof x === 'object') {
+    return `{${Object.keys(x as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((x as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(x);
+}
+
+/** Selector labels of the shadow: the primary's, each value suffixed, so no primary selector matches its pods. */
+export function shadowLabels(labels: Record<string, string>, selectorKeys: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = { ...labels };
+  for (const key of selectorKeys) if (out[key] !== undefined) out[key] = `${out[key]}-shadow`.slice(0, 63);
+  return out;
+}
+
+export interface PrimaryDeployment {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: { replicas?: number; selector: { matchLabels?: Record<string, string> }; template: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: any } };
+}
+
+/** The shadow Deployment for a primary (replicas only matter on creation; the pool logic owns them after). */
+export function shadowDeployment(primary: PrimaryDeployment, settings: ShadowSettings) {
+  const name = shadowName(primary.metadata.name);
+  const selectorKeys = Object.keys(primary.spec.selector.matchLabels ?? {});
+  const matchLabels = { ...shadowLabels(primary.spec.selector.matchLabels ?? {}, selectorKeys), [ROLE_LABEL]: 'shadow' };
+  const template = structuredClone(primary.spec.template);
+  template.metadata = {
+    ...(template.metadata ?? {}),
+    labels: { ...shadowLabels(template.metadata?.labels ?? {}, selectorKeys), [ROLE_LABEL]: 'shadow', [SHADOW_OF_LABEL]: primary.metadata.name },
+  };
+  for (const list of ['containers', 'initContainers'] as const) {
+    for (const c of template.spec?.[list] ?? []) {
+      if (c.resources) c.resources = scaleResources(c.resources, settings.resourceFraction);
+    }
+  }
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name,
+      namespace: primary.metadata.namespace,
+      labels: { ...(primary.metadata.labels ?? {}), [ROLE_LABEL]: 'shadow', [SHADOW_OF_LABEL]: primary.metadata.name, 'app.kubernetes.io/managed-by': 'shadowscale' },
+      annotations: { [ANNOTATIONS.templateHash]: templateHash(primary.spec.template) },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: primary.metadata.name, uid: primary.metadata.uid, controller: true, blockOwnerDeletion: true }],
+    },
+    spec: { replicas: settings.shadows, selector: { matchLabels }, template },
+  };
+}
+
+/** The shadow's Service: the primary Service's ports, selecting the shadow's pods. */
+export function shadowService(primaryService: { metadata: { name: string; namespace: string; labels?: Record<string, string> }; spec: { ports?: unknown[]; selector?: Record<string, string> } }, primary: PrimaryDeployment) {
+  const selectorKeys = Object.keys(primary.spec.selector.matchLabels ?? {});
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: shadowName(primaryService.metadata.name),
+      namespace: primaryService.metadata.namespace,
+      labels: { ...(primaryService.metadata.labels ?? {}), [ROLE_LABEL]: 'shadow', 'app.kubernetes.io/managed-by': 'shadowscale' },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: primary.metadata.name, uid: primary.metadata.uid, controller: true, blockOwnerDeletion: true }],
+    },
+    spec: {
+      ports: primaryService.spec.ports ?? [],
+      selector: { ...shadowLabels(primaryService.spec.selector ?? {}, selectorKeys), [ROLE_LABEL]: 'shadow' },
+    },
+  };
+}
+
+type Resources = { requests?: Record<string, string>; limits?: Record<string, string> };
+
+export function scaleResources(resources: Resources, fraction: number): Resources {
+  const scale = (m?: Record<string, string>) => (m ? Object.fromEntries(Object.entries(m).map(([k, v]) => [k, scaleQuantity(v, fraction, k)])) : undefined);
+  return { ...resources, ...(resources.requests ? { requests: scale(resources.requests) } : {}), ...(resources.limits ? { limits: scale(resources.limits) } : {}) };
+}
+
+const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+
+/** Parses a Kubernetes quantity ("500m", "1.5", "256Mi", "1e3"). */
+export function parseQuantity(text: string): number {
+  const m = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|([eE][+-]?\d+)|(n|u|m|k|M|G|T|P|E)?)$/.exec(text.trim());
+  if (!m) throw new AnnotationError(`"${text}" is not a Kubernetes quantity`);
+  const n = Number(m[1]);
+  if (m[2]) return n * BINARY[m[2]];
+  if (m[3]) return n * 10 ** Number(m[3].slice(1));
+  return n * DECIMAL[m[4] ?? ''];
+}
+
+/** A quantity times a fraction: CPU in millicores, byte amounts in whole bytes (in a binary unit when exact). */
+export function scaleQuantity(text: string, fraction: number, resource: string): string {
+  const value = parseQuantity(text) * fraction;
+  if (resource === 'cpu' || resource.endsWith('/cpu')) return toQuantity(Math.max(value, 0.001));
+  const unit = /(Ki|Mi|Gi|Ti|Pi|Ei)$/.exec(text.trim())?.[1];
+  if (unit) {
+    // The input's binary unit or a smaller one, whichever holds the value exactly: 1Gi / 2 = 512Mi.
+    const units = Object.keys(BINARY);
+    for (const u of units.slice(0, units.indexOf(unit) + 1).reverse()) if (Number.isInteger(value / BINARY[u])) return `${value / BINARY[u]}${u}`;
+  }
+  return String(Math.max(1, Math.ceil(value)));
+}
