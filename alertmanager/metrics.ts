@@ -13,6 +13,8 @@ export interface ReceiverMetrics {
   reconcileError(namespace: string, workload: string): void;
   desired(namespace: string, workload: string, d: { floor: number; pool: number; swapped: boolean }): void;
   leader(isLeader: boolean): void;
+  /** The standby set's replicas as last observed, and their cost since the previous observation. */
+  shadows(namespace: string, workload: string, replicas: number, costReplicaSeconds: number): void;
 }
 
 export function createReceiverMetrics(dryRun: boolean): ReceiverMetrics {
@@ -51,6 +53,13 @@ export function createReceiverMetrics(dryRun: boolean): ReceiverMetrics {
   const floor = new Gauge({ name: 'shadowscale_receiver_desired_floor', help: 'Desired autoscaler floor (minReplicas) of the serving set.', labelNames: ['namespace', 'workload'], registers: [registry] });
   const pool = new Gauge({ name: 'shadowscale_receiver_desired_pool', help: 'Desired replicas of the standby (shadow) set.', labelNames: ['namespace', 'workload'], registers: [registry] });
   const swapped = new Gauge({ name: 'shadowscale_receiver_promoted', help: '1 while the configured shadow serves the traffic (promoted), 0 otherwise.', labelNames: ['namespace', 'workload'], registers: [registry] });
+  const shadowReplicas = new Gauge({ name: 'shadowscale_shadow_replicas', help: 'Replicas of the standby (shadow) set, as last observed by the receiver.', labelNames: ['namespace', 'workload'], registers: [registry] });
+  const shadowCost = new Counter({
+    name: 'shadowscale_shadow_cost_replica_seconds_total',
+    help: 'What the shadows cost: replica-seconds of the standby set times its resource fraction (a shadow at half the resources costs half a replica-second per second).',
+    labelNames: ['namespace', 'workload'],
+    registers: [registry],
+  });
   const leader = new Gauge({ name: 'shadowscale_receiver_leader', help: '1 when this replica is the one that acts.', registers: [registry] });
   new Gauge({ name: 'shadowscale_receiver_dry_run', help: '1 when the receiver only logs what it would do.', registers: [registry] }).set(dryRun ? 1 : 0);
   for (const outcome of ['accepted', 'duplicate', 'unauthorized', 'invalid', 'too_large', 'unavailable', 'forwarded']) webhooks.inc({ outcome }, 0);
@@ -68,5 +77,9 @@ export function createReceiverMetrics(dryRun: boolean): ReceiverMetrics {
       swapped.set({ namespace, workload }, d.swapped ? 1 : 0);
     },
     leader: (isLeader) => leader.set(isLeader ? 1 : 0),
+    shadows: (namespace, workload, replicas, cost) => {
+      shadowReplicas.set({ namespace, workload }, replicas);
+      if (cost > 0) shadowCost.inc({ namespace, workload }, cost);
+    },
   };
 }

@@ -47,6 +47,8 @@ export class Receiver {
   private readonly clusters = new Map<string, WorkloadCluster>();
   private readonly lastDesired = new Map<string, DesiredState>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  /** Last observation of each workload's standby set, for its cost. */
+  private readonly lastStandby = new Map<string, { at: number; replicas: number }>();
   private resyncTimer?: NodeJS.Timeout;
   private stopped = false;
   private readonly now: () => number;
@@ -187,6 +189,7 @@ export class Receiver {
     const dryRun = this.deps.receiver.dryRun;
     for (let i = 0; i < MAX_STEPS; i++) {
       const observed = await cluster.observe();
+      if (i === 0) this.observeShadowCost(key, w, observed.replicas[desired.standby]?.spec ?? 0);
       const step = nextStep(observed, desired);
       if (step.kind === 'done') return;
       if (step.kind === 'wait') {
@@ -221,6 +224,15 @@ export class Receiver {
       }
     }
     throw new Error(`${w.namespace}/${w.name}: desired state not reached after ${MAX_STEPS} steps; is something else changing the same objects?`);
+  }
+
+  private observeShadowCost(key: string, w: WorkloadConfig, replicas: number): void {
+    const now = this.now();
+    const last = this.lastStandby.get(key);
+    // The replicas seen last held since then: a step function sampled at every reconciliation.
+    const cost = last ? (last.replicas * (w.shadow?.resourceFraction ?? 1) * Math.max(0, now - last.at)) / 1000 : 0;
+    this.lastStandby.set(key, { at: now, replicas });
+    this.deps.metrics.shadows(w.namespace, w.name, replicas, cost);
   }
 
   private clusterFor(key: string, w: WorkloadConfig): WorkloadCluster {

@@ -337,3 +337,18 @@ ${yaml}`);
     expect(audit.events.find((e) => e.event === 'action')).toMatchObject({ result: 'disabled', step: { kind: 'scale', set: 'checkout-shadow', replicas: 6 } });
   });
 });
+
+describe('shadow cost', () => {
+  it('exports the standby replicas and their replica-seconds at the resource fraction', async () => {
+    await running.stop();
+    let clock = Date.parse('2026-11-23T10:00:00Z');
+    running = await startReceiver(config, { kubeConfig: kubeConfigFor(api.url), signals, audit, logger: pino({ level: 'silent' }), noResync: true, now: () => clock });
+    await running.receiver.reconcile('shop.checkout');
+    clock += 10_000;
+    await running.receiver.reconcile('shop.checkout');
+    const metrics = await (await fetch(`${running.url}/metrics`)).text();
+    // One shadow at the default resource fraction 0.5 for 10 s.
+    expect(metrics).toMatch(/shadowscale_shadow_replicas\{namespace="shop",workload="checkout"\} 1/);
+    expect(metrics).toMatch(/shadowscale_shadow_cost_replica_seconds_total\{namespace="shop",workload="checkout"\} 5/);
+  });
+});
