@@ -23,6 +23,9 @@ const arg = (name: string, fallback: string) => {
 };
 
 
+/** Every policy, and shadowscale with scale-down into the pool (issue 9's instance detachment). */
+const POLICY_NAMES = ['hpa', 'holt-winters', 'shadowscale', 'shadowscale+pool', 'oracle'];
+
 interface Job {
   trace: string;
   lag: string;
@@ -35,7 +38,7 @@ interface Outcome extends Job {
 
 function runJob(job: Job): Promise<Outcome> {
   const started = performance.now();
-  const args = [join(ROOT, 'bin', 'shadowscale.mjs'), 'simulate', '--trace', join(DATA, job.trace), '--provisioning-lag', job.lag, '--json'];
+  const args = [join(ROOT, 'bin', 'shadowscale.mjs'), 'simulate', '--trace', join(DATA, job.trace), '--provisioning-lag', job.lag, '--policies', POLICY_NAMES.join(','), '--json'];
   if (ZERO_IS_MISSING.has(job.trace)) args.push('--zero-as-missing');
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -99,20 +102,23 @@ async function main(): Promise<void> {
         return field === 'replicaSeconds' ? p.replicaSeconds / o.report!.policies.find((x) => x.policy === 'hpa')!.replicaSeconds : p[field];
       }));
     summary[lag] = {};
-    for (const policy of ['hpa', 'holt-winters', 'shadowscale', 'oracle']) {
+    for (const policy of POLICY_NAMES) {
       summary[lag][`${policy}.unservedFraction`] = pick(policy, 'unservedFraction');
       summary[lag][`${policy}.hpaUnservedAtEqualCost`] = pick(policy, 'hpaUnservedAtEqualCost');
       summary[lag][`${policy}.replicaSecondsVsHpa`] = pick(policy, 'replicaSeconds');
       table.push(['MEDIAN', policy, pct(summary[lag][`${policy}.unservedFraction`]), pct(summary[lag][`${policy}.hpaUnservedAtEqualCost`]), summary[lag][`${policy}.replicaSecondsVsHpa`].toFixed(3), '', '']);
     }
-    // The median over traces of shadowscale's unserved ÷ hpa's at equal cost.
-    summary[lag]['shadowscale.ratioToHpaAtEqualCost'] = median(at.map((o) => {
-      const p = o.report!.policies.find((x) => x.policy === 'shadowscale')!;
-      return p.hpaUnservedAtEqualCost > 0 ? p.unservedFraction / p.hpaUnservedAtEqualCost : NaN;
-    }));
     console.log(`\nprovisioning lag ${lag} (${at.length} traces)`);
     console.log(table.toString());
-    console.log(`median over traces of shadowscale unserved ÷ hpa unserved at equal cost: ${summary[lag]['shadowscale.ratioToHpaAtEqualCost'].toFixed(3)}`);
+    for (const policy of ['shadowscale', 'shadowscale+pool']) {
+      // The median over traces of the policy's unserved ÷ hpa's at equal cost (traces where both are 0 left out).
+      summary[lag][`${policy}.ratioToHpaAtEqualCost`] = median(at.map((o) => {
+        const p = o.report!.policies.find((x) => x.policy === policy)!;
+        return p.hpaUnservedAtEqualCost > 0 ? p.unservedFraction / p.hpaUnservedAtEqualCost : NaN;
+      }));
+      summary[lag][`${policy}.medianRatioToMedianHpaAtEqualCost`] = summary[lag][`${policy}.unservedFraction`] / summary[lag][`${policy}.hpaUnservedAtEqualCost`];
+      console.log(`${policy}: median over traces of unserved ÷ hpa at equal cost ${summary[lag][`${policy}.ratioToHpaAtEqualCost`].toFixed(3)}; median unserved ÷ median hpa at equal cost ${summary[lag][`${policy}.medianRatioToMedianHpaAtEqualCost`].toFixed(3)}`);
+    }
   }
 
   const results = join(ROOT, 'bench', 'results');

@@ -90,7 +90,7 @@ export function specFromOptions(trace: Trace, options: SimulateCliOptions): Simu
 }
 
 /** Policies that fit forecasts run in worker threads (seconds each); the others are milliseconds. */
-const FORECASTING = new Set(['holt-winters', 'shadowscale']);
+const FORECASTING = new Set(['holt-winters', 'shadowscale', 'shadowscale+pool']);
 
 export async function runSimulation(trace: Trace, spec: SimulationSpec, policies: string[], name: string, onProgress?: (what: string) => void): Promise<{ report: SimulationReport; results: PolicyResult[]; frontier: PolicyResult[] }> {
   checkScoredSpan(trace, spec);
@@ -169,7 +169,7 @@ export function simulateCommand(): Command {
   return new Command('simulate')
     .description('replay a load trace through a simulated cluster under each scaling policy')
     .requiredOption('--trace <file>', 'CSV timestamp,value; values read as requests per second')
-    .option('--policies <list>', `policies to compare (${Object.keys(POLICIES).join(', ')})`, Object.keys(POLICIES).join(','))
+    .option('--policies <list>', `policies to compare (${Object.keys(POLICIES).join(', ')})`, 'hpa,holt-winters,shadowscale,oracle')
     .option('--provisioning-lag <duration>', 'from scale decision to ready', '120s')
     .option('--capacity <n>', 'requests per second one replica serves, or auto (about 20 replicas at the p95 load)', 'auto')
     .option('--target-utilization <x>', 'HPA target as a share of capacity', '0.8')

@@ -57,9 +57,19 @@ export class Cluster {
     return replicas * this.spec.capacityPerReplica;
   }
 
-  /** Sets the number of primary pods: new ones are ready one provisioning lag from now. */
-  scalePrimaries(target: number, now: number): void {
+  /**
+   * Sets the number of primary pods: new ones are ready one provisioning lag from now. With
+   * `intoPool`, up to that many of the ready pods a scale-down removes are detached into the shadow
+   * pool instead of being killed (relabelled out of the primary's ReplicaSet, resized in place to the
+   * shadow fraction): warm at once. Returns how many were detached.
+   */
+  scalePrimaries(target: number, now: number, intoPool = 0): number {
+    const before = this.primaries.reduce((n, b) => n + (b.readyAt <= now ? b.count : 0), 0);
     scale(this.primaries, target, now + this.spec.provisioningLagSeconds);
+    const after = this.primaries.reduce((n, b) => n + (b.readyAt <= now ? b.count : 0), 0);
+    const detached = Math.min(Math.max(0, intoPool), Math.max(0, before - after));
+    if (detached > 0) this.shadows.push({ count: detached, readyAt: now, fullAt: now });
+    return detached;
   }
 
   /** Sets the size of the shadow pool: new shadows warm up in one provisioning lag too. */

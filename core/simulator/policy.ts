@@ -40,6 +40,8 @@ export interface PolicySetup {
 export interface Policy {
   readonly name: string;
   readonly usesShadows: boolean;
+  /** Scale-downs detach ready primaries into the shadow pool instead of killing them (issue 9's instance detachment). */
+  readonly scaleDownIntoPool?: boolean;
   decide(ctx: PolicyContext): PolicyDecision;
   /** Counters worth reporting (fits made, promotions asked...). */
   stats?(): Record<string, number>;

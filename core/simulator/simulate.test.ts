@@ -49,6 +49,21 @@ describe('cluster', () => {
     expect(c.cost()).toEqual({ primary: 4, shadow: 0.5 });
     expect(c.promote(5, 100)).toBe(1); // only one warm shadow left
   });
+
+  it('detaches ready pods into the pool on a scale-down, up to the room given, warm at once', () => {
+    const c = new Cluster({ capacityPerReplica: 10, provisioningLagSeconds: 120, shadowResourceFraction: 0.5, resizeDelaySeconds: 30 });
+    c.seed(6, 1, 0);
+    c.scalePrimaries(8, 100); // 2 starting
+    // Down to 3: the 2 starting pods go first (not detached), then 3 ready ones, of which 2 fit the pool.
+    expect(c.scalePrimaries(3, 150, 2)).toBe(2);
+    expect(c.primaryCount()).toBe(3);
+    expect(c.shadowCount()).toBe(3);
+    expect(c.readyShadows(150)).toBe(3);
+    expect(c.cost()).toEqual({ primary: 3, shadow: 1.5 });
+    // Without room, a scale-down kills as before.
+    expect(c.scalePrimaries(2, 160, 0)).toBe(0);
+    expect(c.shadowCount()).toBe(3);
+  });
 });
 
 describe('simulate', () => {

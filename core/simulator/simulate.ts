@@ -9,13 +9,14 @@ import type { Policy, PolicyFactory, PolicySetup } from './policy.ts';
 import { holtWintersPolicy } from './policies/holt-winters.ts';
 import { hpaPolicy } from './policies/hpa.ts';
 import { oraclePolicy } from './policies/oracle.ts';
-import { shadowscalePolicy } from './policies/shadowscale.ts';
+import { shadowscalePolicy, shadowscalePoolPolicy } from './policies/shadowscale.ts';
 import { loadAt, traceEnd, type Trace } from './trace.ts';
 
 export const POLICIES: Record<string, PolicyFactory> = {
   hpa: hpaPolicy,
   'holt-winters': holtWintersPolicy,
   shadowscale: shadowscalePolicy,
+  'shadowscale+pool': shadowscalePoolPolicy,
   oracle: oraclePolicy,
 };
 export type PolicyName = keyof typeof POLICIES;
@@ -62,6 +63,9 @@ export interface PolicyResult {
   /** One point a minute, for plots. */
   timeline: TimelinePoint[];
 }
+
+/** How long pods detached into the pool by a scale-down are kept before the pool returns to the plan's size. */
+export const DETACHED_IDLE_SECONDS = 600;
 
 export function defaultSpec(overrides: Partial<SimulationSpec> & Pick<SimulationSpec, 'capacityPerReplica'>): SimulationSpec {
   return {
@@ -132,6 +136,8 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
   let scaleActions = 0;
   let promotions = 0;
   let pendingPromotionAt = Infinity;
+  // Pods detached into the pool by scale-downs, kept warm for DETACHED_IDLE_SECONDS (when and how many).
+  const detachedAt: Array<{ t: number; count: number }> = [];
   const timeline: TimelinePoint[] = [];
 
   for (let t = start; t < end; t += tick) {
@@ -170,8 +176,19 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
     else desired = hpa.sync(t, decision.metric ?? observed, specReplicas, cluster.primaryCount());
     if (desired !== specReplicas) scaleActions++;
     specReplicas = desired;
-    cluster.scalePrimaries(desired, t);
-    if (policy.usesShadows && decision.shadowPool !== undefined) cluster.scaleShadows(decision.shadowPool, t);
+    if (policy.scaleDownIntoPool) {
+      while (detachedAt.length > 0 && t - detachedAt[0].t >= DETACHED_IDLE_SECONDS) detachedAt.shift();
+      const kept = detachedAt.reduce((n, d) => n + d.count, 0);
+      const room = Math.max(0, spec.shadowMaxReplicas - Math.max(kept, decision.shadowPool ?? 0));
+      const detached = cluster.scalePrimaries(desired, t, room);
+      if (detached > 0) detachedAt.push({ t, count: detached });
+      // The pool keeps the planner's size, or the detached pods until they have idled long enough.
+      const keep = detachedAt.reduce((n, d) => n + d.count, 0);
+      if (decision.shadowPool !== undefined) cluster.scaleShadows(Math.min(spec.shadowMaxReplicas, Math.max(decision.shadowPool, keep)), t);
+    } else {
+      cluster.scalePrimaries(desired, t);
+      if (policy.usesShadows && decision.shadowPool !== undefined) cluster.scaleShadows(decision.shadowPool, t);
+    }
     peakReplicas = Math.max(peakReplicas, cluster.primaryCount());
     // The pods that exist after this sync's decisions run (and cost) until the next one.
     const cost = cluster.cost();

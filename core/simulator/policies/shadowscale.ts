@@ -16,7 +16,12 @@ import type { PolicyFactory } from '../policy.ts';
 /** The volatility is measured over the last hour, as the adapter does. */
 const VOLATILITY_WINDOW_SECONDS = 3600;
 
-export const shadowscalePolicy: PolicyFactory = (setup) => {
+export const shadowscalePolicy: PolicyFactory = (setup) => shadowscale(setup, false);
+
+/** shadowscale whose scale-downs move pods into the shadow pool, kept there for an idle period. */
+export const shadowscalePoolPolicy: PolicyFactory = (setup) => shadowscale(setup, true);
+
+function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): ReturnType<PolicyFactory> {
   const forecaster = new ScheduledForecaster(setup.trace, { model: 'auto', lagSeconds: setup.provisioningLagSeconds, ...setup.forecast });
   const spec = {
     capacityPerReplica: setup.capacityPerReplica,
@@ -28,8 +33,9 @@ export const shadowscalePolicy: PolicyFactory = (setup) => {
   const recent: number[] = [];
   let anomalies = 0;
   return {
-    name: 'shadowscale',
+    name: intoPool ? 'shadowscale+pool' : 'shadowscale',
     usesShadows: true,
+    scaleDownIntoPool: intoPool,
     decide(ctx) {
       recent.push(ctx.observed);
       if (recent.length > windowTicks + lagTicks) recent.shift();
@@ -47,4 +53,4 @@ export const shadowscalePolicy: PolicyFactory = (setup) => {
     },
     stats: () => ({ fits: forecaster.fits, anomalyTicks: anomalies, trusted: forecaster.trusted ? 1 : 0 }),
   };
-};
+}
