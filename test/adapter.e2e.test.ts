@@ -77,7 +77,9 @@ let trustedCa: string | undefined;
 function getJson(url: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const get = url.startsWith('https:') ? https.get : http.get;
-    get(url, { ca: trustedCa }, (res) => {
+    // A fresh connection each time: a kept-alive one idle past the server's keep-alive timeout (while
+    // the test computes its expectation) can be closed just as the request goes out (ECONNRESET).
+    get(url, { ca: trustedCa, agent: false }, (res) => {
       let text = '';
       res.on('data', (c) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
