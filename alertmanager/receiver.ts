@@ -38,6 +38,8 @@ export interface AcceptResult {
 const MAX_STEPS = 12;
 /** When a step must wait (replicas not ready yet), look again this soon instead of at the next resync. */
 const WAIT_RETRY_MS = 1000;
+/** Workloads reconciled at once by the periodic resync. */
+const RESYNC_CONCURRENCY = 8;
 
 export const workloadKey = (w: { namespace: string; name: string }) => `${w.namespace}.${w.name}`;
 
@@ -47,6 +49,7 @@ export class Receiver {
   private readonly clusters = new Map<string, WorkloadCluster>();
   private readonly lastDesired = new Map<string, DesiredState>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly lastWait = new Map<string, string>();
   /** Last observation of each workload's standby set, for its cost. */
   private readonly lastStandby = new Map<string, { at: number; replicas: number }>();
   private resyncTimer?: NodeJS.Timeout;
@@ -107,7 +110,12 @@ export class Receiver {
     const tick = () => {
       if (this.stopped) return;
       const leading = this.deps.isLeader?.() ?? true;
-      void Promise.all(leading ? [...this.workloads.keys()].map((key) => this.reconcile(key)) : []).finally(() => {
+      const keys = leading ? [...this.workloads.keys()] : [];
+      // A few workloads at a time, so that a thousand of them do not hit the API server at once.
+      const worker = async () => {
+        for (let key = keys.shift(); key !== undefined && !this.stopped; key = keys.shift()) await this.reconcile(key);
+      };
+      void Promise.all(Array.from({ length: RESYNC_CONCURRENCY }, worker)).finally(() => {
         if (!this.stopped) this.resyncTimer = setTimeout(tick, this.deps.receiver.resync * 1000);
       });
     };
@@ -191,9 +199,12 @@ export class Receiver {
       const observed = await cluster.observe();
       if (i === 0) this.observeShadowCost(key, w, observed.replicas[desired.standby]?.spec ?? 0);
       const step = nextStep(observed, desired);
+      if (step.kind !== 'wait') this.lastWait.delete(key);
       if (step.kind === 'done') return;
       if (step.kind === 'wait') {
-        this.deps.audit.record({ event: 'wait', namespace: w.namespace, workload: w.name, why: step.why });
+        // Audited when the reason changes, not at every retry.
+        if (this.lastWait.get(key) !== step.why) this.deps.audit.record({ event: 'wait', namespace: w.namespace, workload: w.name, why: step.why });
+        this.lastWait.set(key, step.why);
         this.retrySoon(key);
         return;
       }
