@@ -67,6 +67,9 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
   const env = options.env ?? process.env;
   const logger = options.logger ?? pino({ name: 'shadowscale-receiver' });
   const token = receiverToken(r, env);
+  // Settings that cannot work together fail before anything is started.
+  if (r.provisioning.enabled && r.target !== 'kubernetes') throw new Error('receiver.provisioning needs receiver.target kubernetes');
+  if (r.leaderElection.enabled && r.target !== 'kubernetes' && !options.leadership) throw new Error('receiver.leaderElection needs receiver.target kubernetes (it uses a Lease)');
   const metrics = createReceiverMetrics(r.dryRun);
   const audit = options.audit ?? createAudit(r.auditFile);
   const localClusters = new Map<string, LocalWorkloadCluster>();
@@ -91,12 +94,11 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
   const signals = options.signals ?? new PrometheusSignals(prometheusClientFromConfig(config, env));
   let leadership: NonNullable<ReceiverOptions['leadership']> = options.leadership ?? ALWAYS_LEADER;
   if (!options.leadership && r.leaderElection.enabled) {
-    if (!apis) throw new Error('receiver.leaderElection needs receiver.target kubernetes (it uses a Lease)');
     const le = r.leaderElection;
     const identity = le.identity ?? env.HOSTNAME;
     if (!identity) throw new Error('receiver.leaderElection: set identity, or run where $HOSTNAME is set (the pod name)');
     leadership = new LeaseElector(
-      apis,
+      apis!,
       { namespace: le.namespace, name: le.name, identity, advertise: le.advertise ?? (env.POD_IP ? `${env.POD_IP}:${splitAddress(r.listen).port}` : undefined), leaseDurationSeconds: le.leaseDuration, retryPeriodSeconds: le.retryPeriod },
       (leading) => {
         metrics.leader(leading);
@@ -121,9 +123,9 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
   await leadership.start?.();
   // Shadow provisioning runs on the leader, on its own interval.
   let provisionTimer: NodeJS.Timeout | undefined;
-  let provisioning = r.provisioning.enabled;
-  if (r.provisioning.enabled) {
-    if (!apis) throw new Error('receiver.provisioning needs receiver.target kubernetes');
+  // In dry-run mode nothing is created either.
+  let provisioning = r.provisioning.enabled && !r.dryRun;
+  if (provisioning && apis) {
     const provisioner = new ShadowProvisioner(apis, r.provisioning.namespaces, audit);
     const pass = async () => {
       if (leadership.isLeader()) {
