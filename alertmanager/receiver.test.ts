@@ -115,6 +115,24 @@ describe('acting on the local target', () => {
     expect(audit.events.filter((e) => e.event === 'action')).toHaveLength(2);
   });
 
+  it('mirrors an exact share of the requests to the shadow set, whose processes serve the copies', async () => {
+    const local = running.localClusters.get('shop.checkout')!;
+    await until('both sets ready', () => local.pool('checkout').ready >= 2 && local.pool('checkout-shadow').ready >= 1);
+    const requestsOf = async (set: string) => {
+      let total = 0;
+      for (const port of local.pool(set).readyPorts()) {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        for (const m of text.matchAll(/^http_requests_total\{[^}]*\} (\d+)/gm)) total += Number(m[1]);
+      }
+      return total;
+    };
+    const [served, mirrored, shadowBefore] = [local.proxy.served, local.proxy.mirrored, await requestsOf('checkout-shadow')];
+    for (let i = 0; i < 20; i++) expect((await fetch(`http://${local.proxy.address}/`)).status).toBe(200);
+    expect(local.proxy.served - served).toBe(20);
+    expect(local.proxy.mirrored - mirrored).toBe(10); // mirrorPercent 50
+    await until('copies answered by the shadows', async () => (await requestsOf('checkout-shadow')) - shadowBefore === 10, 5000);
+  });
+
   it('promotes a ready shadow: traffic moves to it, the old primary becomes the mirror target', async () => {
     const local = running.localClusters.get('shop.checkout')!;
     const servedBy = async () => (await fetch(`http://${local.proxy.address}/`)).headers.get('x-served-by') ?? '';

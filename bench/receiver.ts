@@ -97,7 +97,6 @@ async function main(): Promise<void> {
     if (res.status !== 200) throw new Error(`${name}: HTTP ${res.status} ${await res.text()}`);
     return { name, sent, answered: Date.now() };
   };
-  const hpaPath = (name: string) => `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${name}`;
   // Index arrivals as they come: scanning the request log while the API server runs in this process
   // would delay its answers and be measured as the receiver's latency.
   const firstPatch = new Map<string, number>();

@@ -45,10 +45,6 @@ export class LeaseElector implements Leadership {
     return this.holder && this.holder !== this.s.identity ? this.holderAddress : undefined;
   }
 
-  currentHolder(): string | undefined {
-    return this.holder;
-  }
-
   async start(): Promise<void> {
     this.running = true;
     await this.tryOnce();

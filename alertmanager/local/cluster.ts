@@ -26,7 +26,7 @@ export class LocalWorkloadCluster implements WorkloadCluster {
   autoscaler: { target: string; minReplicas: number };
   readonly events: Array<{ reason: string; message: string }> = [];
 
-  private constructor(readonly w: WorkloadConfig, private readonly options: LocalClusterOptions) {
+  private constructor(readonly w: WorkloadConfig, options: LocalClusterOptions) {
     const shadow = w.shadow!;
     const make = (set: string, role: 'primary' | 'shadow') =>
       new ProcessPool({ namespace: w.namespace, workload: w.name, set, role, startupMs: options.startupMs ?? 500, workMs: options.workMs });

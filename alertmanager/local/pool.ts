@@ -13,7 +13,6 @@ const TSX = pathToFileURL(require.resolve('tsx')).href;
 const SERVICE = join(import.meta.dirname, 'sample-service.ts');
 
 export interface Replica {
-  pid: number;
   port?: number;
   ready: boolean;
   child: ChildProcess;
@@ -53,10 +52,6 @@ export class ProcessPool {
     return this.replicas.filter((r) => r.ready && r.port !== undefined).map((r) => r.port!);
   }
 
-  allPorts(): number[] {
-    return this.replicas.filter((r) => r.port !== undefined).map((r) => r.port!);
-  }
-
   scale(replicas: number): void {
     if (this.closed) throw new Error(`pool ${this.options.set} is closed`);
     this.desired = replicas;
@@ -75,7 +70,7 @@ export class ProcessPool {
       env: { ...process.env, PORT: '0', NAMESPACE: o.namespace, WORKLOAD: o.workload, ROLE: o.role, SET: o.set, STARTUP_MS: String(o.startupMs), WORK_MS: String(o.workMs ?? 2) },
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
-    const replica: Replica = { pid: child.pid ?? -1, ready: false, child };
+    const replica: Replica = { ready: false, child };
     createInterface({ input: child.stdout! }).once('line', (line) => {
       const m = /^listening (\d+)/.exec(line);
       if (m) replica.port = Number(m[1]);

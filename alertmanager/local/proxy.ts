@@ -22,6 +22,7 @@ export class MirroringProxy {
   private mirrorCredit = 0;
   readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   address = '';
+  /** Requests sent to the serving set, and copies sent to the mirror set. */
   served = 0;
   mirrored = 0;
 
