@@ -57,7 +57,7 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 }
 
-const ACTIONS = new Set<AlertAction>(['prescale', 'promote', 'demote', 'none']);
+const ACTIONS = new Set<AlertAction>(['prescale', 'promote', 'demote', 'restart', 'none']);
 
 export interface RoutedAlert {
   namespace: string;
@@ -82,7 +82,7 @@ export function routeAlerts(payload: WebhookPayload): { routed: RoutedAlert[]; s
     if (!namespace || !workload) {
       skipped.push({ fingerprint: alert.fingerprint, why: `${alertname || 'alert'} has no namespace and workload labels` });
     } else if (!action || !ACTIONS.has(action as AlertAction)) {
-      skipped.push({ fingerprint: alert.fingerprint, why: `${alertname || 'alert'} has shadowscale_action "${action ?? ''}", expected prescale, promote, demote or none` });
+      skipped.push({ fingerprint: alert.fingerprint, why: `${alertname || 'alert'} has shadowscale_action "${action ?? ''}", expected prescale, promote, demote, restart or none` });
     } else {
       routed.push({
         namespace,

@@ -164,4 +164,22 @@ describe('acting on the local target', () => {
     await until('reverted', () => local.proxy.state.active === 'checkout', 30_000);
     await until('planned floor and pool', () => local.autoscaler.target === 'checkout' && local.autoscaler.minReplicas === 2 && local.pool('checkout-shadow').spec === 1);
   });
+
+  it('restarts a degraded shadow: its processes are replaced once, while the primary keeps serving', async () => {
+    const local = running.localClusters.get('shop.checkout')!;
+    await until('shadow ready', () => local.pool('checkout-shadow').ready === 1);
+    const before = local.pool('checkout-shadow').readyPorts();
+    const primaries = local.pool('checkout').readyPorts();
+    const body = payload([alert('d1', 'restart', 'firing', 'ShadowscaleShadowDegraded')]);
+    await post(body);
+    await running.receiver.idle();
+    await post(body);
+    await running.receiver.idle();
+    await until('shadow replaced', () => local.pool('checkout-shadow').ready === 1 && !before.includes(local.pool('checkout-shadow').readyPorts()[0]));
+    const after = local.pool('checkout-shadow').readyPorts();
+    await running.receiver.reconcile('shop.checkout');
+    expect(local.pool('checkout-shadow').readyPorts()).toEqual(after);
+    expect(local.pool('checkout').readyPorts()).toEqual(primaries);
+    expect(audit.events.filter((e) => e.event === 'action' && (e as any).step?.kind === 'restart')).toHaveLength(1);
+  });
 });

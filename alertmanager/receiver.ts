@@ -233,6 +233,7 @@ export class Receiver {
       if (step.kind === 'route' || (step.kind === 'autoscaler' && observed.autoscaler?.target !== step.target)) {
         void cluster.event?.(desired.swapped ? 'ShadowscalePromoted' : 'ShadowscaleReverted', `${step.why} (${desired.reasons.join('; ')})`).catch(() => undefined);
       }
+      if (step.kind === 'restart') void cluster.event?.('ShadowscaleShadowRestarted', `${step.why} (${desired.reasons.join('; ')})`, 'Warning').catch(() => undefined);
     }
     throw new Error(`${w.namespace}/${w.name}: desired state not reached after ${MAX_STEPS} steps; is something else changing the same objects?`);
   }

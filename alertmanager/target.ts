@@ -5,7 +5,7 @@
  */
 import type { ObservedState, Step } from '../core/promotion/promotion.ts';
 
-export type ActionStep = Extract<Step, { kind: 'scale' | 'route' | 'autoscaler' }>;
+export type ActionStep = Extract<Step, { kind: 'scale' | 'route' | 'autoscaler' | 'restart' }>;
 
 export interface WorkloadCluster {
   observe(signal?: AbortSignal): Promise<ObservedState>;

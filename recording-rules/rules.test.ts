@@ -68,7 +68,7 @@ describe('PrometheusRule objects', () => {
           if (rule.record) expect(rule.record).toMatch(/^shadowscale:[a-z0-9_]+:[a-z0-9_]+$/);
           if (rule.alert) {
             expect(rule.alert).toMatch(/^Shadowscale[A-Za-z]+$/);
-            expect(['prescale', 'promote', 'demote', 'none']).toContain(rule.labels.shadowscale_action);
+            expect(['prescale', 'promote', 'demote', 'restart', 'none']).toContain(rule.labels.shadowscale_action);
             expect(['info', 'warning', 'critical']).toContain(rule.labels.severity);
             expect(Object.keys(rule.annotations).sort()).toEqual(['description', 'runbook_url', 'summary']);
           }

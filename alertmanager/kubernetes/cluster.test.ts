@@ -165,6 +165,28 @@ describe('the receiver against the Kubernetes API', () => {
     expect(api.requests.some((r) => r.method === 'POST' && r.path.endsWith('/events') && r.body.reason === 'ShadowscalePromoted')).toBe(true);
   });
 
+  it('restarts a degraded shadow once per firing, and never promotes it meanwhile', async () => {
+    const degraded = alert('d1', 'restart', 'firing', 'ShadowscaleShadowDegraded', '2026-11-23T07:50:00Z');
+    const body = payload([degraded, alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded')]);
+    expect(await post(body)).toBe(200);
+    await running.receiver.idle();
+    expect(await post(body)).toBe(200);
+    await running.receiver.idle();
+    await running.receiver.reconcile('shop.checkout');
+    const restarts = api.writes().filter((r) => r.path === `${DEPLOY}/checkout-shadow`);
+    expect(restarts).toHaveLength(1);
+    expect(restarts[0]).toMatchObject({ method: 'PATCH', contentType: 'application/merge-patch+json' });
+    const stamp = api.get(`${DEPLOY}/checkout-shadow`).spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt'];
+    expect(Date.parse(stamp)).toBeGreaterThanOrEqual(Date.parse('2026-11-23T07:50:00Z'));
+    // The readiness signal says ready, but the shadow is degraded: the route never moved.
+    expect(api.requests.some((r) => r.method === 'PATCH' && r.path === ROUTE)).toBe(false);
+    expect(api.requests.some((r) => r.method === 'POST' && r.path.endsWith('/events') && r.body.reason === 'ShadowscaleShadowRestarted')).toBe(true);
+    // A new firing of the same alert: one more restart.
+    expect(await post(payload([{ ...degraded, startsAt: new Date(Date.now() + 1000).toISOString() }]))).toBe(200);
+    await running.receiver.idle();
+    expect(api.writes().filter((r) => r.path === `${DEPLOY}/checkout-shadow`)).toHaveLength(2);
+  });
+
   it('retries a 409 and a 500, and aborts a request that never answers at its timeout, then retries it', async () => {
     api.inject((r) => r.method === 'PATCH' && r.path.endsWith('checkout-shadow/scale'), { status: 409 });
     api.inject((r) => r.method === 'GET' && r.path === HPA, { status: 500 });

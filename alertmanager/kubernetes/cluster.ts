@@ -15,6 +15,11 @@ import { scaleTarget, type ScaleTarget } from './scale.ts';
 import { scaledObject } from './scaledobject.ts';
 import { serviceRouter } from './service-router.ts';
 
+/** Now, or the alert's start when this clock is behind the alerting one (so the restart counts for it). */
+export function restartStamp(since: string, now = Date.now()): string {
+  return new Date(Math.max(now, Date.parse(since) || 0)).toISOString();
+}
+
 export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCluster {
   const shadow = w.shadow;
   if (!shadow) throw new Error(`workload ${w.namespace}/${w.name}: no shadow configured`);
@@ -55,7 +60,8 @@ export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCl
         router?.observe(),
       ]);
       return {
-        replicas: { [w.primary.name]: primary, [shadow.name]: standby },
+        replicas: { [w.primary.name]: { spec: primary.spec, ready: primary.ready }, [shadow.name]: { spec: standby.spec, ready: standby.ready } },
+        restartedAt: { [w.primary.name]: primary.restartedAt, [shadow.name]: standby.restartedAt },
         ...(a ? { autoscaler: a } : {}),
         ...(route ? { route } : {}),
       };
@@ -70,6 +76,8 @@ export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCl
         case 'autoscaler':
           if (!autoscaler) throw new Error(`workload ${w.namespace}/${w.name}: no autoscaler configured`);
           return autoscaler.set({ kind: kinds[step.target] ?? 'Deployment', name: step.target }, step.minReplicas);
+        case 'restart':
+          return set(step.set).restart(restartStamp(step.at));
       }
     },
     event,

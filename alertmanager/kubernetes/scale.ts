@@ -1,11 +1,19 @@
-/** Deployment / StatefulSet replicas through the `scale` subresource, readiness from the object's status. */
+/**
+ * Deployment / StatefulSet replicas through the `scale` subresource, readiness from the object's
+ * status; a rollout restart the way `kubectl rollout restart` does it (the pod template annotation
+ * `kubectl.kubernetes.io/restartedAt`).
+ */
 import type { KubeApis } from './api.ts';
 
 export interface ScaleTarget {
   readonly name: string;
-  observe(): Promise<{ spec: number; ready: number }>;
+  observe(): Promise<{ spec: number; ready: number; restartedAt?: string }>;
   scale(replicas: number): Promise<void>;
+  /** Rollout restart, stamped `at` (RFC 3339). */
+  restart(at: string): Promise<void>;
 }
+
+export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
 export function scaleTarget(apis: KubeApis, namespace: string, kind: 'Deployment' | 'StatefulSet', name: string): ScaleTarget {
   const what = `${kind} ${namespace}/${name}`;
@@ -18,7 +26,16 @@ export function scaleTarget(apis: KubeApis, namespace: string, kind: 'Deployment
           ? apis.apps.readNamespacedDeployment({ name, namespace }, apis.options())
           : apis.apps.readNamespacedStatefulSet({ name, namespace }, apis.options()),
       );
-      return { spec: o.spec?.replicas ?? 1, ready: o.status?.readyReplicas ?? 0 };
+      const restartedAt = o.spec?.template?.metadata?.annotations?.[RESTARTED_AT];
+      return { spec: o.spec?.replicas ?? 1, ready: o.status?.readyReplicas ?? 0, ...(restartedAt ? { restartedAt } : {}) };
+    },
+    async restart(at) {
+      const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
+      await apis.retry(`restart ${what}`, () =>
+        deployment
+          ? apis.apps.patchNamespacedDeployment({ name, namespace, body }, apis.options(true))
+          : apis.apps.patchNamespacedStatefulSet({ name, namespace, body }, apis.options(true)),
+      );
     },
     async scale(replicas) {
       // Read the Scale for its resourceVersion and patch with it: a concurrent writer (the HPA) makes

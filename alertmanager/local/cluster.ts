@@ -5,6 +5,7 @@
  */
 import type { WorkloadConfig } from '../../core/config.ts';
 import type { ObservedState } from '../../core/promotion/promotion.ts';
+import { restartStamp } from '../kubernetes/cluster.ts';
 import type { ActionStep, WorkloadCluster } from '../target.ts';
 import { ProcessPool } from './pool.ts';
 import { MirroringProxy } from './proxy.ts';
@@ -25,6 +26,7 @@ export class LocalWorkloadCluster implements WorkloadCluster {
   readonly canRoute = true;
   autoscaler: { target: string; minReplicas: number };
   readonly events: Array<{ reason: string; message: string }> = [];
+  readonly restartedAt: Record<string, string | undefined> = {};
 
   private constructor(readonly w: WorkloadConfig, options: LocalClusterOptions) {
     const shadow = w.shadow!;
@@ -56,7 +58,7 @@ export class LocalWorkloadCluster implements WorkloadCluster {
   async observe(): Promise<ObservedState> {
     const replicas: ObservedState['replicas'] = {};
     for (const [name, p] of this.pools) replicas[name] = { spec: p.spec, ready: p.ready };
-    return { replicas, autoscaler: { ...this.autoscaler }, route: { ...this.proxy.state } };
+    return { replicas, autoscaler: { ...this.autoscaler }, route: { ...this.proxy.state }, restartedAt: { ...this.restartedAt } };
   }
 
   async apply(step: ActionStep): Promise<void> {
@@ -75,6 +77,10 @@ export class LocalWorkloadCluster implements WorkloadCluster {
         if (target.spec < step.minReplicas) target.scale(step.minReplicas);
         return;
       }
+      case 'restart':
+        this.pool(step.set).restart();
+        this.restartedAt[step.set] = restartStamp(step.at);
+        return;
     }
   }
 

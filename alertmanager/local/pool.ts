@@ -64,6 +64,14 @@ export class ProcessPool {
     }
   }
 
+  /** Replaces every replica with a new process (a rollout restart of a set that serves no traffic). */
+  restart(): void {
+    if (this.closed) throw new Error(`pool ${this.options.set} is closed`);
+    const old = this.replicas.splice(0, this.replicas.length);
+    for (const r of old) r.child.kill('SIGTERM');
+    this.scale(this.desired);
+  }
+
   private startOne(): Replica {
     const o = this.options;
     const child = spawn(process.execPath, ['--import', TSX, SERVICE], {

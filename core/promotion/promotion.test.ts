@@ -12,9 +12,9 @@ const limits: Limits = {
   maxRoleChangesPerHour: 2,
 };
 const T0 = Date.parse('2026-11-23T08:00:00Z');
-const alert = (fingerprint: string, action: 'prescale' | 'promote' | 'demote', status: 'firing' | 'resolved', startsAt = '2026-11-23T07:59:00Z') => ({
+const alert = (fingerprint: string, action: 'prescale' | 'promote' | 'demote' | 'restart', status: 'firing' | 'resolved', startsAt = '2026-11-23T07:59:00Z') => ({
   fingerprint,
-  alertname: action === 'promote' ? 'ShadowscalePrimaryDegraded' : action === 'prescale' ? 'ShadowscaleLoadAnomaly' : 'Demote',
+  alertname: action === 'promote' ? 'ShadowscalePrimaryDegraded' : action === 'prescale' ? 'ShadowscaleLoadAnomaly' : action === 'restart' ? 'ShadowscaleShadowDegraded' : 'Demote',
   action,
   status,
   startsAt,
@@ -104,6 +104,46 @@ describe('decide', () => {
   });
 });
 
+describe('a degraded shadow', () => {
+  const observed: ObservedState = {
+    replicas: { checkout: { spec: 4, ready: 4 }, 'checkout-shadow': { spec: 1, ready: 1 } },
+    autoscaler: { target: 'checkout', minReplicas: 2 },
+    route: { active: 'checkout', mirror: 'checkout-shadow', mirrorPercent: 10 },
+  };
+
+  it('is restarted once per firing of its alert, and a later firing restarts it again', () => {
+    const memory = recordAlerts(emptyMemory(), [alert('d', 'restart', 'firing', '2026-11-23T07:50:00Z')], T0);
+    const { desired } = decide(memory, limits, { now: T0, shadowReady: false });
+    expect(desired.restart).toEqual({ set: 'checkout-shadow', since: '2026-11-23T07:50:00Z' });
+    expect(nextStep(observed, desired)).toMatchObject({ kind: 'restart', set: 'checkout-shadow', at: '2026-11-23T07:50:00Z' });
+    const restarted = { ...observed, restartedAt: { 'checkout-shadow': '2026-11-23T08:00:01Z' } };
+    expect(nextStep(restarted, desired)).toEqual({ kind: 'done' });
+    // Resolved, then firing again later: one more restart.
+    const again = recordAlerts(recordAlerts(memory, [alert('d', 'restart', 'resolved', '2026-11-23T07:50:00Z')], T0 + MIN), [alert('d', 'restart', 'firing', '2026-11-23T08:30:00Z')], T0 + 31 * MIN);
+    expect(nextStep(restarted, decide(again, limits, { now: T0 + 31 * MIN, shadowReady: false }).desired)).toMatchObject({ kind: 'restart' });
+    // Resolved: nothing to do.
+    const resolved = recordAlerts(memory, [alert('d', 'restart', 'resolved', '2026-11-23T07:50:00Z')], T0 + MIN);
+    expect(decide(resolved, limits, { now: T0 + MIN, shadowReady: false }).desired.restart).toBeUndefined();
+  });
+
+  it('is never promoted, even when the readiness signal says ready', () => {
+    const memory = recordAlerts(emptyMemory(), [alert('d', 'restart', 'firing'), alert('p', 'promote', 'firing')], T0);
+    const { desired } = decide(memory, limits, { now: T0, shadowReady: true });
+    expect(desired.swapped).toBe(false);
+    expect(desired.reasons.join('; ')).toMatch(/shadow is degraded/);
+  });
+
+  it('is not restarted while it serves the traffic', () => {
+    let memory = recordAlerts(emptyMemory(), [alert('p', 'promote', 'firing')], T0);
+    memory = decide(memory, limits, { now: T0, shadowReady: true }).memory;
+    expect(memory.swapped).toBe(true);
+    memory = recordAlerts(memory, [alert('d', 'restart', 'firing')], T0 + MIN);
+    const { desired } = decide(memory, limits, { now: T0 + MIN, shadowReady: true });
+    expect(desired.restart).toBeUndefined();
+    expect(desired.reasons.join('; ')).toMatch(/serves the traffic now; not restarted/);
+  });
+});
+
 describe('nextStep', () => {
   const desiredSwap: DesiredState = { active: 'checkout-shadow', standby: 'checkout', floor: 2, pool: 1, mirrorPercent: 10, swapped: true, reasons: [] };
   const before: ObservedState = {
@@ -118,7 +158,7 @@ describe('nextStep', () => {
     for (let i = 0; i < 10; i++) {
       const step = nextStep(observed, desiredSwap);
       if (step.kind === 'done') break;
-      steps.push(step.kind === 'wait' ? 'wait' : step.kind === 'scale' ? `scale ${step.set}=${step.replicas}` : step.kind === 'route' ? `route ${step.active}` : `autoscaler ${step.target}/${step.minReplicas}`);
+      steps.push(step.kind === 'wait' ? 'wait' : step.kind === 'scale' ? `scale ${step.set}=${step.replicas}` : step.kind === 'route' ? `route ${step.active}` : step.kind === 'autoscaler' ? `autoscaler ${step.target}/${step.minReplicas}` : `restart ${step.set}`);
       // Apply it; pods become ready one step after being asked for.
       if (step.kind === 'scale') observed.replicas[step.set] = { spec: step.replicas, ready: observed.replicas[step.set].ready };
       if (step.kind === 'wait') for (const r of Object.values(observed.replicas)) r.ready = r.spec;

@@ -9,7 +9,7 @@
  * again and continues from where it stands.
  */
 
-export type AlertAction = 'prescale' | 'promote' | 'demote' | 'none';
+export type AlertAction = 'prescale' | 'promote' | 'demote' | 'restart' | 'none';
 
 /** What the receiver remembers of one alert (one fingerprint). */
 export interface AlertRecord {
@@ -73,6 +73,11 @@ export interface DesiredState {
   pool: number;
   mirrorPercent: number;
   swapped: boolean;
+  /**
+   * A degraded shadow to restart: its pods must have been restarted at or after `since` (the
+   * startsAt of the newest firing restart alert), so each firing restarts it at most once.
+   */
+  restart?: { set: string; since: string };
   /** Why the state is what it is, for the audit log and the status endpoint. */
   reasons: string[];
 }
@@ -172,9 +177,11 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
   let swapped = next.swapped;
   const promoting = firing(next, 'promote');
   const demoting = firing(next, 'demote');
+  const degraded = firing(next, 'restart');
   if (!swapped && promoting.length > 0) {
     const blocked = roleChangeBlocked(next, limits, now);
     if (!signals.shadowReady) reasons.push(`promote: ${names(promoting)} firing, but the shadow is not ready`);
+    else if (degraded.length > 0) reasons.push(`promote: ${names(promoting)} firing, but the shadow is degraded (${names(degraded)})`);
     else if (blocked) reasons.push(`promote: ${names(promoting)} firing, held: ${blocked}`);
     else {
       swapped = true;
@@ -219,6 +226,17 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
     next = rest;
   }
 
+  // A degraded shadow is restarted while it is the standby; once it serves, a restart would cut traffic.
+  let restart: DesiredState['restart'];
+  if (degraded.length > 0) {
+    if (swapped) reasons.push(`restart: ${names(degraded)} firing, but the shadow serves the traffic now; not restarted`);
+    else {
+      const since = degraded.map((a) => a.startsAt).sort((a, b) => Date.parse(a) - Date.parse(b)).at(-1)!;
+      restart = { set: limits.shadow.name, since };
+      reasons.push(`restart: ${names(degraded)} firing since ${since}, the shadow is restarted once`);
+    }
+  }
+
   const active = swapped ? limits.shadow.name : limits.primary.name;
   const standby = swapped ? limits.primary.name : limits.shadow.name;
   if (swapped) {
@@ -228,7 +246,7 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
     pool = clamp(pool, limits.shadow.minReplicas, limits.primary.maxReplicas);
   }
   return {
-    desired: { active, standby, floor, pool, mirrorPercent: limits.shadow.mirrorPercent, swapped, reasons },
+    desired: { active, standby, floor, pool, mirrorPercent: limits.shadow.mirrorPercent, swapped, ...(restart ? { restart } : {}), reasons },
     memory: next,
   };
 }
@@ -256,12 +274,15 @@ export interface ObservedState {
   autoscaler?: { target: string; minReplicas: number; maxReplicas?: number; lowest?: number };
   /** The traffic router, when there is one: which set gets traffic, which the mirror, and its share. */
   route?: { active: string; mirror?: string; mirrorPercent: number };
+  /** When each set's pods were last restarted (RFC 3339), when known. */
+  restartedAt?: Record<string, string | undefined>;
 }
 
 export type Step =
   | { kind: 'scale'; set: string; replicas: number; why: string }
   | { kind: 'route'; active: string; mirror: string; mirrorPercent: number; why: string }
   | { kind: 'autoscaler'; target: string; minReplicas: number; why: string }
+  | { kind: 'restart'; set: string; at: string; why: string }
   | { kind: 'wait'; why: string }
   | { kind: 'done' };
 
@@ -300,6 +321,13 @@ export function nextStep(observed: ObservedState, desired: DesiredState): Step {
   // The standby shrinks only once nothing sends it traffic any more (checked above).
   if (r(desired.standby).spec !== desired.pool) {
     return { kind: 'scale', set: desired.standby, replicas: desired.pool, why: `shadow pool ${desired.standby} ${r(desired.standby).spec} → ${desired.pool}` };
+  }
+  const restart = desired.restart;
+  if (restart && restart.set === desired.standby) {
+    const last = observed.restartedAt?.[restart.set];
+    if (last === undefined || !(Date.parse(last) >= Date.parse(restart.since))) {
+      return { kind: 'restart', set: restart.set, at: restart.since, why: `restart the degraded shadow ${restart.set} (last restart ${last ?? 'never'})` };
+    }
   }
   return { kind: 'done' };
 }
