@@ -22,6 +22,7 @@ import { createKubeApis, defaultKubeConfig, type KubeApis } from './kubernetes/a
 import { kubernetesCluster } from './kubernetes/cluster.ts';
 import { LeaseElector } from './kubernetes/lease.ts';
 import { ConfigMapStore } from './kubernetes/state.ts';
+import { WarmPool } from './kubernetes/pool.ts';
 import { ShadowProvisioner } from './kubernetes/provisioner.ts';
 
 export interface ReceiverOptions {
@@ -126,11 +127,22 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
   // In dry-run mode nothing is created either.
   let provisioning = r.provisioning.enabled && !r.dryRun;
   if (provisioning && apis) {
-    const provisioner = new ShadowProvisioner(apis, r.provisioning.namespaces, audit);
+    // The warm pool leaves a workload alone while the receiver acts on it (an alert firing, or swapped).
+    const receiverWorkload = (namespace: string, deployment: string) => config.workloads.find((w) => w.namespace === namespace && w.primary.name === deployment);
+    const pool = new WarmPool(apis, audit, {
+      busy: async (namespace, deployment) => {
+        const w = receiverWorkload(namespace, deployment);
+        if (!w) return false;
+        const memory = await store.load(workloadKey({ namespace: w.namespace, name: w.name }));
+        return memory.swapped || Object.values(memory.alerts).some((a) => a.status === 'firing');
+      },
+      riseExpected: signals instanceof PrometheusSignals ? (namespace, deployment, replicas) => signals.riseExpected(namespace, receiverWorkload(namespace, deployment)?.name ?? deployment, replicas) : undefined,
+    });
+    const provisioner = new ShadowProvisioner(apis, r.provisioning.namespaces, audit, pool);
     const pass = async () => {
       if (leadership.isLeader()) {
         const report = await provisioner.syncOnce();
-        if (report.created.length + report.updated.length + report.errors.length > 0) logger.info(report, 'shadow provisioning pass');
+        if (report.created.length + report.updated.length + report.moved.length + report.errors.length > 0) logger.info(report, 'shadow provisioning pass');
       }
       if (!provisioning) return;
       provisionTimer = setTimeout(() => void pass(), r.provisioning.interval * 1000);

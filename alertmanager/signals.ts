@@ -35,4 +35,14 @@ export class PrometheusSignals implements SignalSource {
     if (d === undefined || p === undefined || !Number.isFinite(d) || !Number.isFinite(p)) return undefined;
     return { desiredReplicas: d, shadowPoolSize: p };
   }
+
+  /**
+   * Does the adapter's plan ask for more replicas than the primary has (a rise within the forecast
+   * horizon)? undefined when it exports no plan for the workload.
+   */
+  async riseExpected(namespace: string, workload: string, replicas: number, signal?: AbortSignal): Promise<boolean | undefined> {
+    const result = await this.client.query(`max(shadowscale_forecast_desired_replicas{namespace=${JSON.stringify(namespace)},workload=${JSON.stringify(workload)}})`, undefined, signal);
+    const d = result[0]?.value;
+    return d === undefined || !Number.isFinite(d) ? undefined : d > replicas;
+  }
 }

@@ -136,7 +136,10 @@ describe('quantities', () => {
     expect(() => parseQuantity('lots')).toThrow(/not a Kubernetes quantity/);
   });
   it('reads the annotations with defaults', () => {
-    expect(shadowSettings({ metadata: { name: 'a', annotations: { 'shadowscale.io/shadows': '3' } } })).toEqual({ shadows: 3, mirrorPercent: 10, resourceFraction: 0.5, route: undefined, service: 'a' });
+    expect(shadowSettings({ metadata: { name: 'a', annotations: { 'shadowscale.io/shadows': '3' } } })).toEqual({ shadows: 3, poolMax: 3, poolIdleSeconds: 600, hpa: 'a', mirrorPercent: 10, resourceFraction: 0.5, route: undefined, service: 'a' });
+    expect(() => shadowSettings({ metadata: { name: 'a', namespace: 'n', annotations: { 'shadowscale.io/shadows': '3', 'shadowscale.io/pool-max': '2' } } })).toThrow(
+      'Deployment n/a: annotation shadowscale.io/pool-max: "2" is not a whole number from 3 (shadowscale.io/shadows) to 1000',
+    );
     expect(shadowSettings({ metadata: { name: 'a', annotations: {} } })).toBeUndefined();
   });
 });

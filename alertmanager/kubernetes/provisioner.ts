@@ -8,6 +8,7 @@
  */
 import type { Audit } from '../audit.ts';
 import { isNotFound, type KubeApis } from './api.ts';
+import type { WarmPool } from './pool.ts';
 import {
   ANNOTATIONS,
   AnnotationError,
@@ -27,6 +28,8 @@ export interface ProvisionReport {
   primaries: number;
   created: string[];
   updated: string[];
+  /** Pods moved into or out of warm pools. */
+  moved: string[];
   errors: string[];
 }
 
@@ -36,6 +39,8 @@ export class ShadowProvisioner {
     /** Namespaces to watch; empty = all namespaces. */
     private readonly namespaces: readonly string[],
     private readonly audit?: Audit,
+    /** The warm pool of primaries with `shadowscale.io/pool-max`, run after their shadow is in place. */
+    private readonly pool?: WarmPool,
   ) {}
 
   private async listPrimaries(): Promise<PrimaryDeployment[]> {
@@ -50,7 +55,7 @@ export class ShadowProvisioner {
 
   /** One pass over every annotated primary. Never throws: errors are reported per primary. */
   async syncOnce(): Promise<ProvisionReport> {
-    const report: ProvisionReport = { primaries: 0, created: [], updated: [], errors: [] };
+    const report: ProvisionReport = { primaries: 0, created: [], updated: [], moved: [], errors: [] };
     let primaries: PrimaryDeployment[];
     try {
       primaries = await this.listPrimaries();
@@ -66,6 +71,10 @@ export class ShadowProvisioner {
         const settings = shadowSettings(primary)!;
         await this.ensureDeployment(primary, settings, report);
         await this.ensureServiceAndMirror(primary, settings, report);
+        if (this.pool) {
+          const poolReport = { primaries: 0, moved: report.moved, errors: report.errors };
+          await this.pool.sync(primary, settings, poolReport);
+        }
       } catch (error) {
         const message = error instanceof AnnotationError ? error.message : `${where}: ${(error as Error).message}`;
         report.errors.push(message);

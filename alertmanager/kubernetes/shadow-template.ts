@@ -20,6 +20,20 @@ export const ANNOTATIONS = {
   route: 'shadowscale.io/route',
   /** On the primary: the Service in front of it (default: the Deployment's name). */
   service: 'shadowscale.io/service',
+  /**
+   * On the primary: the most shadows the warm pool may hold; above `shadows`, pods leaving the
+   * primary on a scale-down join the pool instead of being deleted. Default: `shadows` (no pool).
+   */
+  poolMax: 'shadowscale.io/pool-max',
+  /** On the primary: seconds the pool stays above `shadows` without use before it shrinks. Default 600. */
+  poolIdle: 'shadowscale.io/pool-idle-seconds',
+  /** On the primary: its HorizontalPodAutoscaler (default: the Deployment's name). */
+  hpa: 'shadowscale.io/hpa',
+  /** On the shadow Deployment: when the pool last grew or was used (RFC 3339). */
+  poolChangedAt: 'shadowscale.io/pool-changed-at',
+  /** On a pod moved into the pool: the primary it left, and the primary's pod-template-hash then. */
+  detachedFrom: 'shadowscale.io/detached-from',
+  detachedTemplate: 'shadowscale.io/detached-template-hash',
   /** On the shadow: the hash of the primary template it was made from. */
   templateHash: 'shadowscale.io/template-hash',
 } as const;
@@ -34,6 +48,10 @@ export interface ShadowSettings {
   resourceFraction: number;
   route?: string;
   service: string;
+  /** Most pods the pool holds (>= shadows). */
+  poolMax: number;
+  poolIdleSeconds: number;
+  hpa: string;
 }
 
 export class AnnotationError extends Error {}
@@ -50,8 +68,12 @@ export function shadowSettings(primary: { metadata?: { name?: string; namespace?
     if (text.trim() === '' || !ok(x)) throw new AnnotationError(`${where}: annotation ${key}: "${text}" is not ${expected}`);
     return x;
   };
+  const shadows = num(ANNOTATIONS.shadows, 1, (x) => Number.isInteger(x) && x >= 0 && x <= 100, 'a whole number from 0 to 100');
   return {
-    shadows: num(ANNOTATIONS.shadows, 1, (x) => Number.isInteger(x) && x >= 0 && x <= 100, 'a whole number from 0 to 100'),
+    shadows,
+    poolMax: num(ANNOTATIONS.poolMax, shadows, (x) => Number.isInteger(x) && x >= shadows && x <= 1000, `a whole number from ${shadows} (${ANNOTATIONS.shadows}) to 1000`),
+    poolIdleSeconds: num(ANNOTATIONS.poolIdle, 600, (x) => Number.isFinite(x) && x >= 0, 'a number of seconds'),
+    hpa: a[ANNOTATIONS.hpa] || primary.metadata?.name || '',
     mirrorPercent: num(ANNOTATIONS.mirrorPercent, 10, (x) => x >= 0 && x <= 100, 'a percentage from 0 to 100'),
     resourceFraction: num(ANNOTATIONS.resources, 0.5, (x) => x > 0 && x <= 1, 'a fraction in (0, 1]'),
     route: a[ANNOTATIONS.route] || undefined,

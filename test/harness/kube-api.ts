@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** `labelSelector` of a list, when given. */
+  labelSelector?: string;
   contentType?: string;
   body?: any;
   at: number;
@@ -22,6 +24,8 @@ type Fault = { match: (r: RecordedRequest) => boolean; times: number; status?: n
 const COLLECTIONS: Array<{ re: RegExp; kind: string; apiVersion: string }> = [
   { re: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments/, kind: 'Deployment', apiVersion: 'apps/v1' },
   { re: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/statefulsets/, kind: 'StatefulSet', apiVersion: 'apps/v1' },
+  { re: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/replicasets/, kind: 'ReplicaSet', apiVersion: 'apps/v1' },
+  { re: /^\/api\/v1\/namespaces\/([^/]+)\/pods/, kind: 'Pod', apiVersion: 'v1' },
   { re: /^\/apis\/autoscaling\/v2\/namespaces\/([^/]+)\/horizontalpodautoscalers/, kind: 'HorizontalPodAutoscaler', apiVersion: 'autoscaling/v2' },
   { re: /^\/apis\/keda\.sh\/v1alpha1\/namespaces\/([^/]+)\/scaledobjects/, kind: 'ScaledObject', apiVersion: 'keda.sh/v1alpha1' },
   { re: /^\/apis\/gateway\.networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/httproutes/, kind: 'HTTPRoute', apiVersion: 'gateway.networking.k8s.io/v1' },
@@ -58,6 +62,8 @@ export class FakeKubeApi {
   readyDelayMs = 0;
   /** Called with each request as it arrives (benchmarks index them instead of scanning `requests`). */
   onRequest?: (r: RecordedRequest) => void;
+  /** Called after each successful write, before it is answered (the in-test controllers hook in here). */
+  onChange?: () => void;
 
   async start(): Promise<string> {
     this.server = http.createServer((req, res) => this.handle(req, res));
@@ -129,6 +135,8 @@ export class FakeKubeApi {
       const text = Buffer.concat(chunks).toString('utf8');
       const url = new URL(req.url ?? '/', 'http://x');
       const record: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, contentType: req.headers['content-type'], at: Date.now() };
+      const selector = url.searchParams.get('labelSelector');
+      if (selector) record.labelSelector = selector;
       if (text) {
         try {
           record.body = JSON.parse(text);
@@ -150,7 +158,8 @@ export class FakeKubeApi {
       }
       try {
         const [code, body] = this.route(record);
-        this.send(res, code, body);
+        if (record.method !== 'GET' && code < 300) this.onChange?.();
+        this.send(res, code, code < 300 && record.method !== 'GET' && this.onChange && (body as any)?.metadata?.name ? this.fresh(record, body) : body);
       } catch (error) {
         this.send(res, 500, status(500, 'InternalError', (error as Error).message));
       }
@@ -161,8 +170,22 @@ export class FakeKubeApi {
     res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }
 
-  private list(kind: string, apiVersion: string, prefix: RegExp): [number, unknown] {
-    const items = [...this.objects].filter(([path]) => prefix.test(path) && path.replace(prefix, '').split('/').filter(Boolean).length === 1).map(([, o]) => o);
+  /** A written object as the controllers left it (a Scale is answered as it was). */
+  private fresh(r: RecordedRequest, body: any): unknown {
+    if (body.kind === 'Scale' || body.kind === 'Status') return body;
+    const path = r.method === 'POST' ? `${r.path}/${body.metadata.name}` : r.path;
+    return this.objects.get(path) ?? body;
+  }
+
+  private list(kind: string, apiVersion: string, prefix: RegExp, labelSelector?: string): [number, unknown] {
+    const wanted = (labelSelector ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((term) => term.split('=') as [string, string]);
+    const items = [...this.objects]
+      .filter(([path]) => prefix.test(path) && path.replace(prefix, '').split('/').filter(Boolean).length === 1)
+      .map(([, o]) => o)
+      .filter((o) => wanted.every(([k, v]) => o.metadata?.labels?.[k] === v));
     return [200, { kind: `${kind}List`, apiVersion, metadata: { resourceVersion: String(this.version) }, items }];
   }
 
@@ -178,7 +201,7 @@ export class FakeKubeApi {
     const rest = r.path.replace(collection.re, '').split('/').filter(Boolean);
     const base = r.path.slice(0, r.path.length - rest.join('/').length).replace(/\/$/, '');
     if (rest.length === 0) {
-      if (r.method === 'GET') return this.list(collection.kind, collection.apiVersion, new RegExp(`^${base.replace(/[.]/g, '\\.')}`));
+      if (r.method === 'GET') return this.list(collection.kind, collection.apiVersion, new RegExp(`^${base.replace(/[.]/g, '\\.')}`), r.labelSelector);
       if (r.method !== 'POST') return [405, status(405, 'MethodNotAllowed', 'only list and create are served on collections')];
       const name = r.body?.metadata?.name ?? (r.body?.metadata?.generateName ? `${r.body.metadata.generateName}${this.version + 1}` : undefined);
       if (!name) return [422, status(422, 'Invalid', 'metadata.name: Required value')];

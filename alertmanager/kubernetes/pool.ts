@@ -1,0 +1,250 @@
+/**
+ * The warm pool of a primary (annotation `shadowscale.io/pool-max` above `shadowscale.io/shadows`):
+ *
+ * - **Scale-down into the pool.** The primary's HPA does not scale it down itself (its
+ *   `behavior.scaleDown.selectPolicy: Disabled`); this loop computes the HPA's own scale-down
+ *   recommendation from the HPA's status (the same algorithm: usage ratio of each metric against its
+ *   target, tolerance 0.1, the highest recommendation over the scale-down stabilization window) and
+ *   carries it out by moving ready pods from the primary to the shadow instead of deleting them:
+ *   1. the shadow Deployment grows by the pods to move (its ReplicaSet starts new pods),
+ *   2. each moving pod is relabelled to the shadow ReplicaSet's labels (`pod-template-hash`
+ *      included) and loses its ownerReference: the primary's ReplicaSet no longer selects it (nor does
+ *      the primary's Service), the shadow's ReplicaSet adopts it and deletes a pod it has not yet
+ *      started instead (not-ready pods go first),
+ *   3. the primary shrinks by the same number: its ReplicaSet deletes the replacements it began in
+ *      the meantime, never a ready pod.
+ *   Pods beyond the pool's room are removed the usual way (the primary shrinks further).
+ * - **Back first on a scale-up.** When the HPA scales the primary up and its new pods are not ready
+ *   yet, pods moved into the pool from the same template version are relabelled back: the primary's
+ *   ReplicaSet adopts them (and deletes the pods it was starting), the shadow shrinks by as many.
+ * - **Idle de-provisioning.** A pool above `shadows` that has not grown or been used for
+ *   `pool-idle-seconds`, and whose workload expects no rise (when a forecast is known), shrinks back
+ *   to `shadows`; moved pods (full-size) carry a lower `controller.kubernetes.io/pod-deletion-cost`,
+ *   so they go first.
+ *
+ * Level-triggered like the provisioner: every pass reads the objects and does at most one move per
+ * primary; whatever a crash interrupts is finished or undone by the next pass (a relabelled pod is
+ * simply counted where its labels put it).
+ */
+import type { Audit } from '../audit.ts';
+import { isNotFound, type KubeApis } from './api.ts';
+import { ANNOTATIONS, ROLE_LABEL, parseQuantity, shadowName, type PrimaryDeployment, type ShadowSettings } from './shadow-template.ts';
+
+const DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
+const HASH = 'pod-template-hash';
+
+/** One metric of an HPA: its current value against its target, as a usage ratio. */
+export function usageRatios(hpa: any): number[] {
+  const ratios: number[] = [];
+  const specs: any[] = hpa.spec?.metrics ?? [];
+  for (const current of hpa.status?.currentMetrics ?? []) {
+    const type = current.type as string;
+    const key = type.charAt(0).toLowerCase() + type.slice(1);
+    const cur = current[key];
+    const spec = specs.find((m) => m.type === type && JSON.stringify(metricId(m[key])) === JSON.stringify(metricId(cur)))?.[key];
+    if (!cur || !spec) continue;
+    const t = spec.target ?? {};
+    const c = cur.current ?? {};
+    let ratio: number | undefined;
+    if (t.averageUtilization !== undefined && c.averageUtilization !== undefined) ratio = c.averageUtilization / t.averageUtilization;
+    else if (t.averageValue !== undefined && c.averageValue !== undefined) ratio = parseQuantity(String(c.averageValue)) / parseQuantity(String(t.averageValue));
+    else if (t.value !== undefined && c.value !== undefined) ratio = parseQuantity(String(c.value)) / parseQuantity(String(t.value));
+    if (ratio !== undefined && Number.isFinite(ratio)) ratios.push(ratio);
+  }
+  return ratios;
+}
+
+function metricId(m: any): unknown {
+  return { name: m?.metric?.name ?? m?.name, selector: m?.metric?.selector ?? null, describedObject: m?.describedObject?.name ?? null };
+}
+
+/** The HPA's replica recommendation for `current` replicas (replica_calculator.go), or undefined without metrics. */
+export function hpaRecommendation(hpa: any, current: number, tolerance = 0.1): number | undefined {
+  const ratios = usageRatios(hpa);
+  if (ratios.length === 0 || current <= 0) return undefined;
+  const each = ratios.map((r) => (Math.abs(r - 1) <= tolerance ? current : Math.ceil(r * current)));
+  const min = hpa.spec?.minReplicas ?? 1;
+  const max = hpa.spec?.maxReplicas ?? Infinity;
+  return Math.min(max, Math.max(min, ...each));
+}
+
+export interface PoolReport {
+  primaries: number;
+  moved: string[];
+  errors: string[];
+}
+
+interface Options {
+  now?: () => number;
+  /** A workload the receiver is acting on (an alert episode): the pool leaves its shadow alone. */
+  busy?: (namespace: string, name: string) => boolean | Promise<boolean>;
+  /** Does the forecast ask for more than the primary's `replicas`? undefined = unknown. */
+  riseExpected?: (namespace: string, name: string, replicas: number) => Promise<boolean | undefined>;
+}
+
+export class WarmPool {
+  /** Scale-down recommendations per primary, newest last (the HPA's stabilization window). */
+  private readonly recommendations = new Map<string, Array<{ at: number; replicas: number; first: number }>>();
+
+  constructor(
+    private readonly apis: KubeApis,
+    private readonly audit?: Audit,
+    private readonly options: Options = {},
+  ) {}
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  /** One pass for one primary with pool settings. Never throws: errors go to the report. */
+  async sync(primary: PrimaryDeployment, settings: ShadowSettings, report: PoolReport): Promise<void> {
+    const { namespace, name } = primary.metadata;
+    const where = `${namespace}/${name}`;
+    if (settings.poolMax <= settings.shadows) return;
+    report.primaries++;
+    try {
+      if (await this.options.busy?.(namespace, name)) return;
+      const shadow = await this.apis.retry(`read Deployment ${namespace}/${shadowName(name)}`, () => this.apis.apps.readNamespacedDeployment({ name: shadowName(name), namespace }, this.apis.options()));
+      const [primaryRs, shadowRs] = await Promise.all([this.currentReplicaSet(primary), this.currentReplicaSet(shadow as any)]);
+      if (!primaryRs || !shadowRs) return; // the Deployment controller has not made them yet
+      const [primaryPods, shadowPods] = await Promise.all([this.podsOf(namespace, primary.spec.selector.matchLabels ?? {}), this.podsOf(namespace, (shadow.spec?.selector?.matchLabels ?? {}) as Record<string, string>)]);
+      const primarySpec = primary.spec.replicas ?? 1;
+      const shadowSpec = shadow.spec?.replicas ?? 0;
+      const primaryHash = primaryRs.metadata.labels?.[HASH];
+
+      // Back first: the primary is scaling up and pool pods of its current version can serve now.
+      const starting = primaryPods.filter((p) => !ready(p)).length;
+      const returnable = shadowPods.filter((p) => ready(p) && p.metadata.annotations?.[ANNOTATIONS.detachedFrom] === name && p.metadata.annotations?.[ANNOTATIONS.detachedTemplate] === primaryHash);
+      if (primaryPods.length >= primarySpec && starting > 0 && returnable.length > 0) {
+        const back = returnable.slice(0, starting);
+        {
+          for (const pod of back) await this.relabel(pod, primaryRs.spec.template.metadata.labels, { [ANNOTATIONS.detachedFrom]: null, [ANNOTATIONS.detachedTemplate]: null, [DELETION_COST]: null });
+          await this.scaleDeployment(namespace, shadowName(name), Math.max(settings.shadows, shadowSpec - back.length), true);
+          this.record(primary, 'return', back.map((p) => p.metadata.name), { from: shadowName(name), to: name });
+          report.moved.push(...back.map((p) => `${p.metadata.name} → ${name}`));
+          return;
+        }
+      }
+
+      // Scale-down into the pool.
+      const hpa = await this.readHpa(namespace, settings.hpa);
+      if (hpa) {
+        const policy = hpa.spec?.behavior?.scaleDown?.selectPolicy;
+        if (policy !== 'Disabled') {
+          throw new Error(`HorizontalPodAutoscaler ${namespace}/${settings.hpa} scales ${name} down itself; set spec.behavior.scaleDown.selectPolicy: Disabled so that pods leaving ${name} can join the warm pool (annotation ${ANNOTATIONS.poolMax})`);
+        }
+        const target = this.stabilized(where, hpa, primarySpec);
+        if (target !== undefined && target < primarySpec && primaryPods.length === primarySpec && starting === 0) {
+          const leaving = primarySpec - target;
+          const room = Math.max(0, settings.poolMax - shadowSpec);
+          // The pods the ReplicaSet would pick last to keep are the ones to move: the newest ready ones.
+          const moving = [...primaryPods].sort((a, b) => Date.parse(b.metadata.creationTimestamp ?? 0) - Date.parse(a.metadata.creationTimestamp ?? 0)).slice(0, Math.min(leaving, room));
+          if (moving.length > 0) {
+            await this.scaleDeployment(namespace, shadowName(name), shadowSpec + moving.length, true);
+            for (const pod of moving) {
+              await this.relabel(pod, shadowRs.spec.template.metadata.labels, { [ANNOTATIONS.detachedFrom]: name, [ANNOTATIONS.detachedTemplate]: primaryHash ?? '', [DELETION_COST]: '-100' });
+            }
+            report.moved.push(...moving.map((p) => `${p.metadata.name} → ${shadowName(name)}`));
+          }
+          await this.scaleDeployment(namespace, name, target, false);
+          this.record(primary, 'scale-down', moving.map((p) => p.metadata.name), { from: primarySpec, to: target, intoPool: moving.length, deleted: leaving - moving.length });
+          this.recommendations.delete(where);
+          return;
+        }
+      }
+
+      // Idle de-provisioning.
+      if (shadowSpec > settings.shadows) {
+        const changed = Date.parse(shadow.metadata?.annotations?.[ANNOTATIONS.poolChangedAt] ?? '') || 0;
+        const idleFor = (this.now() - changed) / 1000;
+        if (idleFor >= settings.poolIdleSeconds) {
+          const rise = await this.options.riseExpected?.(namespace, name, primarySpec).catch(() => undefined);
+          if (rise === true) return;
+          await this.scaleDeployment(namespace, shadowName(name), settings.shadows, false);
+          this.record(primary, 'idle-shrink', [], { from: shadowSpec, to: settings.shadows, idleSeconds: Math.round(idleFor), riseExpected: rise ?? 'unknown' });
+        }
+      }
+    } catch (error) {
+      const message = `${where}: warm pool: ${(error as Error).message}`;
+      report.errors.push(message);
+      this.audit?.record({ event: 'error', namespace, workload: name, error: message });
+    }
+  }
+
+  /** The HPA's recommendation, stabilized like the HPA's scale-down: the highest over the window, once the window is covered. */
+  private stabilized(where: string, hpa: any, current: number): number | undefined {
+    const now = this.now();
+    const windowMs = (hpa.spec?.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300) * 1000;
+    const replicas = hpaRecommendation(hpa, current);
+    if (replicas === undefined) return undefined;
+    const history = this.recommendations.get(where) ?? [];
+    const first = history[0]?.first ?? now;
+    history.push({ at: now, replicas, first });
+    const kept = history.filter((r) => now - r.at <= windowMs);
+    this.recommendations.set(where, kept);
+    // Until this process has watched a whole window, it does not know the HPA's highest recommendation in it.
+    if (now - first < windowMs) return undefined;
+    return Math.max(...kept.map((r) => r.replicas));
+  }
+
+  private async readHpa(namespace: string, name: string): Promise<any | undefined> {
+    try {
+      return await this.apis.retry(`read HorizontalPodAutoscaler ${namespace}/${name}`, () => this.apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, this.apis.options()));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** The Deployment's ReplicaSet for its current template: owned by it, the highest revision. */
+  private async currentReplicaSet(d: PrimaryDeployment): Promise<any | undefined> {
+    const { namespace } = d.metadata;
+    const list = await this.apis.retry(`list ReplicaSets in ${namespace}`, () =>
+      this.apis.apps.listNamespacedReplicaSet({ namespace, labelSelector: selectorText(d.spec.selector.matchLabels ?? {}) }, this.apis.options()),
+    );
+    return list.items
+      .filter((rs) => rs.metadata?.ownerReferences?.some((r) => r.uid === d.metadata.uid) && (rs.spec?.replicas ?? 0) > 0)
+      .sort((a, b) => Number(b.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0) - Number(a.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0))[0];
+  }
+
+  private async podsOf(namespace: string, selector: Record<string, string>): Promise<any[]> {
+    const list = await this.apis.retry(`list Pods in ${namespace}`, () => this.apis.core.listNamespacedPod({ namespace, labelSelector: selectorText(selector) }, this.apis.options()));
+    return list.items.filter((p) => !p.metadata?.deletionTimestamp);
+  }
+
+  /**
+   * Moves a pod to the ReplicaSet whose template labels are `labels`: new labels, no owner. Without a
+   * resourceVersion: the kubelet updates a running pod's status all the time, and a relabel is
+   * harmless to repeat.
+   */
+  private async relabel(pod: any, labels: Record<string, string>, annotations: Record<string, string | null>): Promise<void> {
+    const { namespace, name } = pod.metadata;
+    const next: Record<string, string | null> = {};
+    for (const key of Object.keys(pod.metadata.labels ?? {})) if (!(key in labels)) next[key] = null;
+    Object.assign(next, labels);
+    if (!(ROLE_LABEL in labels)) next[ROLE_LABEL] = null;
+    const body = { metadata: { labels: next, annotations, ownerReferences: null } };
+    await this.apis.retry(`relabel Pod ${namespace}/${name}`, () => this.apis.core.patchNamespacedPod({ name, namespace, body }, this.apis.options(true)));
+  }
+
+  private async scaleDeployment(namespace: string, name: string, replicas: number, stamp: boolean): Promise<void> {
+    await this.apis.retry(`scale Deployment ${namespace}/${name} to ${replicas}`, async () => {
+      const current = await this.apis.apps.readNamespacedDeployment({ name, namespace }, this.apis.options());
+      const body = {
+        metadata: { resourceVersion: current.metadata?.resourceVersion, ...(stamp ? { annotations: { [ANNOTATIONS.poolChangedAt]: new Date(this.now()).toISOString() } } : {}) },
+        spec: { replicas },
+      };
+      await this.apis.apps.patchNamespacedDeployment({ name, namespace, body }, this.apis.options(true));
+    });
+  }
+
+  private record(primary: PrimaryDeployment, verb: string, pods: string[], details: Record<string, unknown>): void {
+    this.audit?.record({ event: 'action', namespace: primary.metadata.namespace, workload: primary.metadata.name, step: { kind: 'pool', verb, pods, ...details }, result: 'success', fingerprints: [] });
+  }
+}
+
+const ready = (pod: any) => pod.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') ?? false;
+const selectorText = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
