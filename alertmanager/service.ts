@@ -23,6 +23,7 @@ import { kubernetesCluster } from './kubernetes/cluster.ts';
 import { LeaseElector } from './kubernetes/lease.ts';
 import { ConfigMapStore } from './kubernetes/state.ts';
 import { WarmPool } from './kubernetes/pool.ts';
+import { WarmupGenerator, warmupMetrics } from './warmup.ts';
 import { ShadowProvisioner } from './kubernetes/provisioner.ts';
 
 export interface ReceiverOptions {
@@ -150,6 +151,18 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     };
     void pass();
   }
+  // Synthetic warm-up traffic, for the shadows that ask for it, sent by the leader only.
+  const warmups: WarmupGenerator[] = [];
+  const warmupTargets = config.workloads.filter((w) => w.shadow?.warmup?.enabled);
+  if (warmupTargets.length > 0) {
+    const wm = warmupMetrics(metrics.registry);
+    const prometheus = prometheusClientFromConfig(config, env);
+    for (const w of warmupTargets) {
+      const g = new WarmupGenerator(w, w.shadow!.warmup!, prometheus, wm, (message) => audit.record({ event: 'error', namespace: w.namespace, workload: w.name, error: message }), () => leadership.isLeader() && !r.dryRun);
+      warmups.push(g);
+      await g.start();
+    }
+  }
   metrics.leader(leadership.isLeader());
   if (!options.noResync) receiver.start();
   logger.info({ listen: address, target: r.target, dryRun: r.dryRun, workloads: config.workloads.length, localProxies: [...localClusters].map(([k, c]) => `${k}=${c.proxy.address}`) }, 'shadowscale receiver listening');
@@ -163,6 +176,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     async stop() {
       provisioning = false;
       clearTimeout(provisionTimer);
+      for (const g of warmups) g.stop();
       receiver.stop();
       await leadership.stop?.();
       await new Promise<void>((resolve) => {

@@ -67,6 +67,50 @@ const scaleTargetSchema = z
   .strict()
   .refine((t) => t.minReplicas <= t.maxReplicas, { message: 'minReplicas must not exceed maxReplicas' });
 
+/**
+ * Synthetic warm-up traffic for shadows whose mirror cannot be used (writes, stateful paths): the
+ * receiver replays the shape of the primary's request mix against the shadow, at a bounded rate,
+ * only for allow-listed methods and paths. Off by default.
+ */
+const warmupSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Base URL of the shadow (its Service), e.g. http://checkout-shadow.shop.svc:8080. */
+    target: z.url({ message: 'expected the shadow\'s base URL, e.g. http://checkout-shadow.shop.svc:8080' }).optional(),
+    /** Methods that may be replayed. */
+    methods: z.array(z.enum(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE'])).min(1).default(['GET', 'HEAD']),
+    /** Paths that may be replayed: regular expressions, matched against the whole path. */
+    paths: z
+      .array(
+        z.string().refine(
+          (p) => {
+            try {
+              new RegExp(p);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          { message: 'expected a regular expression' },
+        ),
+      )
+      .default([]),
+    /** Upper bound of the replayed rate, requests per second. */
+    maxRps: z.number().positive().max(1000).default(5),
+    /** Share of the primary's rate to replay (default: the shadow's mirrorPercent). */
+    share: z.number().gt(0).max(1).optional(),
+    /** PromQL giving the primary's request rate by `method` and `path` (default: from http_requests_total). */
+    mix: z.string().min(1).optional(),
+    /** A recorded sample of requests, one `METHOD /path` per line, used when the query gives nothing. */
+    sample: z.string().min(1).optional(),
+    /** How often the mix is read again. */
+    refresh: duration.default(60),
+    /** Per-request timeout. */
+    timeout: duration.default(5),
+  })
+  .strict()
+  .refine((w) => !w.enabled || (w.target !== undefined && w.paths.length > 0), { message: 'an enabled warmup needs target and at least one allowed path (paths)' });
+
 const shadowSchema = z
   .object({
     kind: z.enum(['Deployment', 'StatefulSet']).default('Deployment'),
@@ -89,6 +133,7 @@ const shadowSchema = z
       })
       .strict()
       .default({ latencyRatioMax: 1.5, errorRatioDiffMax: 0.01, coverageTolerance: 0.5 }),
+    warmup: warmupSchema.optional(),
   })
   .strict()
   .refine((t) => t.minReplicas <= t.maxReplicas, { message: 'minReplicas must not exceed maxReplicas' });

@@ -1,0 +1,182 @@
+/**
+ * Synthetic warm-up traffic (`workloads[].shadow.warmup`, off by default): for shadows whose mirror
+ * cannot be used (writes, stateful paths), replays the recent shape of the primary's request mix
+ * against the shadow. The mix is the primary's request rate by method and path from Prometheus (or a
+ * recorded sample, one `METHOD /path` per line); only allow-listed methods and paths are replayed;
+ * the rate is `share` × the primary's allowed rate, never above `maxRps`; at most a few requests are in
+ * flight (a slow shadow gets fewer, not a queue). Responses are read and dropped.
+ */
+import { readFileSync } from 'node:fs';
+
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+import type { PrometheusClient } from '../adapter/prometheus.ts';
+import type { WorkloadConfig } from '../core/config.ts';
+
+export type WarmupConfig = NonNullable<NonNullable<WorkloadConfig['shadow']>['warmup']>;
+
+export interface MixEntry {
+  method: string;
+  path: string;
+  /** Requests per second at the primary (or a weight, for a recorded sample). */
+  rate: number;
+}
+
+const MAX_IN_FLIGHT = 4;
+
+export function defaultMixQuery(w: WorkloadConfig): string {
+  return `sum by (method, path) (rate(http_requests_total{namespace=${JSON.stringify(w.namespace)},workload=${JSON.stringify(w.name)},role="primary"}[5m]))`;
+}
+
+/** Reads a recorded sample: `METHOD /path` per line (blank lines and # comments skipped); errors name the line. */
+export function parseSample(text: string, where: string): MixEntry[] {
+  const counts = new Map<string, MixEntry>();
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    const m = /^([A-Z]+)\s+(\/\S*)$/.exec(line);
+    if (!m) throw new Error(`${where}:${i + 1}: expected "METHOD /path", got "${line.slice(0, 80)}"`);
+    const key = `${m[1]} ${m[2]}`;
+    const e = counts.get(key) ?? { method: m[1], path: m[2], rate: 0 };
+    e.rate++;
+    counts.set(key, e);
+  });
+  return [...counts.values()];
+}
+
+/** The allow-listed part of a mix: methods in the list, paths matching one of the patterns as a whole. */
+export function allowed(mix: readonly MixEntry[], cfg: Pick<WarmupConfig, 'methods' | 'paths'>): { kept: MixEntry[]; dropped: MixEntry[] } {
+  const patterns = cfg.paths.map((p) => new RegExp(`^(?:${p})$`));
+  const kept: MixEntry[] = [];
+  const dropped: MixEntry[] = [];
+  for (const e of mix) {
+    const ok = (cfg.methods as readonly string[]).includes(e.method.toUpperCase()) && patterns.some((re) => re.test(e.path)) && e.rate > 0 && Number.isFinite(e.rate);
+    (ok ? kept : dropped).push(e);
+  }
+  return { kept, dropped };
+}
+
+export interface WarmupMetrics {
+  requests: Counter<'namespace' | 'workload' | 'outcome'>;
+  rate: Gauge<'namespace' | 'workload'>;
+}
+
+export function warmupMetrics(registry: Registry): WarmupMetrics {
+  return {
+    requests: new Counter({
+      name: 'shadowscale_warmup_requests_total',
+      help: 'Synthetic warm-up requests sent to shadows, by outcome (ok: 2xx-4xx answer; error: 5xx, timeout or connection error; skipped: too many in flight).',
+      labelNames: ['namespace', 'workload', 'outcome'],
+      registers: [registry],
+    }),
+    rate: new Gauge({ name: 'shadowscale_warmup_target_rps', help: 'Rate the warm-up generator aims at for the shadow, requests per second (after share and maxRps).', labelNames: ['namespace', 'workload'], registers: [registry] }),
+  };
+}
+
+export class WarmupGenerator {
+  private mix: MixEntry[] = [];
+  private rps = 0;
+  private inFlight = 0;
+  private timer?: NodeJS.Timeout;
+  private refresher?: NodeJS.Timeout;
+  private stopped = false;
+  private readonly sample?: MixEntry[];
+  /** Sent per path, for the status and tests. */
+  readonly sent = new Map<string, number>();
+
+  constructor(
+    private readonly w: WorkloadConfig,
+    private readonly cfg: WarmupConfig,
+    private readonly prometheus: Pick<PrometheusClient, 'query'>,
+    private readonly metrics: WarmupMetrics,
+    private readonly onError: (message: string) => void = () => undefined,
+    /** Sends only while this says so (the leader, not in dry-run mode). */
+    private readonly active: () => boolean = () => true,
+  ) {
+    if (cfg.sample) this.sample = parseSample(readFileSync(cfg.sample, 'utf8'), cfg.sample);
+  }
+
+  get targetRps(): number {
+    return this.rps;
+  }
+
+  /** Reads the mix again and sets the rate. */
+  async refresh(): Promise<void> {
+    let mix: MixEntry[] = [];
+    let fromSample = false;
+    try {
+      const rows = await this.prometheus.query(this.cfg.mix ?? defaultMixQuery(this.w));
+      mix = rows.map((r) => ({ method: r.labels.method ?? 'GET', path: r.labels.path ?? '', rate: r.value }));
+    } catch (error) {
+      this.onError(`warm-up mix of ${this.w.namespace}/${this.w.name}: ${(error as Error).message}`);
+    }
+    if (mix.length === 0 && this.sample) {
+      mix = this.sample;
+      fromSample = true;
+    }
+    const { kept } = allowed(mix, this.cfg);
+    const total = kept.reduce((sum, e) => sum + e.rate, 0);
+    const share = this.cfg.share ?? (this.w.shadow?.mirrorPercent ?? 10) / 100;
+    // A recorded sample has weights, not rates: it runs at maxRps.
+    this.rps = kept.length === 0 ? 0 : fromSample ? this.cfg.maxRps : Math.min(this.cfg.maxRps, share * total);
+    this.mix = kept;
+    this.metrics.rate.set({ namespace: this.w.namespace, workload: this.w.name }, this.rps);
+  }
+
+  async start(): Promise<void> {
+    await this.refresh();
+    const again = () => {
+      if (this.stopped) return;
+      this.refresher = setTimeout(() => void this.refresh().finally(again), this.cfg.refresh * 1000);
+      this.refresher.unref();
+    };
+    again();
+    this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.refresher);
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    // Evenly spaced at the current rate; with nothing to replay, look again in a second.
+    const wait = this.rps > 0 ? 1000 / this.rps : 1000;
+    this.timer = setTimeout(() => {
+      if (this.rps > 0 && this.mix.length > 0 && this.active()) this.fire();
+      this.tick();
+    }, wait);
+    this.timer.unref();
+  }
+
+  private pick(): MixEntry {
+    const total = this.mix.reduce((s, e) => s + e.rate, 0);
+    let x = Math.random() * total;
+    for (const e of this.mix) {
+      x -= e.rate;
+      if (x <= 0) return e;
+    }
+    return this.mix[this.mix.length - 1];
+  }
+
+  private fire(): void {
+    const labels = { namespace: this.w.namespace, workload: this.w.name };
+    if (this.inFlight >= MAX_IN_FLIGHT) {
+      this.metrics.requests.inc({ ...labels, outcome: 'skipped' });
+      return;
+    }
+    const e = this.pick();
+    this.inFlight++;
+    this.sent.set(`${e.method} ${e.path}`, (this.sent.get(`${e.method} ${e.path}`) ?? 0) + 1);
+    const url = new URL(e.path, this.cfg.target);
+    fetch(url, { method: e.method, headers: { 'x-shadowscale-warmup': '1' }, signal: AbortSignal.timeout(this.cfg.timeout * 1000) })
+      .then(async (res) => {
+        await res.arrayBuffer();
+        this.metrics.requests.inc({ ...labels, outcome: res.status >= 500 ? 'error' : 'ok' });
+      })
+      .catch(() => this.metrics.requests.inc({ ...labels, outcome: 'error' }))
+      .finally(() => this.inFlight--);
+  }
+}
