@@ -6,6 +6,7 @@ import { adapterCommand } from './adapter.ts';
 import { receiverCommand } from './receiver.ts';
 import { backtestCommand } from './backtest.ts';
 import { simulateCommand } from './simulate.ts';
+import { dashboardsCommand } from './dashboards.ts';
 
 export function program(): Command {
   return new Command('shadowscale')
@@ -14,6 +15,7 @@ export function program(): Command {
     .addCommand(adapterCommand())
     .addCommand(receiverCommand())
     .addCommand(simulateCommand())
+    .addCommand(dashboardsCommand())
     .showHelpAfterError('(run with --help for usage)');
 }
 
