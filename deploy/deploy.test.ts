@@ -1,0 +1,241 @@
+/**
+ * The Kubernetes deployment: every manifest under deploy/ validated against the Kubernetes OpenAPI
+ * schemas and the CRD schemas (kubernetes-models and @kubernetes-models/*: PrometheusRule,
+ * ServiceMonitor, AlertmanagerConfig, ScaledObject, HTTPRoute, VirtualService); the kustomizations
+ * reference what exists; the generated files are current; the receiver's RBAC grants exactly the API
+ * calls its code makes; the examples name what the adapter serves.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+
+import { EXTERNAL_METRICS } from '../adapter/external-metrics.ts';
+import { parseConfig } from '../core/config.ts';
+import { DEPLOY, GENERATED } from './generate.ts';
+
+const ROOT = join(DEPLOY, '..');
+
+/** Files that are not Kubernetes objects, and why. */
+const NOT_KUBERNETES: Record<string, string> = {
+  'examples/mirroring/envoy-route.yaml': 'an Envoy route configuration (xDS), not a Kubernetes object',
+};
+
+function files(dir: string, ext: RegExp): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path, ext) : ext.test(name) ? [path] : [];
+  });
+}
+
+interface Doc {
+  file: string;
+  index: number;
+  object: any;
+}
+
+function documents(): Doc[] {
+  return files(DEPLOY, /\.ya?ml$/)
+    .filter((f) => !f.endsWith('kustomization.yaml') && !(relative(DEPLOY, f) in NOT_KUBERNETES))
+    .flatMap((file) =>
+      parseAllDocuments(readFileSync(file, 'utf8'))
+        .map((d, index) => {
+          if (d.errors.length > 0) throw new Error(`${relative(ROOT, file)} document ${index + 1}: ${d.errors[0].message}`);
+          return { file: relative(ROOT, file), index, object: d.toJS() };
+        })
+        .filter((d) => d.object !== null),
+    );
+}
+
+/** The model class of an object, from its apiVersion and kind. */
+async function model(apiVersion: string, kind: string): Promise<any> {
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  const packages: Record<string, string> = {
+    'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+    'keda.sh': '@kubernetes-models/keda',
+    'gateway.networking.k8s.io': '@kubernetes-models/gateway-api',
+    'networking.istio.io': '@kubernetes-models/istio',
+  };
+  const path = group === '' ? `kubernetes-models/${version}` : `${packages[group] ?? 'kubernetes-models'}/${group}/${version}`;
+  const mod = await import(path);
+  if (!mod[kind]) throw new Error(`no schema for ${apiVersion} ${kind} in ${path}`);
+  return mod[kind];
+}
+
+async function validate(object: any): Promise<void> {
+  const Model = await model(object.apiVersion, object.kind);
+  new Model(object).validate();
+}
+
+describe('the manifests', () => {
+  const docs = documents();
+
+  it('all validate against the Kubernetes and CRD schemas', async () => {
+    const kinds = new Set<string>();
+    const failures: string[] = [];
+    for (const d of docs) {
+      try {
+        await validate(d.object);
+        kinds.add(`${d.object.apiVersion} ${d.object.kind}`);
+      } catch (error) {
+        failures.push(`${d.file} #${d.index + 1} (${d.object?.kind} ${d.object?.metadata?.name}): ${(error as Error).message}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    for (const kind of [
+      'apps/v1 Deployment',
+      'v1 Service',
+      'v1 ConfigMap',
+      'rbac.authorization.k8s.io/v1 ClusterRole',
+      'apiregistration.k8s.io/v1 APIService',
+      'monitoring.coreos.com/v1 PrometheusRule',
+      'monitoring.coreos.com/v1 ServiceMonitor',
+      'monitoring.coreos.com/v1alpha1 AlertmanagerConfig',
+      'keda.sh/v1alpha1 ScaledObject',
+      'gateway.networking.k8s.io/v1 HTTPRoute',
+      'autoscaling/v2 HorizontalPodAutoscaler',
+      'networking.istio.io/v1 VirtualService',
+    ]) {
+      expect(kinds, kind).toContain(kind);
+    }
+  });
+
+  it('rejects what the API server would reject (the check above can fail)', async () => {
+    const deployment = docs.find((d) => d.object.kind === 'Deployment' && d.object.metadata.name === 'shadowscale-adapter')!.object;
+    await expect(validate({ ...deployment, spec: { ...deployment.spec, replicas: 'two' } })).rejects.toThrow(/replicas must be integer/);
+    const { template: _t, ...noTemplate } = deployment.spec;
+    await expect(validate({ ...deployment, spec: noTemplate })).rejects.toThrow(/template/);
+    const route = docs.find((d) => d.object.kind === 'HTTPRoute')!.object;
+    const bad = structuredClone(route);
+    bad.spec.rules[0].filters[0].requestMirror.percent = 150;
+    await expect(validate(bad)).rejects.toThrow(/percent/);
+  });
+
+  it('run shadowscale as the issue asks: 2 replicas, probes, resources, non-root, read-only root filesystem', () => {
+    const deployments = docs.filter((d) => d.object.kind === 'Deployment' && d.file.startsWith('deploy/base/'));
+    expect(deployments.map((d) => d.object.metadata.name).sort()).toEqual(['shadowscale-adapter', 'shadowscale-receiver']);
+    for (const { object: d } of deployments) {
+      expect(d.spec.replicas).toBe(2);
+      expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+      for (const c of d.spec.template.spec.containers) {
+        expect(c.livenessProbe && c.readinessProbe, `${d.metadata.name} probes`).toBeTruthy();
+        expect(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory, `${d.metadata.name} resources`).toBeTruthy();
+        expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+        expect(c.args.slice(0, 1)).toEqual([d.metadata.name.replace('shadowscale-', '')]);
+      }
+    }
+  });
+
+  it('carry a shadowscale configuration that parses, for the workloads the examples scale', () => {
+    const cm = docs.find((d) => d.object.kind === 'ConfigMap' && d.object.metadata.name === 'shadowscale-config')!.object;
+    const config = parseConfig(cm.data['config.yaml']);
+    expect(config.receiver?.leaderElection.enabled).toBe(true);
+    expect(config.receiver?.leaderElection.namespace).toBe('shadowscale');
+    expect(config.receiver?.tokenFile).toBe('/etc/shadowscale/receiver/token');
+    const hpa = docs.find((d) => d.object.kind === 'HorizontalPodAutoscaler')!.object;
+    const metric = hpa.spec.metrics[0].external;
+    expect(Object.keys(EXTERNAL_METRICS)).toContain(metric.metric.name);
+    const w = config.workloads.find((x) => x.name === metric.metric.selector.matchLabels.workload)!;
+    expect(w).toBeDefined();
+    expect(Number(metric.target.averageValue)).toBe(w.capacityPerReplica);
+    const so = docs.find((d) => d.object.kind === 'ScaledObject')!.object;
+    expect(so.spec.triggers[0].metadata).toMatchObject({ workload: w.name, namespace: w.namespace, scalerAddress: 'shadowscale-adapter.shadowscale.svc:9100' });
+    const svc = docs.find((d) => d.object.kind === 'Service' && d.object.metadata.name === 'shadowscale-adapter')!.object;
+    expect(svc.spec.ports.find((p: any) => p.name === 'grpc').port).toBe(9100);
+  });
+
+  it('put the aggregated API in the HPA overlay only, and its RoleBinding in kube-system', () => {
+    const apiservices = docs.filter((d) => d.object.kind === 'APIService');
+    expect(apiservices.map((d) => d.file)).toEqual(['deploy/overlays/hpa/apiservice.yaml']);
+    expect(apiservices[0].object.spec.service).toEqual({ name: 'shadowscale-adapter', namespace: 'shadowscale', port: 443 });
+    const reader = docs.find((d) => d.object.kind === 'RoleBinding' && d.object.roleRef.name === 'extension-apiserver-authentication-reader')!.object;
+    expect(reader.metadata.namespace).toBe('kube-system');
+    expect(docs.some((d) => d.object.kind === 'ClusterRoleBinding' && d.object.roleRef.name === 'system:auth-delegator')).toBe(true);
+  });
+});
+
+describe('the kustomizations', () => {
+  it('reference only what exists, and every base file is applied', () => {
+    const kustomizations = files(DEPLOY, /^kustomization\.yaml$/);
+    expect(kustomizations.map((k) => relative(DEPLOY, k)).sort()).toEqual(['kustomization.yaml', 'overlays/hpa/kustomization.yaml', 'overlays/keda/kustomization.yaml']);
+    const used = new Set<string>();
+    for (const k of kustomizations) {
+      const doc = parseAllDocuments(readFileSync(k, 'utf8'))[0].toJS();
+      expect(doc.kind).toBe('Kustomization');
+      for (const r of doc.resources ?? []) {
+        const path = join(dirname(k), r);
+        expect(existsSync(path), `${relative(ROOT, k)}: resource ${r}`).toBe(true);
+        if (statSync(path).isDirectory()) expect(existsSync(join(path, 'kustomization.yaml')), `${r} is a kustomization`).toBe(true);
+        else used.add(path);
+      }
+    }
+    for (const f of files(join(DEPLOY, 'base'), /\.yaml$/)) expect(used.has(f), `${relative(ROOT, f)} is in no kustomization`).toBe(true);
+  });
+
+  it('generated files are current (run npm run deploy:generate)', () => {
+    for (const [file, make] of Object.entries(GENERATED)) expect(readFileSync(join(DEPLOY, file), 'utf8'), `deploy/${file} is stale`).toBe(make());
+  });
+});
+
+/** An RBAC permission: API group, resource (with subresource), verb. */
+type Permission = `${string}|${string}|${string}`;
+/** Objects the receiver touches only in its own namespace (a Role there, not the ClusterRole). */
+const OWN_NAMESPACE = new Set(['coordination.k8s.io|leases', '|configmaps']);
+
+/**
+ * The calls the receiver's code makes to the Kubernetes API, read from its source: every
+ * `apis.<client>.<method>(` of @kubernetes/client-node, mapped to the permission it needs; custom
+ * objects through the `{ group, version, plural }` constants of the same file. An unknown method
+ * fails the test, so a new kind of call cannot slip past the RBAC.
+ */
+function permissionsUsed(): Map<Permission, string[]> {
+  const groups: Record<string, string> = { apps: 'apps', core: '', autoscaling: 'autoscaling', coordination: 'coordination.k8s.io' };
+  const verbs: Record<string, string> = { read: 'get', list: 'list', create: 'create', replace: 'update', patch: 'patch', delete: 'delete', get: 'get' };
+  const used = new Map<Permission, string[]>();
+  const add = (p: Permission, where: string) => used.set(p, [...(used.get(p) ?? []), where]);
+  for (const file of files(join(ROOT, 'alertmanager'), /\.ts$/).filter((f) => !f.endsWith('.test.ts'))) {
+    const text = readFileSync(file, 'utf8');
+    const where = relative(ROOT, file);
+    const customRefs = [...text.matchAll(/\{\s*group:\s*'([^']+)',\s*version:\s*'[^']+',\s*plural:\s*'([^']+)'\s*\}/g)].map((m) => [m[1], m[2]]);
+    for (const m of text.matchAll(/apis\.(apps|core|autoscaling|coordination|custom)\.([a-zA-Z]+)\(/g)) {
+      const [, client, method] = m;
+      if (client === 'custom') {
+        const c = /^(get|patch|list|create|replace|delete)Namespaced(?:Custom)?Object$/.exec(method);
+        if (!c) throw new Error(`${where}: unknown custom-object call ${method}`);
+        if (customRefs.length === 0) throw new Error(`${where}: ${method} without a { group, version, plural } constant in the file`);
+        for (const [group, plural] of customRefs) add(`${group}|${plural}|${verbs[c[1]]}`, where);
+        continue;
+      }
+      const c = /^(read|list|create|replace|patch|delete)(?:Namespaced)?([A-Z][a-zA-Z]*?)(Scale|Status)?(ForAllNamespaces)?$/.exec(method);
+      if (!c) throw new Error(`${where}: unknown API call ${client}.${method}`);
+      const resource = `${c[2].toLowerCase()}s${c[3] ? `/${c[3].toLowerCase()}` : ''}`;
+      add(`${groups[client]}|${resource}|${verbs[c[1]]}`, where);
+    }
+  }
+  return used;
+}
+
+function permissionsGranted(kind: 'ClusterRole' | 'Role'): Set<Permission> {
+  const granted = new Set<Permission>();
+  for (const d of documents().filter((x) => x.object.kind === kind && x.object.metadata.name === 'shadowscale-receiver')) {
+    for (const rule of d.object.rules) {
+      for (const g of rule.apiGroups) for (const r of rule.resources) for (const v of rule.verbs) granted.add(`${g}|${r}|${v}`);
+    }
+  }
+  return granted;
+}
+
+describe("the receiver's RBAC", () => {
+  it('grants exactly the calls the code makes: nothing missing, nothing unused, own-namespace objects only by a Role', () => {
+    const used = permissionsUsed();
+    expect(used.size).toBeGreaterThan(20);
+    const cluster = permissionsGranted('ClusterRole');
+    const own = permissionsGranted('Role');
+    const scope = (p: Permission) => (OWN_NAMESPACE.has(p.split('|').slice(0, 2).join('|')) ? own : cluster);
+    const missing = [...used].filter(([p]) => !scope(p).has(p)).map(([p, where]) => `${p} (${[...new Set(where)].join(', ')})`);
+    expect(missing).toEqual([]);
+    const unused = [...cluster, ...own].filter((p) => !used.has(p));
+    expect(unused).toEqual([]);
+    for (const p of cluster) expect(OWN_NAMESPACE.has(p.split('|').slice(0, 2).join('|')), `${p} cluster-wide`).toBe(false);
+  });
+});
