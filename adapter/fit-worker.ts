@@ -21,6 +21,8 @@ export interface FitJob {
   maxHistory: number;
   /** Horizon of the backtest windows (the provisioning lag in steps). */
   scoreHorizon: number;
+  /** Seasonal periods in steps, when configured (else detected). */
+  periods?: number[];
 }
 
 export interface FitOutcome {
@@ -58,6 +60,7 @@ export default async function fit(job: FitJob): Promise<FitOutcome> {
         autoCandidates: models,
         stepSeconds: prepared.stepSeconds,
         startSeconds: prepared.start,
+        ...(job.periods ? { periods: job.periods } : {}),
       });
       if (job.model === 'auto') chosenModel = result.selected;
       const s = result.models.find((m) => m.model === chosenModel)!;
@@ -72,6 +75,7 @@ export default async function fit(job: FitJob): Promise<FitOutcome> {
     horizon: job.horizon,
     stepSeconds: job.stepSeconds,
     maxHistory: job.maxHistory,
+    ...(job.periods ? { periods: job.periods } : {}),
   });
   return { forecast: result, chosenModel, score, scoreError, fitMs: performance.now() - started };
 }

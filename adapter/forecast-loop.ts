@@ -222,6 +222,7 @@ export class ForecastLoop {
         autoCandidates: this.config.adapter.autoCandidates,
         maxHistory: Math.round(historySeconds / stepSeconds),
         scoreHorizon: Math.max(1, Math.ceil(w.provisioningLag / stepSeconds)),
+        ...(w.seasonality ? { periods: w.seasonality.map((p) => Math.round(p / stepSeconds)) } : {}),
       });
       const fittedAt = this.now();
       if (s.forecast) s.pastForecasts = [s.forecast, ...s.pastForecasts].slice(0, PAST_FORECASTS);

@@ -14,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PrometheusClient } from '../adapter/prometheus.ts';
 import { parseConfig, type WorkloadConfig } from '../core/config.ts';
-import { shiftToNow } from '../test/harness/openmetrics.ts';
-import { startPrometheus, type PrometheusServer } from '../test/harness/prometheus.ts';
+import { shiftToNow } from '../demo/runtime/openmetrics.ts';
+import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
 import { allowed, parseSample, WarmupGenerator, warmupMetrics } from './warmup.ts';
 
 /** Per-second rates at the primary, by method and path. */

@@ -81,6 +81,7 @@ export class WarmupGenerator {
   private refresher?: NodeJS.Timeout;
   private stopped = false;
   private readonly sample?: MixEntry[];
+  private readonly credit = new Map<string, number>();
   /** Sent per path, for the status and tests. */
   readonly sent = new Map<string, number>();
 
@@ -151,14 +152,18 @@ export class WarmupGenerator {
     this.timer.unref();
   }
 
+  /** Smooth weighted round robin (nginx's): each entry gets its exact share, evenly interleaved. */
   private pick(): MixEntry {
     const total = this.mix.reduce((s, e) => s + e.rate, 0);
-    let x = Math.random() * total;
+    let best = this.mix[0];
     for (const e of this.mix) {
-      x -= e.rate;
-      if (x <= 0) return e;
+      const key = `${e.method} ${e.path}`;
+      this.credit.set(key, (this.credit.get(key) ?? 0) + e.rate);
+      if (this.credit.get(key)! > this.credit.get(`${best.method} ${best.path}`)!) best = e;
     }
-    return this.mix[this.mix.length - 1];
+    const bestKey = `${best.method} ${best.path}`;
+    this.credit.set(bestKey, this.credit.get(bestKey)! - total);
+    return best;
   }
 
   private fire(): void {

@@ -149,6 +149,12 @@ const workloadSchema = z
     /** Start-up time of a new replica; the forecast horizon is at least this. */
     provisioningLag: duration.default(120),
     model: z.enum(['auto', ...MODEL_NAMES]).default('auto'),
+    /**
+     * Seasonal periods of the load (e.g. [1d, 7d]); absent: the hour, day and week are tested on the
+     * history and kept when they show. Set it when the load's cycles are not calendar ones (a batch
+     * every 6 h; a replayed trace in compressed time).
+     */
+    seasonality: z.array(duration).min(1).max(3).optional(),
     /** Forecast horizon; defaults to the provisioning lag. */
     horizon: duration.optional(),
     /** Overrides of adapter.history / step / refresh for this workload. */

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 
-import type { HistorySeries } from '../test/harness/openmetrics.ts';
-import { startPrometheus, type PrometheusServer } from '../test/harness/prometheus.ts';
+import type { HistorySeries } from '../demo/runtime/openmetrics.ts';
+import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
 import { dashboardJson, dashboards, expressions, JSON_DIR } from './index.ts';
 
 const RULES = join(import.meta.dirname, '..', 'recording-rules');

@@ -23,8 +23,8 @@ import { view } from '../adapter/serving.ts';
 import { parseConfig, workloadTiming, type Config } from '../core/config.ts';
 import { isTrusted } from '../core/planner/planner.ts';
 import { loadFixture, NASA_TWO_WEEKS } from './harness/fixtures.ts';
-import { freePort } from './harness/ports.ts';
-import { queryRange, startPrometheus, type PrometheusServer } from './harness/prometheus.ts';
+import { freePort } from '../demo/runtime/ports.ts';
+import { queryRange, startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
 
 const STEP = 60;
 const trace = loadFixture(NASA_TWO_WEEKS);

@@ -25,8 +25,8 @@ import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts'
 import { PrometheusSignals } from '../alertmanager/signals.ts';
 import { prometheusClientFromConfig } from '../adapter/server.ts';
 import { parseConfig } from '../core/config.ts';
-import { startAlertmanager, type AlertmanagerServer } from './harness/alertmanager.ts';
-import { startPrometheus, type PrometheusServer } from './harness/prometheus.ts';
+import { startAlertmanager, type AlertmanagerServer } from '../demo/runtime/alertmanager.ts';
+import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
 import { until } from './harness/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..');

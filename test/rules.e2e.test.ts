@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { loadFixture, NASA_TWO_WEEKS } from './harness/fixtures.ts';
-import type { HistorySeries } from './harness/openmetrics.ts';
-import { startPrometheus, type PrometheusServer } from './harness/prometheus.ts';
+import type { HistorySeries } from '../demo/runtime/openmetrics.ts';
+import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
 
 const RULES = join(import.meta.dirname, '..', 'recording-rules');
 const SCRAPE = 15;

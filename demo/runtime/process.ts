@@ -1,6 +1,7 @@
 /**
- * Child processes owned by a test: started without a shell (so the PID is the server's own, not a
- * wrapper's), output captured to a log file, stopped by PID, and killed if the test process exits.
+ * Child processes owned by this process (the demo, a test): started without a shell (so the PID is
+ * the server's own, not a wrapper's), output captured to a log file, stopped by PID, and killed if
+ * the owner exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';

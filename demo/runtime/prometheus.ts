@@ -1,6 +1,6 @@
 /**
- * A real Prometheus (Debian package) for a test: its own data directory, a free loopback port, history
- * backfilled with promtool before start, stopped by PID.
+ * A real Prometheus (Debian package) as a plain process, for the demo and the tests: its own data
+ * directory, a free loopback port, history backfilled with promtool before start, stopped by PID.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,8 @@ export interface PrometheusOptions {
   ruleFiles?: readonly string[];
   /** Targets to scrape, as host:port on loopback, with optional metrics path. */
   scrapeTargets?: ReadonlyArray<{ job: string; target: string; metricsPath?: string; scheme?: 'http' | 'https'; metricRelabelConfigs?: ReadonlyArray<Record<string, unknown>> }>;
+  /** Jobs whose targets come from a file (file-based service discovery; Prometheus watches it). */
+  fileSdJobs?: ReadonlyArray<{ job: string; file: string }>;
   /** Alertmanagers to send alerts to, as host:port. */
   alertmanagers?: readonly string[];
   scrapeInterval?: string;
@@ -61,7 +63,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
       ...(t.scheme === 'https' ? { tls_config: { insecure_skip_verify: true } } : {}),
       static_configs: [{ targets: [t.target] }],
       ...(t.metricRelabelConfigs ? { metric_relabel_configs: t.metricRelabelConfigs } : {}),
-    })),
+    })).concat((options.fileSdJobs ?? []).map((j) => ({ job_name: j.job, file_sd_configs: [{ files: [j.file], refresh_interval: '5s' }] }) as any)),
     ...(options.alertmanagers?.length
       ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [...options.alertmanagers] }] }] } }
       : {}),

@@ -1,6 +1,6 @@
 /**
- * A real Alertmanager (Debian `prometheus-alertmanager`) for a test: gossip off, its own storage, a free
- * loopback port, stopped by PID.
+ * A real Alertmanager (Debian `prometheus-alertmanager`) as a plain process, for the demo and the
+ * tests: gossip off, its own storage, a free loopback port, stopped by PID.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
