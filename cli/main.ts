@@ -7,6 +7,7 @@ import { receiverCommand } from './receiver.ts';
 import { backtestCommand } from './backtest.ts';
 import { simulateCommand } from './simulate.ts';
 import { dashboardsCommand } from './dashboards.ts';
+import { demoCommand } from './demo.ts';
 
 export function program(): Command {
   return new Command('shadowscale')
@@ -16,6 +17,7 @@ export function program(): Command {
     .addCommand(receiverCommand())
     .addCommand(simulateCommand())
     .addCommand(dashboardsCommand())
+    .addCommand(demoCommand())
     .showHelpAfterError('(run with --help for usage)');
 }
 

@@ -16,6 +16,8 @@ export interface LocalClusterOptions {
   /** Start-up time of a replica before it answers /ready. */
   startupMs?: number;
   workMs?: number;
+  /** More environment for each replica process (see sample-service.ts). */
+  env?: Record<string, string>;
   /** Replicas at start; default each set's minReplicas. */
   initialReplicas?: { primary?: number; shadow?: number };
 }
@@ -31,7 +33,7 @@ export class LocalWorkloadCluster implements WorkloadCluster {
   private constructor(readonly w: WorkloadConfig, options: LocalClusterOptions) {
     const shadow = w.shadow!;
     const make = (set: string, role: 'primary' | 'shadow') =>
-      new ProcessPool({ namespace: w.namespace, workload: w.name, set, role, startupMs: options.startupMs ?? 500, workMs: options.workMs });
+      new ProcessPool({ namespace: w.namespace, workload: w.name, set, role, startupMs: options.startupMs ?? 500, workMs: options.workMs, env: options.env });
     this.pools = new Map([
       [w.primary.name, make(w.primary.name, 'primary')],
       [shadow.name, make(shadow.name, 'shadow')],

@@ -26,10 +26,14 @@ export interface PoolOptions {
   role: 'primary' | 'shadow';
   startupMs: number;
   workMs?: number;
+  /** More environment for each replica (CONCURRENCY, QUEUE, FAIL_RATIO: see sample-service.ts). */
+  env?: Record<string, string>;
 }
 
 export class ProcessPool {
   private readonly replicas: Replica[] = [];
+  /** PIDs of every process this pool started, live or not (to check none is left behind). */
+  readonly startedPids: number[] = [];
   private desired = 0;
   private readonly poller: NodeJS.Timeout;
   private closed = false;
@@ -45,6 +49,11 @@ export class ProcessPool {
 
   get ready(): number {
     return this.replicas.filter((r) => r.ready).length;
+  }
+
+  /** Ports of every replica that listens (ready or starting), for scraping. */
+  ports(): number[] {
+    return this.replicas.filter((r) => r.port !== undefined).map((r) => r.port!);
   }
 
   /** Ports of the ready replicas, oldest first. */
@@ -75,10 +84,11 @@ export class ProcessPool {
   private startOne(): Replica {
     const o = this.options;
     const child = spawn(process.execPath, ['--import', TSX, SERVICE], {
-      env: { ...process.env, PORT: '0', NAMESPACE: o.namespace, WORKLOAD: o.workload, ROLE: o.role, SET: o.set, STARTUP_MS: String(o.startupMs), WORK_MS: String(o.workMs ?? 2) },
+      env: { ...process.env, ...(o.env ?? {}), PORT: '0', NAMESPACE: o.namespace, WORKLOAD: o.workload, ROLE: o.role, SET: o.set, STARTUP_MS: String(o.startupMs), WORK_MS: String(o.workMs ?? 2) },
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     const replica: Replica = { ready: false, child };
+    if (child.pid !== undefined) this.startedPids.push(child.pid);
     createInterface({ input: child.stdout! }).once('line', (line) => {
       const m = /^listening (\d+)/.exec(line);
       if (m) replica.port = Number(m[1]);

@@ -5,7 +5,10 @@
  * with `namespace`, `workload`, `role`), as the generic rule mapping expects.
  *
  * Environment: PORT (0 = any), NAMESPACE, WORKLOAD, ROLE, SET (the set it belongs to),
- * STARTUP_MS, WORK_MS (mean service time), FAIL_RATIO (share of answers that are 500s).
+ * STARTUP_MS, WORK_MS (mean service time), FAIL_RATIO (share of answers that are 500s),
+ * CONCURRENCY (requests worked on at once; 0 = no limit) and QUEUE (requests waiting beyond those,
+ * answered 503 past it): the capacity of one replica is CONCURRENCY ÷ WORK_MS, and overload shows
+ * as queueing latency, then errors, like a real server's.
  * Prints `listening <port>` on its first line of output.
  */
 import http from 'node:http';
@@ -18,7 +21,13 @@ const labels = { namespace: env.NAMESPACE ?? 'default', workload: env.WORKLOAD ?
 const startupMs = Number(env.STARTUP_MS ?? 0);
 let workMs = Number(env.WORK_MS ?? 2);
 let failRatio = Number(env.FAIL_RATIO ?? 0);
+const concurrency = Number(env.CONCURRENCY ?? 0);
+const queueLimit = Number(env.QUEUE ?? 100);
 const started = Date.now();
+let busy = 0;
+const waiting: Array<() => void> = [];
+const normal = { workMs, failRatio };
+let degradedUntil = 0;
 
 const registry = new Registry();
 const requests = new Counter({ name: 'http_requests_total', help: 'Requests answered.', labelNames: ['namespace', 'workload', 'role', 'code'], registers: [registry] });
@@ -29,7 +38,7 @@ const duration = new Histogram({
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   registers: [registry],
 });
-for (const code of ['200', '500']) requests.inc({ ...labels, code }, 0);
+for (const code of ['200', '500', '503']) requests.inc({ ...labels, code }, 0);
 
 const server = http.createServer((req, res) => {
   const url = req.url ?? '/';
@@ -43,22 +52,42 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (url.startsWith('/control')) {
-    // Lets the demo and tests degrade a replica: /control?workMs=300&failRatio=0.2
+    // Lets the demo and tests degrade a replica: /control?workMs=300&failRatio=0.2[&forMs=20000]
     const q = new URL(url, 'http://x').searchParams;
     if (q.has('workMs')) workMs = Number(q.get('workMs'));
     if (q.has('failRatio')) failRatio = Number(q.get('failRatio'));
+    if (q.has('forMs')) {
+      // A passing trouble (a noisy neighbour, a GC storm): back to normal after forMs.
+      degradedUntil = Date.now() + Number(q.get('forMs'));
+      setTimeout(() => {
+        if (Date.now() >= degradedUntil) ({ workMs, failRatio } = normal);
+      }, Number(q.get('forMs'))).unref();
+    }
     res.writeHead(200).end(JSON.stringify({ workMs, failRatio }));
     return;
   }
   const begin = performance.now();
   req.resume();
   req.on('end', () => {
-    setTimeout(() => {
-      const code = Math.random() < failRatio ? 500 : 200;
-      res.writeHead(code, { 'content-type': 'text/plain', 'x-served-by': `${env.SET ?? ''}/${process.pid}` }).end(code === 200 ? 'ok\n' : 'error\n');
-      requests.inc({ ...labels, code: String(code) });
+    const work = () => {
+      busy++;
+      setTimeout(() => {
+        busy--;
+        waiting.shift()?.();
+        const code = Math.random() < failRatio ? 500 : 200;
+        res.writeHead(code, { 'content-type': 'text/plain', 'x-served-by': `${env.SET ?? ''}/${process.pid}` }).end(code === 200 ? 'ok\n' : 'error\n');
+        requests.inc({ ...labels, code: String(code) });
+        duration.observe(labels, (performance.now() - begin) / 1000);
+      }, workMs * (0.5 + Math.random()));
+    };
+    if (concurrency <= 0 || busy < concurrency) work();
+    else if (waiting.length < queueLimit) waiting.push(work);
+    else {
+      // Overloaded: refuse at once, as a server with a full accept queue would.
+      res.writeHead(503, { 'content-type': 'text/plain', 'x-served-by': `${env.SET ?? ''}/${process.pid}` }).end('overloaded\n');
+      requests.inc({ ...labels, code: '503' });
       duration.observe(labels, (performance.now() - begin) / 1000);
-    }, workMs * (0.5 + Math.random()));
+    }
   });
 });
 

@@ -111,13 +111,16 @@ describe('a degraded shadow', () => {
     route: { active: 'checkout', mirror: 'checkout-shadow', mirrorPercent: 10 },
   };
 
-  it('is restarted once per firing of its alert, and a later firing restarts it again', () => {
+  it('is restarted once per episode of its alerts, and a later firing restarts it again', () => {
     const memory = recordAlerts(emptyMemory(), [alert('d', 'restart', 'firing', '2026-11-23T07:50:00Z')], T0);
     const { desired } = decide(memory, limits, { now: T0, shadowReady: false });
     expect(desired.restart).toEqual({ set: 'checkout-shadow', since: '2026-11-23T07:50:00Z' });
     expect(nextStep(observed, desired)).toMatchObject({ kind: 'restart', set: 'checkout-shadow', at: '2026-11-23T07:50:00Z' });
     const restarted = { ...observed, restartedAt: { 'checkout-shadow': '2026-11-23T08:00:01Z' } };
     expect(nextStep(restarted, desired)).toEqual({ kind: 'done' });
+    // The other reason fires too, after the restart: the episode is the same, no second restart.
+    const both = recordAlerts(memory, [alert('l', 'restart', 'firing', '2026-11-23T08:00:30Z')], T0 + MIN);
+    expect(nextStep(restarted, decide(both, limits, { now: T0 + MIN, shadowReady: false }).desired)).toEqual({ kind: 'done' });
     // Resolved, then firing again later: one more restart.
     const again = recordAlerts(recordAlerts(memory, [alert('d', 'restart', 'resolved', '2026-11-23T07:50:00Z')], T0 + MIN), [alert('d', 'restart', 'firing', '2026-11-23T08:30:00Z')], T0 + 31 * MIN);
     expect(nextStep(restarted, decide(again, limits, { now: T0 + 31 * MIN, shadowReady: false }).desired)).toMatchObject({ kind: 'restart' });

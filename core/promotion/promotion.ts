@@ -74,8 +74,10 @@ export interface DesiredState {
   mirrorPercent: number;
   swapped: boolean;
   /**
-   * A degraded shadow to restart: its pods must have been restarted at or after `since` (the
-   * startsAt of the newest firing restart alert), so each firing restarts it at most once.
+   * A degraded shadow to restart: its pods must have been restarted at or after `since`, the startsAt
+   * of the earliest restart alert still firing. One restart per episode: a second alert (the other
+   * reason) that fires while the first still does asks for nothing more; a new firing after all
+   * resolved asks for a new restart.
    */
   restart?: { set: string; since: string };
   /** Why the state is what it is, for the audit log and the status endpoint. */
@@ -231,7 +233,7 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
   if (degraded.length > 0) {
     if (swapped) reasons.push(`restart: ${names(degraded)} firing, but the shadow serves the traffic now; not restarted`);
     else {
-      const since = degraded.map((a) => a.startsAt).sort((a, b) => Date.parse(a) - Date.parse(b)).at(-1)!;
+      const since = degraded.map((a) => a.startsAt).sort((a, b) => Date.parse(a) - Date.parse(b))[0];
       restart = { set: limits.shadow.name, since };
       reasons.push(`restart: ${names(degraded)} firing since ${since}, the shadow is restarted once`);
     }

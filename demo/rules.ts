@@ -1,0 +1,49 @@
+/**
+ * The project's rules in compressed time. The demo replays a day in minutes, so every duration in the
+ * rules is divided by the speed: `offset 1d` becomes the length of a compressed day (the anomaly
+ * baseline compares with "the same time yesterday"), `avg_over_time(...[1d])` a compressed day, `for:
+ * 2m` a few seconds. Range windows keep at least `minRangeSeconds` (a rate needs several scrapes) and
+ * `for:` at least `minForSeconds`. Nothing else in the rules changes.
+ */
+import { parse, stringify } from 'yaml';
+
+const UNIT: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };
+const DURATION = /(?:\d+(?:ms|[smhdwy]))+/;
+
+export function durationSeconds(text: string): number {
+  let total = 0;
+  for (const m of text.matchAll(/(\d+)(ms|[smhdwy])/g)) total += Number(m[1]) * UNIT[m[2]];
+  return total;
+}
+
+const fmt = (seconds: number) => `${Math.max(1, Math.round(seconds))}s`;
+
+export interface TimeScale {
+  speed: number;
+  minRangeSeconds: number;
+  minForSeconds: number;
+}
+
+/** A PromQL expression with its range windows, subqueries and offsets in compressed time. */
+export function scaleExpression(expr: string, t: TimeScale): string {
+  const range = (d: string) => fmt(Math.max(t.minRangeSeconds, durationSeconds(d) / t.speed));
+  return expr
+    .replace(new RegExp(`\\[(${DURATION.source})(?::(${DURATION.source})?)?\\]`, 'g'), (_m, r: string, res: string | undefined) => {
+      const scaledRange = range(r);
+      if (res === undefined) return _m.includes(':') ? `[${scaledRange}:]` : `[${scaledRange}]`;
+      return `[${scaledRange}:${fmt(durationSeconds(res) / t.speed)}]`;
+    })
+    .replace(new RegExp(`offset\\s+(-?)(${DURATION.source})`, 'g'), (_m, sign: string, d: string) => `offset ${sign}${fmt(durationSeconds(d) / t.speed)}`);
+}
+
+/** A rule file (YAML text) in compressed time. */
+export function scaleRuleFile(text: string, t: TimeScale): string {
+  const doc = parse(text) as { groups: Array<{ interval?: string; rules: Array<{ expr: string; for?: string }> }> };
+  for (const group of doc.groups) {
+    for (const rule of group.rules) {
+      rule.expr = scaleExpression(String(rule.expr), t);
+      if (rule.for) rule.for = fmt(Math.max(t.minForSeconds, durationSeconds(rule.for) / t.speed));
+    }
+  }
+  return stringify(doc, { lineWidth: 0 });
+}
