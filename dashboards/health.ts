@@ -5,7 +5,7 @@
  */
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 
-import { above, below, datasourceVariable, stat, timeseries } from './lib.ts';
+import { above, below, shadowscaleDashboard, stat, timeseries } from './lib.ts';
 
 export function healthDashboard(): dashboard.Dashboard {
   const adapter = new dashboard.RowBuilder('Adapter');
@@ -161,15 +161,7 @@ export function healthDashboard(): dashboard.Dashboard {
   ])
     receiver.withPanel(p);
 
-  return new dashboard.DashboardBuilder('shadowscale / Health')
-    .uid('shadowscale-health')
-    .description('shadowscale\'s own health: forecast fits, Prometheus queries, forecast age, API latency, webhooks, actions, leadership.')
-    .tags(['shadowscale'])
-    .editable()
-    .refresh('30s')
-    .time({ from: 'now-6h', to: 'now' })
-    .timezone('browser')
-    .withVariable(datasourceVariable())
+  return shadowscaleDashboard('shadowscale / Health', 'shadowscale-health', 'shadowscale\'s own health: forecast fits, Prometheus queries, forecast age, API latency, webhooks, actions, leadership.', 'now-6h')
     .withRow(adapter)
     .withRow(receiver)
     .build();

@@ -129,6 +129,19 @@ export function boolMapping(zero: string, one: string): dashboard.ValueMapping[]
   ];
 }
 
+/** A shadowscale dashboard: tagged, refreshed every 30 s, browser time, with the datasource variable. */
+export function shadowscaleDashboard(title: string, uid: string, description: string, from: string): dashboard.DashboardBuilder {
+  return new dashboard.DashboardBuilder(title)
+    .uid(uid)
+    .description(description)
+    .tags(['shadowscale'])
+    .editable()
+    .refresh('30s')
+    .time({ from, to: 'now' })
+    .timezone('browser')
+    .withVariable(datasourceVariable());
+}
+
 export function datasourceVariable(): dashboard.DatasourceVariableBuilder {
   return new dashboard.DatasourceVariableBuilder('datasource').label('Data source').type('prometheus');
 }

@@ -6,7 +6,7 @@
  */
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 
-import { above, annotation, below, boolMapping, datasourceVariable, labelVariable, stat, stateTimeline, timeseries } from './lib.ts';
+import { above, annotation, below, boolMapping, labelVariable, shadowscaleDashboard, stat, stateTimeline, timeseries } from './lib.ts';
 
 const W = 'namespace=~"$namespace", workload=~"$workload"';
 
@@ -150,15 +150,7 @@ export function overviewDashboard(): dashboard.Dashboard {
     }),
   );
 
-  return new dashboard.DashboardBuilder('shadowscale / Overview')
-    .uid('shadowscale-overview')
-    .description('Per workload: load against the forecast, replicas, mirroring, shadow readiness, forecast accuracy and what shadowscale did.')
-    .tags(['shadowscale'])
-    .editable()
-    .refresh('30s')
-    .time({ from: 'now-6h', to: 'now' })
-    .timezone('browser')
-    .withVariable(datasourceVariable())
+  return shadowscaleDashboard('shadowscale / Overview', 'shadowscale-overview', 'Per workload: load against the forecast, replicas, mirroring, shadow readiness, forecast accuracy and what shadowscale did.', 'now-6h')
     .withVariable(labelVariable('namespace', 'Namespace', 'shadowscale_desired_replicas', { multi: true, all: true, description: 'Namespaces of the workloads shadowscale serves.' }))
     .withVariable(
       labelVariable('workload', 'Workload', 'shadowscale_desired_replicas{namespace=~"$namespace"}', { multi: true, all: true, description: 'Workloads (the `name` of each entry of the shadowscale configuration); one row each.' }),

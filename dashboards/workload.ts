@@ -6,7 +6,7 @@
  */
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 
-import { above, annotation, datasourceVariable, labelVariable, table, timeseries } from './lib.ts';
+import { above, annotation, labelVariable, shadowscaleDashboard, table, timeseries } from './lib.ts';
 
 const W = 'namespace="$namespace", workload="$workload"';
 
@@ -148,15 +148,7 @@ export function workloadDashboard(): dashboard.Dashboard {
     }),
   ];
 
-  const b = new dashboard.DashboardBuilder('shadowscale / Workload')
-    .uid('shadowscale-workload')
-    .description('One workload in detail: primary and shadow side by side, readiness inputs, anomaly score, the forecast model, warm-up traffic and alerts.')
-    .tags(['shadowscale'])
-    .editable()
-    .refresh('30s')
-    .time({ from: 'now-3h', to: 'now' })
-    .timezone('browser')
-    .withVariable(datasourceVariable())
+  const b = shadowscaleDashboard('shadowscale / Workload', 'shadowscale-workload', 'One workload in detail: primary and shadow side by side, readiness inputs, anomaly score, the forecast model, warm-up traffic and alerts.', 'now-3h')
     .withVariable(labelVariable('namespace', 'Namespace', 'shadowscale_desired_replicas', { multi: false, all: false, description: 'The workload\'s namespace.' }))
     .withVariable(labelVariable('workload', 'Workload', 'shadowscale_desired_replicas{namespace="$namespace"}', { multi: false, all: false, description: 'The workload (an entry of the shadowscale configuration).' }))
     .annotation(

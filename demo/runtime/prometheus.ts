@@ -56,14 +56,18 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
       evaluation_interval: options.evaluationInterval ?? '1s',
     },
     rule_files: options.ruleFiles ?? [],
-    scrape_configs: (options.scrapeTargets ?? []).map((t) => ({
+    scrape_configs: [
+      ...(options.scrapeTargets ?? []).map((t) => ({
       job_name: t.job,
       metrics_path: t.metricsPath ?? '/metrics',
       scheme: t.scheme ?? 'http',
       ...(t.scheme === 'https' ? { tls_config: { insecure_skip_verify: true } } : {}),
       static_configs: [{ targets: [t.target] }],
       ...(t.metricRelabelConfigs ? { metric_relabel_configs: t.metricRelabelConfigs } : {}),
-    })).concat((options.fileSdJobs ?? []).map((j) => ({ job_name: j.job, file_sd_configs: [{ files: [j.file], refresh_interval: '5s' }] }) as any)),
+      })),
+      // Prometheus watches the file; the refresh interval is only a fallback.
+      ...(options.fileSdJobs ?? []).map((j) => ({ job_name: j.job, file_sd_configs: [{ files: [j.file], refresh_interval: '5s' }] })),
+    ],
     ...(options.alertmanagers?.length
       ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [...options.alertmanagers] }] }] } }
       : {}),
