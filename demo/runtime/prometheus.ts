@@ -58,12 +58,12 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     rule_files: options.ruleFiles ?? [],
     scrape_configs: [
       ...(options.scrapeTargets ?? []).map((t) => ({
-      job_name: t.job,
-      metrics_path: t.metricsPath ?? '/metrics',
-      scheme: t.scheme ?? 'http',
-      ...(t.scheme === 'https' ? { tls_config: { insecure_skip_verify: true } } : {}),
-      static_configs: [{ targets: [t.target] }],
-      ...(t.metricRelabelConfigs ? { metric_relabel_configs: t.metricRelabelConfigs } : {}),
+        job_name: t.job,
+        metrics_path: t.metricsPath ?? '/metrics',
+        scheme: t.scheme ?? 'http',
+        ...(t.scheme === 'https' ? { tls_config: { insecure_skip_verify: true } } : {}),
+        static_configs: [{ targets: [t.target] }],
+        ...(t.metricRelabelConfigs ? { metric_relabel_configs: t.metricRelabelConfigs } : {}),
       })),
       // Prometheus watches the file; the refresh interval is only a fallback.
       ...(options.fileSdJobs ?? []).map((j) => ({ job_name: j.job, file_sd_configs: [{ files: [j.file], refresh_interval: '5s' }] })),
