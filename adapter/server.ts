@@ -3,6 +3,8 @@
  * listeners (HTTP for /metrics, REST and KEDA's metrics-api; HTTPS for the aggregated
  * external-metrics API; gRPC for KEDA's external scaler).
  */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { AuthenticationConfigError, loadFrontProxyTrust, requireFrontProxy } from './authn.ts';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -31,6 +33,8 @@ export interface AdapterOptions {
   env?: NodeJS.ProcessEnv;
   /** Clock in unix ms (tests freeze it to compare with offline computations). */
   now?: () => number;
+  /** The Kubernetes API for `adapter.authentication.requestHeader: cluster` (default: KUBECONFIG / in-cluster). */
+  kubeConfig?: KubeConfig;
 }
 
 export interface RunningAdapter {
@@ -118,6 +122,9 @@ async function tlsMaterial(config: Config): Promise<{ cert: string; key: string 
 
 export async function startAdapter(config: Config, options: AdapterOptions = {}): Promise<RunningAdapter> {
   const logger = options.logger ?? pino({ name: 'shadowscale-adapter' });
+  // Who may read the external metrics API is settled before anything listens.
+  const trust = await loadFrontProxyTrust(config, options.kubeConfig);
+  if (trust && !config.adapter.listen.https) throw new AuthenticationConfigError('adapter.authentication.requestHeader needs adapter.listen.https (the API server calls the adapter over HTTPS)');
   const client = prometheusClientFromConfig(config, options.env);
   const pool: FitPool = createFitPool(Math.min(config.adapter.concurrency, 8));
   let metricsRef: ReturnType<typeof createAdapterMetrics> | undefined;
@@ -144,6 +151,7 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  if (trust) app.use(requireFrontProxy(trust));
   app.use(externalMetricsRouter(loop, metrics, () => config.adapter.step, options.now));
   app.use(restRouter(loop, metrics));
   app.use((req: Request, res: Response) => status(res, 404, 'NotFound', `no route for ${req.method} ${req.path}`));
@@ -160,7 +168,9 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
   if (config.adapter.listen.https) {
     const material = await tlsMaterial(config);
     certificate = material.cert;
-    httpsServer = https.createServer(material, app);
+    // With front-proxy authentication the client certificate is asked for and checked per request
+    // (only /apis/ needs one: probes and /metrics stay open).
+    httpsServer = https.createServer(trust ? { ...material, requestCert: true, rejectUnauthorized: false, ca: trust.ca } : material, app);
     httpsAddress = await listen(httpsServer, config.adapter.listen.https);
   }
   let grpcServer: GrpcServer | undefined;

@@ -227,6 +227,22 @@ const adapterSchema = z
       .strict()
       .default({ http: '127.0.0.1:8080' }),
     tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+    /**
+     * Who may call the external metrics API (HPA mode): `requestHeader: cluster` reads the front
+     * proxy's CA and allowed names from kube-system/extension-apiserver-authentication (as every
+     * aggregated API server does) and answers /apis/ only on HTTPS, only to a client certificate
+     * signed by that CA with an allowed common name; `file` takes them from here; `none` (default)
+     * answers anyone (local use, tests, the demo).
+     */
+    authentication: z
+      .object({
+        requestHeader: z.enum(['none', 'file', 'cluster']).default('none'),
+        clientCAFile: z.string().min(1).optional(),
+        allowedNames: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .refine((a) => a.requestHeader !== 'file' || a.clientCAFile !== undefined, { message: 'requestHeader: file needs clientCAFile' })
+      .default({ requestHeader: 'none', allowedNames: [] }),
     history: duration.default(14 * 86_400),
     step: duration.default(60),
     refresh: duration.default(60),
