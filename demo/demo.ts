@@ -288,7 +288,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     cluster = receiver.localClusters.get(`${NS}.${WORKLOAD}`)!;
     const proxy = cluster.proxy.address;
 
-    alertmanager = await startAlertmanager(alertmanagerConfig(receiver.url, join(dir, 'token')));
+    alertmanager = await startAlertmanager(alertmanagerConfig(receiver.url, join(dir, 'token')), o.ports.alertmanager);
     pids.add(alertmanager.pid);
 
     // Prometheus: the history, the rules in compressed time, the scrape jobs.
@@ -321,6 +321,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
       fileSdJobs: [{ job: 'file-sd', file: targetsFile }],
       alertmanagers: [alertmanager.address],
       flags: ['--rules.alert.resend-delay=2s'],
+      port: o.ports.prometheus,
     });
     pids.add(prometheus.pid);
     config.prometheus.url = prometheus.url;
@@ -362,7 +363,8 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     let replicaSeconds = 0;
     timers.push(
       setInterval(() => {
-        replicaSeconds += cluster!.pool(PRIMARY).spec + cluster!.pool(SHADOW).spec;
+        // Counted from the first request on.
+        if (load) replicaSeconds += cluster!.pool(PRIMARY).spec + cluster!.pool(SHADOW).spec;
       }, 1000),
     );
 

@@ -18,14 +18,14 @@ export interface AlertmanagerServer {
   stop(): Promise<void>;
 }
 
-/** `config` is the text of alertmanager.yml. */
-export async function startAlertmanager(config: string): Promise<AlertmanagerServer> {
+/** `config` is the text of alertmanager.yml; `port` 0 or absent: a free one. */
+export async function startAlertmanager(config: string, fixedPort = 0): Promise<AlertmanagerServer> {
   const dir = mkdtempSync(join(tmpdir(), 'shadowscale-am-'));
   const configFile = join(dir, 'alertmanager.yml');
   writeFileSync(configFile, config);
   try {
     const { port, url, process: proc } = await startOnFreePort(
-      freePort,
+      fixedPort ? async () => fixedPort : freePort,
       (port, attempt) =>
         startProcess(
           'prometheus-alertmanager',

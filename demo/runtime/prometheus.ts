@@ -28,6 +28,8 @@ export interface PrometheusOptions {
   alertmanagers?: readonly string[];
   scrapeInterval?: string;
   evaluationInterval?: string;
+  /** Port on 127.0.0.1; absent or 0: a free one. */
+  port?: number;
   /** Extra command-line flags, e.g. `--rules.alert.resend-delay=1s`. */
   flags?: readonly string[];
 }
@@ -77,7 +79,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
 
   try {
     const { port, url, process: proc } = await startOnFreePort(
-      freePort,
+      options.port ? async () => options.port! : freePort,
       (port, attempt) =>
         startProcess(
           'prometheus',
