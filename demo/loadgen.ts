@@ -45,7 +45,7 @@ export class LoadGenerator {
     this.agent.destroy();
   }
 
-  /** The q-quantile of the latencies of every request answered (ok or error), in seconds. */
+  /** The q-quantile of the latencies of every request sent (a timed-out one counts as the timeout), in seconds. */
   quantile(q: number): number {
     if (this.latencies.length === 0) return NaN;
     const sorted = Float64Array.from(this.latencies).sort();
@@ -77,7 +77,8 @@ export class LoadGenerator {
       settled = true;
       this.inFlight--;
       this.stats[outcome]++;
-      if (outcome !== 'timeouts') this.latencies.push(performance.now() - began);
+      // What the user waited: a timed-out request counts at the timeout.
+      this.latencies.push(outcome === 'timeouts' ? this.options.timeoutMs : performance.now() - began);
     };
     const req = http.get(`http://${this.target()}/`, { agent: this.agent, timeout: this.options.timeoutMs }, (res) => {
       res.resume();
