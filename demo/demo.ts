@@ -473,7 +473,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     };
     print('');
     print(`summary (${o.noShadow ? 'reactive HPA only' : 'shadowscale'}): ${st.offered} requests offered, ${unserved} unserved (${(summary.unservedFraction * 100).toFixed(2)} %: ${st.errors} errors, ${st.timeouts} timeouts, ${st.dropped} dropped)`);
-    print(`  latency p50 ${(summary.p50Seconds * 1000).toFixed(0)} ms, p99 ${(summary.p99Seconds * 1000).toFixed(0)} ms (timeouts count as ${2000} ms); ${replicaSeconds} replica-seconds`);
+    print(`  latency p50 ${(summary.p50Seconds * 1000).toFixed(0)} ms, p99 ${(summary.p99Seconds * 1000).toFixed(0)} ms (timeouts count as ${load.options.timeoutMs} ms); ${replicaSeconds} replica-seconds`);
     print(`  actions: ${Object.entries(actions).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; pre-scales ${summary.prescales}, promotions ${summary.promotions}, reverts ${summary.reverts}`);
     let reportFile: string | undefined;
     if (o.report) reportFile = await writeReport(s, o);

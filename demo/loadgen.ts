@@ -30,7 +30,7 @@ export class LoadGenerator {
   constructor(
     private readonly target: () => string,
     private readonly rate: () => number,
-    private readonly options: { timeoutMs: number; maxInFlight: number } = { timeoutMs: 2000, maxInFlight: 400 },
+    readonly options: { timeoutMs: number; maxInFlight: number } = { timeoutMs: 2000, maxInFlight: 400 },
   ) {}
 
   start(): void {
