@@ -45,15 +45,9 @@ export function parseSample(text: string, where: string): MixEntry[] {
 }
 
 /** The allow-listed part of a mix: methods in the list, paths matching one of the patterns as a whole. */
-export function allowed(mix: readonly MixEntry[], cfg: Pick<WarmupConfig, 'methods' | 'paths'>): { kept: MixEntry[]; dropped: MixEntry[] } {
+export function allowed(mix: readonly MixEntry[], cfg: Pick<WarmupConfig, 'methods' | 'paths'>): MixEntry[] {
   const patterns = cfg.paths.map((p) => new RegExp(`^(?:${p})$`));
-  const kept: MixEntry[] = [];
-  const dropped: MixEntry[] = [];
-  for (const e of mix) {
-    const ok = (cfg.methods as readonly string[]).includes(e.method.toUpperCase()) && patterns.some((re) => re.test(e.path)) && e.rate > 0 && Number.isFinite(e.rate);
-    (ok ? kept : dropped).push(e);
-  }
-  return { kept, dropped };
+  return mix.filter((e) => (cfg.methods as readonly string[]).includes(e.method.toUpperCase()) && patterns.some((re) => re.test(e.path)) && e.rate > 0 && Number.isFinite(e.rate));
 }
 
 export interface WarmupMetrics {
@@ -82,8 +76,6 @@ export class WarmupGenerator {
   private stopped = false;
   private readonly sample?: MixEntry[];
   private readonly credit = new Map<string, number>();
-  /** Sent per path, for the status and tests. */
-  readonly sent = new Map<string, number>();
 
   constructor(
     private readonly w: WorkloadConfig,
@@ -115,7 +107,7 @@ export class WarmupGenerator {
       mix = this.sample;
       fromSample = true;
     }
-    const { kept } = allowed(mix, this.cfg);
+    const kept = allowed(mix, this.cfg);
     const total = kept.reduce((sum, e) => sum + e.rate, 0);
     const share = this.cfg.share ?? (this.w.shadow?.mirrorPercent ?? 10) / 100;
     // A recorded sample has weights, not rates: it runs at maxRps.
@@ -174,7 +166,6 @@ export class WarmupGenerator {
     }
     const e = this.pick();
     this.inFlight++;
-    this.sent.set(`${e.method} ${e.path}`, (this.sent.get(`${e.method} ${e.path}`) ?? 0) + 1);
     const url = new URL(e.path, this.cfg.target);
     fetch(url, { method: e.method, headers: { 'x-shadowscale-warmup': '1' }, signal: AbortSignal.timeout(this.cfg.timeout * 1000) })
       .then(async (res) => {

@@ -16,12 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { pino } from 'pino';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 
 import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
 import { PrometheusClient } from '../adapter/prometheus.ts';
 import { parseQuantity } from '../alertmanager/kubernetes/shadow-template.ts';
 import type { AuditEvent, Audit } from '../alertmanager/audit.ts';
+import type { ActionStep } from '../alertmanager/target.ts';
+import type { DesiredState } from '../core/promotion/promotion.ts';
 import type { LocalWorkloadCluster } from '../alertmanager/local/cluster.ts';
 import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
 import { PrometheusSignals } from '../alertmanager/signals.ts';
@@ -30,7 +32,7 @@ import { parseSeriesCsv } from '../core/series/csv.ts';
 import { HpaController } from '../core/simulator/hpa.ts';
 import { LoadGenerator } from './loadgen.ts';
 import { scaleRuleFile } from './rules.ts';
-import { startAlertmanager, type AlertmanagerServer } from './runtime/alertmanager.ts';
+import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from './runtime/alertmanager.ts';
 import { startPrometheus, type PrometheusServer } from './runtime/prometheus.ts';
 import { historyCounter, rpsAt, scenario, surgePeak, traceTimeAt, type Scenario } from './scenario.ts';
 
@@ -187,17 +189,6 @@ function demoConfig(s: Scenario, o: DemoOptions, dir: string): Config {
   );
 }
 
-/** The example Alertmanager configuration, pointed at the local receiver, with short group timers. */
-function alertmanagerConfig(receiverUrl: string, tokenFile: string): string {
-  const doc = parse(readFileSync(join(ROOT, 'alertmanager', 'alertmanager.yml'), 'utf8'));
-  doc.route.group_interval = '2s';
-  doc.route.routes[0].group_interval = '2s';
-  const hook = doc.receivers.find((r: { name: string }) => r.name === 'shadowscale').webhook_configs[0];
-  hook.url = `${receiverUrl}/alertmanager`;
-  hook.http_config.authorization.credentials_file = tokenFile;
-  return stringify(doc);
-}
-
 export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoResult> {
   const o: DemoOptions = { ...DEFAULT_OPTIONS, ...partial, ports: { ...DEFAULT_OPTIONS.ports, ...(partial.ports ?? {}) } };
   requireBinaries();
@@ -266,10 +257,12 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     const exporterAddress = `127.0.0.1:${(exp.server.address() as AddressInfo).port}`;
 
     // The receiver, with the local target: it starts the pools and the mirroring proxy.
+    const narrator = new Narrator(event, w.primary.minReplicas, w.shadow?.minReplicas ?? 0);
     const recorder: Audit = {
       record: (e) => {
         audit.push(e);
-        if (e.event === 'action' && e.result === 'success') describeAction(e.step as any, event);
+        if (e.event === 'decision') narrator.decided(e.after as DesiredState);
+        if (e.event === 'action' && e.result === 'success') narrator.acted(e.step as ActionStep);
       },
     };
     const signals = new PrometheusSignals({ query: (...args) => new PrometheusClient({ url: config.prometheus.url, timeoutSeconds: 5 }).query(...args) });
@@ -288,7 +281,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     cluster = receiver.localClusters.get(`${NS}.${WORKLOAD}`)!;
     const proxy = cluster.proxy.address;
 
-    alertmanager = await startAlertmanager(alertmanagerConfig(receiver.url, join(dir, 'token')), o.ports.alertmanager);
+    alertmanager = await startAlertmanager(exampleAlertmanagerConfig(receiver.url, join(dir, 'token'), '2s'), o.ports.alertmanager);
     pids.add(alertmanager.pid);
 
     // Prometheus: the history, the rules in compressed time, the scrape jobs.
@@ -486,18 +479,49 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
   }
 }
 
-function describeAction(step: { kind: string; set?: string; replicas?: number; active?: string; target?: string; minReplicas?: number; why?: string }, event: (kind: DemoEvent['kind'], text: string) => void): void {
-  const floorUp = step.kind === 'autoscaler' && /^autoscaler floor (\d+) → (\d+)$/.exec(step.why ?? '');
-  if (floorUp && Number(floorUp[2]) > Number(floorUp[1])) {
-    event('prescale', `pre-scale: HPA floor ${floorUp[1]} → ${floorUp[2]}`);
-  } else if (step.kind === 'route') {
-    event(step.active === SHADOW ? 'promote' : 'revert', step.active === SHADOW ? `promotion: traffic moves to ${SHADOW}, ${PRIMARY} becomes the shadow` : `revert: traffic back to ${PRIMARY}`);
-  } else if (step.kind === 'scale' && step.set === SHADOW && (step.replicas ?? 0) > 1 && /shadow pool/.test(step.why ?? '')) {
-    event('prescale', `pre-scale: shadow pool ${SHADOW} → ${step.replicas}`);
-  } else if (step.kind === 'restart') {
-    event('restart', `restart of the degraded shadow ${step.set}`);
-  } else {
-    event('scale', `receiver: ${step.why ?? step.kind}`);
+/**
+ * Tells the receiver's actions as the demo's events, from the steps' fields and the desired state
+ * they serve: a floor raised on the same autoscaler, or the standby grown to the desired pool, is a
+ * pre-scale; a route change is a promotion or a revert.
+ */
+class Narrator {
+  private desired?: DesiredState;
+  private target = PRIMARY;
+
+  constructor(
+    private readonly event: (kind: DemoEvent['kind'], text: string) => void,
+    private floor: number,
+    private pool: number,
+  ) {}
+
+  decided(desired: DesiredState): void {
+    this.desired = desired;
+  }
+
+  acted(step: ActionStep): void {
+    switch (step.kind) {
+      case 'route':
+        if (step.active === SHADOW) this.event('promote', `promotion: traffic moves to ${SHADOW}, ${PRIMARY} becomes the shadow`);
+        else this.event('revert', `revert: traffic back to ${PRIMARY}`);
+        return;
+      case 'autoscaler': {
+        const raised = step.target === this.target && step.minReplicas > this.floor;
+        this.event(raised ? 'prescale' : 'scale', raised ? `pre-scale: HPA floor ${this.floor} → ${step.minReplicas}` : `receiver: ${step.why}`);
+        this.floor = step.minReplicas;
+        this.target = step.target;
+        return;
+      }
+      case 'scale': {
+        const standby = this.desired?.standby === step.set;
+        const raised = standby && step.replicas > this.pool;
+        this.event(raised ? 'prescale' : 'scale', raised ? `pre-scale: shadow pool ${step.set} ${this.pool} → ${step.replicas}` : `receiver: ${step.why}`);
+        if (standby) this.pool = step.replicas;
+        return;
+      }
+      case 'restart':
+        this.event('restart', `restart of the degraded shadow ${step.set}`);
+        return;
+    }
   }
 }
 

@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-import { durationSeconds, scaleExpression, scaleRuleFile } from './rules.ts';
+import { parseDuration } from '../core/duration.ts';
+import { scaleExpression, scaleRuleFile } from './rules.ts';
+
+const durationSeconds = (text: string) => parseDuration(text)!;
 
 const t = { speed: 144, minRangeSeconds: 10, minForSeconds: 3 };
 

@@ -7,14 +7,10 @@
  */
 import { parse, stringify } from 'yaml';
 
-const UNIT: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };
-const DURATION = /(?:\d+(?:ms|[smhdwy]))+/;
+import { parseDuration } from '../core/duration.ts';
 
-export function durationSeconds(text: string): number {
-  let total = 0;
-  for (const m of text.matchAll(/(\d+)(ms|[smhdwy])/g)) total += Number(m[1]) * UNIT[m[2]];
-  return total;
-}
+const DURATION = /(?:\d+(?:ms|[smhdwy]))+/;
+const durationSeconds = (text: string) => parseDuration(text) ?? 0;
 
 const fmt = (seconds: number) => `${Math.max(1, Math.round(seconds))}s`;
 
@@ -45,5 +41,12 @@ export function scaleRuleFile(text: string, t: TimeScale): string {
       if (rule.for) rule.for = fmt(Math.max(t.minForSeconds, durationSeconds(rule.for) / t.speed));
     }
   }
+  return stringify(doc, { lineWidth: 0 });
+}
+
+/** A rule file (YAML text) with every alert's `for:` set to `forValue` (tests that need alerts at once). */
+export function withFor(text: string, forValue: string): string {
+  const doc = parse(text) as { groups: Array<{ rules: Array<{ for?: string }> }> };
+  for (const group of doc.groups) for (const rule of group.rules) if (rule.for) rule.for = forValue;
   return stringify(doc, { lineWidth: 0 });
 }

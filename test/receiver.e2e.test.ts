@@ -18,14 +18,14 @@ import { join } from 'node:path';
 
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 
 import { MemoryAudit } from '../alertmanager/audit.ts';
 import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
 import { PrometheusSignals } from '../alertmanager/signals.ts';
 import { prometheusClientFromConfig } from '../adapter/server.ts';
 import { parseConfig } from '../core/config.ts';
-import { startAlertmanager, type AlertmanagerServer } from '../demo/runtime/alertmanager.ts';
+import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../demo/runtime/alertmanager.ts';
+import { withFor } from '../demo/rules.ts';
 import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
 import { until } from './harness/wait.ts';
 
@@ -65,25 +65,16 @@ function exposition(): string {
 
 /** A copy of a rule file with every alert's `for` cut to 1 s. */
 function fastRules(dir: string, file: string): string {
-  const doc = parse(readFileSync(join(ROOT, 'recording-rules', file), 'utf8')) as { groups: Array<{ rules: Array<{ for?: string }> }> };
-  for (const group of doc.groups) for (const rule of group.rules) if (rule.for) rule.for = '1s';
   const out = join(dir, file);
-  writeFileSync(out, stringify(doc));
+  writeFileSync(out, withFor(readFileSync(join(ROOT, 'recording-rules', file), 'utf8'), '1s'));
   return out;
 }
 
 /** The example Alertmanager configuration, pointed at the receiver on loopback with short timers. */
 function alertmanagerConfig(dir: string, receiverUrl: string): string {
-  const doc = parse(readFileSync(join(ROOT, 'alertmanager', 'alertmanager.yml'), 'utf8'));
-  const route = doc.route.routes[0];
-  route.group_interval = '1s';
-  doc.route.group_interval = '1s';
-  const hook = doc.receivers.find((r: { name: string }) => r.name === 'shadowscale').webhook_configs[0];
-  hook.url = `${receiverUrl}/alertmanager`;
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`);
-  hook.http_config.authorization.credentials_file = tokenFile;
-  return stringify(doc);
+  return exampleAlertmanagerConfig(receiverUrl, tokenFile, '1s');
 }
 
 describe('Prometheus → Alertmanager → receiver → local target', () => {

@@ -3,7 +3,7 @@
  * and its router, composed from the configuration.
  */
 import type { WorkloadConfig } from '../../core/config.ts';
-import type { ObservedState } from '../../core/promotion/promotion.ts';
+import { restartStamp, type ObservedState } from '../../core/promotion/promotion.ts';
 import type { ActionStep, WorkloadCluster } from '../target.ts';
 import type { KubeApis } from './api.ts';
 import type { Autoscaler } from './autoscaler.ts';
@@ -14,11 +14,6 @@ import type { Router } from './router.ts';
 import { scaleTarget, type ScaleTarget } from './scale.ts';
 import { scaledObject } from './scaledobject.ts';
 import { serviceRouter } from './service-router.ts';
-
-/** Now, or the alert's start when this clock is behind the alerting one (so the restart counts for it). */
-export function restartStamp(since: string, now = Date.now()): string {
-  return new Date(Math.max(now, Date.parse(since) || 0)).toISOString();
-}
 
 export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCluster {
   const shadow = w.shadow;

@@ -68,8 +68,8 @@ export function hpaRecommendation(hpa: any, current: number, tolerance = 0.1): n
   return Math.min(max, Math.max(min, ...each));
 }
 
+/** What a pass did: pods moved (`pod → Deployment`), errors by primary. */
 export interface PoolReport {
-  primaries: number;
   moved: string[];
   errors: string[];
 }
@@ -101,7 +101,6 @@ export class WarmPool {
     const { namespace, name } = primary.metadata;
     const where = `${namespace}/${name}`;
     if (settings.poolMax <= settings.shadows) return;
-    report.primaries++;
     try {
       if (await this.options.busy?.(namespace, name)) return;
       const shadow = await this.apis.retry(`read Deployment ${namespace}/${shadowName(name)}`, () => this.apis.apps.readNamespacedDeployment({ name: shadowName(name), namespace }, this.apis.options()));

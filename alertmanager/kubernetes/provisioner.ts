@@ -71,10 +71,7 @@ export class ShadowProvisioner {
         const settings = shadowSettings(primary)!;
         await this.ensureDeployment(primary, settings, report);
         await this.ensureServiceAndMirror(primary, settings, report);
-        if (this.pool) {
-          const poolReport = { primaries: 0, moved: report.moved, errors: report.errors };
-          await this.pool.sync(primary, settings, poolReport);
-        }
+        await this.pool?.sync(primary, settings, report);
       } catch (error) {
         const message = error instanceof AnnotationError ? error.message : `${where}: ${(error as Error).message}`;
         report.errors.push(message);

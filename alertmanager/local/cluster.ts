@@ -4,8 +4,7 @@
  * scales and its floor) that keeps the scaled set at or above the floor, as an HPA would.
  */
 import type { WorkloadConfig } from '../../core/config.ts';
-import type { ObservedState } from '../../core/promotion/promotion.ts';
-import { restartStamp } from '../kubernetes/cluster.ts';
+import { restartStamp, type ObservedState } from '../../core/promotion/promotion.ts';
 import type { ActionStep, WorkloadCluster } from '../target.ts';
 import { ProcessPool } from './pool.ts';
 import { MirroringProxy } from './proxy.ts';

@@ -289,6 +289,14 @@ export type Step =
   | { kind: 'done' };
 
 /**
+ * The restart stamp a target writes for a restart step: now, or the alert's start when this clock is
+ * behind the alerting one (so the restart counts for that alert and is not repeated).
+ */
+export function restartStamp(since: string, now = Date.now()): string {
+  return new Date(Math.max(now, Date.parse(since) || 0)).toISOString();
+}
+
+/**
  * The next step. Order matters, and is what makes a swap safe: the incoming set is grown to the
  * serving set's size and waited for until ready; only then does traffic move; then the autoscaler is
  * retargeted (its object and settings kept); only then does the outgoing set shrink to the pool.

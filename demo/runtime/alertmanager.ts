@@ -2,9 +2,10 @@
  * A real Alertmanager (Debian `prometheus-alertmanager`) as a plain process, for the demo and the
  * tests: gossip off, its own storage, a free loopback port, stopped by PID.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 
 import { freePort } from './ports.ts';
 import { startOnFreePort, startProcess, type ManagedProcess } from './process.ts';
@@ -54,4 +55,18 @@ export async function startAlertmanager(config: string, fixedPort = 0): Promise<
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * The project's example configuration (alertmanager/alertmanager.yml) pointed at a receiver on
+ * loopback, with the bearer token read from `tokenFile` and short group timers; nothing else changes.
+ */
+export function exampleAlertmanagerConfig(receiverUrl: string, tokenFile: string, groupInterval: string): string {
+  const doc = parse(readFileSync(join(import.meta.dirname, '..', '..', 'alertmanager', 'alertmanager.yml'), 'utf8'));
+  doc.route.group_interval = groupInterval;
+  doc.route.routes[0].group_interval = groupInterval;
+  const hook = doc.receivers.find((r: { name: string }) => r.name === 'shadowscale').webhook_configs[0];
+  hook.url = `${receiverUrl}/alertmanager`;
+  hook.http_config.authorization.credentials_file = tokenFile;
+  return stringify(doc);
 }

@@ -64,14 +64,6 @@ export class KubeControllers {
     return [...this.api.objects].filter(([p]) => p.startsWith(`/api/v1/namespaces/${namespace}/pods/`));
   }
 
-  /** Pods selected by a Deployment's selector (whatever ReplicaSet owns them). */
-  podsOf(namespace: string, deployment: string): any[] {
-    const d = this.api.get(`/apis/apps/v1/namespaces/${namespace}/deployments/${deployment}`);
-    return this.pods(namespace)
-      .map(([, p]) => p)
-      .filter((p) => matches(d.spec.selector.matchLabels, p.metadata.labels));
-  }
-
   /** Runs every controller until nothing changes. */
   reconcile(): void {
     for (let round = 0; round < 10; round++) {
