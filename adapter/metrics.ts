@@ -113,6 +113,20 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
     },
   });
   new Gauge({
+    name: 'shadowscale_workload_deployment_info',
+    help: 'The Deployments (or StatefulSets) the configuration names for each workload, value 1: configured_role primary or shadow. The rules take the roles from these when the receiver exports none (shadowscale_workload_serving_share).',
+    labelNames: [...wl, 'deployment', 'configured_role'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((labels, { state }) => {
+        const w = state.config;
+        this.set({ ...labels, deployment: w.primary.name, configured_role: 'primary' }, 1);
+        if (w.shadow) this.set({ ...labels, deployment: w.shadow.name, configured_role: 'shadow' }, 1);
+      });
+    },
+  });
+  new Gauge({
     name: 'shadowscale_serving_rung',
     help: 'Which rung of the fallback ladder is served (1 for the current one): fresh forecast, stale forecast within the TTL, reactive (observed load), minimum.',
     labelNames: [...wl, 'rung'],

@@ -15,6 +15,16 @@ export interface ReceiverMetrics {
   leader(isLeader: boolean): void;
   /** The standby set's replicas as last observed, and their cost since the previous observation. */
   shadows(namespace: string, workload: string, replicas: number, costReplicaSeconds: number): void;
+  /** Where `shadowscale_workload_serving_share` is read from at each scrape (the receiver's memory; empty on a follower). */
+  servingShares(source: () => ServingShare[]): void;
+}
+
+/** The share of a workload's live traffic one of its sets (Deployments) serves: 1 serving, 0 standing by. */
+export interface ServingShare {
+  namespace: string;
+  workload: string;
+  deployment: string;
+  share: number;
 }
 
 export function createReceiverMetrics(dryRun: boolean): ReceiverMetrics {
@@ -60,6 +70,17 @@ export function createReceiverMetrics(dryRun: boolean): ReceiverMetrics {
     labelNames: ['namespace', 'workload'],
     registers: [registry],
   });
+  let shares: () => ServingShare[] = () => [];
+  new Gauge({
+    name: 'shadowscale_workload_serving_share',
+    help: 'Share of the workload\'s live traffic each of its Deployments serves (1: it serves, the primary; 0: it stands by, the shadow), from the receiver\'s memory; changes in the step that moves traffic. Exported by the leader only. The recording rules join it onto traffic keyed by deployment.',
+    labelNames: ['namespace', 'workload', 'deployment'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of shares()) this.set({ namespace: s.namespace, workload: s.workload, deployment: s.deployment }, s.share);
+    },
+  });
   const leader = new Gauge({ name: 'shadowscale_receiver_leader', help: '1 when this replica is the one that acts.', registers: [registry] });
   new Gauge({ name: 'shadowscale_receiver_dry_run', help: '1 when the receiver only logs what it would do.', registers: [registry] }).set(dryRun ? 1 : 0);
   for (const outcome of ['accepted', 'duplicate', 'unauthorized', 'invalid', 'too_large', 'unavailable', 'forwarded']) webhooks.inc({ outcome }, 0);
@@ -77,6 +98,9 @@ export function createReceiverMetrics(dryRun: boolean): ReceiverMetrics {
       swapped.set({ namespace, workload }, d.swapped ? 1 : 0);
     },
     leader: (isLeader) => leader.set(isLeader ? 1 : 0),
+    servingShares: (source) => {
+      shares = source;
+    },
     shadows: (namespace, workload, replicas, cost) => {
       shadowReplicas.set({ namespace, workload }, replicas);
       if (cost > 0) shadowCost.inc({ namespace, workload }, cost);

@@ -19,7 +19,6 @@ receiver: { listen: "127.0.0.1:0", tokenEnv: RECEIVER_TOKEN, target: local, maxB
 workloads:
   - name: checkout
     namespace: shop
-    load: sum(rate(http_requests_total{workload="checkout",role="primary"}[1m]))
     capacityPerReplica: 50
     primary: { name: checkout, minReplicas: 2, maxReplicas: 6 }
     shadow: { name: checkout-shadow, minReplicas: 1, maxReplicas: 3, mirrorPercent: 50 }
@@ -54,6 +53,13 @@ const payload = (alerts: ReturnType<typeof alert>[]) => ({
 
 let running: RunningReceiver;
 const audit = new MemoryAudit();
+const store = new InMemoryStore();
+
+/** shadowscale_workload_serving_share by deployment, as Prometheus would scrape it from /metrics. */
+async function servingShares(): Promise<Record<string, number>> {
+  const text = await (await fetch(`${running.url}/metrics`)).text();
+  return Object.fromEntries([...text.matchAll(/^shadowscale_workload_serving_share\{[^}]*deployment="([^"]+)"[^}]*\} (\S+)$/gm)].map((m) => [m[1], Number(m[2])]));
+}
 
 async function post(body: unknown, token: string | null = TOKEN): Promise<{ status: number; body: any }> {
   const res = await fetch(`${running.url}/alertmanager`, {
@@ -68,7 +74,7 @@ beforeAll(async () => {
   running = await startReceiver(config, {
     env: { RECEIVER_TOKEN: TOKEN },
     audit,
-    store: new InMemoryStore(),
+    store,
     signals,
     local: () => ({ startupMs: 300 }),
     logger: (await import('pino')).pino({ level: 'silent' }),
@@ -145,9 +151,14 @@ describe('acting on the local target', () => {
     expect(local.proxy.state.active).toBe('checkout'); // not ready: no promotion
     expect(running.receiver.desired('shop.checkout')!.reasons.join()).toMatch(/not ready/);
 
+    expect(await servingShares()).toEqual({ checkout: 1, 'checkout-shadow': 0 });
+
     readiness.ready = true;
     await running.receiver.reconcile('shop.checkout');
     await until('swapped', () => local.proxy.state.active === 'checkout-shadow', 30_000);
+    // The role series changed in the step that moved the traffic, and is remembered with the alerts.
+    expect(await servingShares()).toEqual({ checkout: 0, 'checkout-shadow': 1 });
+    expect((await store.load('shop.checkout')).serving).toBe('checkout-shadow');
     // The incoming set was grown to the serving set's size before the switch.
     expect(local.pool('checkout-shadow').ready).toBeGreaterThanOrEqual(3);
     expect(await servedBy()).toMatch(/^checkout-shadow\//);
@@ -160,8 +171,15 @@ describe('acting on the local target', () => {
     const local = running.localClusters.get('shop.checkout')!;
     await post(payload([alert('p1', 'promote', 'resolved', 'ShadowscalePrimaryDegraded'), alert('a1', 'prescale', 'resolved', 'ShadowscaleLoadAnomaly')]));
     await new Promise((r) => setTimeout(r, 1100));
+    // The old primary, standing by, is not ready: the promoted shadow keeps serving.
+    readiness.ready = false;
+    await running.receiver.reconcile('shop.checkout');
+    expect(local.proxy.state.active).toBe('checkout-shadow');
+    expect(running.receiver.desired('shop.checkout')!.reasons.join()).toMatch(/checkout, standing by, is not ready to serve/);
+    readiness.ready = true;
     await running.receiver.reconcile('shop.checkout');
     await until('reverted', () => local.proxy.state.active === 'checkout', 30_000);
+    expect(await servingShares()).toEqual({ checkout: 1, 'checkout-shadow': 0 });
     await until('planned floor and pool', () => local.autoscaler.target === 'checkout' && local.autoscaler.minReplicas === 2 && local.pool('checkout-shadow').spec === 1);
   });
 

@@ -7,7 +7,7 @@
 import type { Config, ReceiverConfig, WorkloadConfig } from '../core/config.ts';
 import { decide, nextStep, recordAlerts, type DesiredState, type Limits, type WorkloadMemory } from '../core/promotion/promotion.ts';
 import type { Audit } from './audit.ts';
-import type { ReceiverMetrics } from './metrics.ts';
+import type { ReceiverMetrics, ServingShare } from './metrics.ts';
 import { routeAlerts, type WebhookPayload } from './payload.ts';
 import type { SignalSource } from './signals.ts';
 import type { MemoryStore } from './store.ts';
@@ -52,6 +52,8 @@ export class Receiver {
   private readonly lastWait = new Map<string, string>();
   /** Last observation of each workload's standby set, for its cost. */
   private readonly lastStandby = new Map<string, { at: number; replicas: number }>();
+  /** Which set serves each workload, as remembered (WorkloadMemory.serving), once read. */
+  private readonly serving = new Map<string, string>();
   private resyncTimer?: NodeJS.Timeout;
   private stopped = false;
   private readonly now: () => number;
@@ -59,6 +61,22 @@ export class Receiver {
   constructor(private readonly deps: ReceiverDeps) {
     for (const w of deps.config.workloads) this.workloads.set(workloadKey({ namespace: w.namespace, name: w.name }), w);
     this.now = deps.now ?? Date.now;
+    deps.metrics.servingShares(() => this.servingShares());
+  }
+
+  /**
+   * Which Deployment serves each workload and which stands by, from the memory: what the rules join
+   * the traffic's roles from. Only the leader says it (a follower's view may be behind).
+   */
+  servingShares(): ServingShare[] {
+    if (!(this.deps.isLeader?.() ?? true)) return [];
+    const shares: ServingShare[] = [];
+    for (const [key, w] of this.workloads) {
+      const serving = this.serving.get(key);
+      if (!w.shadow || serving === undefined) continue;
+      for (const set of [w.primary.name, w.shadow.name]) shares.push({ namespace: w.namespace, workload: w.name, deployment: set, share: set === serving ? 1 : 0 });
+    }
+    return shares;
   }
 
   /** Records a webhook's alerts. Resolves once they are durable; throws when they could not be recorded. */
@@ -161,10 +179,14 @@ export class Receiver {
     const cluster = this.clusterFor(key, w);
     const memory = await this.deps.store.load(key);
     const now = this.now();
+    this.serving.set(key, memory.serving ?? w.primary.name);
 
-    const wantsPromotion = !memory.swapped && Object.values(memory.alerts).some((a) => a.status === 'firing' && a.action === 'promote');
+    // The standby's readiness gates every role change: a promotion onto the shadow, a revert onto the primary.
+    const firingAction = (action: string) => Object.values(memory.alerts).some((a) => a.status === 'firing' && a.action === action);
+    const wantsPromotion = !memory.swapped && firingAction('promote');
+    const wantsRevert = memory.swapped && (!firingAction('promote') || firingAction('demote'));
     let shadowReady = false;
-    if (wantsPromotion && cluster.canRoute) {
+    if ((wantsPromotion || wantsRevert) && cluster.canRoute) {
       try {
         shadowReady = await this.deps.signals.shadowReady(w);
       } catch (error) {
@@ -197,7 +219,11 @@ export class Receiver {
     const dryRun = this.deps.receiver.dryRun;
     for (let i = 0; i < MAX_STEPS; i++) {
       const observed = await cluster.observe();
-      if (i === 0) this.observeShadowCost(key, w, observed.replicas[desired.standby]?.spec ?? 0);
+      if (i === 0) {
+        this.observeShadowCost(key, w, observed.replicas[desired.standby]?.spec ?? 0);
+        // The router is the truth of who serves (a hand edit, or a crash between a route write and the memory).
+        if (observed.route && observed.route.active !== this.serving.get(key)) await this.recordServing(key, observed.route.active);
+      }
       const step = nextStep(observed, desired);
       if (step.kind !== 'wait') this.lastWait.delete(key);
       if (step.kind === 'done') return;
@@ -229,6 +255,7 @@ export class Receiver {
         throw error;
       }
       this.deps.metrics.action(step.kind, 'success', w.namespace, w.name);
+      if (step.kind === 'route' && step.active !== this.serving.get(key)) await this.recordServing(key, step.active);
       this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result: 'success', fingerprints });
       if (step.kind === 'route' || (step.kind === 'autoscaler' && observed.autoscaler?.target !== step.target)) {
         void cluster.event?.(desired.swapped ? 'ShadowscalePromoted' : 'ShadowscaleReverted', `${step.why} (${desired.reasons.join('; ')})`).catch(() => undefined);
@@ -236,6 +263,13 @@ export class Receiver {
       if (step.kind === 'restart') void cluster.event?.('ShadowscaleShadowRestarted', `${step.why} (${desired.reasons.join('; ')})`, 'Warning').catch(() => undefined);
     }
     throw new Error(`${w.namespace}/${w.name}: desired state not reached after ${MAX_STEPS} steps; is something else changing the same objects?`);
+  }
+
+  /** Remembers which set serves, in the same step that moved (or found) the traffic there. */
+  private async recordServing(key: string, set: string): Promise<void> {
+    const memory = await this.deps.store.load(key);
+    if (memory.serving !== set) await this.deps.store.save(key, { ...memory, serving: set });
+    this.serving.set(key, set);
   }
 
   private observeShadowCost(key: string, w: WorkloadConfig, replicas: number): void {

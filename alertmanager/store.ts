@@ -74,5 +74,6 @@ export function parseMemory(text: string, where: string): WorkloadMemory {
   if (!v || typeof v !== 'object' || typeof v.alerts !== 'object' || v.alerts === null || typeof v.swapped !== 'boolean' || !Array.isArray(v.roleChanges)) {
     throw new Error(`receiver state ${where}: expected {alerts, swapped, roleChanges}`);
   }
+  if (v.serving !== undefined && typeof v.serving !== 'string') throw new Error(`receiver state ${where}: serving must be a set's name`);
   return v as WorkloadMemory;
 }

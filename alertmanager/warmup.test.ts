@@ -53,14 +53,20 @@ beforeAll(async () => {
   const minutes = 30;
   const timestamps = shiftToNow(Array.from({ length: minutes }, (_, i) => i * 60), 30);
   prometheus = await startPrometheus({
-    history: MIX.map((m) => ({
-      // A counter family `http_requests`: its samples are http_requests_total.
-      name: 'http_requests',
-      type: 'counter' as const,
-      labels: { namespace: 'shop', workload: 'checkout', role: 'primary', method: m.method, path: m.path, code: '200' },
-      timestamps,
-      values: timestamps.map((_, i) => m.rate * 60 * i),
-    })),
+    history: [
+      ...MIX.map((m) => ({
+        // A counter family `http_requests`: its samples are http_requests_total, labelled as a scrape labels them.
+        name: 'http_requests',
+        type: 'counter' as const,
+        labels: { namespace: 'shop', deployment: 'checkout', method: m.method, path: m.path, code: '200' },
+        timestamps,
+        values: timestamps.map((_, i) => m.rate * 60 * i),
+      })),
+      // The standby's traffic, which the mix leaves out, and the roles as the rules record them.
+      { name: 'http_requests', type: 'counter' as const, labels: { namespace: 'shop', deployment: 'checkout-shadow', method: 'GET', path: '/cart', code: '200' }, timestamps, values: timestamps.map((_, i) => 1000 * 60 * i) },
+      { name: 'shadowscale:deployment_role:info', labels: { namespace: 'shop', workload: 'checkout', deployment: 'checkout', role: 'primary' }, timestamps, values: timestamps.map(() => 1) },
+      { name: 'shadowscale:deployment_role:info', labels: { namespace: 'shop', workload: 'checkout', deployment: 'checkout-shadow', role: 'shadow' }, timestamps, values: timestamps.map(() => 1) },
+    ],
   });
   shadow = http.createServer((req, res) => {
     hits.push({ method: req.method ?? '', path: req.url ?? '', at: Date.now(), warmup: req.headers['x-shadowscale-warmup'] === '1' });
@@ -89,7 +95,7 @@ describe('synthetic warm-up traffic', () => {
     const w = workload({ paths: ['/products(/.*)?', '/cart'], maxRps: 50, share: 0.05 });
     const g = new WarmupGenerator(w, w.shadow!.warmup!, new PrometheusClient({ url: prometheus.url, timeoutSeconds: 5 }), warmupMetrics(new Registry()));
     // Allowed at the primary: 50 + 10 + 20 = 80/s, as Prometheus's rate() sees it at the edge of the data.
-    const [allowedRate] = await new PrometheusClient({ url: prometheus.url, timeoutSeconds: 5 }).query('sum(rate(http_requests_total{method="GET",path=~"/products.*|/cart"}[5m]))');
+    const [allowedRate] = await new PrometheusClient({ url: prometheus.url, timeoutSeconds: 5 }).query('sum(rate(http_requests_total{deployment="checkout",method="GET",path=~"/products.*|/cart"}[5m]))');
     expect(allowedRate.value).toBeGreaterThan(60);
     const { hits: got, seconds } = await run(g, 3000);
     const expected = 0.05 * allowedRate.value;

@@ -24,8 +24,10 @@ export interface MixEntry {
 
 const MAX_IN_FLIGHT = 4;
 
+/** The serving set's requests by method and path: traffic keyed by Deployment, joined with the role the rules record. */
 export function defaultMixQuery(w: WorkloadConfig): string {
-  return `sum by (method, path) (rate(http_requests_total{namespace=${JSON.stringify(w.namespace)},workload=${JSON.stringify(w.name)},role="primary"}[5m]))`;
+  const ns = JSON.stringify(w.namespace);
+  return `sum by (method, path) (rate(http_requests_total{namespace=${ns}}[5m]) * on (namespace, deployment) group_left () shadowscale:deployment_role:info{namespace=${ns},workload=${JSON.stringify(w.name)},role="primary"})`;
 }
 
 /** Reads a recorded sample: `METHOD /path` per line (blank lines and # comments skipped); errors name the line. */

@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { adapterCommand } from './adapter.ts';
+import { checkCommand } from './check.ts';
 import { receiverCommand } from './receiver.ts';
 import { backtestCommand } from './backtest.ts';
 import { simulateCommand } from './simulate.ts';
@@ -12,6 +13,7 @@ import { demoCommand } from './demo.ts';
 export function program(): Command {
   return new Command('shadowscale')
     .description('Prometheus-native predictive autoscaling: forecasts, shadow endpoints, HPA and KEDA plugins')
+    .addCommand(checkCommand())
     .addCommand(backtestCommand())
     .addCommand(adapterCommand())
     .addCommand(receiverCommand())

@@ -11,7 +11,7 @@ adapter:
 workloads:
   - name: checkout
     namespace: shop
-    load: sum(rate(http_requests_total{workload="checkout",role="primary"}[1m]))
+    load: sum(rate(http_requests_total{namespace="shop",deployment="checkout"}[1m]))
     capacityPerReplica: 50
     provisioningLag: 2m
     model: auto
@@ -50,8 +50,17 @@ describe('parseConfig', () => {
     ['a duplicate workload', VALID + VALID.split('workloads:\n')[1], 'workloads[1].name: workload shop/checkout is already defined at workloads[0]'],
     ['no workloads', 'prometheus: { url: http://x:9090 }\nworkloads: []\n', 'workloads: expected at least one workload'],
     ['broken YAML', 'prometheus: [', 'shadowscale.yaml:1:'],
+    ['a PromQL syntax error', VALID.replace('[1m]))', '[1m])'), 'workloads[0].load: PromQL syntax error at 1:74: unexpected end of the expression'],
+    ['a PromQL syntax error in a warm-up mix', VALID.replace('mirrorPercent: 10 }', 'mirrorPercent: 10, warmup: { mix: "sum by (path) (rate(x[5m] offset)" } }'), 'workloads[0].shadow.warmup.mix: PromQL syntax error at 1:33: unexpected ")"'],
   ])('rejects %s, naming the file and the field', (_what, text, message) => {
     expect(errorOf(text)).toContain(message);
+  });
+});
+
+describe('the load query', () => {
+  it('defaults to the recorded served load of the workload', () => {
+    const config = parseConfig(VALID.replace(/    load: .*\n/, ''));
+    expect(config.workloads[0].load).toBe('sum(shadowscale:load:rate1m{namespace="shop",workload="checkout"})');
   });
 });
 

@@ -8,6 +8,7 @@ import { z } from 'zod';
 
 import { parseDuration } from './duration.ts';
 import { MODEL_NAMES } from './forecast/types.ts';
+import { promqlSyntaxError } from './promql.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -30,6 +31,12 @@ const duration = z
 
 /** host:port for a listener; loopback by default in the examples, any interface allowed. */
 const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, { message: 'expected host:port, e.g. 127.0.0.1:8080' });
+
+/** A PromQL expression, checked with the Prometheus project's own grammar; errors give the position. */
+const promql = z.string().min(1, { message: 'expected a PromQL expression' }).superRefine((text, ctx) => {
+  const error = promqlSyntaxError(text);
+  if (error) ctx.addIssue({ code: 'custom', message: `PromQL syntax error at ${error.position}: ${error.message}` });
+});
 
 const secretSource = {
   /** Read from this file (trailing newline stripped). */
@@ -100,7 +107,7 @@ const warmupSchema = z
     /** Share of the primary's rate to replay (default: the shadow's mirrorPercent). */
     share: z.number().gt(0).max(1).optional(),
     /** PromQL giving the primary's request rate by `method` and `path` (default: from http_requests_total). */
-    mix: z.string().min(1).optional(),
+    mix: promql.optional(),
     /** A recorded sample of requests, one `METHOD /path` per line, used when the query gives nothing. */
     sample: z.string().min(1).optional(),
     /** How often the mix is read again. */
@@ -142,8 +149,12 @@ const workloadSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'expected a Kubernetes name (lower case, digits, -)' }),
     namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'expected a Kubernetes namespace name' }),
-    /** PromQL returning one series: the workload's load (e.g. requests per second). */
-    load: z.string().min(1, { message: 'expected a PromQL expression' }),
+    /**
+     * PromQL returning one series: the workload's load (e.g. requests per second). Absent: the
+     * recorded served load, `shadowscale:load:rate1m`, i.e. the requests of whichever Deployment
+     * serves, mirror copies excluded (see defaultLoadQuery).
+     */
+    load: promql.optional(),
     /** Load one ready replica serves within its SLO, in the unit of `load`. */
     capacityPerReplica: z.number().positive({ message: 'expected a positive number (load one replica serves)' }),
     /** Start-up time of a new replica; the forecast horizon is at least this. */
@@ -218,7 +229,13 @@ const workloadSchema = z
       ])
       .default({ kind: 'None' }),
   })
-  .strict();
+  .strict()
+  .transform((w) => ({ ...w, load: w.load ?? defaultLoadQuery(w) }));
+
+/** The load of a workload whose configuration names none: its recorded served load. */
+export function defaultLoadQuery(w: { namespace: string; name: string }): string {
+  return `sum(shadowscale:load:rate1m{namespace=${JSON.stringify(w.namespace)},workload=${JSON.stringify(w.name)}})`;
+}
 
 const adapterSchema = z
   .object({

@@ -64,10 +64,11 @@ function history(end: number): HistorySeries[] {
   const w = { namespace: NS, workload: WL };
   // A surge in the last 10 minutes: 100 → 400 requests per second.
   const load = (i: number) => (i > n - 40 ? 400 : 100);
-  for (const [role, share] of [['primary', 1], ['shadow', 0.1]] as const) {
-    counter('http_requests', { ...w, role, code: '200' }, (i) => load(i) * share * 0.99);
-    counter('http_requests', { ...w, role, code: '500' }, (i) => load(i) * share * 0.01);
-    histogram('http_request_duration_seconds', { ...w, role }, 100 * share, { '0.1': 0.5, '0.25': 0.9, '0.5': 1, '+Inf': 1 });
+  // The app's traffic, labelled as a scrape through the example PodMonitor labels it (by Deployment).
+  for (const [deployment, share] of [[WL, 1], [`${WL}-shadow`, 0.1]] as const) {
+    counter('http_requests', { namespace: NS, deployment, code: '200' }, (i) => load(i) * share * 0.99);
+    counter('http_requests', { namespace: NS, deployment, code: '500' }, (i) => load(i) * share * 0.01);
+    histogram('http_request_duration_seconds', { namespace: NS, deployment }, 100 * share, { '0.1': 0.5, '0.25': 0.9, '0.5': 1, '+Inf': 1 });
   }
   gauge('kube_deployment_status_replicas_ready', { namespace: NS, deployment: WL }, () => 4);
   gauge('kube_deployment_status_replicas_ready', { namespace: NS, deployment: `${WL}-shadow` }, () => 1);
@@ -104,6 +105,8 @@ function history(end: number): HistorySeries[] {
     mirror_coverage_tolerance: 0.5,
   };
   for (const [bound, v] of Object.entries(bounds)) gauge('shadowscale_workload_bound', { ...w, bound }, () => v);
+  gauge('shadowscale_workload_deployment_info', { ...w, deployment: WL, configured_role: 'primary' }, () => 1);
+  gauge('shadowscale_workload_deployment_info', { ...w, deployment: `${WL}-shadow`, configured_role: 'shadow' }, () => 1);
   histogram('shadowscale_fit_duration_seconds', { model: 'mstl', result: 'ok' }, 0.02, { '0.1': 0.2, '0.5': 0.9, '1': 1, '+Inf': 1 });
   counter('shadowscale_fit_errors', w, () => 0.001);
   histogram('shadowscale_prometheus_query_duration_seconds', { result: 'ok' }, 0.05, { '0.05': 0.8, '0.25': 1, '+Inf': 1 });
@@ -117,6 +120,10 @@ function history(end: number): HistorySeries[] {
   gauge('shadowscale_receiver_leader', {}, () => 1);
   gauge('shadowscale_receiver_dry_run', {}, () => 0);
   gauge('shadowscale_receiver_promoted', w, (i) => (i > n - 5 ? 1 : 0));
+  // Which Deployment serves, as the receiver remembers it: the configured primary. (Roles that changed
+  // within 5 minutes leave the mirroring panels empty on purpose; the rules' tests cover swaps.)
+  gauge('shadowscale_workload_serving_share', { ...w, deployment: WL }, () => 1);
+  gauge('shadowscale_workload_serving_share', { ...w, deployment: `${WL}-shadow` }, () => 0);
   gauge('shadowscale_shadow_replicas', w, () => 2);
   counter('shadowscale_shadow_cost_replica_seconds', w, () => 1);
   counter('shadowscale_warmup_requests', { ...w, outcome: 'ok' }, () => 2);

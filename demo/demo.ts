@@ -33,6 +33,7 @@ import { HpaController } from '../core/simulator/hpa.ts';
 import { LoadGenerator } from './loadgen.ts';
 import { scaleRuleFile } from './rules.ts';
 import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from './runtime/alertmanager.ts';
+import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups } from './runtime/podmonitor.ts';
 import { startPrometheus, type PrometheusServer } from './runtime/prometheus.ts';
 import { historyCounter, rpsAt, scenario, surgePeak, traceTimeAt, type Scenario } from './scenario.ts';
 
@@ -109,6 +110,10 @@ export interface DemoResult {
   forecastsServed: number;
   /** When each alert was first seen firing (wall seconds since the start). */
   alertsFirstFiring: Record<string, number>;
+  /** Checks (one a second) that saw ShadowscaleMirrorBroken firing after the first promotion. */
+  mirrorBrokenAfterPromotion: number;
+  /** The PromQL the adapter forecast from. */
+  loadQuery: string;
   surgePeakAt: number;
   degradeAt: number;
   /** The serving set and floors at the end. */
@@ -173,7 +178,7 @@ function demoConfig(s: Scenario, o: DemoOptions, dir: string): Config {
         {
           name: WORKLOAD,
           namespace: NS,
-          load: `sum(rate(demo_offered_requests_total{namespace="${NS}",workload="${WORKLOAD}"}[5s]))`,
+          // No load query: the recorded served load of the workload (shadowscale:load:rate1m), as in a cluster.
           capacityPerReplica: o.capacityRps,
           provisioningLag: `${Math.ceil(o.startupSeconds) + 2}s`,
           model: 'mstl',
@@ -293,25 +298,33 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
       writeFileSync(out, scaleRuleFile(readFileSync(join(ROOT, 'recording-rules', f), 'utf8'), timeScale));
       return out;
     });
-    const targetsFile = join(dir, 'targets.json');
+    // The sample service's pods are scraped as the example PodMonitor scrapes an app in a cluster:
+    // their metrics get `namespace` and `deployment` from the scrape, nothing else.
+    const podsFile = join(dir, 'pods.json');
+    const ownFile = join(dir, 'shadowscale.json');
+    const writeAtomically = (file: string, value: unknown) => {
+      writeFileSync(`${file}.tmp`, JSON.stringify(value));
+      execFileSync('mv', [`${file}.tmp`, file]);
+    };
     const writeTargets = () => {
-      const c = cluster!;
-      const pools = [PRIMARY, SHADOW].flatMap((set) => c.pool(set).ports().map((p) => `127.0.0.1:${p}`));
+      writeAtomically(podsFile, podTargetGroups(cluster!.podTargets()));
       const own = [receiver!.url.replace('http://', ''), ...(adapter ? [adapter.httpUrl.replace('http://', '')] : [])];
-      writeFileSync(`${targetsFile}.tmp`, JSON.stringify([{ targets: pools, labels: { job: 'sample-service' } }, { targets: own, labels: { job: 'shadowscale' } }]));
-      execFileSync('mv', [`${targetsFile}.tmp`, targetsFile]);
+      writeAtomically(ownFile, [{ targets: own, labels: {} }]);
     };
     writeTargets();
     const labels = { namespace: NS, workload: WORKLOAD };
     prometheus = await startPrometheus({
       history: [
         { name: 'demo_offered_requests', type: 'counter', labels, timestamps: history.timestamps, values: history.values },
-        // What the anomaly rule would have recorded over the previous (compressed) days.
+        // What the rules would have recorded over the previous (compressed) days: the served load,
+        // which the adapter forecasts, and its 5-minute rate, which the anomaly baseline reads.
+        { name: 'shadowscale:load:rate1m', labels, timestamps: history.timestamps, values: history.rates },
         { name: 'shadowscale:load:rate5m', labels, timestamps: history.timestamps.filter((_, i) => i % 5 === 0), values: history.rates.filter((_, i) => i % 5 === 0) },
       ],
       ruleFiles,
       scrapeTargets: [{ job: 'demo', target: exporterAddress, metricRelabelConfigs: [{ action: 'labeldrop', regex: 'instance|job' }] }],
-      fileSdJobs: [{ job: 'file-sd', file: targetsFile }],
+      fileSdJobs: [{ job: 'shadowscale', file: ownFile }],
+      scrapeConfigs: [podMonitorScrapeConfig(examplePodMonitor(), podsFile)],
       alertmanagers: [alertmanager.address],
       flags: ['--rules.alert.resend-delay=2s'],
       port: o.ports.prometheus,
@@ -378,6 +391,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     let degraded = false;
     let lastAlerts = '';
     const alertsFirstFiring: Record<string, number> = {};
+    let mirrorBrokenAfterPromotion = 0;
     timers.push(
       setInterval(() => {
         const t = elapsed();
@@ -422,6 +436,8 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
           if (stopping) return;
           const alertText = [...new Set(alerts)].join(',');
           for (const a of alerts) alertsFirstFiring[`Shadowscale${a}`] ??= elapsed();
+          // The KPIs follow the roles: once a promotion has moved the traffic, the mirror must still look whole.
+          if (alerts.includes('MirrorBroken') && events.some((e) => e.kind === 'promote')) mirrorBrokenAfterPromotion++;
           if (alertText !== lastAlerts) {
             event('alert', `alerts firing: ${alertText || 'none'}`);
             lastAlerts = alertText;
@@ -468,10 +484,12 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     print(`summary (${o.noShadow ? 'reactive HPA only' : 'shadowscale'}): ${st.offered} requests offered, ${unserved} unserved (${(summary.unservedFraction * 100).toFixed(2)} %: ${st.errors} errors, ${st.timeouts} timeouts, ${st.dropped} dropped)`);
     print(`  latency p50 ${(summary.p50Seconds * 1000).toFixed(0)} ms, p99 ${(summary.p99Seconds * 1000).toFixed(0)} ms (timeouts count as ${load.options.timeoutMs} ms); ${replicaSeconds} replica-seconds`);
     print(`  actions: ${Object.entries(actions).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; pre-scales ${summary.prescales}, promotions ${summary.promotions}, reverts ${summary.reverts}`);
+    print(`  forecast from ${w.load} (the recorded served load: the serving set's requests, whichever Deployment serves)`);
+    if (summary.promotions > 0) print(`  ShadowscaleMirrorBroken after the promotion: ${mirrorBrokenAfterPromotion === 0 ? 'never fired (the KPIs follow the roles)' : `firing at ${mirrorBrokenAfterPromotion} checks`}`);
     let reportFile: string | undefined;
     if (o.report) reportFile = await writeReport(s, o);
     if (reportFile) print(`  report of the simulator on the same trace: ${reportFile}`);
-    return { summary, events, audit, forecastsServed, alertsFirstFiring, surgePeakAt: surgePeak(s), degradeAt: s.degrade.at, final, pids: [...pids], ...(reportFile ? { reportFile } : {}) };
+    return { summary, events, audit, forecastsServed, alertsFirstFiring, mirrorBrokenAfterPromotion, loadQuery: w.load, surgePeakAt: surgePeak(s), degradeAt: s.degrade.at, final, pids: [...pids], ...(reportFile ? { reportFile } : {}) };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 import { parseDuration } from '../core/duration.ts';
-import { scaleExpression, scaleRuleFile } from './rules.ts';
+import { scaleExpression, scaleFor, scaleRuleFile } from './rules.ts';
 
 const durationSeconds = (text: string) => parseDuration(text)!;
 
@@ -22,6 +22,13 @@ describe('rules in compressed time', () => {
     expect(scaleExpression('changes(x[1d:]) + max_over_time(y[2h:5m])', t)).toBe('changes(x[600s:]) + max_over_time(y[50s:2s])');
     // Label values and strings that merely look like durations are left alone.
     expect(scaleExpression('x{le="5m"} offset -1h', t)).toBe('x{le="5m"} offset -25s');
+  });
+
+  it('keeps alerts that wait 5 minutes or more waiting two compressed windows per 5 minutes', () => {
+    expect(scaleFor(durationSeconds('2m'), t)).toBe(3);
+    expect(scaleFor(durationSeconds('5m'), t)).toBe(20);
+    expect(scaleFor(durationSeconds('10m'), t)).toBe(40);
+    expect(scaleFor(durationSeconds('1d'), { ...t, speed: 10 })).toBe(8640);
   });
 
   it('keeps every rule file of the project valid for promtool, with only durations changed', () => {

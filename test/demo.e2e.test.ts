@@ -1,7 +1,8 @@
 /**
  * The demo, shortened to three minutes (a day of NASA traffic at 480×), end to end with every real
  * part: the forecast is served, a pre-scale comes before the surge's peak, the primary's degradation
- * leads to a promotion, everything is reverted at the end, and no process is left running.
+ * leads to a promotion, everything is reverted at the end, the mirror never looks broken across the
+ * swaps, and no process is left running.
  */
 import { describe, expect, it } from 'vitest';
 
@@ -34,6 +35,10 @@ describe('shadowscale demo', () => {
     const promotion = result.events.find((e) => e.kind === 'promote');
     expect(promotion, timeline).toBeDefined();
     expect(promotion!.t).toBeGreaterThanOrEqual(degraded - 2);
+    // The forecast came from the recorded served load, and the KPIs followed the roles through the
+    // promotion and the revert: the mirror never looked broken.
+    expect(result.loadQuery).toBe('sum(shadowscale:load:rate1m{namespace="demo",workload="web"})');
+    expect(result.mirrorBrokenAfterPromotion, timeline).toBe(0);
     // Reverted: traffic and the HPA back on the primary, the floor and the pool at their minimum.
     expect(result.events.some((e) => e.kind === 'revert' && e.t > promotion!.t), timeline).toBe(true);
     expect(result.final, timeline).toEqual({ active: 'web', autoscalerTarget: 'web', floor: 2, shadowReplicas: 1 });

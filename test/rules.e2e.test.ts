@@ -21,7 +21,8 @@ function traffic(endSeconds: number): { series: HistorySeries[]; lastFiveMinutes
   const perMinute = trace.values.slice(15 * 60, 16 * 60);
   const steps = perMinute.length * (60 / SCRAPE);
   const timestamps = Array.from({ length: steps + 1 }, (_, i) => endSeconds - (steps - i) * SCRAPE);
-  const labels = (role: string, extra: Record<string, string> = {}) => ({ namespace: 'web', workload: 'nasa', role, ...extra });
+  // As a scrape through the PodMonitor's relabelling labels them: by namespace and Deployment.
+  const labels = (role: string, extra: Record<string, string> = {}) => ({ namespace: 'web', deployment: role === 'primary' ? 'nasa' : 'nasa-shadow', ...extra });
   const series: HistorySeries[] = [];
   for (const [role, share] of [['primary', 1], ['shadow', MIRROR]] as const) {
     const ok: number[] = [0];
@@ -46,6 +47,10 @@ function traffic(endSeconds: number): { series: HistorySeries[]; lastFiveMinutes
   series.push({ name: 'kube_deployment_status_replicas_ready', labels: { namespace: 'web', deployment: 'nasa' }, timestamps, values: timestamps.map(() => 6) });
   series.push({ name: 'kube_deployment_status_replicas_ready', labels: { namespace: 'web', deployment: 'nasa-shadow' }, timestamps, values: timestamps.map(() => 1) });
   series.push({ name: 'shadowscale_shadow_mirror_percent', labels: { namespace: 'web', workload: 'nasa' }, timestamps, values: timestamps.map(() => MIRROR * 100) });
+  // The adapter's configured names decide the roles (no receiver runs here).
+  for (const [deployment, role] of [['nasa', 'primary'], ['nasa-shadow', 'shadow']]) {
+    series.push({ name: 'shadowscale_workload_deployment_info', labels: { namespace: 'web', workload: 'nasa', deployment, configured_role: role }, timestamps, values: timestamps.map(() => 1) });
+  }
   const lastFiveMinutesRps = perMinute.slice(-5).reduce((a, b) => a + b, 0) / 300;
   return { series, lastFiveMinutesRps };
 }

@@ -5,6 +5,7 @@
  */
 import type { WorkloadConfig } from '../../core/config.ts';
 import { restartStamp, type ObservedState } from '../../core/promotion/promotion.ts';
+import type { PodTarget } from '../../demo/runtime/podmonitor.ts';
 import type { ActionStep, WorkloadCluster } from '../target.ts';
 import { ProcessPool } from './pool.ts';
 import { MirroringProxy } from './proxy.ts';
@@ -31,11 +32,10 @@ export class LocalWorkloadCluster implements WorkloadCluster {
 
   private constructor(readonly w: WorkloadConfig, options: LocalClusterOptions) {
     const shadow = w.shadow!;
-    const make = (set: string, role: 'primary' | 'shadow') =>
-      new ProcessPool({ namespace: w.namespace, workload: w.name, set, role, startupMs: options.startupMs ?? 500, workMs: options.workMs, env: options.env });
+    const make = (set: string) => new ProcessPool({ namespace: w.namespace, workload: w.name, set, startupMs: options.startupMs ?? 500, workMs: options.workMs, env: options.env });
     this.pools = new Map([
-      [w.primary.name, make(w.primary.name, 'primary')],
-      [shadow.name, make(shadow.name, 'shadow')],
+      [w.primary.name, make(w.primary.name)],
+      [shadow.name, make(shadow.name)],
     ]);
     this.proxy = new MirroringProxy({ active: w.primary.name, mirror: shadow.name, mirrorPercent: shadow.mirrorPercent }, (set) => this.pools.get(set)?.readyPorts() ?? []);
     this.autoscaler = { target: w.primary.name, minReplicas: w.primary.minReplicas };
@@ -54,6 +54,24 @@ export class LocalWorkloadCluster implements WorkloadCluster {
     const p = this.pools.get(set);
     if (!p) throw new Error(`workload ${this.w.namespace}/${this.w.name} has no set ${set}`);
     return p;
+  }
+
+  /**
+   * Every replica of both sets as Kubernetes' pod discovery would describe it: labelled to be scraped
+   * through the example PodMonitor, owned by its set's ReplicaSet, metrics on the port named `metrics`.
+   */
+  podTargets(): PodTarget[] {
+    return [...this.pools].flatMap(([set, p]) =>
+      p.pods().map((pod) => ({
+        address: `127.0.0.1:${pod.port}`,
+        namespace: this.w.namespace,
+        name: pod.name,
+        labels: { app: set, 'shadowscale.io/scrape': 'true' },
+        controller: { kind: 'ReplicaSet', name: pod.replicaSet },
+        container: 'app',
+        port: 'metrics',
+      })),
+    );
   }
 
   async observe(): Promise<ObservedState> {

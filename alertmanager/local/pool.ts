@@ -3,6 +3,7 @@
  * `scale(n)` starts or stops processes; a replica counts as ready once its /ready answers 200.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,9 +22,8 @@ export interface Replica {
 export interface PoolOptions {
   namespace: string;
   workload: string;
-  /** The set's name (the Deployment it stands for) and its role label in metrics. */
+  /** The set's name: the Deployment it stands for. */
   set: string;
-  role: 'primary' | 'shadow';
   startupMs: number;
   workMs?: number;
   /** More environment for each replica (CONCURRENCY, QUEUE, FAIL_RATIO: see sample-service.ts). */
@@ -56,6 +56,17 @@ export class ProcessPool {
     return this.replicas.filter((r) => r.port !== undefined).map((r) => r.port!);
   }
 
+  /**
+   * The replicas that listen, named as a Deployment's pods are: `<set>-<pod-template-hash>-<suffix>`,
+   * owned by the ReplicaSet `<set>-<pod-template-hash>` (for scraping them as Kubernetes would).
+   */
+  pods(): Array<{ port: number; name: string; replicaSet: string }> {
+    const replicaSet = `${this.options.set}-${createHash('sha1').update(this.options.set).digest('hex').slice(0, 10)}`;
+    return this.replicas
+      .filter((r) => r.port !== undefined)
+      .map((r) => ({ port: r.port!, name: `${replicaSet}-${(r.child.pid ?? 0).toString(36).padStart(5, '0').slice(-5)}`, replicaSet }));
+  }
+
   /** Ports of the ready replicas, oldest first. */
   readyPorts(): number[] {
     return this.replicas.filter((r) => r.ready && r.port !== undefined).map((r) => r.port!);
@@ -84,7 +95,7 @@ export class ProcessPool {
   private startOne(): Replica {
     const o = this.options;
     const child = spawn(process.execPath, ['--import', TSX, SERVICE], {
-      env: { ...process.env, ...(o.env ?? {}), PORT: '0', NAMESPACE: o.namespace, WORKLOAD: o.workload, ROLE: o.role, SET: o.set, STARTUP_MS: String(o.startupMs), WORK_MS: String(o.workMs ?? 2) },
+      env: { ...process.env, ...(o.env ?? {}), PORT: '0', SET: o.set, STARTUP_MS: String(o.startupMs), WORK_MS: String(o.workMs ?? 2) },
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     const replica: Replica = { ready: false, child };

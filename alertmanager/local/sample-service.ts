@@ -1,10 +1,11 @@
 /**
  * The sample service the local target runs as a pool of processes: answers HTTP requests after a
  * little work, is not ready until its start-up delay has passed (the provisioning lag), and exports
- * the metrics an instrumented app would (`http_requests_total`, `http_request_duration_seconds`,
- * with `namespace`, `workload`, `role`), as the generic rule mapping expects.
+ * the metrics an instrumented app would (`http_requests_total{code}`, `http_request_duration_seconds`),
+ * with no label of its own: which namespace and Deployment they come from is what the scrape adds
+ * (the example PodMonitor's relabelling), as for any app in a cluster.
  *
- * Environment: PORT (0 = any), NAMESPACE, WORKLOAD, ROLE, SET (the set it belongs to),
+ * Environment: PORT (0 = any), SET (the set it belongs to, for the x-served-by header),
  * STARTUP_MS, WORK_MS (mean service time), FAIL_RATIO (share of answers that are 500s),
  * CONCURRENCY (requests worked on at once; 0 = no limit) and QUEUE (requests waiting beyond those,
  * answered 503 past it): the capacity of one replica is CONCURRENCY ÷ WORK_MS, and overload shows
@@ -17,7 +18,6 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, Registry } from 'prom-client';
 
 const env = process.env;
-const labels = { namespace: env.NAMESPACE ?? 'default', workload: env.WORKLOAD ?? 'sample', role: env.ROLE ?? 'primary' };
 const startupMs = Number(env.STARTUP_MS ?? 0);
 let workMs = Number(env.WORK_MS ?? 2);
 let failRatio = Number(env.FAIL_RATIO ?? 0);
@@ -30,15 +30,14 @@ const normal = { workMs, failRatio };
 let degradedUntil = 0;
 
 const registry = new Registry();
-const requests = new Counter({ name: 'http_requests_total', help: 'Requests answered.', labelNames: ['namespace', 'workload', 'role', 'code'], registers: [registry] });
+const requests = new Counter({ name: 'http_requests_total', help: 'Requests answered.', labelNames: ['code'], registers: [registry] });
 const duration = new Histogram({
   name: 'http_request_duration_seconds',
   help: 'Time to answer a request.',
-  labelNames: ['namespace', 'workload', 'role'],
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   registers: [registry],
 });
-for (const code of ['200', '500', '503']) requests.inc({ ...labels, code }, 0);
+for (const code of ['200', '500', '503']) requests.inc({ code }, 0);
 
 const server = http.createServer((req, res) => {
   const url = req.url ?? '/';
@@ -76,8 +75,8 @@ const server = http.createServer((req, res) => {
         waiting.shift()?.();
         const code = Math.random() < failRatio ? 500 : 200;
         res.writeHead(code, { 'content-type': 'text/plain', 'x-served-by': `${env.SET ?? ''}/${process.pid}` }).end(code === 200 ? 'ok\n' : 'error\n');
-        requests.inc({ ...labels, code: String(code) });
-        duration.observe(labels, (performance.now() - begin) / 1000);
+        requests.inc({ code: String(code) });
+        duration.observe((performance.now() - begin) / 1000);
       }, workMs * (0.5 + Math.random()));
     };
     if (concurrency <= 0 || busy < concurrency) work();
@@ -85,8 +84,8 @@ const server = http.createServer((req, res) => {
     else {
       // Overloaded: refuse at once, as a server with a full accept queue would.
       res.writeHead(503, { 'content-type': 'text/plain', 'x-served-by': `${env.SET ?? ''}/${process.pid}` }).end('overloaded\n');
-      requests.inc({ ...labels, code: '503' });
-      duration.observe(labels, (performance.now() - begin) / 1000);
+      requests.inc({ code: '503' });
+      duration.observe((performance.now() - begin) / 1000);
     }
   });
 });

@@ -38,6 +38,12 @@ export interface WorkloadMemory {
   roleChanges: number[];
   /** The plan captured when the current prescale episode began. */
   prescalePlan?: PlanSnapshot;
+  /**
+   * The set that receives the live traffic, as the receiver last moved it (or found it): changes in
+   * the step that moves traffic, not when a swap is decided. Absent: the configured primary. The
+   * rules read it (shadowscale_workload_serving_share) to know which Deployment is the primary.
+   */
+  serving?: string;
 }
 
 export function emptyMemory(): WorkloadMemory {
@@ -59,7 +65,10 @@ export interface Limits {
 
 export interface Signals {
   now: number;
-  /** The configured shadow is ready to take the traffic (readiness KPI), when known. */
+  /**
+   * The standby set is ready to take the traffic (readiness KPI, which always measures the set that
+   * stands by): the configured shadow before a promotion, the configured primary before a revert.
+   */
   shadowReady: boolean;
 }
 
@@ -190,14 +199,17 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
       reasons.push(`promote: ${names(promoting)} firing and the shadow is ready`);
     }
   } else if (swapped && (promoting.length === 0 || demoting.length > 0)) {
-    // Revert: the configured primary (now the shadow, still measured as role="primary") is healthy
-    // again, its promote alerts resolved a cooldown ago; or an operator's demote alert asks for it.
+    // Revert: the serving set's promote alerts resolved a cooldown ago, or an operator's demote alert
+    // asks for it; and the configured primary, standing by and measured as the standby, is ready to
+    // take the traffic back (a revert onto a primary still degraded would undo the promotion's point).
     const resolvedAt = lastResolved(next, 'promote') ?? 0;
     const blocked = roleChangeBlocked(next, limits, now);
     if (demoting.length === 0 && now - resolvedAt < limits.cooldownMs) {
       reasons.push(`revert: promote alerts resolved ${Math.round((now - resolvedAt) / 1000)} s ago, waiting for the cooldown`);
     } else if (blocked) {
       reasons.push(`revert: held: ${blocked}`);
+    } else if (!signals.shadowReady) {
+      reasons.push(`revert: ${demoting.length > 0 ? `${names(demoting)} firing` : 'promote alerts resolved'}, but ${limits.primary.name}, standing by, is not ready to serve`);
     } else {
       swapped = false;
       reasons.push(demoting.length > 0 ? `demote: ${names(demoting)} firing` : 'revert: promote alerts resolved and the cooldown has passed');

@@ -24,6 +24,8 @@ export interface PrometheusOptions {
   scrapeTargets?: ReadonlyArray<{ job: string; target: string; metricsPath?: string; scheme?: 'http' | 'https'; metricRelabelConfigs?: ReadonlyArray<Record<string, unknown>> }>;
   /** Jobs whose targets come from a file (file-based service discovery; Prometheus watches it). */
   fileSdJobs?: ReadonlyArray<{ job: string; file: string }>;
+  /** Scrape configurations as they are, e.g. what the Operator makes of a PodMonitor (podmonitor.ts). */
+  scrapeConfigs?: ReadonlyArray<Record<string, unknown>>;
   /** Alertmanagers to send alerts to, as host:port. */
   alertmanagers?: readonly string[];
   scrapeInterval?: string;
@@ -69,6 +71,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
       })),
       // Prometheus watches the file; the refresh interval is only a fallback.
       ...(options.fileSdJobs ?? []).map((j) => ({ job_name: j.job, file_sd_configs: [{ files: [j.file], refresh_interval: '5s' }] })),
+      ...(options.scrapeConfigs ?? []),
     ],
     ...(options.alertmanagers?.length
       ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [...options.alertmanagers] }] }] } }

@@ -1,0 +1,181 @@
+/**
+ * Roles are state, end to end: a swap and a revert driven by real Prometheus and Alertmanager, with the
+ * sample service's metrics labelled as a cluster's scrape labels them (no role, no workload: only the
+ * `namespace` and `deployment` that the example PodMonitor's relabelling gives, applied by Prometheus
+ * itself), the receiver exporting which Deployment serves and the adapter the configured names.
+ *
+ * Offered load: a constant 30 requests/s. The primary degrades; the receiver promotes the ready
+ * shadow; the old primary heals; the receiver reverts. Throughout, the served load the rules record
+ * stays within 10 % of what was offered, mirror coverage stays at the configured share,
+ * ShadowscaleMirrorBroken never fires, and ShadowscalePrimaryDegraded resolves after the swap.
+ *
+ * Durations in the rules are compressed (30×, 10-second windows) as the demo compresses them.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
+import { MemoryAudit } from '../alertmanager/audit.ts';
+import type { LocalWorkloadCluster } from '../alertmanager/local/cluster.ts';
+import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
+import { PrometheusSignals } from '../alertmanager/signals.ts';
+import { PrometheusClient } from '../adapter/prometheus.ts';
+import { parseConfig } from '../core/config.ts';
+import { LoadGenerator } from '../demo/loadgen.ts';
+import { scaleRuleFile } from '../demo/rules.ts';
+import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../demo/runtime/alertmanager.ts';
+import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups } from '../demo/runtime/podmonitor.ts';
+import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
+import { until } from './harness/wait.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const TOKEN = 'roles-e2e-token-3c1f';
+const OFFERED_RPS = 30;
+const MIRROR = 0.2;
+
+describe('roles as state: a swap and a revert with app-style metrics', () => {
+  let dir: string;
+  let prometheus: PrometheusServer;
+  let alertmanager: AlertmanagerServer;
+  let receiver: RunningReceiver;
+  let adapter: RunningAdapter;
+  let cluster: LocalWorkloadCluster;
+  let load: LoadGenerator;
+  let prom: PrometheusClient;
+  const timers: NodeJS.Timeout[] = [];
+  /** The served load and the mirror coverage the rules recorded, sampled every second from the first full window. */
+  const samples: Array<{ t: number; serving: string; load?: number; coverage?: number }> = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'shadowscale-roles-e2e-'));
+    writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
+    const config = parseConfig(
+      stringify({
+        prometheus: { url: 'http://127.0.0.1:9', timeout: '5s' },
+        adapter: { listen: { http: '127.0.0.1:0' }, history: '1h', step: '1s', refresh: '5s' },
+        receiver: { listen: '127.0.0.1:0', tokenFile: join(dir, 'token'), target: 'local', cooldown: '3s', minHold: '5s', maxRoleChangesPerHour: 10, resync: '1s', stateFile: join(dir, 'state.json') },
+        workloads: [
+          {
+            name: 'web',
+            namespace: 'shop',
+            capacityPerReplica: 20,
+            provisioningLag: '5s',
+            model: 'ets',
+            slo: { latencyP99: '200ms', errorRatio: 0.05 },
+            primary: { name: 'web', minReplicas: 2, maxReplicas: 4 },
+            shadow: { name: 'web-shadow', minReplicas: 1, maxReplicas: 4, mirrorPercent: MIRROR * 100, resourceFraction: 1, readiness: { latencyRatioMax: 3 } },
+            autoscaler: { kind: 'None' },
+          },
+        ],
+      }),
+    );
+    receiver = await startReceiver(config, {
+      audit: new MemoryAudit(),
+      signals: new PrometheusSignals({ query: (...args) => new PrometheusClient({ url: config.prometheus.url, timeoutSeconds: 5 }).query(...args) }),
+      // Replicas take 6 s to start, as pods take seconds: Prometheus (whose discovery passes new targets
+      // on at most every 5 s) then scrapes each one before it serves, as it scrapes a created pod.
+      local: () => ({ startupMs: 6000, workMs: 10 }),
+      logger: pino({ level: 'silent' }),
+    });
+    cluster = receiver.localClusters.get('shop.web')!;
+    alertmanager = await startAlertmanager(exampleAlertmanagerConfig(receiver.url, join(dir, 'token'), '1s'));
+
+    const ruleFiles = ['inputs/generic.rules.yml', 'kpis.rules.yml', 'forecast.rules.yml', 'alerts.rules.yml'].map((f) => {
+      const out = join(dir, f.replace('/', '-'));
+      writeFileSync(out, scaleRuleFile(readFileSync(join(ROOT, 'recording-rules', f), 'utf8'), { speed: 30, minRangeSeconds: 10, minForSeconds: 3 }));
+      return out;
+    });
+    const podsFile = join(dir, 'pods.json');
+    const ownFile = join(dir, 'own.json');
+    const write = (file: string, value: unknown) => {
+      writeFileSync(`${file}.tmp`, JSON.stringify(value));
+      execFileSync('mv', [`${file}.tmp`, file]);
+    };
+    const writeTargets = () => {
+      write(podsFile, podTargetGroups(cluster.podTargets()));
+      write(ownFile, [{ targets: [receiver.url, ...(adapter ? [adapter.httpUrl] : [])].map((u) => u.replace('http://', '')), labels: {} }]);
+    };
+    writeTargets();
+    prometheus = await startPrometheus({
+      ruleFiles,
+      fileSdJobs: [{ job: 'shadowscale', file: ownFile }],
+      scrapeConfigs: [podMonitorScrapeConfig(examplePodMonitor(), podsFile)],
+      alertmanagers: [alertmanager.address],
+      flags: ['--rules.alert.resend-delay=1s'],
+    });
+    config.prometheus.url = prometheus.url;
+    prom = new PrometheusClient({ url: prometheus.url, timeoutSeconds: 5 });
+    adapter = await startAdapter(config, { logger: pino({ level: 'silent' }) });
+    writeTargets();
+    timers.push(setInterval(writeTargets, 500));
+
+    await until('both sets ready', () => cluster.pool('web').ready >= 2 && cluster.pool('web-shadow').ready >= 1, 30_000);
+    load = new LoadGenerator(() => cluster.proxy.address, () => OFFERED_RPS);
+    load.start();
+    const started = Date.now();
+    timers.push(
+      setInterval(() => {
+        const t = (Date.now() - started) / 1000;
+        if (t < 15) return; // the first full 10-second windows
+        const serving = cluster.proxy.state.active;
+        void Promise.all([prom.query('shadowscale:load:rate1m{workload="web"}'), prom.query('shadowscale:mirror_coverage:ratio_rate5m{workload="web"}')]).then(([l, c]) =>
+          samples.push({ t, serving, load: l[0]?.value, coverage: c[0]?.value }),
+        );
+      }, 1000),
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const t of timers) clearInterval(t);
+    await load?.stop();
+    await adapter?.stop();
+    await receiver?.stop();
+    await prometheus?.stop();
+    await alertmanager?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const firingSince = async (alertname: string, seconds: number) =>
+    (await prom.query(`max_over_time(ALERTS{alertname="${alertname}",alertstate="firing",workload="web"}[${Math.ceil(seconds)}s])`)).length > 0;
+
+  it('promotes the ready shadow when the primary degrades, and the primary KPIs follow the traffic', async () => {
+    await until('shadow ready', async () => (await prom.query('shadowscale:shadow_ready:bool{workload="web"}'))[0]?.value === 1, 60_000, 500);
+    for (const port of cluster.pool('web').ports()) await fetch(`http://127.0.0.1:${port}/control?workMs=400`);
+    await until('PrimaryDegraded firing', () => firingSince('ShadowscalePrimaryDegraded', 1), 30_000, 500);
+    await until('swapped', () => cluster.proxy.state.active === 'web-shadow', 30_000, 250);
+    // The role series says so, and the rules join it: the promoted shadow is now the primary.
+    await until('roles joined', async () => (await prom.query('shadowscale:deployment_role:info{workload="web",role="primary"}'))[0]?.labels.deployment === 'web-shadow', 10_000, 250);
+    // The serving set is healthy, so the alert resolves while it serves.
+    await until('PrimaryDegraded resolved after the swap', async () => !(await firingSince('ShadowscalePrimaryDegraded', 1)), 30_000, 500);
+    expect(cluster.proxy.state.active).toBe('web-shadow');
+  }, 120_000);
+
+  it('reverts once the old primary, standing by, is healthy and ready again', async () => {
+    for (const port of cluster.pool('web').ports()) await fetch(`http://127.0.0.1:${port}/control?workMs=10`);
+    await until('reverted', () => cluster.proxy.state.active === 'web', 90_000, 250);
+    await until('roles joined back', async () => (await prom.query('shadowscale:deployment_role:info{workload="web",role="primary"}'))[0]?.labels.deployment === 'web', 10_000, 250);
+    // Some time on the reverted roles, for the served load after the revert.
+    const revertedAt = samples.length;
+    await until('15 s of samples after the revert', () => samples.length >= revertedAt + 15, 30_000, 500);
+  }, 150_000);
+
+  it('recorded the offered load within 10 % before, during and after both swaps, and the mirror at its share', async () => {
+    const phases = new Set(samples.map((s) => s.serving));
+    expect(phases).toEqual(new Set(['web', 'web-shadow']));
+    const loads = samples.filter((s) => s.load !== undefined).map((s) => s.load!);
+    expect(loads.length).toBeGreaterThan(samples.length * 0.95);
+    const worst = Math.max(...loads.map((l) => Math.abs(l - OFFERED_RPS) / OFFERED_RPS));
+    expect(worst, JSON.stringify(samples)).toBeLessThan(0.1);
+    const coverage = samples.filter((s) => s.coverage !== undefined).map((s) => s.coverage!);
+    expect(coverage.length).toBeGreaterThan(samples.length / 2);
+    for (const c of coverage) expect(Math.abs(c - MIRROR) / MIRROR, JSON.stringify(samples)).toBeLessThan(0.25);
+    const span = samples.at(-1)!.t - samples[0].t + 20;
+    expect(await firingSince('ShadowscaleMirrorBroken', span)).toBe(false);
+  });
+});
