@@ -25,6 +25,7 @@ export interface AdapterMetrics {
   requestObserved(api: string, metric: string, code: string, seconds: number): void;
 }
 
+/** Per-workload gauges leave out what is not known yet (a NaN would break the rules' averages). */
 export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): AdapterMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'shadowscale_adapter_' });
@@ -68,7 +69,11 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
       registers: [registry],
       collect() {
         this.reset();
-        each((labels, item) => this.set(labels, pick(item)));
+        // Unknown is absent, not NaN: one NaN sample would poison every *_over_time of the rules.
+        each((labels, item) => {
+          const value = pick(item);
+          if (Number.isFinite(value)) this.set(labels, value);
+        });
       },
     });
   served('shadowscale_predicted_load', 'Load the workload is planned for (served to the HPA and KEDA): the peak of the forecast bound over the provisioning lag, never below the observed load.', ({ view }) => view.served.predictedLoad);

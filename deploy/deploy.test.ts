@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 
 import { EXTERNAL_METRICS } from '../adapter/external-metrics.ts';
 import { parseConfig } from '../core/config.ts';
@@ -151,6 +151,25 @@ describe('the manifests', () => {
     const reader = docs.find((d) => d.object.kind === 'RoleBinding' && d.object.roleRef.name === 'extension-apiserver-authentication-reader')!.object;
     expect(reader.metadata.namespace).toBe('kube-system');
     expect(docs.some((d) => d.object.kind === 'ClusterRoleBinding' && d.object.roleRef.name === 'system:auth-delegator')).toBe(true);
+  });
+});
+
+describe('deploy/ and recording-rules/ agree', () => {
+  const docs = documents();
+  it('scrapes the adapter and the receiver with honorLabels, so their workload namespace survives the Operator', () => {
+    const monitors = docs.filter((d) => d.object.kind === 'ServiceMonitor' && d.file === 'deploy/base/servicemonitors.yaml');
+    expect(monitors.map((m) => m.object.metadata.name).sort()).toEqual(['shadowscale-adapter', 'shadowscale-receiver']);
+    for (const m of monitors) for (const e of m.object.spec.endpoints) expect(e.honorLabels, m.object.metadata.name).toBe(true);
+  });
+
+  it('routes to the receiver with the same grouping and timings in alertmanager.yml and the AlertmanagerConfig', () => {
+    const example = parse(readFileSync(join(ROOT, 'alertmanager', 'alertmanager.yml'), 'utf8')).route.routes.find((r: any) => r.receiver === 'shadowscale');
+    const operator = docs.find((d) => d.object.kind === 'AlertmanagerConfig')!.object.spec.route;
+    expect(operator.groupBy).toEqual(example.group_by);
+    expect(operator.groupWait).toBe(example.group_wait);
+    expect(operator.groupInterval).toBe(example.group_interval);
+    expect(operator.repeatInterval).toBe(example.repeat_interval);
+    expect(operator.matchers.map((m: any) => `${m.name}${m.matchType}"${m.value}"`)).toEqual(example.matchers);
   });
 });
 
