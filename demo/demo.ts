@@ -33,7 +33,7 @@ import { HpaController } from '../core/simulator/hpa.ts';
 import { LoadGenerator } from './loadgen.ts';
 import { scaleRuleFile } from './rules.ts';
 import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from './runtime/alertmanager.ts';
-import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups } from './runtime/podmonitor.ts';
+import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups, writeTargetsFile } from './runtime/podmonitor.ts';
 import { startPrometheus, type PrometheusServer } from './runtime/prometheus.ts';
 import { historyCounter, rpsAt, scenario, surgePeak, traceTimeAt, type Scenario } from './scenario.ts';
 
@@ -302,14 +302,10 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     // their metrics get `namespace` and `deployment` from the scrape, nothing else.
     const podsFile = join(dir, 'pods.json');
     const ownFile = join(dir, 'shadowscale.json');
-    const writeAtomically = (file: string, value: unknown) => {
-      writeFileSync(`${file}.tmp`, JSON.stringify(value));
-      execFileSync('mv', [`${file}.tmp`, file]);
-    };
     const writeTargets = () => {
-      writeAtomically(podsFile, podTargetGroups(cluster!.podTargets()));
+      writeTargetsFile(podsFile, podTargetGroups(cluster!.podTargets()));
       const own = [receiver!.url.replace('http://', ''), ...(adapter ? [adapter.httpUrl.replace('http://', '')] : [])];
-      writeAtomically(ownFile, [{ targets: own, labels: {} }]);
+      writeTargetsFile(ownFile, [{ targets: own, labels: {} }]);
     };
     writeTargets();
     const labels = { namespace: NS, workload: WORKLOAD };

@@ -6,8 +6,7 @@
  * and the app's traffic as the example PodMonitor labels it. Every rule evaluates without error, every
  * adapter series is reduced to one per workload, and the alerts carry the workload's namespace.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,7 +20,7 @@ import { MemoryAudit } from '../alertmanager/audit.ts';
 import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
 import { parseConfig } from '../core/config.ts';
 import type { HistorySeries } from '../demo/runtime/openmetrics.ts';
-import { endpointTargetGroups, serviceMonitorFrom, serviceMonitorScrapeConfig } from '../demo/runtime/podmonitor.ts';
+import { endpointTargetGroups, serviceMonitorFrom, serviceMonitorScrapeConfig, writeTargetsFile } from '../demo/runtime/podmonitor.ts';
 import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
 import { until } from './harness/wait.ts';
 
@@ -89,16 +88,12 @@ describe('rules under the Prometheus Operator, with two adapter replicas', () =>
           service,
           serviceLabels: { 'app.kubernetes.io/name': service },
           port: 'http',
-          pod: `${service}-6d8f9b7c4-${'abcde'.slice(0, 4)}${i}`,
+          pod: `${service}-6d8f9b7c4-abcd${i}`,
           container: service.replace('shadowscale-', ''),
         })),
       );
-    const write = (file: string, value: unknown) => {
-      writeFileSync(`${file}.tmp`, JSON.stringify(value));
-      execFileSync('mv', [`${file}.tmp`, file]);
-    };
-    write(join(dir, 'shadowscale-adapter.json'), endpoints('shadowscale-adapter', adapters.map((a) => a.httpUrl)));
-    write(join(dir, 'shadowscale-receiver.json'), endpoints('shadowscale-receiver', [receiver.url]));
+    writeTargetsFile(join(dir, 'shadowscale-adapter.json'), endpoints('shadowscale-adapter', adapters.map((a) => a.httpUrl)));
+    writeTargetsFile(join(dir, 'shadowscale-receiver.json'), endpoints('shadowscale-receiver', [receiver.url]));
     await until('both adapters scraped and fitted', async () => (await prom.query('count(shadowscale_forecast_load{quantile="0.975"})'))[0]?.value === 2, 60_000, 500);
   }, 120_000);
 

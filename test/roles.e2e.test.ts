@@ -14,7 +14,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 
 import { pino } from 'pino';
 import { stringify } from 'yaml';
@@ -30,7 +29,7 @@ import { parseConfig } from '../core/config.ts';
 import { LoadGenerator } from '../demo/loadgen.ts';
 import { scaleRuleFile } from '../demo/rules.ts';
 import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../demo/runtime/alertmanager.ts';
-import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups } from '../demo/runtime/podmonitor.ts';
+import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups, writeTargetsFile } from '../demo/runtime/podmonitor.ts';
 import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
 import { until } from './harness/wait.ts';
 
@@ -93,13 +92,9 @@ describe('roles as state: a swap and a revert with app-style metrics', () => {
     });
     const podsFile = join(dir, 'pods.json');
     const ownFile = join(dir, 'own.json');
-    const write = (file: string, value: unknown) => {
-      writeFileSync(`${file}.tmp`, JSON.stringify(value));
-      execFileSync('mv', [`${file}.tmp`, file]);
-    };
     const writeTargets = () => {
-      write(podsFile, podTargetGroups(cluster.podTargets()));
-      write(ownFile, [{ targets: [receiver.url, ...(adapter ? [adapter.httpUrl] : [])].map((u) => u.replace('http://', '')), labels: {} }]);
+      writeTargetsFile(podsFile, podTargetGroups(cluster.podTargets()));
+      writeTargetsFile(ownFile, [{ targets: [receiver.url, ...(adapter ? [adapter.httpUrl] : [])].map((u) => u.replace('http://', '')), labels: {} }]);
     };
     writeTargets();
     prometheus = await startPrometheus({

@@ -9,7 +9,7 @@
  * for a PodMonitor: its selector and port as `keep` rules, the `namespace`, `pod`, `container`, `job`
  * and `endpoint` target labels, then the PodMonitor's own relabelings.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
@@ -181,4 +181,10 @@ export function endpointTargetGroups(endpoints: readonly EndpointTarget[]): Arra
       ...Object.fromEntries(Object.entries(e.serviceLabels).flatMap(([k, v]) => [[`__meta_kubernetes_service_label_${sanitize(k)}`, v], [`__meta_kubernetes_service_labelpresent_${sanitize(k)}`, 'true']])),
     },
   }));
+}
+
+/** Writes a file-based discovery targets file whole (write, then rename), so Prometheus never reads half of it. */
+export function writeTargetsFile(file: string, groups: ReadonlyArray<{ targets: string[]; labels: Record<string, string> }>): void {
+  writeFileSync(`${file}.tmp`, JSON.stringify(groups));
+  renameSync(`${file}.tmp`, file);
 }
