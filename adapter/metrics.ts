@@ -93,7 +93,7 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
 
   new Gauge({
     name: 'shadowscale_workload_bound',
-    help: 'Per-workload bounds from the shadowscale configuration, read by the recording and alerting rules (bound: latency_p99_seconds, error_ratio, shadow_latency_ratio_max, shadow_error_ratio_diff_max, mirror_coverage_tolerance, anomaly_zscore, forecast_ttl_seconds, forecast_relative_error_max, forecast_coverage95_min).',
+    help: 'Per-workload bounds from the shadowscale configuration, read by the recording and alerting rules (bound: latency_p99_seconds, error_ratio, min_request_rate, shadow_latency_ratio_max, shadow_error_ratio_diff_max, mirror_coverage_tolerance, anomaly_zscore, forecast_ttl_seconds, forecast_relative_error_max, forecast_coverage95_min).',
     labelNames: [...wl, 'bound'],
     registers: [registry],
     collect() {
@@ -103,6 +103,7 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
         const bounds: Record<string, number> = {
           latency_p99_seconds: w.slo.latencyP99,
           error_ratio: w.slo.errorRatio,
+          min_request_rate: w.slo.minRequestRate,
           anomaly_zscore: w.anomalyZScore,
           forecast_ttl_seconds: ttlSeconds,
           forecast_relative_error_max: w.accuracy.relativeErrorMax,

@@ -174,9 +174,17 @@ const workloadSchema = z
     refresh: duration.optional(),
     /** The primary's SLO: beyond it the primary counts as degraded (ShadowscalePrimaryDegraded). */
     slo: z
-      .object({ latencyP99: duration.default(0.5), errorRatio: z.number().min(0).max(1).default(0.01) })
+      .object({
+        latencyP99: duration.default(0.5),
+        errorRatio: z.number().min(0).max(1).default(0.01),
+        /**
+         * Requests per second (over 5 minutes) below which a set's error ratio and latency are not
+         * judged: at 0.1 req/s one 503 is a 3 % error ratio, and a p99 is its 3rd-slowest request.
+         */
+        minRequestRate: z.number().min(0).default(1),
+      })
       .strict()
-      .default({ latencyP99: 0.5, errorRatio: 0.01 }),
+      .default({ latencyP99: 0.5, errorRatio: 0.01, minRequestRate: 1 }),
     /** |z-score| of the load against the same time on previous days beyond which it is an anomaly. */
     anomalyZScore: z.number().positive().default(3),
     /** Forecast accuracy over the last day below which ShadowscaleForecastInaccurate fires. */

@@ -96,6 +96,7 @@ function history(end: number): HistorySeries[] {
   const bounds: Record<string, number> = {
     latency_p99_seconds: 0.5,
     error_ratio: 0.01,
+    min_request_rate: 1,
     anomaly_zscore: 3,
     forecast_ttl_seconds: 600,
     forecast_relative_error_max: 0.5,

@@ -74,7 +74,7 @@ export function workloadDashboard(): dashboard.Dashboard {
       thresholds: [{ value: null, color: 'green' }],
       queries: [
         { expr: `shadowscale:requests_per_ready_replica:rate1m{${W}}`, legend: '{{role}}' },
-        { expr: `shadowscale_capacity_per_replica{${W}}`, legend: 'capacity per replica' },
+        { expr: `max by (namespace, workload) (shadowscale_capacity_per_replica{${W}})`, legend: 'capacity per replica' },
       ],
       dashed: ['capacity per replica'],
     }),
@@ -118,8 +118,8 @@ export function workloadDashboard(): dashboard.Dashboard {
       h: 7,
       thresholds: [{ value: null, color: 'green' }],
       queries: [
-        { expr: `shadowscale_forecast_model{${W}} == 1`, legend: '{{model}} (rung {{rung}})', instant: true },
-        { expr: `shadowscale_backtest_error{${W}}`, legend: '{{metric}}', instant: true },
+        { expr: `max by (model, rung) (shadowscale_forecast_model{${W}}) == 1`, legend: '{{model}} (rung {{rung}})', instant: true },
+        { expr: `max by (metric) (shadowscale_backtest_error{${W}})`, legend: '{{metric}}', instant: true },
       ],
     }),
     timeseries({

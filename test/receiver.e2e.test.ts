@@ -59,7 +59,7 @@ function exposition(): string {
     lines.push(`shadowscale_forecast_load{namespace="shop",workload="checkout",quantile="${q}"} ${v}`);
   }
   // The configuration's bounds (the rules take no default for them).
-  for (const [bound, v] of Object.entries({ latency_p99_seconds: 0.5, error_ratio: 0.01, shadow_latency_ratio_max: 1.5, shadow_error_ratio_diff_max: 0.01, mirror_coverage_tolerance: 0.5, anomaly_zscore: 3, forecast_ttl_seconds: 600 })) {
+  for (const [bound, v] of Object.entries({ latency_p99_seconds: 0.5, error_ratio: 0.01, min_request_rate: 1, shadow_latency_ratio_max: 1.5, shadow_error_ratio_diff_max: 0.01, mirror_coverage_tolerance: 0.5, anomaly_zscore: 3, forecast_ttl_seconds: 600 })) {
     lines.push(`shadowscale_workload_bound{namespace="shop",workload="checkout",bound="${bound}"} ${v}`);
   }
   lines.push(`shadowscale_forecast_desired_replicas${l()} ${series.plan.desired}`);

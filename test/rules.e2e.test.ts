@@ -49,7 +49,7 @@ function traffic(endSeconds: number): { series: HistorySeries[]; lastFiveMinutes
   series.push({ name: 'shadowscale_shadow_mirror_percent', labels: { namespace: 'web', workload: 'nasa' }, timestamps, values: timestamps.map(() => MIRROR * 100) });
   // The adapter's bounds (the rules take no default for them) and its configured names, which decide
   // the roles (no receiver runs here).
-  for (const [bound, v] of Object.entries({ latency_p99_seconds: 0.5, error_ratio: 0.01, shadow_latency_ratio_max: 1.5, shadow_error_ratio_diff_max: 0.01, mirror_coverage_tolerance: 0.5 })) {
+  for (const [bound, v] of Object.entries({ latency_p99_seconds: 0.5, error_ratio: 0.01, min_request_rate: 1, shadow_latency_ratio_max: 1.5, shadow_error_ratio_diff_max: 0.01, mirror_coverage_tolerance: 0.5 })) {
     series.push({ name: 'shadowscale_workload_bound', labels: { namespace: 'web', workload: 'nasa', bound }, timestamps, values: timestamps.map(() => v) });
   }
   for (const [deployment, role] of [['nasa', 'primary'], ['nasa-shadow', 'shadow']]) {
