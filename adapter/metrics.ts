@@ -25,7 +25,6 @@ export interface AdapterMetrics {
   requestObserved(api: string, metric: string, code: string, seconds: number): void;
 }
 
-/** Per-workload gauges leave out what is not known yet (a NaN would break the rules' averages). */
 export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): AdapterMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'shadowscale_adapter_' });

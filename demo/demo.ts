@@ -136,7 +136,7 @@ function requireBinaries(): void {
 /** The demo's own metrics: the load offered at the entry, and pool sizes shaped like kube-state-metrics. */
 function exporter(clusterRef: () => LocalWorkloadCluster | undefined, offeredAtStart: number) {
   const registry = new Registry();
-  const offered = new Counter({ name: 'demo_offered_requests_total', help: 'Requests offered to the workload by the load generator (its load).', labelNames: ['namespace', 'workload'], registers: [registry] });
+  const offered = new Counter({ name: 'demo_offered_requests_total', help: 'Requests offered to the workload by the load generator: the truth the recorded served load (shadowscale:load:rate1m) can be compared with.', labelNames: ['namespace', 'workload'], registers: [registry] });
   offered.inc({ namespace: NS, workload: WORKLOAD }, offeredAtStart);
   new Gauge({
     name: 'kube_deployment_status_replicas_ready',

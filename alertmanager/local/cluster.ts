@@ -5,7 +5,6 @@
  */
 import type { WorkloadConfig } from '../../core/config.ts';
 import { restartStamp, type ObservedState } from '../../core/promotion/promotion.ts';
-import type { PodTarget } from '../../demo/runtime/podmonitor.ts';
 import type { ActionStep, WorkloadCluster } from '../target.ts';
 import { ProcessPool } from './pool.ts';
 import { MirroringProxy } from './proxy.ts';
@@ -58,9 +57,10 @@ export class LocalWorkloadCluster implements WorkloadCluster {
 
   /**
    * Every replica of both sets as Kubernetes' pod discovery would describe it: labelled to be scraped
-   * through the example PodMonitor, owned by its set's ReplicaSet, metrics on the port named `metrics`.
+   * through the example PodMonitor, owned by its set's ReplicaSet, metrics on the port named `metrics`
+   * (the shape demo/runtime/podmonitor.ts turns into discovery targets).
    */
-  podTargets(): PodTarget[] {
+  podTargets(): Array<{ address: string; namespace: string; name: string; labels: Record<string, string>; controller: { kind: string; name: string }; container: string; port: string }> {
     return [...this.pools].flatMap(([set, p]) =>
       p.pods().map((pod) => ({
         address: `127.0.0.1:${pod.port}`,
