@@ -7,6 +7,7 @@
 import type { Config, WorkloadConfig } from '../core/config.ts';
 import { counterWithoutRate } from '../core/promql.ts';
 import type { InstantSample } from './prometheus.ts';
+import { bucketEdgesQuery, sloBucket } from './slo-bucket.ts';
 
 export interface CheckResult {
   workload: string;
@@ -68,6 +69,18 @@ async function checkWorkload(w: WorkloadConfig, query: Query): Promise<CheckResu
     const recorded = await query(`shadowscale:deployment_requests:rate5m{namespace=${ns},deployment=${q(deployment)}}`);
     if (recorded.length > 0) continue;
     problems.push(`traffic: no shadowscale:deployment_requests:rate5m for Deployment ${w.namespace}/${deployment}; ${await whyNoTraffic(w.namespace, deployment, query)}`);
+  }
+
+  // The latency SLO as a bucket edge, so the rules count slow requests exactly (else they use the p99).
+  const edges = (await query(bucketEdgesQuery(w.namespace, [w.primary.name, ...(w.shadow ? [w.shadow.name] : [])]))).map((e) => ({ le: e.labels.le ?? '', leUnit: e.labels.le_unit }));
+  if (edges.length > 0) {
+    const le = sloBucket(edges, w.slo.latencyP99);
+    if (le !== undefined) found.push(`latency SLO at bucket le="${le}"`);
+    else {
+      const listed = edges.map((e) => e.le).filter((le) => le !== '+Inf').sort((a, b) => Number(a) - Number(b)).join(', ');
+      const unit = edges.some((e) => e.leUnit === 'ms') ? ' (milliseconds)' : ' (seconds)';
+      problems.push(`latency: slo.latencyP99 ${w.slo.latencyP99}s is not an edge of the latency histogram (le: ${listed}${unit}); the latency alerts fall back to the p99, which can promote on a few slow requests: set the SLO to an edge or add one`);
+    }
   }
   return { workload: `${w.namespace}/${w.name}`, problems, found };
 }

@@ -4,6 +4,7 @@
  * result. At most `concurrency` workloads refresh at once; one workload's failure is recorded on that
  * workload and never stops the others. The request path only ever reads what this loop stored.
  */
+import { bucketEdgesQuery, sloBucket } from './slo-bucket.ts';
 import { workloadTiming, type Config, type WorkloadConfig } from '../core/config.ts';
 import { isTrusted, lagVolatility } from '../core/planner/planner.ts';
 import type { ModelName } from '../core/forecast/types.ts';
@@ -30,6 +31,8 @@ interface WorkloadState extends WorkloadSnapshot {
   running: boolean;
   refreshes: number;
   lastFitSeconds?: number;
+  /** When the latency SLO's bucket was last looked up (ms). */
+  sloBucketCheckedAt?: number;
 }
 
 /** Forecasts kept to find the one made a lag ago (a few refreshes' worth is enough). */
@@ -243,6 +246,26 @@ export class ForecastLoop {
     } catch (error) {
       this.events.onFit?.(w, (performance.now() - fitStarted) / 1000, error as Error);
       this.fail(s, 'fit', error);
+    }
+    await this.findSloBucket(s);
+  }
+
+  /**
+   * The bucket whose edge is the latency SLO, for the rules' slow-request share: read after the
+   * fit, every 10 minutes once buckets are seen (they change only with the histogram or the SLO); a
+   * failed query keeps the last answer.
+   */
+  private async findSloBucket(s: WorkloadState): Promise<void> {
+    if (s.sloBucketCheckedAt !== undefined && this.now() - s.sloBucketCheckedAt < 600_000) return;
+    const w = s.config;
+    try {
+      const deployments = [w.primary.name, ...(w.shadow ? [w.shadow.name] : [])];
+      const edges = await this.client.query(bucketEdgesQuery(w.namespace, deployments));
+      s.latencySloBucket = sloBucket(edges.map((e) => ({ le: e.labels.le ?? '', leUnit: e.labels.le_unit })), w.slo.latencyP99);
+      // No buckets yet (no traffic, rules not loaded): asked again at the next refresh.
+      if (edges.length > 0) s.sloBucketCheckedAt = this.now();
+    } catch (error) {
+      this.events.log?.('info', `workload ${s.key}: latency buckets not read: ${(error as Error).message}`, { workload: w.name, namespace: w.namespace });
     }
   }
 

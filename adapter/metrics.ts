@@ -118,6 +118,18 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
     },
   });
   new Gauge({
+    name: 'shadowscale_workload_latency_slo_bucket',
+    help: 'The histogram bucket whose upper edge is the workload latency SLO (le as scraped), value the SLO in seconds; absent when the SLO is not an edge. The rules count requests slower than the SLO above it.',
+    labelNames: [...wl, 'le'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((labels, { state }) => {
+        if (state.latencySloBucket !== undefined) this.set({ ...labels, le: state.latencySloBucket }, state.config.slo.latencyP99);
+      });
+    },
+  });
+  new Gauge({
     name: 'shadowscale_workload_deployment_info',
     help: 'The Deployments (or StatefulSets) the configuration names for each workload, value 1: configured_role primary or shadow. The rules take the roles from these when the receiver exports none (shadowscale_workload_serving_share).',
     labelNames: [...wl, 'deployment', 'configured_role'],

@@ -48,6 +48,8 @@ export interface WorkloadSnapshot {
   score?: BacktestScore;
   trusted: boolean;
   lastAttempt?: Attempt;
+  /** The `le` of the histogram bucket whose edge is the latency SLO, as scraped; absent when none is. */
+  latencySloBucket?: string;
 }
 
 export interface BandAt {

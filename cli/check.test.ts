@@ -49,6 +49,13 @@ function history(): HistorySeries[] {
     counter({ namespace: 'shop', deployment: 'checkout-shadow', pod: 'checkout-shadow-5f6d7c8b9-klmno', code: '200' }, 4),
     info('checkout', 'checkout', 'primary'),
     info('checkout', 'checkout-shadow', 'shadow'),
+    // Its latency histogram, in seconds: the default 0.5 s SLO is an edge.
+    ...['0.1', '0.25', '0.5', '1', '+Inf'].map((le, i): HistorySeries => ({
+      name: 'http_request_duration_seconds_bucket',
+      labels: { namespace: 'shop', deployment: 'checkout', pod: 'checkout-7d4b9c8f6d-abcde', le },
+      timestamps,
+      values: timestamps.map((_, j) => j * 15 * [10, 30, 38, 39.6, 40][i]),
+    })),
     // bare/api: scraped without the relabelling, so no deployment label.
     counter({ namespace: 'bare', pod: 'api-6c9f7d8b5-pqrst', code: '200' }, 10),
     { name: 'shadowscale_workload_deployment_info', labels: { namespace: 'bare', workload: 'api', deployment: 'api', configured_role: 'primary' }, timestamps, values: timestamps.map(() => 1) },
@@ -74,7 +81,7 @@ describe('shadowscale check', () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/good\.yaml: valid \(1 workload, every PromQL expression parses\)/);
     // (The backfilled traffic ends when the test starts, so the rate drifts a little: not asserted to the digit.)
-    expect(run.stdout).toMatch(/^shop\/checkout: ok \(load [0-9.]+ now, checkout serves\)$/m);
+    expect(run.stdout).toMatch(/^shop\/checkout: ok \(load [0-9.]+ now, checkout serves, latency SLO at bucket le="0\.5"\)$/m);
   });
 
   it('names the position of a PromQL syntax error and asks Prometheus nothing', () => {
@@ -94,18 +101,27 @@ describe('shadowscale check', () => {
     load: sum(http_requests_total{namespace="shop",deployment="ghost"})
     capacityPerReplica: 10
     primary: { name: ghost, maxReplicas: 5 }
+  - name: strict
+    namespace: shop
+    load: sum(shadowscale:load:rate1m{namespace="shop",workload="checkout"})
+    capacityPerReplica: 50
+    slo: { latencyP99: 300ms }
+    primary: { name: checkout, maxReplicas: 10 }
 `;
     const run = shadowscale('check', '--config', configFile('problems.yaml', prometheus.url, workloads));
     expect(run.status).toBe(1);
     const lines = run.stdout.trim().split('\n');
-    expect(lines.filter((l) => /^shop\/checkout: ok \(load [0-9.]+ now, checkout serves\)$/.test(l))).toHaveLength(1);
+    expect(lines.filter((l) => /^shop\/checkout: ok \(load [0-9.]+ now, checkout serves, latency SLO at bucket le="0\.5"\)$/.test(l))).toHaveLength(1);
     expect(lines).toContain('bare/api: load: sum(shadowscale:load:rate1m{namespace="bare",workload="api"}) returns no series (the recorded served load: see the traffic and role lines)');
     expect(lines).toContain('bare/api: traffic: no shadowscale:deployment_requests:rate5m for Deployment bare/api; http_requests_total in namespace bare has no deployment label: scrape the pods as deploy/examples/monitoring/podmonitor.yaml does');
     expect(lines).toContain('shop/ghost: load: http_requests_total is a counter read without rate(); the load must be a rate, e.g. sum(rate(http_requests_total[2m]))');
     expect(lines).toContain('shop/ghost: load: sum(http_requests_total{namespace="shop",deployment="ghost"}) returns no series');
     expect(lines).toContain('shop/ghost: roles: no shadowscale:deployment_role:info; load recording-rules/kpis.rules.yml and let Prometheus scrape the adapter (shadowscale_workload_deployment_info) or the receiver (shadowscale_workload_serving_share)');
     expect(lines).toContain('shop/ghost: traffic: no shadowscale:deployment_requests:rate5m for Deployment shop/ghost; http_requests_total has no series with deployment="ghost" (is it running, and are its pods labelled for the PodMonitor?)');
-    expect(run.stderr.trim()).toBe('shadowscale check: 6 problems found');
+    expect(lines).toContain('shop/strict: latency: slo.latencyP99 0.3s is not an edge of the latency histogram (le: 0.1, 0.25, 0.5, 1 (seconds)); the latency alerts fall back to the p99, which can promote on a few slow requests: set the SLO to an edge or add one');
+    // (No adapter exports strict's names, so its roles are missing too.)
+    expect(lines).toContain('shop/strict: roles: no shadowscale:deployment_role:info; load recording-rules/kpis.rules.yml and let Prometheus scrape the adapter (shadowscale_workload_deployment_info) or the receiver (shadowscale_workload_serving_share)');
+    expect(run.stderr.trim()).toBe('shadowscale check: 8 problems found');
   });
 
   it('says in one line that Prometheus cannot be reached, and exits 1', () => {

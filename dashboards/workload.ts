@@ -97,13 +97,13 @@ export function workloadDashboard(): dashboard.Dashboard {
     timeseries({
       title: 'Anomaly score',
       description:
-        'How many standard deviations the load is above its average at the same time of day over the previous 7 days (needs 3 days of history). Above the bound (dashed, `anomalyZScore`, default 3) for 2 minutes fires ShadowscaleLoadAnomaly, which pre-scales the shadows.',
+        'How many spreads the load is above its weekly baseline: the median over the previous 1 to 3 weeks of the load around the same time of the week (90th percentile within an hour and a half either side). The spread is the median absolute deviation over the last day, at least 10 % of the baseline and min_request_rate. When the workload has no forecast, above the bound (dashed, `anomalyZScore`, default 3) for 2 minutes fires ShadowscaleLoadAnomaly, which pre-scales the shadows; with a forecast, the 95 % band decides.',
       unit: 'none',
       w: 12,
       h: 8,
       thresholds: above(3, 'green', 'red'),
       queries: [
-        { expr: `shadowscale:load:zscore_1d_to_7d{${W}}`, legend: 'z-score' },
+        { expr: `shadowscale:load:anomaly_score{${W}}`, legend: 'score' },
         { expr: `shadowscale:bound:anomaly_zscore{${W}}`, legend: 'bound' },
       ],
       dashed: ['bound'],

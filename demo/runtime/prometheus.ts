@@ -34,6 +34,10 @@ export interface PrometheusOptions {
   port?: number;
   /** Extra command-line flags, e.g. `--rules.alert.resend-delay=1s`. */
   flags?: readonly string[];
+  /** An existing data directory to open (and keep when stopped); absent: a fresh one, removed on stop. */
+  dataDir?: string;
+  /** `--storage.tsdb.retention.time`; 90d by default. */
+  retention?: string;
 }
 
 export interface PrometheusServer {
@@ -47,7 +51,7 @@ export interface PrometheusServer {
 
 export async function startPrometheus(options: PrometheusOptions = {}): Promise<PrometheusServer> {
   const dir = mkdtempSync(join(tmpdir(), 'shadowscale-prom-'));
-  const dataDir = join(dir, 'data');
+  const dataDir = options.dataDir ?? join(dir, 'data');
   if (options.history && options.history.length > 0) {
     const file = join(dir, 'history.om');
     writeFileSync(file, toOpenMetrics(options.history));
@@ -91,7 +95,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
             `--storage.tsdb.path=${dataDir}`,
             `--web.listen-address=127.0.0.1:${port}`,
             // Backfilled traces end near now but may begin weeks ago: keep them all.
-            '--storage.tsdb.retention.time=90d',
+            `--storage.tsdb.retention.time=${options.retention ?? '90d'}`,
             '--web.enable-lifecycle',
             ...(options.flags ?? []),
           ],
