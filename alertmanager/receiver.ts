@@ -5,7 +5,7 @@
  * at every resync (cooldowns expire, shadows become ready, someone edits the cluster by hand).
  */
 import type { Config, ReceiverConfig, WorkloadConfig } from '../core/config.ts';
-import { decide, nextStep, recordAlerts, type DesiredState, type Limits, type WorkloadMemory } from '../core/promotion/promotion.ts';
+import { decide, nextStep, recordAlerts, recordMove, type DesiredState, type Limits, type WorkloadMemory } from '../core/promotion/promotion.ts';
 import type { Audit } from './audit.ts';
 import type { ReceiverMetrics, ServingShare } from './metrics.ts';
 import { routeAlerts, type WebhookPayload } from './payload.ts';
@@ -181,12 +181,15 @@ export class Receiver {
     const now = this.now();
     this.serving.set(key, memory.serving ?? w.primary.name);
 
-    // The standby's readiness gates every role change: a promotion onto the shadow, a revert onto the primary.
+    // The standby's readiness gates every role change: a promotion onto the shadow, a revert onto the
+    // primary, and again a swap decided but not yet moved (its set may have degraded since).
     const firingAction = (action: string) => Object.values(memory.alerts).some((a) => a.status === 'firing' && a.action === action);
+    const serving = memory.serving ?? w.primary.name;
+    const pending = memory.swapped !== (serving === w.shadow.name);
     const wantsPromotion = !memory.swapped && firingAction('promote');
     const wantsRevert = memory.swapped && (!firingAction('promote') || firingAction('demote'));
     let shadowReady = false;
-    if ((wantsPromotion || wantsRevert) && cluster.canRoute) {
+    if ((wantsPromotion || wantsRevert || pending) && cluster.canRoute) {
       try {
         shadowReady = await this.deps.signals.shadowReady(w);
       } catch (error) {
@@ -222,7 +225,7 @@ export class Receiver {
       if (i === 0) {
         this.observeShadowCost(key, w, observed.replicas[desired.standby]?.spec ?? 0);
         // The router is the truth of who serves (a hand edit, or a crash between a route write and the memory).
-        if (observed.route && observed.route.active !== this.serving.get(key)) await this.recordServing(key, observed.route.active);
+        if (observed.route && observed.route.active !== this.serving.get(key)) await this.recordServing(key, w, observed.route.active);
       }
       const step = nextStep(observed, desired);
       if (step.kind !== 'wait') this.lastWait.delete(key);
@@ -255,7 +258,7 @@ export class Receiver {
         throw error;
       }
       this.deps.metrics.action(step.kind, 'success', w.namespace, w.name);
-      if (step.kind === 'route' && step.active !== this.serving.get(key)) await this.recordServing(key, step.active);
+      if (step.kind === 'route' && step.active !== this.serving.get(key)) await this.recordServing(key, w, step.active);
       this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result: 'success', fingerprints });
       if (step.kind === 'route' || (step.kind === 'autoscaler' && observed.autoscaler?.target !== step.target)) {
         void cluster.event?.(desired.swapped ? 'ShadowscalePromoted' : 'ShadowscaleReverted', `${step.why} (${desired.reasons.join('; ')})`).catch(() => undefined);
@@ -265,10 +268,14 @@ export class Receiver {
     throw new Error(`${w.namespace}/${w.name}: desired state not reached after ${MAX_STEPS} steps; is something else changing the same objects?`);
   }
 
-  /** Remembers which set serves, in the same step that moved (or found) the traffic there. */
-  private async recordServing(key: string, set: string): Promise<void> {
+  /**
+   * Remembers which set serves, in the same step that moved (or found) the traffic there; a move is a
+   * role change, stamped now (the rate limit counts moves, not decisions).
+   */
+  private async recordServing(key: string, w: WorkloadConfig, set: string): Promise<void> {
     const memory = await this.deps.store.load(key);
-    if (memory.serving !== set) await this.deps.store.save(key, { ...memory, serving: set });
+    const next = recordMove(memory, set, w.primary.name, this.now());
+    if (next !== memory) await this.deps.store.save(key, next);
     this.serving.set(key, set);
   }
 
@@ -320,7 +327,7 @@ export function limitsOf(w: WorkloadConfig, r: ReceiverConfig): Limits {
   const shadow = w.shadow!;
   return {
     primary: { name: w.primary.name, minReplicas: w.primary.minReplicas, maxReplicas: w.primary.maxReplicas },
-    shadow: { name: shadow.name, minReplicas: shadow.minReplicas, maxReplicas: shadow.maxReplicas, mirrorPercent: shadow.mirrorPercent },
+    shadow: { name: shadow.name, minReplicas: shadow.minReplicas, maxReplicas: shadow.maxReplicas, mirrorPercent: shadow.mirrorPercent, resourceFraction: shadow.resourceFraction },
     cooldownMs: r.cooldown * 1000,
     prescaleMaxMs: r.prescaleMax * 1000,
     minHoldMs: r.minHold * 1000,

@@ -254,7 +254,8 @@ describe('the receiver process', () => {
     }
     first.child.kill('SIGKILL');
     await first.stop();
-    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(6);
+    // Twice the primary's 6 pods: shadow pods have half the resources (resourceFraction 0.5, the default).
+    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(12);
     expect(api.get(ROUTE).spec.rules[0].backendRefs[0].name).toBe('checkout'); // not switched yet
 
     const second = await startReceiverProcess('after-crash');
@@ -267,8 +268,8 @@ describe('the receiver process', () => {
       // The end state of an uninterrupted promotion (alertmanager/kubernetes/cluster.test.ts asserts the same sequence).
       expect(api.get(ROUTE).spec.rules[0].backendRefs).toEqual([{ name: 'checkout-shadow', port: 80, weight: 1 }]);
       expect(api.get(ROUTE).spec.rules[0].filters).toEqual([{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'checkout', port: 80 }, percent: 10 } }]);
-      expect(api.get(HPA).spec).toMatchObject({ minReplicas: 2, scaleTargetRef: { name: 'checkout-shadow' } });
-      expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(6);
+      expect(api.get(HPA).spec).toMatchObject({ minReplicas: 4, scaleTargetRef: { name: 'checkout-shadow' } });
+      expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(12);
       expect(api.get(`${DEPLOY}/checkout`).spec.replicas).toBe(1);
       // The memory survived in the ConfigMap: one role change, not two.
       const state = JSON.parse(api.get('/api/v1/namespaces/default/configmaps/shadowscale-receiver-state-shop-checkout').data['memory.json']);

@@ -4,8 +4,10 @@
  * `namespace` and `deployment` that the example PodMonitor's relabelling gives, applied by Prometheus
  * itself), the receiver exporting which Deployment serves and the adapter the configured names.
  *
- * Offered load: a constant 30 requests/s. The primary degrades; the receiver promotes the ready
- * shadow; the old primary heals; the receiver reverts. Throughout, the served load the rules record
+ * Offered load: a constant 20 requests/s, 40 % of the two primary pods' capacity; shadow pods have half
+ * a primary pod's resources. The primary degrades; the receiver promotes the ready shadow, grown first
+ * to the capacity the primary had (4 pods), which then answers every request; the old primary heals;
+ * the receiver reverts. Throughout, the served load the rules record
  * stays within 10 % of what was offered, mirror coverage stays at the configured share,
  * ShadowscaleMirrorBroken never fires, and ShadowscalePrimaryDegraded resolves after the swap.
  *
@@ -35,7 +37,7 @@ import { until } from './harness/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = 'roles-e2e-token-3c1f';
-const OFFERED_RPS = 30;
+const OFFERED_RPS = 20;
 const MIRROR = 0.2;
 
 describe('roles as state: a swap and a revert with app-style metrics', () => {
@@ -68,7 +70,8 @@ describe('roles as state: a swap and a revert with app-style metrics', () => {
             model: 'ets',
             slo: { latencyP99: '250ms', errorRatio: 0.05 },
             primary: { name: 'web', minReplicas: 2, maxReplicas: 4 },
-            shadow: { name: 'web-shadow', minReplicas: 1, maxReplicas: 4, mirrorPercent: MIRROR * 100, resourceFraction: 1, readiness: { latencyRatioMax: 3 } },
+            // Shadow pods at half a primary pod's resources: they work at half speed (the local target).
+            shadow: { name: 'web-shadow', minReplicas: 1, maxReplicas: 4, mirrorPercent: MIRROR * 100, resourceFraction: 0.5, readiness: { latencyRatioMax: 4 } },
             autoscaler: { kind: 'None' },
           },
         ],
@@ -79,7 +82,11 @@ describe('roles as state: a swap and a revert with app-style metrics', () => {
       signals: new PrometheusSignals({ query: (...args) => new PrometheusClient({ url: config.prometheus.url, timeoutSeconds: 5 }).query(...args) }),
       // Replicas take 6 s to start, as pods take seconds: Prometheus (whose discovery passes new targets
       // on at most every 5 s) then scrapes each one before it serves, as it scrapes a created pod.
-      local: () => ({ startupMs: 6000, workMs: 10 }),
+      // One request at a time per replica, 40 ms each: a primary pod serves 25 requests/s, a shadow pod
+      // 12.5. The 2 primary pods run at 40 %; as many shadow pods as the primary had would run at 80 %,
+      // and the promotion gives the shadow twice as many (the margin keeps CPU hiccups of this shared
+      // machine from queueing requests).
+      local: () => ({ startupMs: 6000, workMs: 40, env: { CONCURRENCY: '1', QUEUE: '100' } }),
       logger: pino({ level: 'silent' }),
     });
     cluster = receiver.localClusters.get('shop.web')!;
@@ -141,7 +148,8 @@ describe('roles as state: a swap and a revert with app-style metrics', () => {
 
   it('promotes the ready shadow when the primary degrades, and the primary KPIs follow the traffic', async () => {
     await until('shadow ready', async () => (await prom.query('shadowscale:shadow_ready:bool{workload="web"}'))[0]?.value === 1, 60_000, 500);
-    for (const port of cluster.pool('web').ports()) await fetch(`http://127.0.0.1:${port}/control?workMs=400`);
+    // A slow dependency: each request waits 400 ms, without holding the CPU (so as many at once as come).
+    for (const port of cluster.pool('web').ports()) await fetch(`http://127.0.0.1:${port}/control?workMs=400&concurrency=0`);
     await until('PrimaryDegraded firing', () => firingSince('ShadowscalePrimaryDegraded', 1), 30_000, 500);
     // The SLO (250 ms) is a bucket edge of the app's histogram: the adapter found it, and the alert is
     // the burn of the share of slow requests, not the p99 fallback.
@@ -150,13 +158,22 @@ describe('roles as state: a swap and a revert with app-style metrics', () => {
     await until('swapped', () => cluster.proxy.state.active === 'web-shadow', 30_000, 250);
     // The role series says so, and the rules join it: the promoted shadow is now the primary.
     await until('roles joined', async () => (await prom.query('shadowscale:deployment_role:info{workload="web",role="primary"}'))[0]?.labels.deployment === 'web-shadow', 10_000, 250);
+    // The shadow took the traffic with the capacity the primary had: twice its pods, at half their size.
+    expect(cluster.pool('web-shadow').ready).toBeGreaterThanOrEqual(4);
     // The serving set is healthy, so the alert resolves while it serves.
     await until('PrimaryDegraded resolved after the swap', async () => !(await firingSince('ShadowscalePrimaryDegraded', 1)), 30_000, 500);
     expect(cluster.proxy.state.active).toBe('web-shadow');
+    // And it serves what is offered: over 10 s, every request answered 2xx, none dropped or timed out.
+    const before = { ...load.stats };
+    await new Promise((r) => setTimeout(r, 10_000));
+    const sent = load.stats.offered - before.offered;
+    const ok = load.stats.ok - before.ok;
+    expect(sent).toBeGreaterThan(OFFERED_RPS * 8);
+    expect(ok / sent, JSON.stringify({ before, after: load.stats })).toBeGreaterThanOrEqual(0.99);
   }, 120_000);
 
   it('reverts once the old primary, standing by, is healthy and ready again', async () => {
-    for (const port of cluster.pool('web').ports()) await fetch(`http://127.0.0.1:${port}/control?workMs=10`);
+    for (const port of cluster.pool('web').ports()) await fetch(`http://127.0.0.1:${port}/control?workMs=40&concurrency=1`);
     await until('reverted', () => cluster.proxy.state.active === 'web', 90_000, 250);
     await until('roles joined back', async () => (await prom.query('shadowscale:deployment_role:info{workload="web",role="primary"}'))[0]?.labels.deployment === 'web', 10_000, 250);
     // Some time on the reverted roles, for the served load after the revert.

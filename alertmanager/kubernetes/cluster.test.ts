@@ -35,7 +35,7 @@ workloads:
     load: sum(rate(http_requests_total{workload="checkout",role="primary"}[1m]))
     capacityPerReplica: 50
     primary: { name: checkout, minReplicas: 2, maxReplicas: 20 }
-    shadow: { name: checkout-shadow, minReplicas: 1, maxReplicas: 5, mirrorPercent: 10 }
+    shadow: { name: checkout-shadow, minReplicas: 1, maxReplicas: 5, mirrorPercent: 10, resourceFraction: 0.5 }
     autoscaler: { kind: HorizontalPodAutoscaler }
     router: { kind: HTTPRoute, name: checkout, port: 8080 }
 `);
@@ -86,7 +86,7 @@ function actions(requests: RecordedRequest[]): string[] {
     .filter((r) => r.method !== 'GET' && !r.path.startsWith(STATE) && !r.path.endsWith('/events'))
     .map((r) => {
       if (r.path.endsWith('/scale')) return `PATCH ${r.path.split('/').at(-2)}/scale replicas=${r.body.spec.replicas}`;
-      if (r.path === HPA) return `PATCH hpa minReplicas=${r.body.spec.minReplicas} target=${r.body.spec.scaleTargetRef.name}`;
+      if (r.path === HPA) return `PATCH hpa minReplicas=${r.body.spec.minReplicas}${r.body.spec.maxReplicas !== undefined ? ` maxReplicas=${r.body.spec.maxReplicas}` : ''} target=${r.body.spec.scaleTargetRef.name}`;
       if (r.path === ROUTE) {
         const rule = r.body.spec.rules[0];
         const mirror = rule.filters.find((f: any) => f.type === 'RequestMirror').requestMirror;
@@ -144,19 +144,21 @@ describe('the receiver against the Kubernetes API', () => {
     expect(actions(api.requests)).toHaveLength(2);
   });
 
-  it('promotes in order: grow the shadow, wait for it, move the route, retarget the HPA, shrink the old primary', async () => {
+  it('promotes in order: grow the shadow to the serving capacity, wait for it, move the route, retarget the HPA (its bounds in shadow pods), shrink the old primary', async () => {
     api.readyDelayMs = 300;
     expect(await post(payload([alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded')]))).toBe(200);
     await until('route moved', () => api.get(ROUTE).spec.rules[0].backendRefs[0].name === 'checkout-shadow');
     await until('old primary shrunk', () => api.get(`${DEPLOY}/checkout`).spec.replicas === 1);
     await running.receiver.idle();
+    // Shadow pods have half the resources: 6 primary pods' worth is 12 of them, the HPA's bounds 2-20
+    // become 4-40.
     expect(actions(api.requests)).toEqual([
-      'PATCH checkout-shadow/scale replicas=6',
+      'PATCH checkout-shadow/scale replicas=12',
       'PATCH route backend=checkout-shadow mirror=checkout@10',
-      'PATCH hpa minReplicas=2 target=checkout-shadow',
+      'PATCH hpa minReplicas=4 maxReplicas=40 target=checkout-shadow',
       'PATCH checkout/scale replicas=1',
     ]);
-    // The route was moved only once the shadow had 6 ready replicas.
+    // The route was moved only once the shadow had 12 ready replicas.
     const routePatch = api.requests.find((r) => r.method === 'PATCH' && r.path === ROUTE)!;
     const grown = api.requests.find((r) => r.method === 'PATCH' && r.path.endsWith('checkout-shadow/scale'))!;
     expect(routePatch.at - grown.at).toBeGreaterThanOrEqual(250);
@@ -334,8 +336,9 @@ ${yaml}`);
       payload([alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded'), alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]),
     );
     expect(api.get(SVC).spec.selector).toEqual({ app: 'shop', set: 'green' });
-    expect(api.get(SO).spec).toMatchObject({ minReplicaCount: 8, scaleTargetRef: { name: 'checkout-shadow', kind: 'Deployment' }, triggers: [{ type: 'external' }] });
-    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(8);
+    // The prescaled floor of 8 primary pods is 16 shadow pods (default resourceFraction 0.5); the ceiling 20 is 40.
+    expect(api.get(SO).spec).toMatchObject({ minReplicaCount: 16, maxReplicaCount: 40, scaleTargetRef: { name: 'checkout-shadow', kind: 'Deployment' }, triggers: [{ type: 'external' }] });
+    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(16);
     expect(api.get(`${DEPLOY}/checkout`).spec.replicas).toBe(3);
     const svcPatch = api.writes().find((w) => w.path === SVC)!;
     expect(svcPatch).toMatchObject({ method: 'PATCH', contentType: 'application/merge-patch+json', body: { spec: { selector: { set: 'green' } } } });
@@ -355,7 +358,7 @@ ${yaml}`);
   it('with actions switched off for the workload records the alerts and changes nothing', async () => {
     await run(variant('    actions: false\n    router: { kind: HTTPRoute, name: checkout, port: 8080 }'), payload([alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded')]));
     expect(api.writes().filter((w) => !w.path.includes('/configmaps'))).toEqual([]);
-    expect(audit.events.find((e) => e.event === 'action')).toMatchObject({ result: 'disabled', step: { kind: 'scale', set: 'checkout-shadow', replicas: 6 } });
+    expect(audit.events.find((e) => e.event === 'action')).toMatchObject({ result: 'disabled', step: { kind: 'scale', set: 'checkout-shadow', replicas: 12 } });
   });
 });
 

@@ -70,7 +70,7 @@ export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCl
           return router.set(step.active, step.mirror, step.mirrorPercent);
         case 'autoscaler':
           if (!autoscaler) throw new Error(`workload ${w.namespace}/${w.name}: no autoscaler configured`);
-          return autoscaler.set({ kind: kinds[step.target] ?? 'Deployment', name: step.target }, step.minReplicas);
+          return autoscaler.set({ kind: kinds[step.target] ?? 'Deployment', name: step.target }, step.minReplicas, step.maxReplicas);
         case 'restart':
           return set(step.set).restart(restartStamp(step.at));
       }

@@ -9,13 +9,14 @@ export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name:
       const o = await apis.retry(`read ${what}`, () => apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, apis.options()));
       return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicas ?? 1, maxReplicas: o.spec?.maxReplicas, lowest: 1 };
     },
-    async set(target, minReplicas) {
+    async set(target, minReplicas, maxReplicas) {
       await apis.retry(`update ${what}`, async () => {
         const o = await apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, apis.options());
-        const floor = Math.max(1, Math.min(minReplicas, o.spec?.maxReplicas ?? minReplicas));
+        const ceiling = maxReplicas ?? o.spec?.maxReplicas ?? minReplicas;
+        const floor = Math.max(1, Math.min(minReplicas, ceiling));
         const body = {
           metadata: { resourceVersion: o.metadata?.resourceVersion },
-          spec: { minReplicas: floor, scaleTargetRef: { apiVersion: 'apps/v1', kind: target.kind, name: target.name } },
+          spec: { minReplicas: floor, ...(maxReplicas !== undefined ? { maxReplicas: Math.max(floor, maxReplicas) } : {}), scaleTargetRef: { apiVersion: 'apps/v1', kind: target.kind, name: target.name } },
         };
         await apis.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name, namespace, body }, apis.options(true));
       });

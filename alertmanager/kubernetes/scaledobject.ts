@@ -1,6 +1,6 @@
 /**
- * A KEDA ScaledObject (keda.sh/v1alpha1): floor = spec.minReplicaCount; a swap retargets
- * spec.scaleTargetRef. KEDA re-creates the HPA it owns from the ScaledObject, so the triggers stay.
+ * A KEDA ScaledObject (keda.sh/v1alpha1): floor = spec.minReplicaCount, ceiling = spec.maxReplicaCount;
+ * a swap retargets spec.scaleTargetRef. KEDA re-creates the HPA it owns from the ScaledObject, so the triggers stay.
  */
 import type { KubeApis } from './api.ts';
 import type { Autoscaler } from './autoscaler.ts';
@@ -21,13 +21,17 @@ export function scaledObject(apis: KubeApis, namespace: string, name: string): A
       // KEDA's defaults: minReplicaCount 0, maxReplicaCount 100.
       return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicaCount ?? 0, maxReplicas: o.spec?.maxReplicaCount ?? 100, lowest: 0 };
     },
-    async set(target, minReplicas) {
+    async set(target, minReplicas, maxReplicas) {
       await apis.retry(`update ${what}`, async () => {
         const o = await read();
-        const floor = Math.max(0, Math.min(minReplicas, o.spec?.maxReplicaCount ?? 100));
+        const floor = Math.max(0, Math.min(minReplicas, maxReplicas ?? o.spec?.maxReplicaCount ?? 100));
         const body = {
           metadata: { resourceVersion: o.metadata?.resourceVersion },
-          spec: { minReplicaCount: floor, scaleTargetRef: { apiVersion: 'apps/v1', kind: target.kind, name: target.name } },
+          spec: {
+            minReplicaCount: floor,
+            ...(maxReplicas !== undefined ? { maxReplicaCount: Math.max(floor, maxReplicas, 1) } : {}),
+            scaleTargetRef: { apiVersion: 'apps/v1', kind: target.kind, name: target.name },
+          },
         };
         await apis.custom.patchNamespacedCustomObject({ ...ref, namespace, name, body }, apis.options(true));
       });

@@ -1,7 +1,8 @@
 /**
  * The local target: a workload as two pools of sample-service processes (the primary and the shadow
  * Deployment) behind a mirroring proxy (the router), with a minimal autoscaler record (which set it
- * scales and its floor) that keeps the scaled set at or above the floor, as an HPA would.
+ * scales and its floor) that keeps the scaled set at or above the floor, as an HPA would. The shadow's
+ * processes work at `resourceFraction` of the primary's speed, as pods with that share of the CPU do.
  */
 import type { WorkloadConfig } from '../../core/config.ts';
 import { restartStamp, type ObservedState } from '../../core/promotion/promotion.ts';
@@ -31,10 +32,14 @@ export class LocalWorkloadCluster implements WorkloadCluster {
 
   private constructor(readonly w: WorkloadConfig, options: LocalClusterOptions) {
     const shadow = w.shadow!;
-    const make = (set: string) => new ProcessPool({ namespace: w.namespace, workload: w.name, set, startupMs: options.startupMs ?? 500, workMs: options.workMs, env: options.env });
+    // A shadow pod has resourceFraction of a primary pod's CPU: its work takes 1 ÷ fraction as long, so
+    // one shadow pod serves that fraction of what a primary pod serves (with CONCURRENCY set).
+    const workMs = options.workMs ?? 2;
+    const make = (set: string, fraction: number) =>
+      new ProcessPool({ namespace: w.namespace, workload: w.name, set, startupMs: options.startupMs ?? 500, workMs: workMs / fraction, env: options.env });
     this.pools = new Map([
-      [w.primary.name, make(w.primary.name)],
-      [shadow.name, make(shadow.name)],
+      [w.primary.name, make(w.primary.name, 1)],
+      [shadow.name, make(shadow.name, shadow.resourceFraction)],
     ]);
     this.proxy = new MirroringProxy({ active: w.primary.name, mirror: shadow.name, mirrorPercent: shadow.mirrorPercent }, (set) => this.pools.get(set)?.readyPorts() ?? []);
     this.autoscaler = { target: w.primary.name, minReplicas: w.primary.minReplicas };

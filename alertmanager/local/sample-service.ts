@@ -21,7 +21,7 @@ const env = process.env;
 const startupMs = Number(env.STARTUP_MS ?? 0);
 let workMs = Number(env.WORK_MS ?? 2);
 let failRatio = Number(env.FAIL_RATIO ?? 0);
-const concurrency = Number(env.CONCURRENCY ?? 0);
+let concurrency = Number(env.CONCURRENCY ?? 0);
 const queueLimit = Number(env.QUEUE ?? 100);
 const started = Date.now();
 let busy = 0;
@@ -51,9 +51,11 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (url.startsWith('/control')) {
-    // Lets the demo and tests degrade a replica: /control?workMs=300&failRatio=0.2[&forMs=20000]
+    // Lets the demo and tests degrade a replica: /control?workMs=300&failRatio=0.2[&concurrency=50][&forMs=20000]
+    // (a slow dependency makes requests wait without using the CPU: more of them at once, each slower).
     const q = new URL(url, 'http://x').searchParams;
     if (q.has('workMs')) workMs = Number(q.get('workMs'));
+    if (q.has('concurrency')) concurrency = Number(q.get('concurrency'));
     if (q.has('failRatio')) failRatio = Number(q.get('failRatio'));
     if (q.has('forMs')) {
       // A passing trouble (a noisy neighbour, a GC storm): back to normal after forMs.
@@ -62,7 +64,7 @@ const server = http.createServer((req, res) => {
         if (Date.now() >= degradedUntil) ({ workMs, failRatio } = normal);
       }, Number(q.get('forMs'))).unref();
     }
-    res.writeHead(200).end(JSON.stringify({ workMs, failRatio }));
+    res.writeHead(200).end(JSON.stringify({ workMs, failRatio, concurrency }));
     return;
   }
   const begin = performance.now();

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 
-import { decide, emptyMemory, nextStep, recordAlerts, type DesiredState, type Limits, type ObservedState, type WorkloadMemory } from './promotion.ts';
+import { decide, emptyMemory, nextStep, recordAlerts, recordMove, type DesiredState, type Limits, type ObservedState, type WorkloadMemory } from './promotion.ts';
 
 const MIN = 60_000;
 const limits: Limits = {
   primary: { name: 'checkout', minReplicas: 2, maxReplicas: 50 },
-  shadow: { name: 'checkout-shadow', minReplicas: 1, maxReplicas: 20, mirrorPercent: 10 },
+  shadow: { name: 'checkout-shadow', minReplicas: 1, maxReplicas: 20, mirrorPercent: 10, resourceFraction: 1 },
   cooldownMs: 5 * MIN,
   prescaleMaxMs: 60 * MIN,
   minHoldMs: 10 * MIN,
@@ -74,6 +74,9 @@ describe('decide', () => {
     let d = decide(memory, limits, { now: T0, shadowReady: true });
     expect(d.desired).toMatchObject({ active: 'checkout-shadow', standby: 'checkout', swapped: true, floor: 2, pool: 1 });
     memory = d.memory;
+    // Decided, not yet moved: no role change is counted until traffic moves.
+    expect(memory.roleChanges).toEqual([]);
+    memory = recordMove(memory, 'checkout-shadow', 'checkout', T0);
     expect(memory.roleChanges).toEqual([T0]);
     // Deciding again changes nothing.
     expect(decide(memory, limits, { now: T0 + 1000, shadowReady: true }).memory).toEqual(memory);
@@ -86,7 +89,7 @@ describe('decide', () => {
     expect(d.desired.reasons.join()).toMatch(/minimum hold/);
     d = decide(memory, limits, { now: T0 + 11 * MIN, shadowReady: true });
     expect(d.desired).toMatchObject({ swapped: false, active: 'checkout' });
-    memory = d.memory;
+    memory = recordMove(d.memory, 'checkout', 'checkout', T0 + 11 * MIN);
 
     // A new firing within the hour: the rate limit (2 changes per hour) holds it.
     memory = recordAlerts(memory, [alert('p', 'promote', 'firing', new Date(T0 + 20 * MIN).toISOString())], T0 + 22 * MIN);
@@ -98,7 +101,7 @@ describe('decide', () => {
 
   it('a demote alert returns the roles without waiting for the cooldown', () => {
     let memory = recordAlerts(emptyMemory(), [alert('p', 'promote', 'firing')], T0);
-    memory = decide(memory, limits, { now: T0, shadowReady: true }).memory;
+    memory = recordMove(decide(memory, limits, { now: T0, shadowReady: true }).memory, 'checkout-shadow', 'checkout', T0);
     memory = recordAlerts(memory, [alert('d', 'demote', 'firing')], T0 + 11 * MIN);
     expect(decide(memory, limits, { now: T0 + 11 * MIN, shadowReady: true }).desired.swapped).toBe(false);
   });
@@ -138,7 +141,7 @@ describe('a degraded shadow', () => {
 
   it('is not restarted while it serves the traffic', () => {
     let memory = recordAlerts(emptyMemory(), [alert('p', 'promote', 'firing')], T0);
-    memory = decide(memory, limits, { now: T0, shadowReady: true }).memory;
+    memory = recordMove(decide(memory, limits, { now: T0, shadowReady: true }).memory, 'checkout-shadow', 'checkout', T0);
     expect(memory.swapped).toBe(true);
     memory = recordAlerts(memory, [alert('d', 'restart', 'firing')], T0 + MIN);
     const { desired } = decide(memory, limits, { now: T0 + MIN, shadowReady: true });
@@ -148,7 +151,7 @@ describe('a degraded shadow', () => {
 });
 
 describe('nextStep', () => {
-  const desiredSwap: DesiredState = { active: 'checkout-shadow', standby: 'checkout', floor: 2, pool: 1, mirrorPercent: 10, swapped: true, reasons: [] };
+  const desiredSwap: DesiredState = { active: 'checkout-shadow', standby: 'checkout', floor: 2, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, pool: 1, mirrorPercent: 10, swapped: true, reasons: [] };
   const before: ObservedState = {
     replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 1, ready: 1 } },
     autoscaler: { target: 'checkout', minReplicas: 2 },
@@ -185,7 +188,7 @@ describe('nextStep', () => {
   });
 
   it('raises the floor through the autoscaler, or by scaling when there is none', () => {
-    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 9, pool: 4, mirrorPercent: 10, swapped: false, reasons: [] };
+    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 9, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, pool: 4, mirrorPercent: 10, swapped: false, reasons: [] };
     expect(nextStep(before, desired)).toMatchObject({ kind: 'autoscaler', target: 'checkout', minReplicas: 9 });
     const { autoscaler: _a, ...noAutoscaler } = before;
     expect(nextStep(noAutoscaler, desired)).toMatchObject({ kind: 'scale', set: 'checkout', replicas: 9 });
@@ -196,11 +199,96 @@ describe('nextStep', () => {
 
 describe('nextStep with an autoscaler that bounds its floor', () => {
   it('asks for the floor the autoscaler can hold, so reconciliation ends', () => {
-    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 80, pool: 1, mirrorPercent: 10, swapped: false, reasons: [] };
+    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 80, ceiling: 20, podSize: { checkout: 1, 'checkout-shadow': 1 }, pool: 1, mirrorPercent: 10, swapped: false, reasons: [] };
     const observed: ObservedState = { replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 1, ready: 1 } }, autoscaler: { target: 'checkout', minReplicas: 2, maxReplicas: 20, lowest: 1 } };
     expect(nextStep(observed, desired)).toMatchObject({ kind: 'autoscaler', minReplicas: 20 });
     observed.autoscaler!.minReplicas = 20;
     expect(nextStep(observed, desired)).toEqual({ kind: 'done' });
     expect(nextStep({ ...observed, autoscaler: { target: 'checkout', minReplicas: 1, lowest: 1 } }, { ...desired, floor: 0 })).toEqual({ kind: 'done' });
+  });
+});
+
+describe('a promotion that keeps the serving capacity (shadows at half resources)', () => {
+  const half: Limits = { ...limits, shadow: { ...limits.shadow, resourceFraction: 0.5 } };
+  const apply = (observed: ObservedState, step: ReturnType<typeof nextStep>) => {
+    if (step.kind === 'scale') observed.replicas[step.set] = { spec: step.replicas, ready: observed.replicas[step.set].ready };
+    if (step.kind === 'wait') for (const r of Object.values(observed.replicas)) r.ready = r.spec;
+    if (step.kind === 'route') observed.route = { active: step.active, mirror: step.mirror, mirrorPercent: step.mirrorPercent };
+    if (step.kind === 'autoscaler') observed.autoscaler = { ...observed.autoscaler!, target: step.target, minReplicas: step.minReplicas, ...(step.maxReplicas !== undefined ? { maxReplicas: step.maxReplicas } : {}) };
+  };
+  const capacity = (observed: ObservedState, desired: DesiredState) => observed.replicas[observed.route!.active].ready * desired.podSize[observed.route!.active];
+
+  it('grows the shadow to twice the pods before it takes the traffic, and scales the autoscaler for its pods', () => {
+    const memory = recordAlerts(emptyMemory(), [alert('p', 'promote', 'firing')], T0);
+    const { desired } = decide(memory, half, { now: T0, shadowReady: true });
+    expect(desired).toMatchObject({ active: 'checkout-shadow', floor: 4, ceiling: 100, podSize: { checkout: 1, 'checkout-shadow': 0.5 } });
+    const observed: ObservedState = {
+      replicas: { checkout: { spec: 20, ready: 20 }, 'checkout-shadow': { spec: 1, ready: 1 } },
+      autoscaler: { target: 'checkout', minReplicas: 2, maxReplicas: 50, lowest: 1 },
+      route: { active: 'checkout', mirror: 'checkout-shadow', mirrorPercent: 10 },
+    };
+    const steps: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const step = nextStep(observed, desired);
+      if (step.kind === 'done') break;
+      steps.push(step.kind === 'scale' ? `scale ${step.set}=${step.replicas}` : step.kind === 'autoscaler' ? `autoscaler ${step.target} ${step.minReplicas}-${step.maxReplicas}` : step.kind);
+      apply(observed, step);
+      // What serves has at least the capacity of the 20 full pods it started with.
+      expect(capacity(observed, desired)).toBeGreaterThanOrEqual(20);
+    }
+    expect(steps).toEqual(['scale checkout-shadow=40', 'wait', 'route', 'autoscaler checkout-shadow 4-100', 'scale checkout=1']);
+  });
+
+  it('sizes the revert by the capacity the shadow serves, not its pod count', () => {
+    const memory = recordMove({ ...emptyMemory(), swapped: true }, 'checkout-shadow', 'checkout', T0 - 60 * MIN);
+    const { desired } = decide(memory, half, { now: T0, shadowReady: true });
+    expect(desired).toMatchObject({ active: 'checkout', floor: 2, ceiling: 50, swapped: false });
+    const observed: ObservedState = {
+      replicas: { checkout: { spec: 1, ready: 1 }, 'checkout-shadow': { spec: 40, ready: 40 } },
+      autoscaler: { target: 'checkout-shadow', minReplicas: 4, maxReplicas: 100, lowest: 1 },
+      route: { active: 'checkout-shadow', mirror: 'checkout', mirrorPercent: 10 },
+    };
+    expect(nextStep(observed, desired)).toMatchObject({ kind: 'scale', set: 'checkout', replicas: 20 });
+  });
+
+  it('never moves traffic to a set without a ready pod, even from a set scaled to zero', () => {
+    const zero: Limits = { ...half, primary: { ...half.primary, minReplicas: 0 } };
+    const memory = recordAlerts(emptyMemory(), [alert('p', 'promote', 'firing')], T0);
+    const { desired } = decide(memory, zero, { now: T0, shadowReady: true });
+    const observed: ObservedState = {
+      replicas: { checkout: { spec: 0, ready: 0 }, 'checkout-shadow': { spec: 0, ready: 0 } },
+      route: { active: 'checkout', mirror: 'checkout-shadow', mirrorPercent: 10 },
+    };
+    expect(nextStep(observed, desired)).toMatchObject({ kind: 'scale', set: 'checkout-shadow', replicas: 1 });
+    observed.replicas['checkout-shadow'] = { spec: 1, ready: 0 };
+    expect(nextStep(observed, desired)).toMatchObject({ kind: 'wait' });
+  });
+});
+
+describe('a swap decided but not yet moved', () => {
+  it('uses no role-change budget while it waits, and counts once traffic moves', () => {
+    let memory = recordAlerts(emptyMemory(), [alert('p', 'promote', 'firing')], T0);
+    memory = decide(memory, limits, { now: T0, shadowReady: true }).memory;
+    // An hour of waiting for replicas (decisions again and again): nothing counted.
+    for (let t = T0; t < T0 + 60 * MIN; t += 5 * MIN) memory = decide(memory, limits, { now: t, shadowReady: true }).memory;
+    expect(memory.roleChanges).toEqual([]);
+    memory = recordMove(memory, 'checkout-shadow', 'checkout', T0 + 60 * MIN);
+    expect(memory.roleChanges).toEqual([T0 + 60 * MIN]);
+  });
+
+  it('is cancelled when the shadow degrades or stops being ready before traffic moves', () => {
+    let memory = recordAlerts(emptyMemory(), [alert('p', 'promote', 'firing')], T0);
+    memory = decide(memory, limits, { now: T0, shadowReady: true }).memory;
+    expect(memory.swapped).toBe(true);
+    const degraded = recordAlerts(memory, [alert('d', 'restart', 'firing')], T0 + MIN);
+    const d1 = decide(degraded, limits, { now: T0 + MIN, shadowReady: true });
+    expect(d1.desired).toMatchObject({ swapped: false, active: 'checkout' });
+    expect(d1.desired.reasons.join('; ')).toMatch(/cancelled before traffic moved, the shadow is degraded/);
+    const d2 = decide(memory, limits, { now: T0 + MIN, shadowReady: false });
+    expect(d2.desired).toMatchObject({ swapped: false, active: 'checkout' });
+    expect(d2.desired.reasons.join('; ')).toMatch(/cancelled before traffic moved, the shadow is no longer ready/);
+    // Once traffic has moved, the same signals no longer undo it (a revert has its own conditions).
+    const moved = recordMove(memory, 'checkout-shadow', 'checkout', T0);
+    expect(decide(moved, limits, { now: T0 + MIN, shadowReady: false }).desired.swapped).toBe(true);
   });
 });

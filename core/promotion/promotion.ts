@@ -34,7 +34,10 @@ export interface WorkloadMemory {
   alerts: Record<string, AlertRecord>;
   /** True while the configured shadow set serves the traffic and the configured primary is the shadow. */
   swapped: boolean;
-  /** Times of past role changes (ms), newest last; the rate limit and minimum hold read it. */
+  /**
+   * Times of past role changes (ms), newest last: when traffic moved (recordMove), not when a swap was
+   * decided, so a swap stuck waiting for replicas uses up no budget. The rate limit and minimum hold read it.
+   */
   roleChanges: number[];
   /** The plan captured when the current prescale episode began. */
   prescalePlan?: PlanSnapshot;
@@ -50,9 +53,25 @@ export function emptyMemory(): WorkloadMemory {
   return { alerts: {}, swapped: false, roleChanges: [] };
 }
 
+/**
+ * The memory after traffic moved to (or was found on) `set`: the set that serves, and a role change
+ * stamped now when it is a change. Returns the same object when nothing changed.
+ */
+export function recordMove(memory: WorkloadMemory, set: string, primary: string, now: number): WorkloadMemory {
+  const before = memory.serving ?? primary;
+  if (before === set && memory.serving !== undefined) return memory;
+  if (before === set) return { ...memory, serving: set };
+  return { ...memory, serving: set, roleChanges: [...memory.roleChanges.filter((t) => now - t < HOUR_MS), now] };
+}
+
 export interface Limits {
+  /** Replicas counted in the primary's pods (full resources). */
   primary: { name: string; minReplicas: number; maxReplicas: number };
-  shadow: { name: string; minReplicas: number; maxReplicas: number; mirrorPercent: number };
+  /**
+   * The shadow's pods run `resourceFraction` of a primary pod's resources (requests and limits), so
+   * the shadow set serves the primary's traffic with 1 ÷ fraction as many pods.
+   */
+  shadow: { name: string; minReplicas: number; maxReplicas: number; mirrorPercent: number; resourceFraction: number };
   /** How long after the last prescale alert resolves the floor and pool stay raised. */
   cooldownMs: number;
   /** The longest a prescale keeps the floor raised, however long its alert fires. */
@@ -76,8 +95,12 @@ export interface DesiredState {
   /** The set that receives the traffic, and the set that receives the mirror. */
   active: string;
   standby: string;
-  /** Floor of the autoscaler of the active set (HPA minReplicas / ScaledObject minReplicaCount). */
+  /** Floor of the autoscaler of the active set (HPA minReplicas / ScaledObject minReplicaCount), in its own pods. */
   floor: number;
+  /** Ceiling of that autoscaler (maxReplicas), in the active set's pods: the primary's maximum, scaled for a shadow's smaller pods. */
+  ceiling: number;
+  /** Resources of one pod of each set as a fraction of a primary pod's: what a replica of each is worth. */
+  podSize: Record<string, number>;
   /** Replicas of the standby set (the shadow pool). */
   pool: number;
   mirrorPercent: number;
@@ -184,40 +207,67 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
   const reasons: string[] = [];
   let next = forgetOld(memory, now);
 
-  // Roles.
+  // Roles. A swap is decided here and happens when traffic moves (recordMove); until then it is
+  // pending, and its reasons are checked again at every decision: a pending promotion is cancelled when
+  // its alerts resolve, or when the shadow is no longer ready or is degraded, and a pending revert when
+  // the alerts come back or the primary, standing by, is no longer ready.
   let swapped = next.swapped;
   const promoting = firing(next, 'promote');
   const demoting = firing(next, 'demote');
   const degraded = firing(next, 'restart');
-  if (!swapped && promoting.length > 0) {
-    const blocked = roleChangeBlocked(next, limits, now);
-    if (!signals.shadowReady) reasons.push(`promote: ${names(promoting)} firing, but the shadow is not ready`);
-    else if (degraded.length > 0) reasons.push(`promote: ${names(promoting)} firing, but the shadow is degraded (${names(degraded)})`);
-    else if (blocked) reasons.push(`promote: ${names(promoting)} firing, held: ${blocked}`);
-    else {
-      swapped = true;
-      reasons.push(`promote: ${names(promoting)} firing and the shadow is ready`);
-    }
-  } else if (swapped && (promoting.length === 0 || demoting.length > 0)) {
-    // Revert: the serving set's promote alerts resolved a cooldown ago, or an operator's demote alert
-    // asks for it; and the configured primary, standing by and measured as the standby, is ready to
-    // take the traffic back (a revert onto a primary still degraded would undo the promotion's point).
-    const resolvedAt = lastResolved(next, 'promote') ?? 0;
-    const blocked = roleChangeBlocked(next, limits, now);
-    if (demoting.length === 0 && now - resolvedAt < limits.cooldownMs) {
-      reasons.push(`revert: promote alerts resolved ${Math.round((now - resolvedAt) / 1000)} s ago, waiting for the cooldown`);
-    } else if (blocked) {
-      reasons.push(`revert: held: ${blocked}`);
-    } else if (!signals.shadowReady) {
-      reasons.push(`revert: ${demoting.length > 0 ? `${names(demoting)} firing` : 'promote alerts resolved'}, but ${limits.primary.name}, standing by, is not ready to serve`);
-    } else {
+  const serving = next.serving ?? limits.primary.name;
+  const pendingPromotion = swapped && serving !== limits.shadow.name;
+  const pendingRevert = !swapped && serving === limits.shadow.name;
+  if (pendingPromotion) {
+    if (promoting.length === 0 || demoting.length > 0) {
       swapped = false;
-      reasons.push(demoting.length > 0 ? `demote: ${names(demoting)} firing` : 'revert: promote alerts resolved and the cooldown has passed');
+      reasons.push('promote: cancelled before traffic moved, the promote alerts resolved');
+    } else if (!signals.shadowReady) {
+      swapped = false;
+      reasons.push(`promote: cancelled before traffic moved, the shadow is no longer ready`);
+    } else if (degraded.length > 0) {
+      swapped = false;
+      reasons.push(`promote: cancelled before traffic moved, the shadow is degraded (${names(degraded)})`);
+    } else reasons.push(`promote: ${names(promoting)} firing and the shadow is ready; moving traffic`);
+  } else if (pendingRevert) {
+    if (promoting.length > 0 && demoting.length === 0) {
+      swapped = true;
+      reasons.push(`revert: cancelled before traffic moved, ${names(promoting)} firing again`);
+    } else if (!signals.shadowReady) {
+      swapped = true;
+      reasons.push(`revert: cancelled before traffic moved, ${limits.primary.name} is no longer ready to serve`);
+    } else reasons.push('revert: moving traffic back');
+  } else {
+    if (!swapped && promoting.length > 0) {
+      const blocked = roleChangeBlocked(next, limits, now);
+      if (!signals.shadowReady) reasons.push(`promote: ${names(promoting)} firing, but the shadow is not ready`);
+      else if (degraded.length > 0) reasons.push(`promote: ${names(promoting)} firing, but the shadow is degraded (${names(degraded)})`);
+      else if (blocked) reasons.push(`promote: ${names(promoting)} firing, held: ${blocked}`);
+      else {
+        swapped = true;
+        reasons.push(`promote: ${names(promoting)} firing and the shadow is ready`);
+      }
+    } else if (swapped && (promoting.length === 0 || demoting.length > 0)) {
+      // Revert: the serving set's promote alerts resolved a cooldown ago, or an operator's demote alert
+      // asks for it; and the configured primary, standing by and measured as the standby, is ready to
+      // take the traffic back (a revert onto a primary still degraded would undo the promotion's point).
+      const resolvedAt = lastResolved(next, 'promote') ?? 0;
+      const blocked = roleChangeBlocked(next, limits, now);
+      if (demoting.length === 0 && now - resolvedAt < limits.cooldownMs) {
+        reasons.push(`revert: promote alerts resolved ${Math.round((now - resolvedAt) / 1000)} s ago, waiting for the cooldown`);
+      } else if (blocked) {
+        reasons.push(`revert: held: ${blocked}`);
+      } else if (!signals.shadowReady) {
+        reasons.push(`revert: ${demoting.length > 0 ? `${names(demoting)} firing` : 'promote alerts resolved'}, but ${limits.primary.name}, standing by, is not ready to serve`);
+      } else {
+        swapped = false;
+        reasons.push(demoting.length > 0 ? `demote: ${names(demoting)} firing` : 'revert: promote alerts resolved and the cooldown has passed');
+      }
+    } else if (swapped) {
+      reasons.push(`promoted: ${names(promoting)} still firing`);
     }
-  } else if (swapped) {
-    reasons.push(`promoted: ${names(promoting)} still firing`);
   }
-  if (swapped !== next.swapped) next = { ...next, swapped, roleChanges: [...next.roleChanges.filter((t) => now - t < HOUR_MS), now] };
+  if (swapped !== next.swapped) next = { ...next, swapped };
 
   // Floor and pool.
   const episode = prescaleActive(next, limits, now);
@@ -253,16 +303,25 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
 
   const active = swapped ? limits.shadow.name : limits.primary.name;
   const standby = swapped ? limits.primary.name : limits.shadow.name;
+  const podSize = { [limits.primary.name]: 1, [limits.shadow.name]: limits.shadow.resourceFraction };
+  let ceiling = limits.primary.maxReplicas;
   if (swapped) {
-    // The set now serving must keep at least the configured primary floor; the old primary, now the
-    // standby, holds the pool, bounded by the primary's own maximum.
-    floor = Math.max(floor, limits.primary.minReplicas);
+    // The set now serving must keep at least the capacity of the configured primary floor, and may
+    // grow to the capacity of its maximum: both counted in its own, smaller pods. The old primary, now
+    // the standby, holds the pool, bounded by the primary's own maximum.
+    floor = podsFor(Math.max(floor, limits.primary.minReplicas), limits.shadow.resourceFraction);
+    ceiling = podsFor(limits.primary.maxReplicas, limits.shadow.resourceFraction);
     pool = clamp(pool, limits.shadow.minReplicas, limits.primary.maxReplicas);
   }
   return {
-    desired: { active, standby, floor, pool, mirrorPercent: limits.shadow.mirrorPercent, swapped, ...(restart ? { restart } : {}), reasons },
+    desired: { active, standby, floor, ceiling, podSize, pool, mirrorPercent: limits.shadow.mirrorPercent, swapped, ...(restart ? { restart } : {}), reasons },
     memory: next,
   };
+}
+
+/** Pods of `size` (a fraction of a primary pod) that give the capacity of `primaryPods` primary pods. */
+export function podsFor(primaryPods: number, size: number): number {
+  return Math.ceil(primaryPods / size - 1e-9);
 }
 
 function sanitize(plan: PlanSnapshot): PlanSnapshot {
@@ -295,7 +354,7 @@ export interface ObservedState {
 export type Step =
   | { kind: 'scale'; set: string; replicas: number; why: string }
   | { kind: 'route'; active: string; mirror: string; mirrorPercent: number; why: string }
-  | { kind: 'autoscaler'; target: string; minReplicas: number; why: string }
+  | { kind: 'autoscaler'; target: string; minReplicas: number; maxReplicas?: number; why: string }
   | { kind: 'restart'; set: string; at: string; why: string }
   | { kind: 'wait'; why: string }
   | { kind: 'done' };
@@ -318,7 +377,11 @@ export function nextStep(observed: ObservedState, desired: DesiredState): Step {
   const servingNow = observed.route?.active ?? observed.autoscaler?.target ?? desired.active;
 
   if (observed.route && observed.route.active !== desired.active) {
-    const need = Math.max(r(servingNow).spec, r(servingNow).ready, desired.floor);
+    // Sized for the capacity the serving set has, not its pod count: a shadow's pods are smaller. And
+    // never an empty set: traffic goes only where at least one pod is ready.
+    const size = (set: string) => desired.podSize[set] ?? 1;
+    const capacity = Math.max(r(servingNow).spec, r(servingNow).ready) * size(servingNow);
+    const need = Math.max(1, podsFor(capacity, size(desired.active)), desired.floor);
     if (r(desired.active).spec < need) {
       return { kind: 'scale', set: desired.active, replicas: need, why: `grow ${desired.active} to ${need} replicas before it takes the traffic of ${servingNow}` };
     }
@@ -331,11 +394,18 @@ export function nextStep(observed: ObservedState, desired: DesiredState): Step {
     return { kind: 'route', active: desired.active, mirror: desired.standby, mirrorPercent: desired.mirrorPercent, why: `mirror ${desired.mirrorPercent} % to ${desired.standby}` };
   }
   if (observed.autoscaler) {
-    // The floor an autoscaler can hold: an HPA's is at least 1 and at most its own maxReplicas.
-    const floor = Math.min(Math.max(desired.floor, observed.autoscaler.lowest ?? 0), observed.autoscaler.maxReplicas ?? Infinity);
-    if (observed.autoscaler.target !== desired.active || observed.autoscaler.minReplicas !== floor) {
-      const what = observed.autoscaler.target !== desired.active ? `retarget the autoscaler from ${observed.autoscaler.target} to ${desired.active}` : `autoscaler floor ${observed.autoscaler.minReplicas} → ${floor}`;
-      return { kind: 'autoscaler', target: desired.active, minReplicas: floor, why: what };
+    // The floor an autoscaler can hold: an HPA's is at least 1 and at most its maxReplicas. Its
+    // maxReplicas follows the serving set's pod size (where the autoscaler tells it).
+    const ceiling = observed.autoscaler.maxReplicas === undefined ? undefined : desired.ceiling;
+    const floor = Math.min(Math.max(desired.floor, observed.autoscaler.lowest ?? 0), ceiling ?? Infinity);
+    const retarget = observed.autoscaler.target !== desired.active;
+    if (retarget || observed.autoscaler.minReplicas !== floor || (ceiling !== undefined && observed.autoscaler.maxReplicas !== ceiling)) {
+      const what = retarget
+        ? `retarget the autoscaler from ${observed.autoscaler.target} to ${desired.active}`
+        : observed.autoscaler.minReplicas !== floor
+          ? `autoscaler floor ${observed.autoscaler.minReplicas} → ${floor}`
+          : `autoscaler ceiling ${observed.autoscaler.maxReplicas} → ${ceiling}`;
+      return { kind: 'autoscaler', target: desired.active, minReplicas: floor, ...(ceiling !== undefined && ceiling !== observed.autoscaler.maxReplicas ? { maxReplicas: ceiling } : {}), why: what };
     }
   } else if (r(desired.active).spec < desired.floor) {
     return { kind: 'scale', set: desired.active, replicas: desired.floor, why: `no autoscaler: raise ${desired.active} to the floor ${desired.floor}` };
