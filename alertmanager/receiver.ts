@@ -227,7 +227,7 @@ export class Receiver {
         // The router is the truth of who serves (a hand edit, or a crash between a route write and the memory).
         if (observed.route && observed.route.active !== this.serving.get(key)) await this.recordServing(key, w, observed.route.active);
       }
-      const step = nextStep(observed, desired);
+      const step = nextStep(observed, desired, this.now());
       if (step.kind !== 'wait') this.lastWait.delete(key);
       if (step.kind === 'done') return;
       if (step.kind === 'wait') {
@@ -332,6 +332,7 @@ export function limitsOf(w: WorkloadConfig, r: ReceiverConfig): Limits {
     prescaleMaxMs: r.prescaleMax * 1000,
     minHoldMs: r.minHold * 1000,
     maxRoleChangesPerHour: r.maxRoleChangesPerHour,
+    drainMs: r.drain * 1000,
   };
 }
 

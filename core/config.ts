@@ -314,6 +314,12 @@ const receiverSchema = z
     prescaleMax: duration.default(3600),
     /** Minimum time between two role changes (promotion, revert) of a workload. */
     minHold: duration.default(600),
+    /**
+     * After traffic moves, how long the old set keeps its replicas and the autoscaler its target: the
+     * time the data plane takes to drain connections to the old set (counted from the route write; the
+     * router's own acknowledgement, where it gives one, is waited for as well).
+     */
+    drain: duration.default(15),
     maxRoleChangesPerHour: z.number().int().min(1).max(60).default(2),
     /** How often every workload is reconciled even without a webhook (cooldowns, readiness, drift). */
     resync: duration.default(15),

@@ -169,6 +169,8 @@ function demoConfig(s: Scenario, o: DemoOptions, dir: string): Config {
         cooldown: '15s',
         prescaleMax: `${o.durationSeconds}s`,
         minHold: '15s',
+        // The local proxy switches at once; in-flight requests finish within a second or two.
+        drain: '3s',
         maxRoleChangesPerHour: 10,
         resync: '2s',
         stateFile: join(dir, 'receiver-state.json'),

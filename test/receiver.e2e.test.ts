@@ -96,7 +96,7 @@ describe('Prometheus → Alertmanager → receiver → local target', () => {
 
     const config = parseConfig(`
 prometheus: { url: http://127.0.0.1:9 }
-receiver: { listen: "127.0.0.1:0", tokenEnv: RECEIVER_TOKEN, target: local, cooldown: 2s, minHold: 1s, resync: 1s, stateFile: ${join(dir, 'state.json')} }
+receiver: { listen: "127.0.0.1:0", tokenEnv: RECEIVER_TOKEN, target: local, cooldown: 2s, minHold: 1s, drain: 1s, resync: 1s, stateFile: ${join(dir, 'state.json')} }
 workloads:
   - name: checkout
     namespace: shop

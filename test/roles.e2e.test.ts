@@ -60,7 +60,7 @@ describe('roles as state: a swap and a revert with app-style metrics', () => {
       stringify({
         prometheus: { url: 'http://127.0.0.1:9', timeout: '5s' },
         adapter: { listen: { http: '127.0.0.1:0' }, history: '1h', step: '1s', refresh: '5s' },
-        receiver: { listen: '127.0.0.1:0', tokenFile: join(dir, 'token'), target: 'local', cooldown: '3s', minHold: '5s', maxRoleChangesPerHour: 10, resync: '1s', stateFile: join(dir, 'state.json') },
+        receiver: { listen: '127.0.0.1:0', tokenFile: join(dir, 'token'), target: 'local', cooldown: '3s', minHold: '5s', drain: '2s', maxRoleChangesPerHour: 10, resync: '1s', stateFile: join(dir, 'state.json') },
         workloads: [
           {
             name: 'web',

@@ -1,7 +1,77 @@
 /** What scales the serving set: the HPA or a KEDA ScaledObject, one file each. */
 export interface Autoscaler {
-  /** Which set it scales, its floor, its ceiling, and the lowest floor it accepts. */
-  observe(): Promise<{ target: string; minReplicas: number; maxReplicas?: number; lowest: number }>;
+  /**
+   * Which set it scales, its floor, its ceiling, the lowest floor it accepts, and what it must not be
+   * used for (hygiene, below).
+   */
+  observe(): Promise<{ target: string; minReplicas: number; maxReplicas?: number; lowest: number; blocks?: AutoscalerBlocks }>;
   /** Retargets it and sets its floor, and its ceiling when `maxReplicas` is given. */
   set(target: { kind: 'Deployment' | 'StatefulSet'; name: string }, minReplicas: number, maxReplicas?: number): Promise<void>;
+}
+
+/** Why shadowscale must not write an autoscaler at all, or must not retarget it in a swap. */
+export interface AutoscalerBlocks {
+  writes?: string;
+  retarget?: string;
+}
+
+/** A label value or a text naming one of `sets` as a whole Kubernetes name (not a prefix of a longer one). */
+function naming(text: string, sets: readonly string[]): string | undefined {
+  return sets.find((s) => new RegExp(`(^|[^a-z0-9.-])${s.replace(/[.]/g, '\\.')}($|[^a-z0-9.-])`).test(text));
+}
+
+interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ values?: string[] }>;
+}
+
+function selectorNames(selector: LabelSelector | undefined, sets: readonly string[]): string | undefined {
+  const values = [...Object.values(selector?.matchLabels ?? {}), ...(selector?.matchExpressions ?? []).flatMap((e) => e.values ?? [])];
+  for (const v of values) {
+    const set = naming(v, sets);
+    if (set) return set;
+  }
+  return undefined;
+}
+
+/**
+ * An HPA shadowscale may drive: not one KEDA owns (KEDA rewrites it from its ScaledObject), and, to be
+ * retargeted in a swap, none of its metrics may be tied to one set: Resource, ContainerResource and
+ * Pods metrics are measured on whatever it scales, shadowscale's own External metrics follow the
+ * serving set, but an External metric whose selector names a set, or an Object metric describing one,
+ * would keep measuring the old set after the swap (and scale the serving one to its floor).
+ */
+export function hpaBlocks(what: string, hpa: { metadata?: { ownerReferences?: Array<{ kind?: string; name?: string }> }; spec?: { metrics?: unknown[] } }, sets: readonly string[]): AutoscalerBlocks | undefined {
+  const owner = hpa.metadata?.ownerReferences?.find((o) => o.kind === 'ScaledObject');
+  if (owner) return { writes: `${what} is owned by ScaledObject ${owner.name}, and KEDA reverts every change to it: configure autoscaler: { kind: ScaledObject, name: ${owner.name} }` };
+  const metrics = (hpa.spec?.metrics ?? []) as Array<{ type?: string; external?: { metric?: { name?: string; selector?: LabelSelector } }; object?: { describedObject?: { kind?: string; name?: string }; metric?: { name?: string } } }>;
+  for (const [i, m] of metrics.entries()) {
+    if (m.type === 'External' && !(m.external?.metric?.name ?? '').startsWith('shadowscale_')) {
+      const set = selectorNames(m.external?.metric?.selector, sets);
+      if (set) return { retarget: `${what}: spec.metrics[${i}] (External ${m.external?.metric?.name}) selects ${set}; after a swap it would still measure ${set}, not the set that serves. Use Resource or Pods metrics, or shadowscale's (shadowscale_desired_replicas)` };
+    }
+    if (m.type === 'Object' && m.object?.describedObject?.name && sets.includes(m.object.describedObject.name) && /^(Deployment|StatefulSet)$/.test(m.object.describedObject.kind ?? '')) {
+      return { retarget: `${what}: spec.metrics[${i}] (Object ${m.object.metric?.name} of ${m.object.describedObject.kind} ${m.object.describedObject.name}) would still measure ${m.object.describedObject.name} after a swap. Use Resource or Pods metrics, or shadowscale's (shadowscale_desired_replicas)` };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The same for a ScaledObject's triggers: cpu and memory follow the target, shadowscale's own (the
+ * external scaler or metrics-api trigger pointing at the adapter) follow the workload; others must not
+ * name a set.
+ */
+export function scaledObjectBlocks(what: string, so: { spec?: { triggers?: Array<{ type?: string; metadata?: Record<string, string> }> } }, sets: readonly string[]): AutoscalerBlocks | undefined {
+  for (const [i, t] of (so.spec?.triggers ?? []).entries()) {
+    if (t.type === 'cpu' || t.type === 'memory') continue;
+    const meta = t.metadata ?? {};
+    const ours = (t.type === 'external' || t.type === 'external-push') ? /shadowscale/.test(meta.scalerAddress ?? '') : t.type === 'metrics-api' && /shadowscale/.test(meta.url ?? '');
+    if (ours) continue;
+    for (const [key, value] of Object.entries(meta)) {
+      const set = naming(String(value), sets);
+      if (set) return { retarget: `${what}: spec.triggers[${i}] (${t.type}) metadata.${key} names ${set}; after a swap it would still measure ${set}, not the set that serves. Use cpu or memory triggers, or shadowscale's external scaler` };
+    }
+  }
+  return undefined;
 }

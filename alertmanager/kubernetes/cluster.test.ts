@@ -26,6 +26,7 @@ receiver:
   listen: "127.0.0.1:0"
   cooldown: 1s
   minHold: 1s
+  drain: 1s
   resync: 1h
   kubernetes: { requestTimeout: 1s, retries: 3 }
   leaderElection: { namespace: shadowscale }
@@ -53,7 +54,9 @@ function seed(api: FakeKubeApi): void {
   api.put(ROUTE, {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
-    metadata: { name: 'checkout', namespace: NS },
+    metadata: { name: 'checkout', namespace: NS, generation: 1 },
+    // As the gateway left it: the current spec (generation 1) accepted, its Services resolved.
+    status: { parents: [{ parentRef: { name: 'gateway' }, controllerName: 'example.net/gateway-controller', conditions: [{ type: 'Accepted', status: 'True', observedGeneration: 1 }, { type: 'ResolvedRefs', status: 'True', observedGeneration: 1 }] }] },
     spec: {
       parentRefs: [{ name: 'gateway' }],
       rules: [
@@ -167,6 +170,20 @@ describe('the receiver against the Kubernetes API', () => {
     expect(api.requests.some((r) => r.method === 'POST' && r.path.endsWith('/events') && r.body.reason === 'ShadowscalePromoted')).toBe(true);
   });
 
+  it('retargets the HPA and shrinks the old primary only once the gateway has programmed the route and the drain has passed', async () => {
+    api.gatewayAckMs = 1500;
+    expect(await post(payload([alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded')]))).toBe(200);
+    await until('old primary shrunk', () => api.get(`${DEPLOY}/checkout`).spec.replicas === 1, 10_000);
+    const routePatch = api.requests.find((r) => r.method === 'PATCH' && r.path === ROUTE)!;
+    const retarget = api.requests.find((r) => r.method === 'PATCH' && r.path === HPA)!;
+    const shrink = api.requests.find((r) => r.method === 'PATCH' && r.path.endsWith('checkout/scale'))!;
+    // The gateway acknowledged generation 2 about 1.5 s after the write; the drain (1 s) had passed by then.
+    expect(api.get(ROUTE).status.parents[0].conditions[0]).toMatchObject({ type: 'Accepted', observedGeneration: 2 });
+    expect(retarget.at - routePatch.at).toBeGreaterThanOrEqual(1500);
+    expect(shrink.at - routePatch.at).toBeGreaterThanOrEqual(1500);
+    expect(audit.events.some((e) => e.event === 'wait' && /router has taken the new routes \(gateway gateway: Accepted True at generation 1, route at generation 2\)/.test((e as { why: string }).why))).toBe(true);
+  });
+
   it('restarts a degraded shadow once per firing, and never promotes it meanwhile', async () => {
     const degraded = alert('d1', 'restart', 'firing', 'ShadowscaleShadowDegraded', '2026-11-23T07:50:00Z');
     const body = payload([degraded, alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded')]);
@@ -211,6 +228,34 @@ describe('the receiver against the Kubernetes API', () => {
     expect(reads() - readsBefore).toBe(2);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('does not promote through an HPA whose metric would keep measuring the old set, and says why', async () => {
+    api.hpa(NS, 'checkout', 'checkout', 2, 20, {
+      metrics: [{ type: 'External', external: { metric: { name: 'http_requests_per_second', selector: { matchLabels: { deployment: 'checkout' } } }, target: { type: 'AverageValue', averageValue: '50' } } }],
+    });
+    expect(await post(payload([alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded')]))).toBe(200);
+    await until('held', () => audit.events.some((e) => e.event === 'wait'));
+    await running.receiver.idle();
+    // Nothing written: the traffic stays, the shadow is not grown for a swap that cannot happen.
+    expect(actions(api.requests)).toEqual([]);
+    expect(api.get(ROUTE).spec.rules[0].backendRefs[0].name).toBe('checkout');
+    const wait = audit.events.find((e) => e.event === 'wait') as { why: string };
+    expect(wait.why).toBe(
+      `roles cannot change: HorizontalPodAutoscaler ${NS}/checkout: spec.metrics[0] (External http_requests_per_second) selects checkout; after a swap it would still measure checkout, not the set that serves. Use Resource or Pods metrics, or shadowscale's (shadowscale_desired_replicas)`,
+    );
+  });
+
+  it('never writes an HPA that KEDA owns, and points to its ScaledObject', async () => {
+    const hpa = api.get(HPA);
+    api.put(HPA, { ...hpa, metadata: { ...hpa.metadata, ownerReferences: [{ apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', name: 'checkout-so', uid: 'u1', controller: true }] } });
+    expect(await post(payload([alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]))).toBe(200);
+    await until('held', () => audit.events.some((e) => e.event === 'wait'));
+    await running.receiver.idle();
+    expect(api.writes().filter((w) => w.path === HPA)).toEqual([]);
+    expect((audit.events.find((e) => e.event === 'wait') as { why: string }).why).toBe(
+      `autoscaler not written: HorizontalPodAutoscaler ${NS}/checkout is owned by ScaledObject checkout-so, and KEDA reverts every change to it: configure autoscaler: { kind: ScaledObject, name: checkout-so }`,
+    );
   });
 
   it('reports a request that keeps failing, and converges at the next reconciliation', async () => {

@@ -26,9 +26,9 @@ export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCl
   const autoscalerName = w.autoscaler.name ?? w.primary.name;
   const autoscaler: Autoscaler | undefined =
     w.autoscaler.kind === 'HorizontalPodAutoscaler'
-      ? horizontalPodAutoscaler(apis, w.namespace, autoscalerName)
+      ? horizontalPodAutoscaler(apis, w.namespace, autoscalerName, [w.primary.name, shadow.name])
       : w.autoscaler.kind === 'ScaledObject'
-        ? scaledObject(apis, w.namespace, autoscalerName)
+        ? scaledObject(apis, w.namespace, autoscalerName, [w.primary.name, shadow.name])
         : undefined;
   const r = w.router;
   const router: Router | undefined =

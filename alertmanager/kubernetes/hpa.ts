@@ -1,13 +1,14 @@
 /** The HPA (autoscaling/v2): floor = spec.minReplicas; a swap retargets spec.scaleTargetRef, keeping the object, its behavior and history. */
 import type { KubeApis } from './api.ts';
-import type { Autoscaler } from './autoscaler.ts';
+import { hpaBlocks, type Autoscaler } from './autoscaler.ts';
 
-export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name: string): Autoscaler {
+export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name: string, sets: readonly string[] = []): Autoscaler {
   const what = `HorizontalPodAutoscaler ${namespace}/${name}`;
   return {
     async observe() {
       const o = await apis.retry(`read ${what}`, () => apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, apis.options()));
-      return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicas ?? 1, maxReplicas: o.spec?.maxReplicas, lowest: 1 };
+      const blocks = hpaBlocks(what, o as Parameters<typeof hpaBlocks>[1], sets);
+      return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicas ?? 1, maxReplicas: o.spec?.maxReplicas, lowest: 1, ...(blocks ? { blocks } : {}) };
     },
     async set(target, minReplicas, maxReplicas) {
       await apis.retry(`update ${what}`, async () => {

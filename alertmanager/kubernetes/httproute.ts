@@ -19,8 +19,14 @@ interface Filter {
   requestMirror?: { backendRef: BackendRef; percent?: number; fraction?: { numerator: number; denominator?: number } };
   [k: string]: unknown;
 }
+interface Condition {
+  type?: string;
+  status?: string;
+  observedGeneration?: number;
+}
 interface HTTPRoute {
-  metadata?: { resourceVersion?: string };
+  metadata?: { resourceVersion?: string; generation?: number };
+  status?: { parents?: Array<{ parentRef?: { name?: string }; conditions?: Condition[] }> };
   spec?: { rules?: Array<{ backendRefs?: BackendRef[]; filters?: Filter[]; [k: string]: unknown }>; [k: string]: unknown };
 }
 
@@ -30,6 +36,26 @@ export interface HttpRouteSettings {
   port: number;
   /** Service of each set, by set name. */
   services: Record<string, string>;
+}
+
+/**
+ * Has every gateway (parent) taken the route's current spec: Accepted and ResolvedRefs true at its
+ * generation? Undefined when no gateway reports a status (nothing to wait for but the drain).
+ */
+export function programmed(o: HTTPRoute): { programmed?: boolean; programmedWhy?: string } {
+  const parents = o.status?.parents ?? [];
+  if (parents.length === 0) return {};
+  const generation = o.metadata?.generation;
+  for (const p of parents) {
+    for (const type of ['Accepted', 'ResolvedRefs']) {
+      const c = p.conditions?.find((x) => x.type === type);
+      const current = generation === undefined || c?.observedGeneration === undefined || c.observedGeneration >= generation;
+      if (c?.status !== 'True' || !current) {
+        return { programmed: false, programmedWhy: `gateway ${p.parentRef?.name ?? '?'}: ${type} ${c ? `${c.status} at generation ${c.observedGeneration ?? '?'}` : 'not reported'}, route at generation ${generation ?? '?'}` };
+      }
+    }
+  }
+  return { programmed: true };
 }
 
 export function httpRoute(apis: KubeApis, namespace: string, s: HttpRouteSettings): Router {
@@ -43,13 +69,14 @@ export function httpRoute(apis: KubeApis, namespace: string, s: HttpRouteSetting
   };
   return {
     async observe() {
-      const rule = ruleOf(await apis.retry(`read ${what}`, read));
+      const o = await apis.retry(`read ${what}`, read);
+      const rule = ruleOf(o);
       const serving = (rule.backendRefs ?? []).filter((b) => (b.weight ?? 1) > 0);
       const mirror = (rule.filters ?? []).find((f) => f.type === 'RequestMirror')?.requestMirror;
       const percent = mirror ? (mirror.percent ?? (mirror.fraction ? (100 * mirror.fraction.numerator) / (mirror.fraction.denominator ?? 100) : 100)) : 0;
       // Several weighted backends = a split someone else manages: report the heaviest as serving.
       const heaviest = [...serving].sort((a, b) => (b.weight ?? 1) - (a.weight ?? 1))[0];
-      return { active: setOf(heaviest?.name), mirror: mirror ? setOf(mirror.backendRef.name) : undefined, mirrorPercent: percent };
+      return { active: setOf(heaviest?.name), mirror: mirror ? setOf(mirror.backendRef.name) : undefined, mirrorPercent: percent, ...programmed(o) };
     },
     async set(active, mirror, mirrorPercent) {
       await apis.retry(`update ${what}`, async () => {

@@ -3,23 +3,24 @@
  * a swap retargets spec.scaleTargetRef. KEDA re-creates the HPA it owns from the ScaledObject, so the triggers stay.
  */
 import type { KubeApis } from './api.ts';
-import type { Autoscaler } from './autoscaler.ts';
+import { scaledObjectBlocks, type Autoscaler } from './autoscaler.ts';
 
 const ref = { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects' };
 
 interface ScaledObject {
   metadata?: { resourceVersion?: string };
-  spec?: { scaleTargetRef?: { name?: string; kind?: string }; minReplicaCount?: number; maxReplicaCount?: number };
+  spec?: { scaleTargetRef?: { name?: string; kind?: string }; minReplicaCount?: number; maxReplicaCount?: number; triggers?: Array<{ type?: string; metadata?: Record<string, string> }> };
 }
 
-export function scaledObject(apis: KubeApis, namespace: string, name: string): Autoscaler {
+export function scaledObject(apis: KubeApis, namespace: string, name: string, sets: readonly string[] = []): Autoscaler {
   const what = `ScaledObject ${namespace}/${name}`;
   const read = () => apis.custom.getNamespacedCustomObject({ ...ref, namespace, name }, apis.options()) as Promise<ScaledObject>;
   return {
     async observe() {
       const o = await apis.retry(`read ${what}`, read);
       // KEDA's defaults: minReplicaCount 0, maxReplicaCount 100.
-      return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicaCount ?? 0, maxReplicas: o.spec?.maxReplicaCount ?? 100, lowest: 0 };
+      const blocks = scaledObjectBlocks(what, o, sets);
+      return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicaCount ?? 0, maxReplicas: o.spec?.maxReplicaCount ?? 100, lowest: 0, ...(blocks ? { blocks } : {}) };
     },
     async set(target, minReplicas, maxReplicas) {
       await apis.retry(`update ${what}`, async () => {

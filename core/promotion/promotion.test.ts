@@ -10,6 +10,7 @@ const limits: Limits = {
   prescaleMaxMs: 60 * MIN,
   minHoldMs: 10 * MIN,
   maxRoleChangesPerHour: 2,
+  drainMs: 0,
 };
 const T0 = Date.parse('2026-11-23T08:00:00Z');
 const alert = (fingerprint: string, action: 'prescale' | 'promote' | 'demote' | 'restart', status: 'firing' | 'resolved', startsAt = '2026-11-23T07:59:00Z') => ({
@@ -151,7 +152,7 @@ describe('a degraded shadow', () => {
 });
 
 describe('nextStep', () => {
-  const desiredSwap: DesiredState = { active: 'checkout-shadow', standby: 'checkout', floor: 2, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, pool: 1, mirrorPercent: 10, swapped: true, reasons: [] };
+  const desiredSwap: DesiredState = { active: 'checkout-shadow', standby: 'checkout', floor: 2, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, mirrorPercent: 10, swapped: true, reasons: [] };
   const before: ObservedState = {
     replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 1, ready: 1 } },
     autoscaler: { target: 'checkout', minReplicas: 2 },
@@ -188,7 +189,7 @@ describe('nextStep', () => {
   });
 
   it('raises the floor through the autoscaler, or by scaling when there is none', () => {
-    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 9, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, pool: 4, mirrorPercent: 10, swapped: false, reasons: [] };
+    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 9, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 4, mirrorPercent: 10, swapped: false, reasons: [] };
     expect(nextStep(before, desired)).toMatchObject({ kind: 'autoscaler', target: 'checkout', minReplicas: 9 });
     const { autoscaler: _a, ...noAutoscaler } = before;
     expect(nextStep(noAutoscaler, desired)).toMatchObject({ kind: 'scale', set: 'checkout', replicas: 9 });
@@ -199,7 +200,7 @@ describe('nextStep', () => {
 
 describe('nextStep with an autoscaler that bounds its floor', () => {
   it('asks for the floor the autoscaler can hold, so reconciliation ends', () => {
-    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 80, ceiling: 20, podSize: { checkout: 1, 'checkout-shadow': 1 }, pool: 1, mirrorPercent: 10, swapped: false, reasons: [] };
+    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 80, ceiling: 20, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, mirrorPercent: 10, swapped: false, reasons: [] };
     const observed: ObservedState = { replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 1, ready: 1 } }, autoscaler: { target: 'checkout', minReplicas: 2, maxReplicas: 20, lowest: 1 } };
     expect(nextStep(observed, desired)).toMatchObject({ kind: 'autoscaler', minReplicas: 20 });
     observed.autoscaler!.minReplicas = 20;

@@ -80,6 +80,8 @@ export interface Limits {
   minHoldMs: number;
   /** At most this many role changes in any hour. */
   maxRoleChangesPerHour: number;
+  /** After traffic moves, the old set keeps its replicas and the autoscaler its target this long. */
+  drainMs: number;
 }
 
 export interface Signals {
@@ -101,6 +103,8 @@ export interface DesiredState {
   ceiling: number;
   /** Resources of one pod of each set as a fraction of a primary pod's: what a replica of each is worth. */
   podSize: Record<string, number>;
+  /** Until when (ms) the last move of the traffic drains: no retarget, no shrink of the old set before. */
+  drainUntil: number;
   /** Replicas of the standby set (the shadow pool). */
   pool: number;
   mirrorPercent: number;
@@ -314,9 +318,16 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
     pool = clamp(pool, limits.shadow.minReplicas, limits.primary.maxReplicas);
   }
   return {
-    desired: { active, standby, floor, ceiling, podSize, pool, mirrorPercent: limits.shadow.mirrorPercent, swapped, ...(restart ? { restart } : {}), reasons },
+    desired: { active, standby, floor, ceiling, podSize, drainUntil: (next.roleChanges.at(-1) ?? 0) + limits.drainMs, pool, mirrorPercent: limits.shadow.mirrorPercent, swapped, ...(restart ? { restart } : {}), reasons },
     memory: next,
   };
+}
+
+/** Why the data plane may still send traffic to the old set: the router has not taken its spec, or it drains. */
+function dataPlaneSettling(observed: ObservedState, desired: DesiredState, now: number): string | undefined {
+  if (observed.route?.programmed === false) return `the router has taken the new routes (${observed.route.programmedWhy ?? 'not yet'})`;
+  if (now < desired.drainUntil) return `connections to the old set have drained (${Math.ceil((desired.drainUntil - now) / 1000)} s more, receiver.drain)`;
+  return undefined;
 }
 
 /** Pods of `size` (a fraction of a primary pod) that give the capacity of `primaryPods` primary pods. */
@@ -343,10 +354,18 @@ function forgetOld(memory: WorkloadMemory, now: number): WorkloadMemory {
 export interface ObservedState {
   /** Spec and ready replicas of each set, by name. */
   replicas: Record<string, { spec: number; ready: number }>;
-  /** The autoscaler of the workload, when there is one: which set it scales and its floor. */
-  autoscaler?: { target: string; minReplicas: number; maxReplicas?: number; lowest?: number };
-  /** The traffic router, when there is one: which set gets traffic, which the mirror, and its share. */
-  route?: { active: string; mirror?: string; mirrorPercent: number };
+  /**
+   * The autoscaler of the workload, when there is one: which set it scales and its floor; and why it
+   * must not be written at all (`blocks.writes`: someone else owns it) or retargeted in a swap
+   * (`blocks.retarget`: its metrics are tied to one set).
+   */
+  autoscaler?: { target: string; minReplicas: number; maxReplicas?: number; lowest?: number; blocks?: { writes?: string; retarget?: string } };
+  /**
+   * The traffic router, when there is one: which set gets traffic, which the mirror, and its share; and
+   * whether the data plane has taken the current spec (an HTTPRoute's Accepted and ResolvedRefs
+   * conditions at its generation, from every parent): undefined when the router does not say.
+   */
+  route?: { active: string; mirror?: string; mirrorPercent: number; programmed?: boolean; programmedWhy?: string };
   /** When each set's pods were last restarted (RFC 3339), when known. */
   restartedAt?: Record<string, string | undefined>;
 }
@@ -372,11 +391,16 @@ export function restartStamp(since: string, now = Date.now()): string {
  * serving set's size and waited for until ready; only then does traffic move; then the autoscaler is
  * retargeted (its object and settings kept); only then does the outgoing set shrink to the pool.
  */
-export function nextStep(observed: ObservedState, desired: DesiredState): Step {
+export function nextStep(observed: ObservedState, desired: DesiredState, now = Date.now()): Step {
   const r = (set: string) => observed.replicas[set] ?? { spec: 0, ready: 0 };
   const servingNow = observed.route?.active ?? observed.autoscaler?.target ?? desired.active;
 
+  const blocks = observed.autoscaler?.blocks;
   if (observed.route && observed.route.active !== desired.active) {
+    // A swap that would end with an autoscaler measuring the old set, or one shadowscale may not
+    // write, does not start: traffic stays where it is.
+    const refusal = blocks?.writes ?? blocks?.retarget;
+    if (refusal) return { kind: 'wait', why: `roles cannot change: ${refusal}` };
     // Sized for the capacity the serving set has, not its pod count: a shadow's pods are smaller. And
     // never an empty set: traffic goes only where at least one pod is ready.
     const size = (set: string) => desired.podSize[set] ?? 1;
@@ -400,6 +424,10 @@ export function nextStep(observed: ObservedState, desired: DesiredState): Step {
     const floor = Math.min(Math.max(desired.floor, observed.autoscaler.lowest ?? 0), ceiling ?? Infinity);
     const retarget = observed.autoscaler.target !== desired.active;
     if (retarget || observed.autoscaler.minReplicas !== floor || (ceiling !== undefined && observed.autoscaler.maxReplicas !== ceiling)) {
+      if (blocks?.writes) return { kind: 'wait', why: `autoscaler not written: ${blocks.writes}` };
+      if (retarget && blocks?.retarget) return { kind: 'wait', why: `autoscaler not retargeted: ${blocks.retarget}` };
+      const settling = retarget ? dataPlaneSettling(observed, desired, now) : undefined;
+      if (settling) return { kind: 'wait', why: `autoscaler retargeted once ${settling}` };
       const what = retarget
         ? `retarget the autoscaler from ${observed.autoscaler.target} to ${desired.active}`
         : observed.autoscaler.minReplicas !== floor
@@ -410,8 +438,11 @@ export function nextStep(observed: ObservedState, desired: DesiredState): Step {
   } else if (r(desired.active).spec < desired.floor) {
     return { kind: 'scale', set: desired.active, replicas: desired.floor, why: `no autoscaler: raise ${desired.active} to the floor ${desired.floor}` };
   }
-  // The standby shrinks only once nothing sends it traffic any more (checked above).
+  // The standby shrinks only once nothing sends it traffic any more (checked above), and once the
+  // data plane has moved and drained.
   if (r(desired.standby).spec !== desired.pool) {
+    const settling = r(desired.standby).spec > desired.pool ? dataPlaneSettling(observed, desired, now) : undefined;
+    if (settling) return { kind: 'wait', why: `${desired.standby} shrinks once ${settling}` };
     return { kind: 'scale', set: desired.standby, replicas: desired.pool, why: `shadow pool ${desired.standby} ${r(desired.standby).spec} → ${desired.pool}` };
   }
   const restart = desired.restart;

@@ -60,6 +60,12 @@ export class FakeKubeApi {
   private readonly hanging = new Set<http.ServerResponse>();
   url = '';
   readyDelayMs = 0;
+  /**
+   * A gateway controller: when set, an HTTPRoute whose spec changed has its generation bumped (as the
+   * API server does) and, this many ms later, its status.parents conditions Accepted and ResolvedRefs
+   * written at that generation, as a gateway acknowledges a route it has programmed.
+   */
+  gatewayAckMs?: number;
   /** Called with each request as it arrives (benchmarks index them instead of scanning `requests`). */
   onRequest?: (r: RecordedRequest) => void;
   /** Called after each successful write, before it is answered (the in-test controllers hook in here). */
@@ -250,9 +256,23 @@ export class FakeKubeApi {
     if (r.method === 'PATCH') {
       if (r.contentType !== 'application/merge-patch+json') return [415, status(415, 'UnsupportedMediaType', `${r.contentType} is not served here`)];
       const patched = mergePatch(current, r.body);
+      if (path.includes('/httproutes/') && this.gatewayAckMs !== undefined && JSON.stringify(patched.spec) !== JSON.stringify(current.spec)) {
+        const generation = (current.metadata.generation ?? 1) + 1;
+        patched.metadata = { ...patched.metadata, generation };
+        setTimeout(() => this.acknowledgeRoute(path, generation), this.gatewayAckMs).unref();
+      }
       return [200, this.put(path, { ...patched, metadata: { ...patched.metadata, uid: current.metadata.uid } })];
     }
     return [405, status(405, 'MethodNotAllowed', r.method)];
+  }
+
+  /** The gateway's acknowledgement of a route at `generation` (unless a newer one has been written since). */
+  private acknowledgeRoute(path: string, generation: number): void {
+    const route = this.objects.get(path);
+    if (!route || (route.metadata.generation ?? 1) !== generation) return;
+    const conditions = ['Accepted', 'ResolvedRefs'].map((type) => ({ type, status: 'True', reason: type, observedGeneration: generation, lastTransitionTime: new Date().toISOString() }));
+    const parents = (route.spec?.parentRefs ?? [{ name: 'gateway' }]).map((parentRef: unknown) => ({ parentRef, controllerName: 'example.net/gateway-controller', conditions }));
+    this.put(path, { ...route, status: { parents } });
   }
 
   private setReplicas(path: string, replicas: number): void {
