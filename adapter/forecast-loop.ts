@@ -248,6 +248,23 @@ export class ForecastLoop {
       this.fail(s, 'fit', error);
     }
     await this.findSloBucket(s);
+    await this.findServingSet(s);
+  }
+
+  /**
+   * Which Deployment serves now (the role series the rules join, from the receiver's memory), so that
+   * the replicas served are counted in that set's pods. A failed or empty answer keeps the last one.
+   */
+  private async findServingSet(s: WorkloadState): Promise<void> {
+    const w = s.config;
+    if (!w.shadow) return;
+    try {
+      const roles = await this.client.query(`shadowscale:deployment_role:info{namespace=${JSON.stringify(w.namespace)}, workload=${JSON.stringify(w.name)}, role="primary"}`);
+      const serving = roles[0]?.labels.deployment;
+      if (serving !== undefined) s.servingPodSize = serving === w.shadow.name ? w.shadow.resourceFraction : 1;
+    } catch (error) {
+      this.events.log?.('info', `workload ${s.key}: serving set not read: ${(error as Error).message}`, { workload: w.name, namespace: w.namespace });
+    }
   }
 
   /**

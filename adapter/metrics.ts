@@ -76,7 +76,7 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
       },
     });
   served('shadowscale_predicted_load', 'Load the workload is planned for (served to the HPA and KEDA): the peak of the forecast bound over the provisioning lag, never below the observed load.', ({ view }) => view.served.predictedLoad);
-  served('shadowscale_desired_replicas', 'Primary replicas served to the HPA and KEDA (the reactive value in dry-run mode).', ({ view }) => view.served.desiredReplicas);
+  served('shadowscale_desired_replicas', 'Replicas served to the HPA and KEDA (the reactive value in dry-run mode), in pods of the set that serves: after a promotion onto shadows at resourceFraction, the forecast plan divided by it.', ({ view }) => view.served.desiredReplicas);
   served('shadowscale_shadow_pool_size', 'Shadow replicas the planner wants warm for the increase to come.', ({ view }) => view.served.shadowPoolSize);
   served('shadowscale_forecast_desired_replicas', 'Primary replicas the forecast plan asks for, even in dry-run mode: compare with shadowscale_desired_replicas before trusting it.', ({ view }) => view.plan.desiredReplicas);
   served('shadowscale_load_lag_volatility', 'How much the load moves over one provisioning lag (root mean square of its changes in the last hour); the plan keeps twice this as headroom.', ({ state }) => state.lagVolatility ?? NaN);

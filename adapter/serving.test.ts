@@ -47,6 +47,13 @@ describe('the serving ladder', () => {
     expect(v.atHorizon?.point).toBe(110);
   });
 
+  it('counts the replicas it serves in pods of the set that serves: twice as many half-size shadow pods after a promotion', () => {
+    const v = view(snapshot({ servingPodSize: 0.5 }), T0, 600);
+    expect(v.plan.desiredReplicas).toBe(11);
+    expect(v.served.desiredReplicas).toBe(22);
+    expect(v.served.predictedLoad).toBe(110);
+  });
+
   it('plans on the upper bound once trusted', () => {
     expect(view(snapshot({ trusted: true }), T0, 600).served.predictedLoad).toBe(115);
   });

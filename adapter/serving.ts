@@ -50,6 +50,11 @@ export interface WorkloadSnapshot {
   lastAttempt?: Attempt;
   /** The `le` of the histogram bucket whose edge is the latency SLO, as scraped; absent when none is. */
   latencySloBucket?: string;
+  /**
+   * Resources of one pod of the set that serves now, as a fraction of a primary pod's: the shadow's
+   * `resourceFraction` after a promotion (read from the role series), else 1.
+   */
+  servingPodSize?: number;
 }
 
 export interface BandAt {
@@ -99,7 +104,11 @@ export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): Wo
   }
   const usesForecast = rung === 'fresh' || rung === 'stale';
   const planned = plan(spec, { forecast: usesForecast ? window : undefined, trusted: s.trusted, observedLoad: observed, lagVolatility: observed !== undefined ? s.lagVolatility : undefined });
-  const served = s.config.dryRun ? plan(spec, { trusted: false, observedLoad: observed }) : planned;
+  const unscaled = s.config.dryRun ? plan(spec, { trusted: false, observedLoad: observed }) : planned;
+  // The replicas the HPA and KEDA get are pods of the set they scale: after a promotion onto smaller
+  // shadow pods, that many more of them (the plan itself stays in primary pods).
+  const size = s.servingPodSize ?? 1;
+  const served = size < 1 ? { ...unscaled, desiredReplicas: Math.ceil(unscaled.desiredReplicas / size - 1e-9) } : unscaled;
   return {
     rung,
     forecastAgeSeconds,

@@ -10,7 +10,7 @@ import type { Audit } from './audit.ts';
 import type { ReceiverMetrics, ServingShare } from './metrics.ts';
 import { routeAlerts, type WebhookPayload } from './payload.ts';
 import type { SignalSource } from './signals.ts';
-import type { MemoryStore } from './store.ts';
+import { MemoryConflict, type MemoryStore } from './store.ts';
 import type { WorkloadCluster } from './target.ts';
 
 export interface ReceiverDeps {
@@ -42,6 +42,14 @@ const WAIT_RETRY_MS = 1000;
 const RESYNC_CONCURRENCY = 8;
 
 export const workloadKey = (w: { namespace: string; name: string }) => `${w.namespace}.${w.name}`;
+
+/** This replica lost the Lease: its in-flight work stops before the next write. */
+export class NotLeader extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotLeader';
+  }
+}
 
 export class Receiver {
   private readonly workloads = new Map<string, WorkloadConfig>();
@@ -96,10 +104,21 @@ export class Receiver {
     await Promise.all(
       [...byWorkload].map(([key, alerts]) =>
         this.serially(key, async () => {
-          const before = await this.deps.store.load(key);
-          const after = recordAlerts(before, alerts, this.now());
-          if (after === before) return;
-          await this.deps.store.save(key, after);
+          // Applied to the memory as it is: when another writer (a new leader) wrote it since it was
+          // read, read it again and apply these alerts to theirs, never overwrite it with ours.
+          let before: WorkloadMemory;
+          let after: WorkloadMemory;
+          for (let attempt = 0; ; attempt++) {
+            before = await this.deps.store.load(key);
+            after = recordAlerts(before, alerts, this.now());
+            if (after === before) return;
+            try {
+              await this.deps.store.save(key, after);
+              break;
+            } catch (error) {
+              if (!(error instanceof MemoryConflict) || attempt >= 4) throw error;
+            }
+          }
           const news = alerts.filter((a) => {
             const was = before.alerts[a.fingerprint];
             return after.alerts[a.fingerprint] !== was;
@@ -174,8 +193,15 @@ export class Receiver {
     });
   }
 
+  /** Fencing: every write to the cluster or the memory happens only while this replica leads. */
+  private fence(w: WorkloadConfig, before: string): void {
+    if (this.deps.isLeader?.() ?? true) return;
+    throw new NotLeader(`${w.namespace}/${w.name}: no longer the leader, stopped before ${before}`);
+  }
+
   private async reconcileNow(key: string, w: WorkloadConfig, receivedAt?: number): Promise<void> {
     if (!w.shadow) return;
+    if (!(this.deps.isLeader?.() ?? true)) return;
     const cluster = this.clusterFor(key, w);
     const memory = await this.deps.store.load(key);
     const now = this.now();
@@ -209,7 +235,17 @@ export class Receiver {
     const limits = limitsOf(w, this.deps.receiver);
     const { desired, memory: next } = decide(memory, limits, { now, shadowReady }, plan);
     if (!cluster.canRoute && wantsPromotion) desired.reasons.push('promote: no router configured for this workload, roles cannot change');
-    if (JSON.stringify(next) !== JSON.stringify(memory)) await this.deps.store.save(key, next);
+    if (JSON.stringify(next) !== JSON.stringify(memory)) {
+      this.fence(w, 'saving the decision');
+      try {
+        await this.deps.store.save(key, next);
+      } catch (error) {
+        if (!(error instanceof MemoryConflict)) throw error;
+        // Another writer changed the memory since it was read: decide again on theirs.
+        this.retrySoon(key);
+        return;
+      }
+    }
 
     const previous = this.lastDesired.get(key);
     if (!previous || JSON.stringify(previous) !== JSON.stringify(desired)) {
@@ -250,6 +286,7 @@ export class Receiver {
         this.deps.metrics.receiptToCall((performance.now() - receivedAt) / 1000);
         receivedAt = undefined;
       }
+      this.fence(w, `${step.kind}: ${step.why}`);
       try {
         await cluster.apply(step);
       } catch (error) {
@@ -273,9 +310,18 @@ export class Receiver {
    * role change, stamped now (the rate limit counts moves, not decisions).
    */
   private async recordServing(key: string, w: WorkloadConfig, set: string): Promise<void> {
-    const memory = await this.deps.store.load(key);
-    const next = recordMove(memory, set, w.primary.name, this.now());
-    if (next !== memory) await this.deps.store.save(key, next);
+    for (let attempt = 0; ; attempt++) {
+      const memory = await this.deps.store.load(key);
+      const next = recordMove(memory, set, w.primary.name, this.now());
+      if (next === memory) break;
+      this.fence(w, 'recording the move');
+      try {
+        await this.deps.store.save(key, next);
+        break;
+      } catch (error) {
+        if (!(error instanceof MemoryConflict) || attempt >= 4) throw error;
+      }
+    }
     this.serving.set(key, set);
   }
 

@@ -178,12 +178,14 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
       clearTimeout(provisionTimer);
       for (const g of warmups) g.stop();
       receiver.stop();
-      await leadership.stop?.();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      // The Lease is released only once the work in flight has stopped: a follower taking over must
+      // not act while this replica still writes.
       await receiver.idle();
+      await leadership.stop?.();
       await Promise.all([...localClusters.values()].map((c) => c.close()));
     },
   };

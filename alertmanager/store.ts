@@ -10,8 +10,19 @@ import { emptyMemory, type WorkloadMemory } from '../core/promotion/promotion.ts
 
 export interface MemoryStore {
   load(key: string): Promise<WorkloadMemory>;
-  /** Durable when it resolves; throws when the memory could not be recorded. */
+  /**
+   * Durable when it resolves; throws when the memory could not be recorded, and MemoryConflict when
+   * someone else wrote it since it was loaded (the next load reads theirs: apply the change to it again).
+   */
   save(key: string, memory: WorkloadMemory): Promise<void>;
+}
+
+/** The memory changed under this writer (another leader wrote it): never overwrite it, re-apply to it. */
+export class MemoryConflict extends Error {
+  constructor(what: string) {
+    super(`${what} was written by someone else since it was read`);
+    this.name = 'MemoryConflict';
+  }
 }
 
 export class InMemoryStore implements MemoryStore {

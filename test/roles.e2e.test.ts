@@ -160,6 +160,16 @@ describe('roles as state: a swap and a revert with app-style metrics', () => {
     await until('roles joined', async () => (await prom.query('shadowscale:deployment_role:info{workload="web",role="primary"}'))[0]?.labels.deployment === 'web-shadow', 10_000, 250);
     // The shadow took the traffic with the capacity the primary had: twice its pods, at half their size.
     expect(cluster.pool('web-shadow').ready).toBeGreaterThanOrEqual(4);
+    // And the adapter counts the replicas it serves the HPA in those half-size pods: twice the plan.
+    const replicas = async () => {
+      const text = await (await fetch(`${adapter.httpUrl}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*workload="web"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
+      return { served: value('shadowscale_desired_replicas'), plan: value('shadowscale_forecast_desired_replicas') };
+    };
+    await until('replicas served in shadow pods', async () => {
+      const r = await replicas();
+      return r.plan > 0 && r.served === 2 * r.plan;
+    }, 20_000, 500);
     // The serving set is healthy, so the alert resolves while it serves.
     await until('PrimaryDegraded resolved after the swap', async () => !(await firingSince('ShadowscalePrimaryDegraded', 1)), 30_000, 500);
     expect(cluster.proxy.state.active).toBe('web-shadow');

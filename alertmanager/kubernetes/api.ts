@@ -11,6 +11,7 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  PolicyV1Api,
   KubeConfig,
   Observable,
   setHeaderMiddleware,
@@ -26,6 +27,7 @@ export interface KubeApis {
   core: CoreV1Api;
   custom: CustomObjectsApi;
   coordination: CoordinationV1Api;
+  policy: PolicyV1Api;
   /** Options for a call: the timeout, and the merge-patch content type when `patch`. */
   options(patch?: boolean): ConfigurationOptions;
   /** Retries 409 (unless `conflicts: false`: a write whose body is stale is not worth repeating), 429, 5xx, network errors. */
@@ -79,6 +81,7 @@ export function createKubeApis(kc: KubeConfig, settings: { timeoutMs: number; re
     core: kc.makeApiClient(CoreV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
     coordination: kc.makeApiClient(CoordinationV1Api),
+    policy: kc.makeApiClient(PolicyV1Api),
     options: (patch) => (patch ? merge : plain),
     async retry<T>(what: string, fn: () => Promise<T>, options?: { conflicts?: boolean }): Promise<T> {
       for (let attempt = 0; ; attempt++) {

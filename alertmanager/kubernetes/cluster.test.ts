@@ -6,12 +6,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 
 import { parseConfig } from '../../core/config.ts';
+import { emptyMemory, recordAlerts } from '../../core/promotion/promotion.ts';
 import { FakeKubeApi, type RecordedRequest } from '../../test/harness/kube-api.ts';
 import { MemoryAudit } from '../audit.ts';
 import { startReceiver, type RunningReceiver } from '../service.ts';
 import type { SignalSource } from '../signals.ts';
 import { createKubeApis, kubeConfigFor } from './api.ts';
 import { LeaseElector } from './lease.ts';
+import { ConfigMapStore } from './state.ts';
+import { MemoryConflict } from '../store.ts';
 import { until } from '../../test/harness/wait.ts';
 
 const NS = 'shop';
@@ -341,6 +344,90 @@ describe('leader election through a Lease', () => {
     } finally {
       await orphan.stop();
     }
+  });
+});
+
+describe('fencing: a leader that loses the Lease mid-promotion', () => {
+  it('stops before its next write, the new leader takes over, the resolved alert is kept, and the end state is reverted', async () => {
+    await running.stop(); // the suite's receiver leads nothing here
+    const LEASE = '/apis/coordination.k8s.io/v1/namespaces/shadowscale/leases/shadowscale-receiver';
+    const fenced = parseConfig(`
+prometheus: { url: http://127.0.0.1:9 }
+receiver:
+  listen: "127.0.0.1:0"
+  cooldown: 1s
+  minHold: 1s
+  drain: 1s
+  resync: 1s
+  kubernetes: { requestTimeout: 1s, retries: 1 }
+  leaderElection: { enabled: true, namespace: shadowscale, leaseDuration: 3s, retryPeriod: 1s }
+workloads:
+  - name: checkout
+    namespace: shop
+    load: up
+    capacityPerReplica: 50
+    primary: { name: checkout, minReplicas: 2, maxReplicas: 20 }
+    shadow: { name: checkout-shadow, minReplicas: 1, maxReplicas: 5, mirrorPercent: 10, resourceFraction: 0.5 }
+    autoscaler: { kind: HorizontalPodAutoscaler }
+    router: { kind: HTTPRoute, name: checkout, port: 8080 }
+`);
+    const start = (identity: string) => {
+      const cfg = structuredClone(fenced);
+      cfg.receiver!.leaderElection.identity = identity;
+      return startReceiver(cfg, { kubeConfig: kubeConfigFor(api.url, identity), signals, audit, logger: pino({ level: 'silent' }) });
+    };
+    const a = await start('a');
+    await until('a leads', () => api.get(LEASE)?.spec.holderIdentity === 'a');
+    const b = await start('b');
+    try {
+      // A promotion that waits: the shadow's new pods take 4 s to be ready.
+      api.readyDelayMs = 4000;
+      const post = (to: RunningReceiver, body: unknown) => fetch(`${to.url}/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const firing = alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded');
+      expect((await post(a, payload([firing]))).status).toBe(200);
+      await until('shadow grown by a', () => api.writes().some((r) => r.user === 'a' && r.path.endsWith('checkout-shadow/scale')));
+      // a can no longer reach the Lease (a partition): it stops acting at its renew deadline, b takes
+      // the Lease once it has seen it unchanged for a lease duration.
+      api.inject((r) => r.user === 'a' && r.path.startsWith(LEASE), { status: 503, times: 1_000 });
+      await until('b leads', () => api.get(LEASE)?.spec.holderIdentity === 'b', 15_000);
+      const handover = Date.now();
+      // The alert resolves; Alertmanager sends it to whoever answers (here b, the leader).
+      expect((await post(b, payload([{ ...firing, status: 'resolved', endsAt: new Date().toISOString() }]))).status).toBe(200);
+      await until('reverted: the shadow back to its pool', () => api.get(`${DEPLOY}/checkout-shadow`).spec.replicas === 1, 20_000);
+      await b.receiver.idle();
+      // Traffic never moved (a was stopped while waiting for the shadow), the HPA still scales the primary.
+      expect(api.get(ROUTE).spec.rules[0].backendRefs[0].name).toBe('checkout');
+      expect(api.get(HPA).spec.scaleTargetRef.name).toBe('checkout');
+      // Exactly one actor wrote after the handover: b (a's failed Lease renewals aside).
+      const after = api.writes().filter((r) => r.at >= handover && !r.path.startsWith(LEASE));
+      expect(after.length).toBeGreaterThan(0);
+      expect(new Set(after.map((r) => r.user))).toEqual(new Set(['b']));
+      // The resolved alert is in the memory, not overwritten by a's older one.
+      const memory = JSON.parse(api.get('/api/v1/namespaces/shadowscale/configmaps/shadowscale-receiver-state-shop-checkout').data['memory.json']);
+      expect(memory.alerts.p1.status).toBe('resolved');
+      expect(memory).toMatchObject({ swapped: false });
+    } finally {
+      api.clearFaults();
+      await b.stop();
+      await a.stop();
+    }
+  }, 60_000);
+});
+
+describe('the memory in a ConfigMap, written by two leaders', () => {
+  it('never overwrites what another writer wrote since it read: MemoryConflict, then the next load reads theirs', async () => {
+    const apisA = createKubeApis(kubeConfigFor(api.url, 'a'), { timeoutMs: 1000, retries: 0 });
+    const apisB = createKubeApis(kubeConfigFor(api.url, 'b'), { timeoutMs: 1000, retries: 0 });
+    const a = new ConfigMapStore(apisA, 'shadowscale', 'state');
+    const b = new ConfigMapStore(apisB, 'shadowscale', 'state');
+    const firing = recordAlerts(emptyMemory(), [{ fingerprint: 'p1', alertname: 'X', action: 'promote', status: 'firing', startsAt: '2026-11-30T10:00:00Z' }], 1);
+    await a.save('shop.checkout', firing);
+    await b.load('shop.checkout');
+    const resolved = recordAlerts(await b.load('shop.checkout'), [{ fingerprint: 'p1', alertname: 'X', action: 'promote', status: 'resolved', startsAt: '2026-11-30T10:00:00Z' }], 2);
+    await b.save('shop.checkout', resolved);
+    // a still holds its older copy: its write is refused, not retried over b's.
+    await expect(a.save('shop.checkout', { ...firing, swapped: true })).rejects.toBeInstanceOf(MemoryConflict);
+    expect((await a.load('shop.checkout')).alerts.p1.status).toBe('resolved');
   });
 });
 

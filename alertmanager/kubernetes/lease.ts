@@ -36,9 +36,17 @@ export class LeaseElector implements Leadership {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /**
+   * Leading, and renewed within the renew deadline (two thirds of the lease duration, as client-go's
+   * default 10 s of 15): a leader that could not renew stops acting well before a candidate may take
+   * the Lease over, so that its last write lands before anyone else's first.
+   */
   isLeader(): boolean {
-    // A leader that could not renew for a lease duration must assume someone else took over.
-    return this.leading && this.now() - this.renewedAt < this.s.leaseDurationSeconds * 1000;
+    return this.leading && this.now() - this.renewedAt < this.renewDeadlineMs();
+  }
+
+  private renewDeadlineMs(): number {
+    return (this.s.leaseDurationSeconds * 1000 * 2) / 3;
   }
 
   leaderAddress(): string | undefined {
@@ -58,7 +66,10 @@ export class LeaseElector implements Leadership {
     loop();
   }
 
-  /** Stops campaigning and, when leading, releases the Lease so that a follower takes over at once. */
+  /**
+   * Stops campaigning and, when leading, releases the Lease so that a follower takes over at once. Call
+   * it once this replica's work has stopped (the service does), not before.
+   */
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
@@ -124,7 +135,7 @@ export class LeaseElector implements Leadership {
       this.won(now);
     } catch {
       // A conflict means someone else wrote first; anything else means we cannot prove we lead.
-      if (this.leading && now - this.renewedAt >= this.s.leaseDurationSeconds * 1000) this.setLeading(false);
+      if (this.leading && now - this.renewedAt >= this.renewDeadlineMs()) this.setLeading(false);
     }
   }
 

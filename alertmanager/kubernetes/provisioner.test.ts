@@ -124,6 +124,42 @@ describe('shadow provisioning from annotations', () => {
   });
 });
 
+describe('what a shadow carries over for the day it serves', () => {
+  const PDBS = `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets`;
+
+  it("copies the primary's rollout strategy and minReadySeconds", async () => {
+    const p = primary({ 'shadowscale.io/shadows': '1' });
+    api.put(`${DEPLOY}/checkout`, { ...p, spec: { ...p.spec, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }, minReadySeconds: 10 } });
+    await provisioner.syncOnce();
+    expect(api.get(`${DEPLOY}/checkout-shadow`).spec).toMatchObject({ strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }, minReadySeconds: 10 });
+  });
+
+  it("mirrors the PodDisruptionBudget that covers the primary's pods, once", async () => {
+    api.put(`${PDBS}/checkout`, { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'checkout', namespace: NS }, spec: { selector: { matchLabels: { app: 'checkout' } }, maxUnavailable: '25%' } });
+    const report = await provisioner.syncOnce();
+    expect(report.created).toContain(`PodDisruptionBudget ${NS}/checkout-shadow`);
+    const pdb = api.get(`${PDBS}/checkout-shadow`);
+    expect(pdb.spec).toEqual({ selector: { matchLabels: { app: 'checkout-shadow', 'shadowscale.io/role': 'shadow' } }, maxUnavailable: '25%' });
+    // It selects the shadow's pods, not the primary's.
+    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.template.metadata.labels).toMatchObject(pdb.spec.selector.matchLabels);
+    expect(pdb.metadata.ownerReferences[0]).toMatchObject({ kind: 'Deployment', name: 'checkout' });
+    expect((await provisioner.syncOnce()).created).toEqual([]);
+  });
+
+  it('turns an absolute minAvailable into maxUnavailable 1, so a pool of one warm pod never blocks a node drain', async () => {
+    api.put(`${PDBS}/checkout`, { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'checkout', namespace: NS }, spec: { selector: { matchLabels: { app: 'checkout' } }, minAvailable: 4 } });
+    await provisioner.syncOnce();
+    expect(api.get(`${PDBS}/checkout-shadow`).spec).toMatchObject({ maxUnavailable: 1 });
+    expect(api.get(`${PDBS}/checkout-shadow`).spec.minAvailable).toBeUndefined();
+  });
+
+  it('makes none when no budget covers the primary', async () => {
+    api.put(`${PDBS}/cart`, { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'cart', namespace: NS }, spec: { selector: { matchLabels: { app: 'cart' } }, maxUnavailable: 1 } });
+    await provisioner.syncOnce();
+    expect(api.get(`${PDBS}/checkout-shadow`)).toBeUndefined();
+  });
+});
+
 describe('quantities', () => {
   it('parses and scales CPU and memory', () => {
     expect(parseQuantity('500m')).toBe(0.5);

@@ -15,9 +15,11 @@ import {
   ROLE_LABEL,
   shadowDeployment,
   shadowName,
+  shadowPdb,
   shadowService,
   shadowSettings,
   templateHash,
+  type DisruptionBudget,
   type PrimaryDeployment,
   type ShadowSettings,
 } from './shadow-template.ts';
@@ -70,6 +72,7 @@ export class ShadowProvisioner {
       try {
         const settings = shadowSettings(primary)!;
         await this.ensureDeployment(primary, settings, report);
+        await this.ensureDisruptionBudget(primary, report);
         await this.ensureServiceAndMirror(primary, settings, report);
         await this.pool?.sync(primary, settings, report);
       } catch (error) {
@@ -114,6 +117,24 @@ export class ShadowProvisioner {
     });
     report.updated.push(`Deployment ${namespace}/${name}`);
     this.record(primary, 'update', `Deployment ${name}`, { templateHash: hash });
+  }
+
+  /** A PodDisruptionBudget for the shadow when one covers the primary's pods (created once; owned by the primary). */
+  private async ensureDisruptionBudget(primary: PrimaryDeployment, report: ProvisionReport): Promise<void> {
+    const { namespace } = primary.metadata;
+    const list = await this.apis.retry(`list PodDisruptionBudgets in ${namespace}`, () => this.apis.policy.listNamespacedPodDisruptionBudget({ namespace }, this.apis.options()));
+    const podLabels = primary.spec.template.metadata?.labels ?? {};
+    const name = shadowName(primary.metadata.name);
+    if (list.items.some((p) => p.metadata?.name === name)) return;
+    const covering = list.items.find((p) => {
+      const selector = p.spec?.selector?.matchLabels;
+      return selector && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => podLabels[k] === v);
+    });
+    if (!covering) return;
+    const body = shadowPdb(covering as DisruptionBudget, primary);
+    await this.apis.retry(`create PodDisruptionBudget ${namespace}/${name}`, () => this.apis.policy.createNamespacedPodDisruptionBudget({ namespace, body: body as any }, this.apis.options()), { conflicts: false });
+    report.created.push(`PodDisruptionBudget ${namespace}/${name}`);
+    this.record(primary, 'create', `PodDisruptionBudget ${name}`, { mirrors: covering.metadata?.name });
   }
 
   private async ensureServiceAndMirror(primary: PrimaryDeployment, settings: ShadowSettings, report: ProvisionReport): Promise<void> {

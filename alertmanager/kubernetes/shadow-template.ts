@@ -110,7 +110,7 @@ export interface PrimaryDeployment {
   apiVersion?: string;
   kind?: string;
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec: { replicas?: number; selector: { matchLabels?: Record<string, string> }; template: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: any } };
+  spec: { replicas?: number; selector: { matchLabels?: Record<string, string> }; template: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: any }; strategy?: unknown; minReadySeconds?: number };
 }
 
 /** The shadow Deployment for a primary (replicas only matter on creation; the pool logic owns them after). */
@@ -138,7 +138,44 @@ export function shadowDeployment(primary: PrimaryDeployment, settings: ShadowSet
       annotations: { [ANNOTATIONS.templateHash]: templateHash(primary.spec.template) },
       ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: primary.metadata.name, uid: primary.metadata.uid, controller: true, blockOwnerDeletion: true }],
     },
-    spec: { replicas: settings.shadows, selector: { matchLabels }, template },
+    // The rollout behaviour of the primary: a shadow that serves after a promotion rolls out as it would.
+    spec: {
+      replicas: settings.shadows,
+      selector: { matchLabels },
+      template,
+      ...(primary.spec.strategy !== undefined ? { strategy: structuredClone(primary.spec.strategy) } : {}),
+      ...(primary.spec.minReadySeconds !== undefined ? { minReadySeconds: primary.spec.minReadySeconds } : {}),
+    },
+  };
+}
+
+export interface DisruptionBudget {
+  metadata?: { name?: string; namespace?: string };
+  spec?: { selector?: { matchLabels?: Record<string, string> }; minAvailable?: number | string; maxUnavailable?: number | string };
+}
+
+/**
+ * The shadow's PodDisruptionBudget, mirroring the one that covers the primary's pods: the same
+ * `maxUnavailable`, or `minAvailable` when it is a percentage. An absolute `minAvailable` (say 2) would
+ * forbid every eviction of a pool of one warm pod and block node drains: it becomes `maxUnavailable: 1`.
+ */
+export function shadowPdb(primaryPdb: DisruptionBudget, primary: PrimaryDeployment) {
+  const selectorKeys = Object.keys(primary.spec.selector.matchLabels ?? {});
+  const matchLabels = { ...shadowLabels(primary.spec.selector.matchLabels ?? {}, selectorKeys), [ROLE_LABEL]: 'shadow' };
+  const { minAvailable, maxUnavailable } = primaryPdb.spec ?? {};
+  const budget =
+    maxUnavailable !== undefined ? { maxUnavailable } : typeof minAvailable === 'string' && minAvailable.endsWith('%') ? { minAvailable } : { maxUnavailable: 1 };
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: {
+      name: shadowName(primary.metadata.name),
+      namespace: primary.metadata.namespace,
+      labels: { [ROLE_LABEL]: 'shadow', [SHADOW_OF_LABEL]: primary.metadata.name, 'app.kubernetes.io/managed-by': 'shadowscale' },
+      annotations: { 'shadowscale.io/mirrors': `PodDisruptionBudget ${primaryPdb.metadata?.name}` },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: primary.metadata.name, uid: primary.metadata.uid, controller: true, blockOwnerDeletion: true }],
+    },
+    spec: { selector: { matchLabels }, ...budget },
   };
 }
 

@@ -4,8 +4,10 @@
  * One object per workload keeps writes small, keeps workloads from contending for one object, and stays
  * far from the 1 MiB object limit however many workloads there are. Only the leader writes, one write
  * per workload at a time (the receiver serialises work per workload); it keeps the version it last read
- * or wrote and writes with it, so a concurrent writer makes the write a 409, after which the ConfigMap
- * is read again and the write retried.
+ * or wrote and writes with it, so a concurrent writer (a new leader) makes the write a 409. Then the
+ * write is not repeated with this writer's memory, which would erase the other's (a resolved alert it
+ * recorded, a move it made): the cache is dropped and MemoryConflict thrown, and the caller applies its
+ * change again to the memory it reads next.
  */
 import { createHash } from 'node:crypto';
 
@@ -13,7 +15,7 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 
 import type { WorkloadMemory } from '../../core/promotion/promotion.ts';
 import { emptyMemory } from '../../core/promotion/promotion.ts';
-import { parseMemory, type MemoryStore } from '../store.ts';
+import { MemoryConflict, parseMemory, type MemoryStore } from '../store.ts';
 import { statusOf, type KubeApis } from './api.ts';
 
 const KEY = 'memory.json';
@@ -63,31 +65,29 @@ export class ConfigMapStore implements MemoryStore {
     const name = this.nameOf(key);
     const what = `ConfigMap ${this.namespace}/${name}`;
     const data = { [KEY]: JSON.stringify(memory) };
-    for (let attempt = 0; ; attempt++) {
-      const current = this.cached.has(key) ? this.cached.get(key)! : await this.read(key);
-      try {
-        let written: V1ConfigMap;
-        if (current === null) {
-          const [namespace, ...rest] = key.split('.');
-          const body = {
-            apiVersion: 'v1',
-            kind: 'ConfigMap',
-            metadata: { name, namespace: this.namespace, labels: { 'app.kubernetes.io/managed-by': 'shadowscale', 'shadowscale.io/workload-namespace': namespace, 'shadowscale.io/workload': rest.join('.').slice(0, 63) } },
-            data,
-          };
-          written = await this.apis.retry(`create ${what}`, () => this.apis.core.createNamespacedConfigMap({ namespace: this.namespace, body }, this.apis.options()), { conflicts: false });
-        } else {
-          const body = { ...current, data: { ...(current.data ?? {}), ...data } };
-          written = await this.apis.retry(`write ${what}`, () => this.apis.core.replaceNamespacedConfigMap({ name, namespace: this.namespace, body }, this.apis.options()), { conflicts: false });
-        }
-        this.cached.set(key, written);
-        return;
-      } catch (error) {
-        this.cached.delete(key);
-        // Someone else wrote it (409) or created it (409 AlreadyExists): read again and retry, a few times.
-        const code = statusOf(error) ?? (error as { code?: number }).code;
-        if (code !== 409 || attempt >= 4) throw error;
+    const current = this.cached.has(key) ? this.cached.get(key)! : await this.read(key);
+    try {
+      let written: V1ConfigMap;
+      if (current === null) {
+        const [namespace, ...rest] = key.split('.');
+        const body = {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name, namespace: this.namespace, labels: { 'app.kubernetes.io/managed-by': 'shadowscale', 'shadowscale.io/workload-namespace': namespace, 'shadowscale.io/workload': rest.join('.').slice(0, 63) } },
+          data,
+        };
+        written = await this.apis.retry(`create ${what}`, () => this.apis.core.createNamespacedConfigMap({ namespace: this.namespace, body }, this.apis.options()), { conflicts: false });
+      } else {
+        const body = { ...current, data: { ...(current.data ?? {}), ...data } };
+        written = await this.apis.retry(`write ${what}`, () => this.apis.core.replaceNamespacedConfigMap({ name, namespace: this.namespace, body }, this.apis.options()), { conflicts: false });
       }
+      this.cached.set(key, written);
+    } catch (error) {
+      this.cached.delete(key);
+      // Someone else wrote it (409) or created it (409 AlreadyExists).
+      const code = statusOf(error) ?? (error as { code?: number }).code;
+      if (code === 409) throw new MemoryConflict(what);
+      throw error;
     }
   }
 }

@@ -15,6 +15,8 @@ export interface RecordedRequest {
   /** `labelSelector` of a list, when given. */
   labelSelector?: string;
   contentType?: string;
+  /** The bearer token it came with: which client (receiver replica) made it. */
+  user?: string;
   body?: any;
   at: number;
 }
@@ -33,6 +35,7 @@ const COLLECTIONS: Array<{ re: RegExp; kind: string; apiVersion: string }> = [
   { re: /^\/api\/v1\/namespaces\/([^/]+)\/services/, kind: 'Service', apiVersion: 'v1' },
   { re: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps/, kind: 'ConfigMap', apiVersion: 'v1' },
   { re: /^\/api\/v1\/namespaces\/([^/]+)\/events/, kind: 'Event', apiVersion: 'v1' },
+  { re: /^\/apis\/policy\/v1\/namespaces\/([^/]+)\/poddisruptionbudgets/, kind: 'PodDisruptionBudget', apiVersion: 'policy/v1' },
 ];
 
 /** RFC 7386 JSON merge patch. */
@@ -141,6 +144,8 @@ export class FakeKubeApi {
       const text = Buffer.concat(chunks).toString('utf8');
       const url = new URL(req.url ?? '/', 'http://x');
       const record: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, contentType: req.headers['content-type'], at: Date.now() };
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+      if (bearer) record.user = bearer[1];
       const selector = url.searchParams.get('labelSelector');
       if (selector) record.labelSelector = selector;
       if (text) {
