@@ -351,29 +351,13 @@ describe('fencing: a leader that loses the Lease mid-promotion', () => {
   it('stops before its next write, the new leader takes over, the resolved alert is kept, and the end state is reverted', async () => {
     await running.stop(); // the suite's receiver leads nothing here
     const LEASE = '/apis/coordination.k8s.io/v1/namespaces/shadowscale/leases/shadowscale-receiver';
-    const fenced = parseConfig(`
-prometheus: { url: http://127.0.0.1:9 }
-receiver:
-  listen: "127.0.0.1:0"
-  cooldown: 1s
-  minHold: 1s
-  drain: 1s
-  resync: 1s
-  kubernetes: { requestTimeout: 1s, retries: 1 }
-  leaderElection: { enabled: true, namespace: shadowscale, leaseDuration: 3s, retryPeriod: 1s }
-workloads:
-  - name: checkout
-    namespace: shop
-    load: up
-    capacityPerReplica: 50
-    primary: { name: checkout, minReplicas: 2, maxReplicas: 20 }
-    shadow: { name: checkout-shadow, minReplicas: 1, maxReplicas: 5, mirrorPercent: 10, resourceFraction: 0.5 }
-    autoscaler: { kind: HorizontalPodAutoscaler }
-    router: { kind: HTTPRoute, name: checkout, port: 8080 }
-`);
+    // The suite's workload, with leader election on: a short Lease, a resync every second.
     const start = (identity: string) => {
-      const cfg = structuredClone(fenced);
-      cfg.receiver!.leaderElection.identity = identity;
+      const cfg = structuredClone(config);
+      const r = cfg.receiver!;
+      r.resync = 1;
+      r.kubernetes.retries = 1;
+      r.leaderElection = { ...r.leaderElection, enabled: true, leaseDuration: 3, retryPeriod: 1, identity };
       return startReceiver(cfg, { kubeConfig: kubeConfigFor(api.url, identity), signals, audit, logger: pino({ level: 'silent' }) });
     };
     const a = await start('a');
