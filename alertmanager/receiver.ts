@@ -11,7 +11,7 @@ import type { ReceiverMetrics, ServingShare } from './metrics.ts';
 import { routeAlerts, type WebhookPayload } from './payload.ts';
 import type { SignalSource } from './signals.ts';
 import { MemoryConflict, type MemoryStore } from './store.ts';
-import type { WorkloadCluster } from './target.ts';
+import { NotLeader, StaleObservation, type WorkloadCluster } from './target.ts';
 
 export interface ReceiverDeps {
   config: Config;
@@ -43,13 +43,7 @@ const RESYNC_CONCURRENCY = 8;
 
 export const workloadKey = (w: { namespace: string; name: string }) => `${w.namespace}.${w.name}`;
 
-/** This replica lost the Lease: its in-flight work stops before the next write. */
-export class NotLeader extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NotLeader';
-  }
-}
+export { NotLeader } from './target.ts';
 
 export class Receiver {
   private readonly workloads = new Map<string, WorkloadConfig>();
@@ -175,6 +169,35 @@ export class Receiver {
     }
   }
 
+  /** The configured workload whose primary is the Deployment `namespace/deployment`, if any. */
+  private workloadOfPrimary(namespace: string, deployment: string): [string, WorkloadConfig] | undefined {
+    for (const [key, w] of this.workloads) if (w.namespace === namespace && w.primary.name === deployment && w.shadow) return [key, w];
+    return undefined;
+  }
+
+  /**
+   * Runs `fn` on the lock of the workload whose primary is `namespace/deployment` (the warm pool's
+   * passes): the receiver and the pool never act on one workload at once. Directly when not configured.
+   */
+  exclusive<T>(namespace: string, deployment: string, fn: () => Promise<T>): Promise<T> {
+    const found = this.workloadOfPrimary(namespace, deployment);
+    return found ? this.serially(found[0], fn) : fn();
+  }
+
+  /**
+   * What the warm pool may do with a configured primary's shadow: change its size only while the
+   * receiver has nothing to act on (decided from the memory as it is now, as the receiver would), and
+   * within the receiver's own bounds. Undefined for a primary the receiver is not configured for.
+   */
+  async poolView(namespace: string, deployment: string): Promise<{ idle: boolean; min: number; max: number } | undefined> {
+    const found = this.workloadOfPrimary(namespace, deployment);
+    if (!found) return undefined;
+    const [key, w] = found;
+    const memory = await this.deps.store.load(key);
+    const { desired } = decide(memory, limitsOf(w, this.deps.receiver), { now: this.now(), shadowReady: false });
+    return { idle: desired.idle, min: w.shadow!.minReplicas, max: w.shadow!.maxReplicas };
+  }
+
   desired(key: string): DesiredState | undefined {
     return this.lastDesired.get(key);
   }
@@ -290,6 +313,11 @@ export class Receiver {
       try {
         await cluster.apply(step);
       } catch (error) {
+        if (error instanceof StaleObservation) {
+          // Someone else (the HPA, the warm pool, a person) changed it since it was observed: look again.
+          this.deps.audit.record({ event: 'wait', namespace: w.namespace, workload: w.name, why: `${step.why}: not taken, ${error.message}; observed again` });
+          continue;
+        }
         this.deps.metrics.action(step.kind, 'error', w.namespace, w.name);
         this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result: 'error', error: (error as Error).message, fingerprints });
         throw error;

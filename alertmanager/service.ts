@@ -12,7 +12,7 @@ import { prometheusClientFromConfig, readSecret, SecretError, splitAddress } fro
 import { createAudit, type Audit } from './audit.ts';
 import { LocalWorkloadCluster, type LocalClusterOptions } from './local/cluster.ts';
 import { createReceiverMetrics, type ReceiverMetrics } from './metrics.ts';
-import { Receiver, workloadKey } from './receiver.ts';
+import { NotLeader, Receiver, workloadKey } from './receiver.ts';
 import { ALWAYS_LEADER, serveWebhook, webhookApp, type Leadership } from './server.ts';
 import { PrometheusSignals, type SignalSource } from './signals.ts';
 import { FileStore, InMemoryStore, type MemoryStore } from './store.ts';
@@ -128,22 +128,24 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
   // In dry-run mode nothing is created either.
   let provisioning = r.provisioning.enabled && !r.dryRun;
   if (provisioning && apis) {
-    // The warm pool leaves a workload alone while the receiver acts on it (an alert firing, or swapped).
+    // The warm pool and the receiver share each workload's lock and one notion of the shadow's size:
+    // the pool changes it only while the receiver has nothing to act on, within the receiver's bounds.
+    // Both only write while this replica leads.
+    const fence = (before: string) => {
+      if (!leadership.isLeader()) throw new NotLeader(`no longer the leader, stopped before ${before}`);
+    };
     const receiverWorkload = (namespace: string, deployment: string) => config.workloads.find((w) => w.namespace === namespace && w.primary.name === deployment);
     const pool = new WarmPool(apis, audit, {
-      busy: async (namespace, deployment) => {
-        const w = receiverWorkload(namespace, deployment);
-        if (!w) return false;
-        const memory = await store.load(workloadKey({ namespace: w.namespace, name: w.name }));
-        return memory.swapped || Object.values(memory.alerts).some((a) => a.status === 'firing');
-      },
+      receiver: (namespace, deployment) => receiver.poolView(namespace, deployment),
+      exclusive: (namespace, deployment, fn) => receiver.exclusive(namespace, deployment, fn),
+      fence,
       riseExpected: signals instanceof PrometheusSignals ? (namespace, deployment, replicas) => signals.riseExpected(namespace, receiverWorkload(namespace, deployment)?.name ?? deployment, replicas) : undefined,
     });
-    const provisioner = new ShadowProvisioner(apis, r.provisioning.namespaces, audit, pool);
+    const provisioner = new ShadowProvisioner(apis, r.provisioning.namespaces, audit, pool, fence);
     const pass = async () => {
       if (leadership.isLeader()) {
         const report = await provisioner.syncOnce();
-        if (report.created.length + report.updated.length + report.moved.length + report.errors.length > 0) logger.info(report, 'shadow provisioning pass');
+        if (report.created.length + report.updated.length + report.moved.length + report.aborted.length + report.errors.length > 0) logger.info(report, 'shadow provisioning pass');
       }
       if (!provisioning) return;
       provisionTimer = setTimeout(() => void pass(), r.provisioning.interval * 1000);

@@ -15,3 +15,23 @@ export interface WorkloadCluster {
   /** Records a human-readable event on the workload (Kubernetes Events); best effort. */
   event?(reason: string, message: string, type?: 'Normal' | 'Warning'): Promise<void>;
 }
+
+/**
+ * A write computed from an observation that no longer holds (the value it would replace changed since
+ * it was read: an HPA scaled the set, a person edited it). Not retried as it is: the caller observes
+ * again and recomputes.
+ */
+export class StaleObservation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StaleObservation';
+  }
+}
+
+/** This replica lost the Lease: its in-flight work stops before the next write. */
+export class NotLeader extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotLeader';
+  }
+}

@@ -21,6 +21,8 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 
+import { NotLeader, StaleObservation } from '../target.ts';
+
 export interface KubeApis {
   apps: AppsV1Api;
   autoscaling: AutoscalingV2Api;
@@ -88,6 +90,8 @@ export function createKubeApis(kc: KubeConfig, settings: { timeoutMs: number; re
         try {
           return await fn();
         } catch (error) {
+          // Not the API's answer: a decision of this process not to write. Never repeated.
+          if (error instanceof StaleObservation || error instanceof NotLeader) throw error;
           const code = statusOf(error);
           const retriable = code === undefined || (code === 409 && options?.conflicts !== false) || code === 429 || code >= 500;
           if (!retriable || attempt >= settings.retries) throw new KubeApiError(`${what}: ${describe(error)}`, code);

@@ -275,6 +275,65 @@ describe('the receiver against the Kubernetes API', () => {
   });
 });
 
+describe('one owner per field: the receiver and the warm pool', () => {
+  const annotate = (annotations: Record<string, string>) => {
+    const d = api.get(`${DEPLOY}/checkout`);
+    api.put(`${DEPLOY}/checkout`, { ...d, metadata: { ...d.metadata, annotations } });
+  };
+  const scaleShadow = (replicas: number) => {
+    const d = api.get(`${DEPLOY}/checkout-shadow`);
+    api.put(`${DEPLOY}/checkout-shadow`, { ...d, spec: { ...d.spec, replicas }, status: { ...d.status, replicas, readyReplicas: replicas } });
+  };
+
+  it('leaves a warm pool above the minimum alone while idle, and holds it within the pool maximum', async () => {
+    annotate({ 'shadowscale.io/shadows': '1', 'shadowscale.io/pool-max': '4' });
+    scaleShadow(3);
+    await running.receiver.reconcile('shop.checkout');
+    expect(actions(api.requests)).toEqual([]);
+    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(3);
+    // Above the pool's maximum (and never above shadow.maxReplicas, 5): back to the maximum.
+    scaleShadow(7);
+    await running.receiver.reconcile('shop.checkout');
+    expect(actions(api.requests)).toEqual(['PATCH checkout-shadow/scale replicas=4']);
+    // The pool may act only while the receiver is idle.
+    expect(await running.receiver.poolView(NS, 'checkout')).toEqual({ idle: true, min: 1, max: 5 });
+    expect(await post(payload([alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]))).toBe(200);
+    await running.receiver.idle();
+    expect(await running.receiver.poolView(NS, 'checkout')).toMatchObject({ idle: false });
+    expect(await running.receiver.poolView(NS, 'other')).toBeUndefined();
+  });
+
+  it('never writes a scale computed from an older observation: it observes again and decides anew', async () => {
+    let moved = false;
+    api.onRequest = (r) => {
+      // Between the receiver's observation and its write, someone scales the shadow to 2.
+      if (!moved && r.method === 'GET' && r.path === `${DEPLOY}/checkout-shadow/scale`) {
+        moved = true;
+        scaleShadow(2);
+      }
+    };
+    expect(await post(payload([alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]))).toBe(200);
+    await running.receiver.idle();
+    api.onRequest = undefined;
+    expect(moved).toBe(true);
+    const stale = audit.events.find((e) => e.event === 'wait' && /not taken/.test(e.why)) as { why: string };
+    expect(stale.why).toMatch(/Deployment shop\/checkout-shadow has 2 replicas, not the 1 the step was computed from; observed again/);
+    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(3);
+  });
+
+  it("runs a warm-pool pass on the workload's lock: never while a reconciliation is in flight", async () => {
+    api.inject((r) => r.method === 'PATCH' && r.path === HPA, { hang: true });
+    expect(await post(payload([alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]))).toBe(200);
+    await until('reconciliation writing', () => api.requests.some((r) => r.method === 'PATCH' && r.path === HPA));
+    // What the pool pass sees when it runs: the reconciliation's writes all done (the hung one timed
+    // out and was retried), not halfway.
+    const seen = await running.receiver.exclusive(NS, 'checkout', async () => ({ floor: api.get(HPA).spec.minReplicas, shadow: api.get(`${DEPLOY}/checkout-shadow`).spec.replicas }));
+    expect(seen).toEqual({ floor: 8, shadow: 3 });
+    const other = await running.receiver.exclusive(NS, 'not-configured', async () => 'direct');
+    expect(other).toBe('direct');
+  });
+});
+
 describe('leader election through a Lease', () => {
   it('elects one leader, publishes its address, and hands over when it stops', async () => {
     const apis = createKubeApis(kubeConfigFor(api.url), { timeoutMs: 1000, retries: 0 });

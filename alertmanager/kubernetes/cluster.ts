@@ -13,6 +13,7 @@ import { httpRoute } from './httproute.ts';
 import type { Router } from './router.ts';
 import { scaleTarget, type ScaleTarget } from './scale.ts';
 import { scaledObject } from './scaledobject.ts';
+import { ANNOTATIONS } from './shadow-template.ts';
 import { serviceRouter } from './service-router.ts';
 
 export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCluster {
@@ -54,17 +55,21 @@ export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCl
         autoscaler?.observe(),
         router?.observe(),
       ]);
+      const annotated = Number(primary.annotations[ANNOTATIONS.poolMax]);
+      const poolMax = primary.annotations[ANNOTATIONS.poolMax] !== undefined && Number.isInteger(annotated) && annotated >= 0 ? Math.min(annotated, shadow.maxReplicas) : undefined;
       return {
         replicas: { [w.primary.name]: { spec: primary.spec, ready: primary.ready }, [shadow.name]: { spec: standby.spec, ready: standby.ready } },
         restartedAt: { [w.primary.name]: primary.restartedAt, [shadow.name]: standby.restartedAt },
         ...(a ? { autoscaler: a } : {}),
         ...(route ? { route } : {}),
+        // The warm pool's maximum, from the same annotation the pool reads (invalid values are the provisioner's to report).
+        ...(poolMax !== undefined ? { poolMax } : {}),
       };
     },
     async apply(step: ActionStep): Promise<void> {
       switch (step.kind) {
         case 'scale':
-          return set(step.set).scale(step.replicas);
+          return set(step.set).scale(step.replicas, step.from);
         case 'route':
           if (!router) throw new Error(`workload ${w.namespace}/${w.name}: no router configured`);
           return router.set(step.active, step.mirror, step.mirrorPercent);

@@ -10,7 +10,7 @@ import { FakeKubeApi } from '../../test/harness/kube-api.ts';
 import { KubeControllers } from '../../test/harness/kube-controllers.ts';
 import { MemoryAudit } from '../audit.ts';
 import { createKubeApis, kubeConfigFor } from './api.ts';
-import { hpaRecommendation, WarmPool } from './pool.ts';
+import { hpaRecommendation, WarmPool, type ReceiverView } from './pool.ts';
 import { ShadowProvisioner } from './provisioner.ts';
 
 const NS = 'shop';
@@ -21,7 +21,7 @@ let api: FakeKubeApi;
 let controllers: KubeControllers;
 let provisioner: ShadowProvisioner;
 let now = Date.parse('2026-11-23T10:00:00Z');
-const busy = { value: false };
+const view = { value: undefined as ReceiverView | undefined };
 const rise = { value: undefined as boolean | undefined };
 const audit = new MemoryAudit();
 
@@ -46,10 +46,10 @@ beforeEach(async () => {
   await api.start();
   controllers = new KubeControllers(api, Infinity);
   audit.events.length = 0;
-  busy.value = false;
+  view.value = undefined;
   rise.value = undefined;
   const apis = createKubeApis(kubeConfigFor(api.url), { timeoutMs: 2000, retries: 1 });
-  const pool = new WarmPool(apis, audit, { now: () => now, busy: () => busy.value, riseExpected: async () => rise.value });
+  const pool = new WarmPool(apis, audit, { now: () => now, receiver: () => view.value, riseExpected: async () => rise.value });
   provisioner = new ShadowProvisioner(apis, [NS], audit, pool);
   api.put(`${DEPLOY}/checkout`, {
     apiVersion: 'apps/v1',
@@ -149,6 +149,49 @@ describe('scale-down into the warm pool', () => {
   });
 });
 
+describe('one owner per field', () => {
+  it('never writes a value computed from an older read: a scale-up during the pass is kept, nothing overwritten', async () => {
+    hpaStatus('60'); // the pass will want 6 → 4
+    let raised = false;
+    api.onRequest = (r) => {
+      // While the pass moves pods, the HPA reacts to a surge: the primary goes to 8.
+      if (!raised && r.method === 'PATCH' && r.path.includes('/pods/')) {
+        raised = true;
+        const d = api.get(`${DEPLOY}/checkout`);
+        api.put(`${DEPLOY}/checkout`, { ...d, spec: { ...d.spec, replicas: 8 } });
+      }
+    };
+    const report = await pass();
+    api.onRequest = undefined;
+    expect(raised).toBe(true);
+    expect(report.errors).toEqual([]);
+    expect(report.aborted.join()).toMatch(/shop\/checkout: Deployment shop\/checkout has 8 replicas, not the 6 this pass read/);
+    controllers.reconcile();
+    expect(api.get(`${DEPLOY}/checkout`).spec.replicas).toBe(8);
+    // The next pass reads again: the primary is scaling up, so the pooled pods go back first.
+    controllers.reconcile();
+    const again = await pass();
+    expect(again.errors).toEqual([]);
+    expect(api.get(`${DEPLOY}/checkout`).spec.replicas).toBe(8);
+  });
+
+  it("sizes the pool within the receiver's bounds and keeps off while the receiver acts", async () => {
+    view.value = { idle: false, min: 1, max: 2 };
+    hpaStatus('60');
+    await pass();
+    await pass();
+    expect(api.get(`${DEPLOY}/checkout`).spec.replicas).toBe(6);
+    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(1);
+    // Idle: 2 pods leave the primary, but the receiver allows the shadow 2 at most: 1 moves, 1 is removed.
+    view.value = { idle: true, min: 1, max: 2 };
+    const report = await pass();
+    expect(report.errors).toEqual([]);
+    expect(report.moved).toHaveLength(1);
+    expect(api.get(`${DEPLOY}/checkout`).spec.replicas).toBe(4);
+    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(2);
+  });
+});
+
 describe('idle de-provisioning', () => {
   beforeEach(async () => {
     hpaStatus('60');
@@ -176,10 +219,10 @@ describe('idle de-provisioning', () => {
     await pass();
     expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(3);
     rise.value = false;
-    busy.value = true;
+    view.value = { idle: false, min: 1, max: 20 };
     await pass();
     expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(3);
-    busy.value = false;
+    view.value = { idle: true, min: 1, max: 20 };
     await pass();
     expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(1);
   });

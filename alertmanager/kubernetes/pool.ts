@@ -27,6 +27,7 @@
  * simply counted where its labels put it).
  */
 import type { Audit } from '../audit.ts';
+import { StaleObservation } from '../target.ts';
 import { isNotFound, type KubeApis } from './api.ts';
 import { ANNOTATIONS, ROLE_LABEL, parseQuantity, shadowName, type PrimaryDeployment, type ShadowSettings } from './shadow-template.ts';
 
@@ -68,16 +69,30 @@ export function hpaRecommendation(hpa: any, current: number, tolerance = 0.1): n
   return Math.min(max, Math.max(min, ...each));
 }
 
-/** What a pass did: pods moved (`pod → Deployment`), errors by primary. */
+/** What a pass did: pods moved (`pod → Deployment`), moves not taken because a set changed meanwhile, errors by primary. */
 export interface PoolReport {
   moved: string[];
+  aborted: string[];
   errors: string[];
+}
+
+/** The receiver's view of a primary it is configured for: one notion of the shadow's size for both. */
+export interface ReceiverView {
+  /** Nothing to act on (no alert, no prescale cooldown, no swap): only then does the pool change the shadow. */
+  idle: boolean;
+  /** The shadow's least and greatest size while idle (`shadow.minReplicas`, `shadow.maxReplicas`). */
+  min: number;
+  max: number;
 }
 
 interface Options {
   now?: () => number;
-  /** A workload the receiver is acting on (an alert episode): the pool leaves its shadow alone. */
-  busy?: (namespace: string, name: string) => boolean | Promise<boolean>;
+  /** The receiver's view of the primary `name`, when the receiver is configured for it. */
+  receiver?: (namespace: string, name: string) => ReceiverView | undefined | Promise<ReceiverView | undefined>;
+  /** Runs a pass for one primary on the receiver's lock of its workload (the two never act at once). */
+  exclusive?: <T>(namespace: string, name: string, fn: () => Promise<T>) => Promise<T>;
+  /** Throws when this replica may no longer write (it lost the Lease); called before every write. */
+  fence?: (before: string) => void;
   /** Does the forecast ask for more than the primary's `replicas`? undefined = unknown. */
   riseExpected?: (namespace: string, name: string, replicas: number) => Promise<boolean | undefined>;
 }
@@ -97,12 +112,25 @@ export class WarmPool {
   }
 
   /** One pass for one primary with pool settings. Never throws: errors go to the report. */
-  async sync(primary: PrimaryDeployment, settings: ShadowSettings, report: PoolReport): Promise<void> {
+  async sync(primary: PrimaryDeployment, annotated: ShadowSettings, report: PoolReport): Promise<void> {
+    const { namespace, name } = primary.metadata;
+    const exclusive = this.options.exclusive ?? ((_ns: string, _name: string, fn: () => Promise<void>) => fn());
+    await exclusive(namespace, name, () => this.syncNow(primary, annotated, report));
+  }
+
+  private async syncNow(primary: PrimaryDeployment, annotated: ShadowSettings, report: PoolReport): Promise<void> {
     const { namespace, name } = primary.metadata;
     const where = `${namespace}/${name}`;
-    if (settings.poolMax <= settings.shadows) return;
+    let settings = annotated;
     try {
-      if (await this.options.busy?.(namespace, name)) return;
+      const view = await this.options.receiver?.(namespace, name);
+      if (view) {
+        // The receiver acts on this workload: the pool keeps off until it is idle again, and sizes the
+        // shadow within the receiver's bounds, so that neither undoes the other.
+        if (!view.idle) return;
+        settings = { ...annotated, shadows: Math.max(view.min, 0), poolMax: Math.min(annotated.poolMax, view.max) };
+      }
+      if (settings.poolMax <= settings.shadows) return;
       const shadow = await this.apis.retry(`read Deployment ${namespace}/${shadowName(name)}`, () => this.apis.apps.readNamespacedDeployment({ name: shadowName(name), namespace }, this.apis.options()));
       const [primaryRs, shadowRs] = await Promise.all([this.currentReplicaSet(primary), this.currentReplicaSet(shadow as any)]);
       if (!primaryRs || !shadowRs) return; // the Deployment controller has not made them yet
@@ -118,7 +146,7 @@ export class WarmPool {
         const back = returnable.slice(0, starting);
         {
           for (const pod of back) await this.relabel(pod, primaryRs.spec.template.metadata.labels, { [ANNOTATIONS.detachedFrom]: null, [ANNOTATIONS.detachedTemplate]: null, [DELETION_COST]: null });
-          await this.scaleDeployment(namespace, shadowName(name), Math.max(settings.shadows, shadowSpec - back.length), true);
+          await this.scaleDeployment(namespace, shadowName(name), Math.max(settings.shadows, shadowSpec - back.length), true, shadowSpec);
           this.record(primary, 'return', back.map((p) => p.metadata.name), { from: shadowName(name), to: name });
           report.moved.push(...back.map((p) => `${p.metadata.name} → ${name}`));
           return;
@@ -139,13 +167,13 @@ export class WarmPool {
           // The pods the ReplicaSet would pick last to keep are the ones to move: the newest ready ones.
           const moving = [...primaryPods].sort((a, b) => Date.parse(b.metadata.creationTimestamp ?? 0) - Date.parse(a.metadata.creationTimestamp ?? 0)).slice(0, Math.min(leaving, room));
           if (moving.length > 0) {
-            await this.scaleDeployment(namespace, shadowName(name), shadowSpec + moving.length, true);
+            await this.scaleDeployment(namespace, shadowName(name), shadowSpec + moving.length, true, shadowSpec);
             for (const pod of moving) {
               await this.relabel(pod, shadowRs.spec.template.metadata.labels, { [ANNOTATIONS.detachedFrom]: name, [ANNOTATIONS.detachedTemplate]: primaryHash ?? '', [DELETION_COST]: '-100' });
             }
             report.moved.push(...moving.map((p) => `${p.metadata.name} → ${shadowName(name)}`));
           }
-          await this.scaleDeployment(namespace, name, target, false);
+          await this.scaleDeployment(namespace, name, target, false, primarySpec);
           this.record(primary, 'scale-down', moving.map((p) => p.metadata.name), { from: primarySpec, to: target, intoPool: moving.length, deleted: leaving - moving.length });
           this.recommendations.delete(where);
           return;
@@ -159,11 +187,17 @@ export class WarmPool {
         if (idleFor >= settings.poolIdleSeconds) {
           const rise = await this.options.riseExpected?.(namespace, name, primarySpec).catch(() => undefined);
           if (rise === true) return;
-          await this.scaleDeployment(namespace, shadowName(name), settings.shadows, false);
+          await this.scaleDeployment(namespace, shadowName(name), settings.shadows, false, shadowSpec);
           this.record(primary, 'idle-shrink', [], { from: shadowSpec, to: settings.shadows, idleSeconds: Math.round(idleFor), riseExpected: rise ?? 'unknown' });
         }
       }
     } catch (error) {
+      if (error instanceof StaleObservation) {
+        // Someone (the HPA, the receiver, a person) scaled a set since this pass read it: nothing is
+        // overwritten; the next pass reads again and recomputes.
+        report.aborted.push(`${where}: ${error.message}`);
+        return;
+      }
       const message = `${where}: warm pool: ${(error as Error).message}`;
       report.errors.push(message);
       this.audit?.record({ event: 'error', namespace, workload: name, error: message });
@@ -218,6 +252,7 @@ export class WarmPool {
    */
   private async relabel(pod: any, labels: Record<string, string>, annotations: Record<string, string | null>): Promise<void> {
     const { namespace, name } = pod.metadata;
+    this.options.fence?.(`relabelling Pod ${namespace}/${name}`);
     const next: Record<string, string | null> = {};
     for (const key of Object.keys(pod.metadata.labels ?? {})) if (!(key in labels)) next[key] = null;
     Object.assign(next, labels);
@@ -226,9 +261,13 @@ export class WarmPool {
     await this.apis.retry(`relabel Pod ${namespace}/${name}`, () => this.apis.core.patchNamespacedPod({ name, namespace, body }, this.apis.options(true)));
   }
 
-  private async scaleDeployment(namespace: string, name: string, replicas: number, stamp: boolean): Promise<void> {
-    await this.apis.retry(`scale Deployment ${namespace}/${name} to ${replicas}`, async () => {
+  /** Scales a Deployment, only if it still has the `from` replicas this pass computed from (StaleObservation otherwise). */
+  private async scaleDeployment(namespace: string, name: string, replicas: number, stamp: boolean, from: number): Promise<void> {
+    const what = `Deployment ${namespace}/${name}`;
+    await this.apis.retry(`scale ${what} to ${replicas}`, async () => {
+      this.options.fence?.(`scaling ${what}`);
       const current = await this.apis.apps.readNamespacedDeployment({ name, namespace }, this.apis.options());
+      if ((current.spec?.replicas ?? 1) !== from) throw new StaleObservation(`${what} has ${current.spec?.replicas} replicas, not the ${from} this pass read`);
       const body = {
         metadata: { resourceVersion: current.metadata?.resourceVersion, ...(stamp ? { annotations: { [ANNOTATIONS.poolChangedAt]: new Date(this.now()).toISOString() } } : {}) },
         spec: { replicas },

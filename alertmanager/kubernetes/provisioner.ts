@@ -32,6 +32,8 @@ export interface ProvisionReport {
   updated: string[];
   /** Pods moved into or out of warm pools. */
   moved: string[];
+  /** Warm-pool moves not taken because a set changed since the pass read it (taken up at the next pass). */
+  aborted: string[];
   errors: string[];
 }
 
@@ -43,6 +45,8 @@ export class ShadowProvisioner {
     private readonly audit?: Audit,
     /** The warm pool of primaries with `shadowscale.io/pool-max`, run after their shadow is in place. */
     private readonly pool?: WarmPool,
+    /** Throws when this replica may no longer write (it lost the Lease); called before every write. */
+    private readonly fence: (before: string) => void = () => undefined,
   ) {}
 
   private async listPrimaries(): Promise<PrimaryDeployment[]> {
@@ -57,7 +61,7 @@ export class ShadowProvisioner {
 
   /** One pass over every annotated primary. Never throws: errors are reported per primary. */
   async syncOnce(): Promise<ProvisionReport> {
-    const report: ProvisionReport = { primaries: 0, created: [], updated: [], moved: [], errors: [] };
+    const report: ProvisionReport = { primaries: 0, created: [], updated: [], moved: [], aborted: [], errors: [] };
     let primaries: PrimaryDeployment[];
     try {
       primaries = await this.listPrimaries();
@@ -95,6 +99,7 @@ export class ShadowProvisioner {
       if (!isNotFound(error)) throw error;
     }
     if (!current) {
+      this.fence(`creating Deployment ${namespace}/${name}`);
       await this.apis.retry(`create Deployment ${namespace}/${name}`, () => this.apis.apps.createNamespacedDeployment({ namespace, body: desired as any }, this.apis.options()), { conflicts: false });
       report.created.push(`Deployment ${namespace}/${name}`);
       this.record(primary, 'create', `Deployment ${name}`, { replicas: settings.shadows, resourceFraction: settings.resourceFraction });
@@ -107,6 +112,7 @@ export class ShadowProvisioner {
     if (current.metadata?.annotations?.[ANNOTATIONS.templateHash] === hash) return;
     // The primary changed (image, env, probes...): carry the template over, keep the pool's replicas.
     await this.apis.retry(`update Deployment ${namespace}/${name}`, async () => {
+      this.fence(`updating Deployment ${namespace}/${name}`);
       const fresh = await this.apis.apps.readNamespacedDeployment({ name, namespace }, this.apis.options());
       const body = {
         ...fresh,
@@ -132,6 +138,7 @@ export class ShadowProvisioner {
     });
     if (!covering) return;
     const body = shadowPdb(covering as DisruptionBudget, primary);
+    this.fence(`creating PodDisruptionBudget ${namespace}/${name}`);
     await this.apis.retry(`create PodDisruptionBudget ${namespace}/${name}`, () => this.apis.policy.createNamespacedPodDisruptionBudget({ namespace, body: body as any }, this.apis.options()), { conflicts: false });
     report.created.push(`PodDisruptionBudget ${namespace}/${name}`);
     this.record(primary, 'create', `PodDisruptionBudget ${name}`, { mirrors: covering.metadata?.name });
@@ -154,6 +161,7 @@ export class ShadowProvisioner {
       await this.apis.retry(`read Service ${namespace}/${shadowSvc.metadata.name}`, () => this.apis.core.readNamespacedService({ name: shadowSvc.metadata.name, namespace }, this.apis.options()));
     } catch (error) {
       if (!isNotFound(error)) throw error;
+      this.fence(`creating Service ${namespace}/${shadowSvc.metadata.name}`);
       await this.apis.retry(`create Service ${namespace}/${shadowSvc.metadata.name}`, () => this.apis.core.createNamespacedService({ namespace, body: shadowSvc as any }, this.apis.options()), { conflicts: false });
       report.created.push(`Service ${namespace}/${shadowSvc.metadata.name}`);
       this.record(primary, 'create', `Service ${shadowSvc.metadata.name}`, {});
@@ -171,6 +179,7 @@ export class ShadowProvisioner {
       const existing = (rule.filters ?? []).find((f: any) => f.type === 'RequestMirror');
       if (existing && JSON.stringify(existing) === JSON.stringify(mirror)) return;
       rule.filters = [...others, mirror];
+      this.fence(`updating HTTPRoute ${namespace}/${route}`);
       await this.apis.custom.patchNamespacedCustomObject({ ...ROUTES, namespace, name: route, body: { metadata: { resourceVersion: o.metadata?.resourceVersion }, spec: { rules } } }, this.apis.options(true));
       report.updated.push(`HTTPRoute ${namespace}/${route}`);
       this.record(primary, 'update', `HTTPRoute ${route}`, { mirrorPercent: settings.mirrorPercent });

@@ -3,12 +3,14 @@
  * status; a rollout restart the way `kubectl rollout restart` does it (the pod template annotation
  * `kubectl.kubernetes.io/restartedAt`).
  */
+import { StaleObservation } from '../target.ts';
 import type { KubeApis } from './api.ts';
 
 export interface ScaleTarget {
   readonly name: string;
-  observe(): Promise<{ spec: number; ready: number; restartedAt?: string }>;
-  scale(replicas: number): Promise<void>;
+  observe(): Promise<{ spec: number; ready: number; restartedAt?: string; annotations: Record<string, string> }>;
+  /** Sets the replicas, only if they are still `from` (when given): StaleObservation otherwise. */
+  scale(replicas: number, from?: number): Promise<void>;
   /** Rollout restart, stamped `at` (RFC 3339). */
   restart(at: string): Promise<void>;
 }
@@ -27,7 +29,7 @@ export function scaleTarget(apis: KubeApis, namespace: string, kind: 'Deployment
           : apis.apps.readNamespacedStatefulSet({ name, namespace }, apis.options()),
       );
       const restartedAt = o.spec?.template?.metadata?.annotations?.[RESTARTED_AT];
-      return { spec: o.spec?.replicas ?? 1, ready: o.status?.readyReplicas ?? 0, ...(restartedAt ? { restartedAt } : {}) };
+      return { spec: o.spec?.replicas ?? 1, ready: o.status?.readyReplicas ?? 0, ...(restartedAt ? { restartedAt } : {}), annotations: o.metadata?.annotations ?? {} };
     },
     async restart(at) {
       const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
@@ -37,14 +39,16 @@ export function scaleTarget(apis: KubeApis, namespace: string, kind: 'Deployment
           : apis.apps.patchNamespacedStatefulSet({ name, namespace, body }, apis.options(true)),
       );
     },
-    async scale(replicas) {
+    async scale(replicas, from) {
       // Read the Scale for its resourceVersion and patch with it: a concurrent writer (the HPA) makes
-      // this a 409, and the retry reads again rather than overwriting blindly.
+      // this a 409, and the retry reads again; if the value it reads is no longer the one the step was
+      // computed from, the step is not taken (the caller observes again and decides anew).
       await apis.retry(`scale ${what} to ${replicas}`, async () => {
         const current = deployment
           ? await apis.apps.readNamespacedDeploymentScale({ name, namespace }, apis.options())
           : await apis.apps.readNamespacedStatefulSetScale({ name, namespace }, apis.options());
         if (current.spec?.replicas === replicas) return;
+        if (from !== undefined && current.spec?.replicas !== from) throw new StaleObservation(`${what} has ${current.spec?.replicas} replicas, not the ${from} the step was computed from`);
         const body = { metadata: { resourceVersion: current.metadata?.resourceVersion }, spec: { replicas } };
         if (deployment) await apis.apps.patchNamespacedDeploymentScale({ name, namespace, body }, apis.options(true));
         else await apis.apps.patchNamespacedStatefulSetScale({ name, namespace, body }, apis.options(true));

@@ -152,7 +152,7 @@ describe('a degraded shadow', () => {
 });
 
 describe('nextStep', () => {
-  const desiredSwap: DesiredState = { active: 'checkout-shadow', standby: 'checkout', floor: 2, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, mirrorPercent: 10, swapped: true, reasons: [] };
+  const desiredSwap: DesiredState = { active: 'checkout-shadow', standby: 'checkout', floor: 2, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, poolRange: false, idle: false, mirrorPercent: 10, swapped: true, reasons: [] };
   const before: ObservedState = {
     replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 1, ready: 1 } },
     autoscaler: { target: 'checkout', minReplicas: 2 },
@@ -189,7 +189,7 @@ describe('nextStep', () => {
   });
 
   it('raises the floor through the autoscaler, or by scaling when there is none', () => {
-    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 9, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 4, mirrorPercent: 10, swapped: false, reasons: [] };
+    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 9, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 4, poolRange: true, idle: true, mirrorPercent: 10, swapped: false, reasons: [] };
     expect(nextStep(before, desired)).toMatchObject({ kind: 'autoscaler', target: 'checkout', minReplicas: 9 });
     const { autoscaler: _a, ...noAutoscaler } = before;
     expect(nextStep(noAutoscaler, desired)).toMatchObject({ kind: 'scale', set: 'checkout', replicas: 9 });
@@ -200,7 +200,7 @@ describe('nextStep', () => {
 
 describe('nextStep with an autoscaler that bounds its floor', () => {
   it('asks for the floor the autoscaler can hold, so reconciliation ends', () => {
-    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 80, ceiling: 20, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, mirrorPercent: 10, swapped: false, reasons: [] };
+    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 80, ceiling: 20, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, poolRange: true, idle: true, mirrorPercent: 10, swapped: false, reasons: [] };
     const observed: ObservedState = { replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 1, ready: 1 } }, autoscaler: { target: 'checkout', minReplicas: 2, maxReplicas: 20, lowest: 1 } };
     expect(nextStep(observed, desired)).toMatchObject({ kind: 'autoscaler', minReplicas: 20 });
     observed.autoscaler!.minReplicas = 20;
@@ -291,5 +291,34 @@ describe('a swap decided but not yet moved', () => {
     // Once traffic has moved, the same signals no longer undo it (a revert has its own conditions).
     const moved = recordMove(memory, 'checkout-shadow', 'checkout', T0);
     expect(decide(moved, limits, { now: T0 + MIN, shadowReady: false }).desired.swapped).toBe(true);
+  });
+});
+
+describe('one notion of the shadow size shared with the warm pool', () => {
+  const observed = (shadow: number, poolMax?: number): ObservedState => ({
+    replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: shadow, ready: shadow } },
+    autoscaler: { target: 'checkout', minReplicas: 2 },
+    route: { active: 'checkout', mirror: 'checkout-shadow', mirrorPercent: 10 },
+    ...(poolMax !== undefined ? { poolMax } : {}),
+  });
+
+  it('leaves a warm pool anywhere from the minimum to its maximum while traffic is settled on the primary', () => {
+    const { desired } = decide(emptyMemory(), limits, { now: T0, shadowReady: true });
+    expect(desired).toMatchObject({ pool: 1, poolRange: true, idle: true });
+    expect(nextStep(observed(4, 6), desired)).toEqual({ kind: 'done' });
+    expect(nextStep(observed(9, 6), desired)).toMatchObject({ kind: 'scale', set: 'checkout-shadow', replicas: 6, from: 9 });
+    expect(nextStep(observed(0, 6), desired)).toMatchObject({ kind: 'scale', set: 'checkout-shadow', replicas: 1, from: 0 });
+    // Without a warm pool the shadow is held at its size exactly.
+    expect(nextStep(observed(4), desired)).toMatchObject({ kind: 'scale', set: 'checkout-shadow', replicas: 1, from: 4 });
+  });
+
+  it('is not idle while an alert fires, during a prescale cooldown, or while swapped: the warm pool keeps off', () => {
+    let memory = recordAlerts(emptyMemory(), [alert('a', 'prescale', 'firing')], T0);
+    expect(decide(memory, limits, { now: T0, shadowReady: true }).desired).toMatchObject({ idle: false, poolRange: true });
+    memory = recordAlerts(memory, [alert('a', 'prescale', 'resolved')], T0 + MIN);
+    expect(decide(memory, limits, { now: T0 + 2 * MIN, shadowReady: true }).desired.idle).toBe(false);
+    expect(decide(memory, limits, { now: T0 + 7 * MIN, shadowReady: true }).desired.idle).toBe(true);
+    const swapped = recordMove({ ...emptyMemory(), swapped: true }, 'checkout-shadow', 'checkout', T0 - 60 * MIN);
+    expect(decide(swapped, limits, { now: T0, shadowReady: true }).desired).toMatchObject({ idle: false, poolRange: false });
   });
 });

@@ -105,8 +105,19 @@ export interface DesiredState {
   podSize: Record<string, number>;
   /** Until when (ms) the last move of the traffic drains: no retarget, no shrink of the old set before. */
   drainUntil: number;
-  /** Replicas of the standby set (the shadow pool). */
+  /** Replicas of the standby set (the shadow pool): its size, or its least size when `poolRange`. */
   pool: number;
+  /**
+   * Traffic is settled on the configured primary and the shadow stands by: the shadow may hold more
+   * than `pool`, up to the warm pool's maximum (ObservedState.poolMax), and is not shrunk below it. A
+   * warm pool's pods are not deleted by the receiver.
+   */
+  poolRange: boolean;
+  /**
+   * Nothing to act on: no alert firing, no prescale episode (cooldown included), no swap, pending or
+   * done, and the last move drained. Only then may the warm pool change the shadow's size itself.
+   */
+  idle: boolean;
   mirrorPercent: number;
   swapped: boolean;
   /**
@@ -317,8 +328,11 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
     ceiling = podsFor(limits.primary.maxReplicas, limits.shadow.resourceFraction);
     pool = clamp(pool, limits.shadow.minReplicas, limits.primary.maxReplicas);
   }
+  const drainUntil = (next.roleChanges.at(-1) ?? 0) + limits.drainMs;
+  const poolRange = !swapped && (next.serving ?? limits.primary.name) === limits.primary.name;
+  const idle = poolRange && !episode.active && now >= drainUntil && !Object.values(next.alerts).some((a) => a.status === 'firing');
   return {
-    desired: { active, standby, floor, ceiling, podSize, drainUntil: (next.roleChanges.at(-1) ?? 0) + limits.drainMs, pool, mirrorPercent: limits.shadow.mirrorPercent, swapped, ...(restart ? { restart } : {}), reasons },
+    desired: { active, standby, floor, ceiling, podSize, drainUntil, pool, poolRange, idle, mirrorPercent: limits.shadow.mirrorPercent, swapped, ...(restart ? { restart } : {}), reasons },
     memory: next,
   };
 }
@@ -368,10 +382,13 @@ export interface ObservedState {
   route?: { active: string; mirror?: string; mirrorPercent: number; programmed?: boolean; programmedWhy?: string };
   /** When each set's pods were last restarted (RFC 3339), when known. */
   restartedAt?: Record<string, string | undefined>;
+  /** The warm pool's maximum for the shadow (the primary's `shadowscale.io/pool-max`), where one is set. */
+  poolMax?: number;
 }
 
 export type Step =
-  | { kind: 'scale'; set: string; replicas: number; why: string }
+  /** `from`: the replicas observed, which the write is conditional on (not taken if they changed since). */
+  | { kind: 'scale'; set: string; replicas: number; from: number; why: string }
   | { kind: 'route'; active: string; mirror: string; mirrorPercent: number; why: string }
   | { kind: 'autoscaler'; target: string; minReplicas: number; maxReplicas?: number; why: string }
   | { kind: 'restart'; set: string; at: string; why: string }
@@ -407,7 +424,7 @@ export function nextStep(observed: ObservedState, desired: DesiredState, now = D
     const capacity = Math.max(r(servingNow).spec, r(servingNow).ready) * size(servingNow);
     const need = Math.max(1, podsFor(capacity, size(desired.active)), desired.floor);
     if (r(desired.active).spec < need) {
-      return { kind: 'scale', set: desired.active, replicas: need, why: `grow ${desired.active} to ${need} replicas before it takes the traffic of ${servingNow}` };
+      return { kind: 'scale', set: desired.active, replicas: need, from: r(desired.active).spec, why: `grow ${desired.active} to ${need} replicas before it takes the traffic of ${servingNow}` };
     }
     if (r(desired.active).ready < need) {
       return { kind: 'wait', why: `${desired.active} has ${r(desired.active).ready}/${need} ready replicas; traffic moves when all are ready` };
@@ -436,14 +453,18 @@ export function nextStep(observed: ObservedState, desired: DesiredState, now = D
       return { kind: 'autoscaler', target: desired.active, minReplicas: floor, ...(ceiling !== undefined && ceiling !== observed.autoscaler.maxReplicas ? { maxReplicas: ceiling } : {}), why: what };
     }
   } else if (r(desired.active).spec < desired.floor) {
-    return { kind: 'scale', set: desired.active, replicas: desired.floor, why: `no autoscaler: raise ${desired.active} to the floor ${desired.floor}` };
+    return { kind: 'scale', set: desired.active, replicas: desired.floor, from: r(desired.active).spec, why: `no autoscaler: raise ${desired.active} to the floor ${desired.floor}` };
   }
   // The standby shrinks only once nothing sends it traffic any more (checked above), and once the
   // data plane has moved and drained.
-  if (r(desired.standby).spec !== desired.pool) {
-    const settling = r(desired.standby).spec > desired.pool ? dataPlaneSettling(observed, desired, now) : undefined;
+  // While traffic is settled on the primary, a warm pool above `pool` (up to its maximum) is its own.
+  const most = desired.poolRange && observed.poolMax !== undefined ? Math.max(desired.pool, observed.poolMax) : desired.pool;
+  const standbySpec = r(desired.standby).spec;
+  if (standbySpec < desired.pool || standbySpec > most) {
+    const to = standbySpec < desired.pool ? desired.pool : most;
+    const settling = standbySpec > to ? dataPlaneSettling(observed, desired, now) : undefined;
     if (settling) return { kind: 'wait', why: `${desired.standby} shrinks once ${settling}` };
-    return { kind: 'scale', set: desired.standby, replicas: desired.pool, why: `shadow pool ${desired.standby} ${r(desired.standby).spec} → ${desired.pool}` };
+    return { kind: 'scale', set: desired.standby, replicas: to, from: standbySpec, why: `shadow pool ${desired.standby} ${standbySpec} → ${to}` };
   }
   const restart = desired.restart;
   if (restart && restart.set === desired.standby) {
