@@ -323,7 +323,11 @@ export class Receiver {
         throw error;
       }
       this.deps.metrics.action(step.kind, 'success', w.namespace, w.name);
-      if (step.kind === 'route' && step.active !== this.serving.get(key)) await this.recordServing(key, w, step.active);
+      if (step.kind === 'route' && step.active !== this.serving.get(key)) {
+        await this.recordServing(key, w, step.active);
+        // The drain counts from this move: the rest of this pass must not retarget or shrink before it.
+        desired.drainUntil = Math.max(desired.drainUntil, this.now() + this.deps.receiver.drain * 1000);
+      }
       this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result: 'success', fingerprints });
       if (step.kind === 'route' || (step.kind === 'autoscaler' && observed.autoscaler?.target !== step.target)) {
         void cluster.event?.(desired.swapped ? 'ShadowscalePromoted' : 'ShadowscaleReverted', `${step.why} (${desired.reasons.join('; ')})`).catch(() => undefined);

@@ -208,7 +208,7 @@ const OWN_NAMESPACE = new Set(['coordination.k8s.io|leases', '|configmaps']);
  * fails the test, so a new kind of call cannot slip past the RBAC.
  */
 function permissionsUsed(): Map<Permission, string[]> {
-  const groups: Record<string, string> = { apps: 'apps', core: '', autoscaling: 'autoscaling', coordination: 'coordination.k8s.io', policy: 'policy' };
+  const groups: Record<string, string> = { apps: 'apps', core: '', autoscaling: 'autoscaling', coordination: 'coordination.k8s.io', policy: 'policy', discovery: 'discovery.k8s.io' };
   const verbs: Record<string, string> = { read: 'get', list: 'list', create: 'create', replace: 'update', patch: 'patch', delete: 'delete', get: 'get' };
   const used = new Map<Permission, string[]>();
   const add = (p: Permission, where: string) => used.set(p, [...(used.get(p) ?? []), where]);
@@ -216,7 +216,7 @@ function permissionsUsed(): Map<Permission, string[]> {
     const text = readFileSync(file, 'utf8');
     const where = relative(ROOT, file);
     const customRefs = [...text.matchAll(/\{\s*group:\s*'([^']+)',\s*version:\s*'[^']+',\s*plural:\s*'([^']+)'\s*\}/g)].map((m) => [m[1], m[2]]);
-    for (const m of text.matchAll(/apis\.(apps|core|autoscaling|coordination|policy|custom)\.([a-zA-Z]+)\(/g)) {
+    for (const m of text.matchAll(/apis\.(apps|core|autoscaling|coordination|policy|discovery|custom)\.([a-zA-Z]+)\(/g)) {
       const [, client, method] = m;
       if (client === 'custom') {
         const c = /^(get|patch|list|create|replace|delete)Namespaced(?:Custom)?Object$/.exec(method);

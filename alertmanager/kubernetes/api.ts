@@ -11,6 +11,7 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  DiscoveryV1Api,
   PolicyV1Api,
   KubeConfig,
   Observable,
@@ -28,6 +29,7 @@ export interface KubeApis {
   autoscaling: AutoscalingV2Api;
   core: CoreV1Api;
   custom: CustomObjectsApi;
+  discovery: DiscoveryV1Api;
   coordination: CoordinationV1Api;
   policy: PolicyV1Api;
   /** Options for a call: the timeout, and the merge-patch content type when `patch`. */
@@ -82,6 +84,7 @@ export function createKubeApis(kc: KubeConfig, settings: { timeoutMs: number; re
     autoscaling: kc.makeApiClient(AutoscalingV2Api),
     core: kc.makeApiClient(CoreV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
+    discovery: kc.makeApiClient(DiscoveryV1Api),
     coordination: kc.makeApiClient(CoordinationV1Api),
     policy: kc.makeApiClient(PolicyV1Api),
     options: (patch) => (patch ? merge : plain),

@@ -8,6 +8,8 @@ import { pino } from 'pino';
 import { parseConfig } from '../../core/config.ts';
 import { emptyMemory, recordAlerts } from '../../core/promotion/promotion.ts';
 import { FakeKubeApi, type RecordedRequest } from '../../test/harness/kube-api.ts';
+import { AutoscalerControllers } from '../../test/harness/kube-autoscalers.ts';
+import { KubeControllers } from '../../test/harness/kube-controllers.ts';
 import { MemoryAudit } from '../audit.ts';
 import { startReceiver, type RunningReceiver } from '../service.ts';
 import type { SignalSource } from '../signals.ts';
@@ -103,6 +105,7 @@ function actions(requests: RecordedRequest[]): string[] {
 }
 
 let api: FakeKubeApi;
+let autoscalers: AutoscalerControllers;
 let running: RunningReceiver;
 const audit = new MemoryAudit();
 
@@ -115,6 +118,8 @@ beforeEach(async () => {
   api = new FakeKubeApi();
   await api.start();
   seed(api);
+  // The HPA controller and KEDA's operator act on what the receiver writes, as on a cluster.
+  autoscalers = new AutoscalerControllers(api);
   audit.events.length = 0;
   running = await startReceiver(config, { kubeConfig: kubeConfigFor(api.url), signals, audit, logger: pino({ level: 'silent' }), noResync: true });
 });
@@ -136,8 +141,10 @@ describe('the receiver against the Kubernetes API', () => {
     const scalePatch = writes.find((w) => w.path.endsWith('checkout-shadow/scale'))!;
     expect(scalePatch.contentType).toBe('application/merge-patch+json');
     expect(scalePatch.body.metadata.resourceVersion).toMatch(/^\d+$/);
-    // The HPA keeps its metrics and behaviour.
+    // The HPA keeps its metrics and behaviour, and its controller brings the primary up to the new floor.
     expect(api.get(HPA).spec.behavior).toEqual({ scaleDown: { stabilizationWindowSeconds: 300 } });
+    expect(api.get(`${DEPLOY}/checkout`).spec.replicas).toBe(8);
+    expect(api.get(HPA).status).toMatchObject({ desiredReplicas: 8 });
   });
 
   it('answers the same payload five times, concurrently, with one set of actions', async () => {
@@ -168,6 +175,10 @@ describe('the receiver against the Kubernetes API', () => {
     const routePatch = api.requests.find((r) => r.method === 'PATCH' && r.path === ROUTE)!;
     const grown = api.requests.find((r) => r.method === 'PATCH' && r.path.endsWith('checkout-shadow/scale'))!;
     expect(routePatch.at - grown.at).toBeGreaterThanOrEqual(250);
+    // This route reports no new generation to wait for: the HPA is retargeted, and the old primary
+    // shrunk, only once the drain (1 s) from the move has passed, even within the same reconciliation.
+    const retarget = api.requests.find((r) => r.method === 'PATCH' && r.path === HPA)!;
+    expect(retarget.at - routePatch.at).toBeGreaterThanOrEqual(1000);
     // Other filters of the rule are kept.
     expect(api.get(ROUTE).spec.rules[0].filters[0].type).toBe('RequestHeaderModifier');
     expect(api.requests.some((r) => r.method === 'POST' && r.path.endsWith('/events') && r.body.reason === 'ShadowscalePromoted')).toBe(true);
@@ -497,26 +508,53 @@ ${yaml}`);
     await running.receiver.idle();
   }
 
-  it('promotes through a ScaledObject and a Service selector', async () => {
-    api.put(SO, {
-      apiVersion: 'keda.sh/v1alpha1',
-      kind: 'ScaledObject',
-      metadata: { name: 'checkout-so', namespace: NS },
-      spec: { scaleTargetRef: { name: 'checkout' }, minReplicaCount: 2, maxReplicaCount: 30, triggers: [{ type: 'external', metadata: { scalerAddress: 'shadowscale:9100' } }] },
-    });
-    api.put(SVC, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'checkout', namespace: NS }, spec: { selector: { app: 'shop', set: 'blue' }, ports: [{ port: 80 }] } });
-    await run(
-      variant(`    autoscaler: { kind: ScaledObject, name: checkout-so }
-    router: { kind: Service, name: checkout, selectorKey: set, primaryValue: blue, shadowValue: green }`),
-      payload([alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded'), alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]),
-    );
-    expect(api.get(SVC).spec.selector).toEqual({ app: 'shop', set: 'green' });
-    // The prescaled floor of 8 primary pods is 16 shadow pods (default resourceFraction 0.5); the ceiling 20 is 40.
-    expect(api.get(SO).spec).toMatchObject({ minReplicaCount: 16, maxReplicaCount: 40, scaleTargetRef: { name: 'checkout-shadow', kind: 'Deployment' }, triggers: [{ type: 'external' }] });
-    expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(16);
-    expect(api.get(`${DEPLOY}/checkout`).spec.replicas).toBe(3);
-    const svcPatch = api.writes().find((w) => w.path === SVC)!;
-    expect(svcPatch).toMatchObject({ method: 'PATCH', contentType: 'application/merge-patch+json', body: { spec: { selector: { set: 'green' } } } });
+  it('promotes through a ScaledObject and a Service selector, retargeting and shrinking once the EndpointSlices follow and the drain has passed', async () => {
+    // Pods labelled by set, run by the Deployment and ReplicaSet controllers; the EndpointSlice
+    // controller follows a change 400 ms later; a deleted pod terminates for 200 ms.
+    for (const [name, set] of [['checkout', 'blue'], ['checkout-shadow', 'green']]) {
+      const d = api.get(`${DEPLOY}/${name}`);
+      const labels = { app: 'shop', set };
+      api.put(`${DEPLOY}/${name}`, { ...d, spec: { ...d.spec, selector: { matchLabels: labels }, template: { ...d.spec.template, metadata: { labels } } } });
+    }
+    // The ScaledObject is this workload's only autoscaler.
+    api.objects.delete(HPA);
+    const controllers = new KubeControllers(api, 50, { endpointsDelayMs: 400, terminationMs: 200 });
+    try {
+      api.put(SO, {
+        apiVersion: 'keda.sh/v1alpha1',
+        kind: 'ScaledObject',
+        metadata: { name: 'checkout-so', namespace: NS },
+        spec: { scaleTargetRef: { name: 'checkout' }, minReplicaCount: 2, maxReplicaCount: 30, triggers: [{ type: 'external', metadata: { scalerAddress: 'shadowscale:9100' } }] },
+      });
+      api.put(SVC, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'checkout', namespace: NS }, spec: { selector: { app: 'shop', set: 'blue' }, ports: [{ port: 80 }] } });
+      autoscalers.reconcile();
+      controllers.reconcile();
+      controllers.readyAll();
+      await until('endpoints of the primary', () => (api.get(`/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices/checkout-slice`)?.endpoints.length ?? 0) === 6);
+      const cfg = variant(`    autoscaler: { kind: ScaledObject, name: checkout-so }
+    router: { kind: Service, name: checkout, selectorKey: set, primaryValue: blue, shadowValue: green }`);
+      cfg.receiver!.drain = 1;
+      await run(cfg, payload([alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded'), alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]));
+      await until('old primary shrunk', () => api.get(`${DEPLOY}/checkout`).spec.replicas === 3, 10_000);
+      await running.receiver.idle();
+      expect(api.get(SVC).spec.selector).toEqual({ app: 'shop', set: 'green' });
+      // The prescaled floor of 8 primary pods is 16 shadow pods (default resourceFraction 0.5); the ceiling 20 is 40.
+      expect(api.get(SO).spec).toMatchObject({ minReplicaCount: 16, maxReplicaCount: 40, scaleTargetRef: { name: 'checkout-shadow', kind: 'Deployment' }, triggers: [{ type: 'external' }] });
+      // KEDA's HPA followed its ScaledObject, and the HPA controller holds the serving set at its floor.
+      expect(api.get(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/keda-hpa-checkout-so`).spec).toMatchObject({ minReplicas: 16, maxReplicas: 40, scaleTargetRef: { name: 'checkout-shadow' } });
+      expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(16);
+      const svcPatch = api.writes().find((w) => w.path === SVC)!;
+      expect(svcPatch).toMatchObject({ method: 'PATCH', contentType: 'application/merge-patch+json', body: { spec: { selector: { set: 'green' } } } });
+      // It waited for the EndpointSlice to drop the old set's pods, and for the drain (1 s), before retargeting.
+      const waits = audit.events.filter((e) => e.event === 'wait').map((e) => (e as { why: string }).why);
+      expect(waits.some((why) => /autoscaler retargeted once the router has taken the new routes \(EndpointSlice checkout-slice still sends to pod checkout-/.test(why))).toBe(true);
+      const retarget = api.writes().find((w) => w.path === SO && w.body?.spec?.scaleTargetRef?.name === 'checkout-shadow')!;
+      expect(retarget.at - svcPatch.at).toBeGreaterThanOrEqual(1000);
+      // No pod was deleted while the Service still sent to it.
+      expect(controllers.deleted.filter((d) => d.serving)).toEqual([]);
+    } finally {
+      controllers.stop();
+    }
   });
 
   it('in dry-run mode audits and exports the first step and changes nothing', async () => {

@@ -36,6 +36,7 @@ const COLLECTIONS: Array<{ re: RegExp; kind: string; apiVersion: string }> = [
   { re: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps/, kind: 'ConfigMap', apiVersion: 'v1' },
   { re: /^\/api\/v1\/namespaces\/([^/]+)\/events/, kind: 'Event', apiVersion: 'v1' },
   { re: /^\/apis\/policy\/v1\/namespaces\/([^/]+)\/poddisruptionbudgets/, kind: 'PodDisruptionBudget', apiVersion: 'policy/v1' },
+  { re: /^\/apis\/discovery\.k8s\.io\/v1\/namespaces\/([^/]+)\/endpointslices/, kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1' },
 ];
 
 /** RFC 7386 JSON merge patch. */
@@ -73,6 +74,14 @@ export class FakeKubeApi {
   onRequest?: (r: RecordedRequest) => void;
   /** Called after each successful write, before it is answered (the in-test controllers hook in here). */
   onChange?: () => void;
+  /** Adds a controller to run after each successful write, after those already there. */
+  addController(run: () => void): void {
+    const before = this.onChange;
+    this.onChange = () => {
+      before?.();
+      run();
+    };
+  }
 
   async start(): Promise<string> {
     this.server = http.createServer((req, res) => this.handle(req, res));
@@ -280,7 +289,8 @@ export class FakeKubeApi {
     this.put(path, { ...route, status: { parents } });
   }
 
-  private setReplicas(path: string, replicas: number): void {
+  /** Sets a Deployment's or StatefulSet's replicas as its controller would see them (ready after `readyDelayMs`). */
+  setReplicas(path: string, replicas: number): void {
     const o = this.objects.get(path);
     const next = { ...o, spec: { ...o.spec, replicas }, status: { ...o.status, replicas } };
     if (this.readyDelayMs === 0 || replicas < (o.status?.readyReplicas ?? 0)) next.status.readyReplicas = replicas;

@@ -36,16 +36,30 @@ export class KubeControllers {
   private sequence = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
 
+  private readonly sliceTimers = new Map<string, NodeJS.Timeout>();
+
   constructor(
     private readonly api: FakeKubeApi,
     private readonly readyAfterMs = 100,
+    private readonly options: {
+      /**
+       * The EndpointSlice controller: each Service with a selector has one EndpointSlice listing the
+       * pods it selects (ready, serving, terminating conditions), written this many ms after a change
+       * (undefined: no EndpointSlices at all).
+       */
+      endpointsDelayMs?: number;
+      /** A deleted pod stays, terminating (deletionTimestamp set, not ready), this many ms (0: gone at once). */
+      terminationMs?: number;
+    } = {},
   ) {
-    api.onChange = () => this.reconcile();
+    api.addController(() => this.reconcile());
   }
+  private stopped = false;
 
   stop(): void {
     for (const t of this.timers) clearTimeout(t);
-    this.api.onChange = undefined;
+    for (const t of this.sliceTimers.values()) clearTimeout(t);
+    this.stopped = true;
   }
 
   /** Every pod not ready yet becomes ready now. */
@@ -66,11 +80,13 @@ export class KubeControllers {
 
   /** Runs every controller until nothing changes. */
   reconcile(): void {
+    if (this.stopped) return;
     for (let round = 0; round < 10; round++) {
       const before = this.api.objects.size + [...this.api.objects.values()].reduce((n, o) => n + Number(o.metadata.resourceVersion), 0);
       for (const [path, d] of [...this.api.objects]) if (/\/apis\/apps\/v1\/namespaces\/[^/]+\/deployments\/[^/]+$/.test(path)) this.deployment(d);
       for (const [path, rs] of [...this.api.objects]) if (/\/replicasets\/[^/]+$/.test(path)) this.replicaSet(path, rs);
       for (const [path, d] of [...this.api.objects]) if (/\/apis\/apps\/v1\/namespaces\/[^/]+\/deployments\/[^/]+$/.test(path)) this.deploymentStatus(path, d);
+      if (this.options.endpointsDelayMs !== undefined) for (const [, svc] of [...this.api.objects].filter(([p]) => /^\/api\/v1\/namespaces\/[^/]+\/services\/[^/]+$/.test(p))) this.endpoints(svc);
       const after = this.api.objects.size + [...this.api.objects.values()].reduce((n, o) => n + Number(o.metadata.resourceVersion), 0);
       if (after === before) return;
     }
@@ -116,7 +132,8 @@ export class KubeControllers {
         this.api.put(p, { ...pod, metadata: { ...pod.metadata, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name, uid: rs.metadata.uid, controller: true }] } });
       }
     }
-    const mine = this.pods(ns).filter(([, pod]) => ownedBy(pod) === rs.metadata.uid);
+    const active = (pod: any) => !pod.metadata.deletionTimestamp;
+    const mine = this.pods(ns).filter(([, pod]) => ownedBy(pod) === rs.metadata.uid && active(pod));
     const diff = mine.length - rs.spec.replicas;
     for (let i = diff; i < 0; i++) this.createPod(rs);
     if (diff > 0) {
@@ -129,8 +146,8 @@ export class KubeControllers {
       });
       for (const [p, pod] of order.slice(0, diff)) this.deletePod(p, pod, rs.metadata.name);
     }
-    const ready = this.pods(ns).filter(([, pod]) => ownedBy(pod) === rs.metadata.uid && isReady(pod)).length;
-    const count = this.pods(ns).filter(([, pod]) => ownedBy(pod) === rs.metadata.uid).length;
+    const ready = this.pods(ns).filter(([, pod]) => ownedBy(pod) === rs.metadata.uid && active(pod) && isReady(pod)).length;
+    const count = this.pods(ns).filter(([, pod]) => ownedBy(pod) === rs.metadata.uid && active(pod)).length;
     if (rs.status?.replicas !== count || rs.status?.readyReplicas !== ready) this.api.put(path, { ...this.api.get(path), status: { replicas: count, readyReplicas: ready } });
   }
 
@@ -138,6 +155,7 @@ export class KubeControllers {
     const pods = this.pods(d.metadata.namespace)
       .map(([, p]) => p)
       .filter((p) => {
+        if (p.metadata.deletionTimestamp) return false;
         const owner = p.metadata.ownerReferences?.find((r: any) => r.controller)?.name;
         const rs = owner && this.api.get(`/apis/apps/v1/namespaces/${d.metadata.namespace}/replicasets/${owner}`);
         return rs?.metadata.ownerReferences?.some((r: any) => r.uid === d.metadata.uid);
@@ -187,6 +205,52 @@ export class KubeControllers {
     const services = [...this.api.objects].filter(([p]) => p.startsWith(`/api/v1/namespaces/${ns}/services/`)).map(([, s]) => s);
     const serving = isReady(pod) && services.some((s) => s.spec?.selector && matches(s.spec.selector, pod.metadata.labels));
     this.deleted.push({ name: pod.metadata.name, owner, ready: isReady(pod), serving });
-    this.api.objects.delete(path);
+    const grace = this.options.terminationMs ?? 0;
+    if (grace <= 0) {
+      this.api.objects.delete(path);
+      return;
+    }
+    // Terminating: still listed, no longer ready; gone after its grace period.
+    this.api.put(path, { ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date().toISOString() }, status: { ...pod.status, conditions: [{ type: 'Ready', status: 'False' }] } });
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.api.objects.delete(path);
+      this.reconcile();
+    }, grace);
+    this.timers.add(t);
+  }
+
+  /** The EndpointSlice of a Service: what its selector picks now, written `endpointsDelayMs` after it changes. */
+  private endpoints(svc: any): void {
+    const selector = svc.spec?.selector;
+    if (!selector || Object.keys(selector).length === 0) return;
+    const ns = svc.metadata.namespace;
+    const name = `${svc.metadata.name}-slice`;
+    const path = `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${name}`;
+    const want = () =>
+      this.pods(ns)
+        .map(([, p]) => p)
+        .filter((p) => matches(selector, p.metadata.labels))
+        .map((p) => {
+          const terminating = Boolean(p.metadata.deletionTimestamp);
+          return { addresses: [`10.0.0.${p.metadata.sequence ?? 1}`], conditions: { ready: isReady(p) && !terminating, serving: isReady(p) || terminating, terminating }, targetRef: { kind: 'Pod', name: p.metadata.name, namespace: ns } };
+        })
+        .sort((a, b) => a.targetRef.name.localeCompare(b.targetRef.name));
+    const write = () => {
+      const current = this.api.get(path);
+      const endpoints = want();
+      if (current && JSON.stringify(current.endpoints) === JSON.stringify(endpoints)) return;
+      this.api.put(path, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name, namespace: ns, labels: { 'kubernetes.io/service-name': svc.metadata.name } }, addressType: 'IPv4', endpoints });
+    };
+    const current = this.api.get(path);
+    if (current && JSON.stringify(current.endpoints) === JSON.stringify(want())) return;
+    const delay = this.options.endpointsDelayMs ?? 0;
+    if (delay <= 0) return write();
+    if (this.sliceTimers.has(path)) return;
+    const t = setTimeout(() => {
+      this.sliceTimers.delete(path);
+      write();
+    }, delay);
+    this.sliceTimers.set(path, t);
   }
 }
