@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 
 import { EXTERNAL_METRICS } from '../adapter/external-metrics.ts';
+import { hpaBlocks, scaledObjectBlocks } from '../alertmanager/kubernetes/autoscaler.ts';
 import { parseConfig } from '../core/config.ts';
 import { DEPLOY, GENERATED } from './generate.ts';
 
@@ -137,8 +138,13 @@ describe('the manifests', () => {
     expect(Object.keys(EXTERNAL_METRICS)).toContain(metric.metric.name);
     const w = config.workloads.find((x) => x.name === metric.metric.selector.matchLabels.workload)!;
     expect(w).toBeDefined();
-    expect(Number(metric.target.averageValue)).toBe(w.capacityPerReplica);
+    expect(metric.target).toEqual({ type: 'AverageValue', averageValue: '1' });
     const so = docs.find((d) => d.object.kind === 'ScaledObject')!.object;
+    // The receiver can swap roles through either example (nothing in them would measure the wrong pods).
+    const sets = [w.primary.name, w.shadow?.name ?? `${w.primary.name}-shadow`];
+    const fraction = w.shadow?.resourceFraction ?? 0.5;
+    expect(hpaBlocks('HorizontalPodAutoscaler example', hpa, sets, fraction)).toBeUndefined();
+    expect(scaledObjectBlocks('ScaledObject example', so, sets, fraction)).toBeUndefined();
     expect(so.spec.triggers[0].metadata).toMatchObject({ workload: w.name, namespace: w.namespace, scalerAddress: 'shadowscale-adapter.shadowscale.svc:9100' });
     const svc = docs.find((d) => d.object.kind === 'Service' && d.object.metadata.name === 'shadowscale-adapter')!.object;
     expect(svc.spec.ports.find((p: any) => p.name === 'grpc').port).toBe(9100);

@@ -37,4 +37,18 @@ describe('autoscaler hygiene', () => {
     expect(scaledObjectBlocks('ScaledObject shop/checkout', so([{ type: 'prometheus', metadata: { query: 'sum(rate(http_requests_total{deployment="checkout"}[2m]))' } }]), SETS)?.retarget).toMatch(/metadata\.query names checkout/);
     expect(scaledObjectBlocks('ScaledObject shop/checkout', so([{ type: 'cpu', metadata: { value: '60' } }, { type: 'prometheus', metadata: { query: 'sum(shadowscale:load:rate1m{workload="cart"})' } }]), SETS)).toBeUndefined();
   });
+
+  it('refuses to retarget onto smaller shadow pods an autoscaler that counts the load per primary-size pod', () => {
+    const hpa = { spec: { metrics: [external('shadowscale_predicted_load', { workload: 'checkout' })] } };
+    expect(hpaBlocks('HPA shop/checkout', hpa, SETS)).toBeUndefined();
+    expect(hpaBlocks('HPA shop/checkout', hpa, SETS, 0.5)?.retarget).toBe(
+      "HPA shop/checkout: spec.metrics[0] (External shadowscale_predicted_load) counts the load per pod of the primary's size; after a swap onto shadow pods at resourceFraction 0.5 it would run 0.5 of the capacity the load needs. Use shadowscale_desired_replicas with an AverageValue target of 1: it is served in pods of the set that serves",
+    );
+    expect(hpaBlocks('HPA shop/checkout', { spec: { metrics: [external('shadowscale_desired_replicas', { workload: 'checkout' })] } }, SETS, 0.5)).toBeUndefined();
+    const so = (triggers: unknown[]) => ({ spec: { triggers } }) as Parameters<typeof scaledObjectBlocks>[1];
+    const scaler = { scalerAddress: 'shadowscale-adapter.shadowscale:9100', workload: 'checkout' };
+    expect(scaledObjectBlocks('ScaledObject shop/checkout', so([{ type: 'external', metadata: scaler }]), SETS, 0.5)?.retarget).toMatch(/spec\.triggers\[0\] \(external, metric shadowscale_predicted_load\) counts the load per pod/);
+    expect(scaledObjectBlocks('ScaledObject shop/checkout', so([{ type: 'metrics-api', metadata: { url: 'http://shadowscale-adapter:8080/keda/metrics?workload=checkout', valueLocation: 'predictedLoad' } }]), SETS, 0.5)?.retarget).toMatch(/valueLocation predictedLoad/);
+    expect(scaledObjectBlocks('ScaledObject shop/checkout', so([{ type: 'external', metadata: { ...scaler, metric: 'shadowscale_desired_replicas' } }]), SETS, 0.5)).toBeUndefined();
+  });
 });

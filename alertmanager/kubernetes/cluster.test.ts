@@ -524,7 +524,7 @@ ${yaml}`);
         apiVersion: 'keda.sh/v1alpha1',
         kind: 'ScaledObject',
         metadata: { name: 'checkout-so', namespace: NS },
-        spec: { scaleTargetRef: { name: 'checkout' }, minReplicaCount: 2, maxReplicaCount: 30, triggers: [{ type: 'external', metadata: { scalerAddress: 'shadowscale:9100' } }] },
+        spec: { scaleTargetRef: { name: 'checkout' }, minReplicaCount: 2, maxReplicaCount: 30, triggers: [{ type: 'external', metadata: { scalerAddress: 'shadowscale:9100', metric: 'shadowscale_desired_replicas' } }] },
       });
       api.put(SVC, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'checkout', namespace: NS }, spec: { selector: { app: 'shop', set: 'blue' }, ports: [{ port: 80 }] } });
       autoscalers.reconcile();

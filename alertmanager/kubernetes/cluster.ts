@@ -27,9 +27,9 @@ export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCl
   const autoscalerName = w.autoscaler.name ?? w.primary.name;
   const autoscaler: Autoscaler | undefined =
     w.autoscaler.kind === 'HorizontalPodAutoscaler'
-      ? horizontalPodAutoscaler(apis, w.namespace, autoscalerName, [w.primary.name, shadow.name])
+      ? horizontalPodAutoscaler(apis, w.namespace, autoscalerName, [w.primary.name, shadow.name], shadow.resourceFraction)
       : w.autoscaler.kind === 'ScaledObject'
-        ? scaledObject(apis, w.namespace, autoscalerName, [w.primary.name, shadow.name])
+        ? scaledObject(apis, w.namespace, autoscalerName, [w.primary.name, shadow.name], shadow.resourceFraction)
         : undefined;
   const r = w.router;
   const router: Router | undefined =

@@ -2,12 +2,12 @@
 import type { KubeApis } from './api.ts';
 import { hpaBlocks, type Autoscaler } from './autoscaler.ts';
 
-export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name: string, sets: readonly string[] = []): Autoscaler {
+export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name: string, sets: readonly string[] = [], resourceFraction = 1): Autoscaler {
   const what = `HorizontalPodAutoscaler ${namespace}/${name}`;
   return {
     async observe() {
       const o = await apis.retry(`read ${what}`, () => apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, apis.options()));
-      const blocks = hpaBlocks(what, o as Parameters<typeof hpaBlocks>[1], sets);
+      const blocks = hpaBlocks(what, o as Parameters<typeof hpaBlocks>[1], sets, resourceFraction);
       return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicas ?? 1, maxReplicas: o.spec?.maxReplicas, lowest: 1, ...(blocks ? { blocks } : {}) };
     },
     async set(target, minReplicas, maxReplicas) {

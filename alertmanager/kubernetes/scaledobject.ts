@@ -12,14 +12,14 @@ interface ScaledObject {
   spec?: { scaleTargetRef?: { name?: string; kind?: string }; minReplicaCount?: number; maxReplicaCount?: number; triggers?: Array<{ type?: string; metadata?: Record<string, string> }> };
 }
 
-export function scaledObject(apis: KubeApis, namespace: string, name: string, sets: readonly string[] = []): Autoscaler {
+export function scaledObject(apis: KubeApis, namespace: string, name: string, sets: readonly string[] = [], resourceFraction = 1): Autoscaler {
   const what = `ScaledObject ${namespace}/${name}`;
   const read = () => apis.custom.getNamespacedCustomObject({ ...ref, namespace, name }, apis.options()) as Promise<ScaledObject>;
   return {
     async observe() {
       const o = await apis.retry(`read ${what}`, read);
       // KEDA's defaults: minReplicaCount 0, maxReplicaCount 100.
-      const blocks = scaledObjectBlocks(what, o, sets);
+      const blocks = scaledObjectBlocks(what, o, sets, resourceFraction);
       return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicaCount ?? 0, maxReplicas: o.spec?.maxReplicaCount ?? 100, lowest: 0, ...(blocks ? { blocks } : {}) };
     },
     async set(target, minReplicas, maxReplicas) {
