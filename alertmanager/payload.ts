@@ -10,9 +10,20 @@ import type { AlertAction } from '../core/promotion/promotion.ts';
 const labelSet = z.record(z.string(), z.string({ error: 'expected a string label value' }));
 const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'expected an RFC 3339 time' });
 
+/** The labels the receiver keeps or routes on: bounded like Kubernetes names and label values (253). */
+const KEPT_LABELS = ['alertname', 'namespace', 'workload', 'shadowscale_action', 'reason'] as const;
+export const MAX_KEPT_LABEL_LENGTH = 253;
+
 const alertSchema = z.object({
   status: z.enum(['firing', 'resolved']),
-  labels: labelSet,
+  labels: labelSet.superRefine((labels, ctx) => {
+    for (const name of KEPT_LABELS) {
+      const value = labels[name];
+      if (value !== undefined && value.length > MAX_KEPT_LABEL_LENGTH) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `${value.length} characters, above the limit of ${MAX_KEPT_LABEL_LENGTH} for a label the receiver keeps` });
+      }
+    }
+  }),
   annotations: labelSet.default({}),
   startsAt: timestamp,
   endsAt: timestamp.optional(),

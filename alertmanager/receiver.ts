@@ -5,7 +5,7 @@
  * at every resync (cooldowns expire, shadows become ready, someone edits the cluster by hand).
  */
 import type { Config, ReceiverConfig, WorkloadConfig } from '../core/config.ts';
-import { decide, nextStep, recordAlerts, recordMove, type DesiredState, type Limits, type WorkloadMemory } from '../core/promotion/promotion.ts';
+import { AlertLimitError, decide, nextStep, recordAlerts, recordMove, type DesiredState, type Limits, type WorkloadMemory } from '../core/promotion/promotion.ts';
 import type { Audit } from './audit.ts';
 import type { ReceiverMetrics, ServingShare } from './metrics.ts';
 import { routeAlerts, type WebhookPayload } from './payload.ts';
@@ -104,7 +104,12 @@ export class Receiver {
           let after: WorkloadMemory;
           for (let attempt = 0; ; attempt++) {
             before = await this.deps.store.load(key);
-            after = recordAlerts(before, alerts, this.now());
+            try {
+              after = recordAlerts(before, alerts, this.now());
+            } catch (error) {
+              if (error instanceof AlertLimitError) throw new AlertLimitError(`workload ${alerts[0].namespace}/${alerts[0].workload}: ${error.message}`);
+              throw error;
+            }
             if (after === before) return;
             try {
               await this.deps.store.save(key, after);

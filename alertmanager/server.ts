@@ -11,6 +11,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from 'pino';
 
 import { listen } from '../adapter/server.ts';
+import { AlertLimitError } from '../core/promotion/promotion.ts';
 import type { ReceiverMetrics } from './metrics.ts';
 import { parseWebhook, PayloadError } from './payload.ts';
 import type { Receiver } from './receiver.ts';
@@ -20,6 +21,8 @@ export interface Leadership {
   isLeader(): boolean;
   /** host:port of the leader, when known and not this replica. */
   leaderAddress(): string | undefined;
+  /** Why a leader's published address is not used, when it is not (not confirmed by its Pod). */
+  unconfirmed?(): string | undefined;
 }
 
 export const ALWAYS_LEADER: Leadership = { isLeader: () => true, leaderAddress: () => undefined };
@@ -63,7 +66,12 @@ export function webhookApp(options: WebhookServerOptions): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.get('/status', (_req, res) => {
+  // The desired states say what the receiver is about to do: for Alertmanager's token holders only.
+  app.get('/status', (req, res) => {
+    if (token !== undefined && !tokenMatches(req.get('authorization'), token)) {
+      res.status(401).set('WWW-Authenticate', 'Bearer realm="shadowscale-receiver"').json({ error: 'missing or invalid bearer token' });
+      return;
+    }
     res.json({ leader: leadership.isLeader(), workloads: options.status?.() ?? {} });
   });
 
@@ -106,6 +114,12 @@ export function webhookApp(options: WebhookServerOptions): express.Express {
         metrics.webhook(result.recorded > 0 ? 'accepted' : 'duplicate');
         res.status(200).json(result);
       } catch (error) {
+        if (error instanceof AlertLimitError) {
+          // The sender's problem, and repeating it would not help: 413, the memory unchanged.
+          metrics.webhook('too_large');
+          res.status(413).json({ error: error.message });
+          return;
+        }
         metrics.webhook('unavailable');
         logger.error({ err: error }, 'could not record the alerts');
         res.status(503).set('Retry-After', '5').json({ error: `alerts not recorded, retry: ${(error as Error).message}` });
@@ -138,7 +152,7 @@ async function forward(req: Request, raw: Buffer, res: Response, leadership: Lea
   const leader = leadership.leaderAddress();
   if (!leader || req.get(FORWARDED)) {
     metrics.webhook('unavailable');
-    res.status(503).set('Retry-After', '5').json({ error: leader ? 'forwarded to a replica that is not the leader' : 'no leader elected yet' });
+    res.status(503).set('Retry-After', '5').json({ error: leader ? 'forwarded to a replica that is not the leader' : `no leader to forward to${leadership.unconfirmed?.() ? ` (${leadership.unconfirmed()})` : ' elected yet'}` });
     return;
   }
   try {

@@ -101,7 +101,16 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     if (!identity) throw new Error('receiver.leaderElection: set identity, or run where $HOSTNAME is set (the pod name)');
     leadership = new LeaseElector(
       apis!,
-      { namespace: le.namespace, name: le.name, identity, advertise: le.advertise ?? (env.POD_IP ? `${env.POD_IP}:${splitAddress(r.listen).port}` : undefined), leaseDurationSeconds: le.leaseDuration, retryPeriodSeconds: le.retryPeriod },
+      {
+        namespace: le.namespace,
+        name: le.name,
+        identity,
+        advertise: le.advertise ?? (env.POD_IP ? `${env.POD_IP}:${splitAddress(r.listen).port}` : undefined),
+        leaseDurationSeconds: le.leaseDuration,
+        retryPeriodSeconds: le.retryPeriod,
+        // Webhooks (and their bearer token) go only to the address the leader's own Pod confirms.
+        confirmPort: Number(splitAddress(le.advertise ?? r.listen).port),
+      },
       (leading) => {
         metrics.leader(leading);
         // A new leader reads the intent afresh: the old leader may have written since this replica last looked.

@@ -4,7 +4,9 @@
  * against the shadow. The mix is the primary's request rate by method and path from Prometheus (or a
  * recorded sample, one `METHOD /path` per line); only allow-listed methods and paths are replayed;
  * the rate is `share` × the primary's allowed rate, never above `maxRps`; at most a few requests are in
- * flight (a slow shadow gets fewer, not a queue). Responses are read and dropped.
+ * flight (a slow shadow gets fewer, not a queue). Responses are read and dropped. Requests stay on the
+ * shadow: only the path is taken from the mix, redirects are not followed, and methods that change
+ * state are replayed only when the configuration names them and sets `unsafeMethods: true`.
  */
 import { readFileSync } from 'node:fs';
 
@@ -46,10 +48,35 @@ export function parseSample(text: string, where: string): MixEntry[] {
   return [...counts.values()];
 }
 
-/** The allow-listed part of a mix: methods in the list, paths matching one of the patterns as a whole. */
+/**
+ * The URL of a warm-up request: the shadow's origin and the mix's path, or undefined when the path
+ * could lead anywhere else. The path comes from a Prometheus label, which any scraped pod can set:
+ * only an origin-relative path (`/x`, not `//host/x`, no backslashes or control characters) is used,
+ * and the result must still be on the shadow's origin.
+ */
+export function warmupUrl(target: string, path: string): URL | undefined {
+  if (!path.startsWith('/') || path.startsWith('//') || /[\\\u0000-\u001f\u007f]/.test(path)) return undefined;
+  const origin = new URL(target).origin;
+  let url: URL;
+  try {
+    url = new URL(path, origin);
+  } catch {
+    return undefined;
+  }
+  return url.origin === origin ? url : undefined;
+}
+
+/** The allow-listed part of a mix: methods in the list, paths matching one of the patterns as a whole and staying on the shadow. */
 export function allowed(mix: readonly MixEntry[], cfg: Pick<WarmupConfig, 'methods' | 'paths'>): MixEntry[] {
   const patterns = cfg.paths.map((p) => new RegExp(`^(?:${p})$`));
-  return mix.filter((e) => (cfg.methods as readonly string[]).includes(e.method.toUpperCase()) && patterns.some((re) => re.test(e.path)) && e.rate > 0 && Number.isFinite(e.rate));
+  return mix.filter(
+    (e) =>
+      (cfg.methods as readonly string[]).includes(e.method.toUpperCase()) &&
+      patterns.some((re) => re.test(e.path)) &&
+      warmupUrl('http://shadow.invalid', e.path) !== undefined &&
+      e.rate > 0 &&
+      Number.isFinite(e.rate),
+  );
 }
 
 export interface WarmupMetrics {
@@ -168,8 +195,14 @@ export class WarmupGenerator {
     }
     const e = this.pick();
     this.inFlight++;
-    const url = new URL(e.path, this.cfg.target);
-    fetch(url, { method: e.method, headers: { 'x-shadowscale-warmup': '1' }, signal: AbortSignal.timeout(this.cfg.timeout * 1000) })
+    const url = warmupUrl(this.cfg.target!, e.path);
+    if (!url) {
+      this.inFlight--;
+      this.metrics.requests.inc({ ...labels, outcome: 'error' });
+      return;
+    }
+    // A redirect is an answer, never followed: it could lead off the shadow.
+    fetch(url, { method: e.method, redirect: 'manual', headers: { 'x-shadowscale-warmup': '1' }, signal: AbortSignal.timeout(this.cfg.timeout * 1000) })
       .then(async (res) => {
         await res.arrayBuffer();
         this.metrics.requests.inc({ ...labels, outcome: res.status >= 500 ? 'error' : 'ok' });

@@ -86,6 +86,8 @@ const warmupSchema = z
     target: z.url({ message: 'expected the shadow\'s base URL, e.g. http://checkout-shadow.shop.svc:8080' }).optional(),
     /** Methods that may be replayed. */
     methods: z.array(z.enum(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE'])).min(1).default(['GET', 'HEAD']),
+    /** Methods that change state (POST, PUT, PATCH, DELETE) are replayed only with this set as well. */
+    unsafeMethods: z.boolean().default(false),
     /** Paths that may be replayed: regular expressions, matched against the whole path. */
     paths: z
       .array(
@@ -116,7 +118,11 @@ const warmupSchema = z
     timeout: duration.default(5),
   })
   .strict()
-  .refine((w) => !w.enabled || (w.target !== undefined && w.paths.length > 0), { message: 'an enabled warmup needs target and at least one allowed path (paths)' });
+  .refine((w) => !w.enabled || (w.target !== undefined && w.paths.length > 0), { message: 'an enabled warmup needs target and at least one allowed path (paths)' })
+  .refine((w) => w.unsafeMethods || w.methods.every((m) => m === 'GET' || m === 'HEAD' || m === 'OPTIONS'), {
+    message: 'methods that change state (POST, PUT, PATCH, DELETE) replay writes against the shadow; set unsafeMethods: true as well to allow them',
+    path: ['methods'],
+  });
 
 const shadowSchema = z
   .object({

@@ -3,7 +3,10 @@
  * holder renews every retryPeriod; a candidate takes over only when it has seen the same record unchanged
  * for a whole leaseDuration by its own clock (no clock comparison across machines); every write carries
  * the read resourceVersion, so two candidates can never both win. The leader's address is published
- * in an annotation so that followers can forward webhooks to it.
+ * in an annotation so that followers can forward webhooks to it; anyone who may write the Lease could
+ * write any address there, so with `confirmPort` a follower forwards (with Alertmanager's bearer
+ * token) only once the holder's own Pod, in the Lease's namespace, confirms it: its pod IP and the
+ * receivers' port.
  */
 import type { Leadership } from '../server.ts';
 import { microTime, statusOf, type KubeApis } from './api.ts';
@@ -18,6 +21,11 @@ export interface LeaseSettings {
   advertise?: string;
   leaseDurationSeconds: number;
   retryPeriodSeconds: number;
+  /**
+   * Forward only to an address the holder's Pod (named by its identity, in `namespace`) confirms: its
+   * pod IP, at this port (the receivers' listen port). Undefined: the annotation is trusted as it is.
+   */
+  confirmPort?: number;
 }
 
 export class LeaseElector implements Leadership {
@@ -25,6 +33,9 @@ export class LeaseElector implements Leadership {
   private renewedAt = 0;
   private holder?: string;
   private holderAddress?: string;
+  /** `holder|address` confirmed by the holder's Pod, and why the last one was not. */
+  private confirmed?: string;
+  private unconfirmedWhy?: string;
   private observed?: { record: string; at: number };
   private timer?: NodeJS.Timeout;
   private running = false;
@@ -50,7 +61,40 @@ export class LeaseElector implements Leadership {
   }
 
   leaderAddress(): string | undefined {
-    return this.holder && this.holder !== this.s.identity ? this.holderAddress : undefined;
+    if (!this.holder || this.holder === this.s.identity || !this.holderAddress) return undefined;
+    if (this.s.confirmPort !== undefined && this.confirmed !== `${this.holder}|${this.holderAddress}`) return undefined;
+    return this.holderAddress;
+  }
+
+  /** Why the leader's published address is not used, when it is not. */
+  unconfirmed(): string | undefined {
+    return this.leaderAddress() === undefined ? this.unconfirmedWhy : undefined;
+  }
+
+  /** Does the holder's Pod confirm `address` (its pod IP, the receivers' port)? */
+  private async confirm(holder: string, address: string): Promise<void> {
+    const key = `${holder}|${address}`;
+    if (this.confirmed === key) return;
+    this.confirmed = undefined;
+    const at = address.lastIndexOf(':');
+    const host = address.slice(0, at).replace(/^\[|\]$/g, '');
+    const port = Number(address.slice(at + 1));
+    if (port !== this.s.confirmPort) {
+      this.unconfirmedWhy = `the Lease names ${address}, not the receivers' port ${this.s.confirmPort}`;
+      return;
+    }
+    try {
+      const pod = await this.apis.core.readNamespacedPod({ name: holder, namespace: this.s.namespace }, this.apis.options());
+      const ips = [...new Set([pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p.ip)].filter(Boolean))];
+      if (!ips.includes(host)) {
+        this.unconfirmedWhy = `the Lease names ${address}, but Pod ${this.s.namespace}/${holder} has ${ips.join(', ') || 'no IP'}`;
+        return;
+      }
+      this.confirmed = key;
+      this.unconfirmedWhy = undefined;
+    } catch (error) {
+      this.unconfirmedWhy = statusOf(error) === 404 ? `the Lease's holder ${holder} is not a Pod of ${this.s.namespace}` : `Pod ${this.s.namespace}/${holder} unreadable: ${(error as Error).message}`;
+    }
   }
 
   async start(): Promise<void> {
@@ -120,6 +164,7 @@ export class LeaseElector implements Leadership {
         this.holder = holder;
         this.holderAddress = lease.metadata?.annotations?.[ADDRESS_ANNOTATION];
         this.setLeading(false);
+        if (this.s.confirmPort !== undefined && this.holderAddress) await this.confirm(holder, this.holderAddress);
         return;
       }
       const body = {

@@ -142,9 +142,26 @@ const FORGET_RESOLVED_MS = 24 * 3_600_000;
 const HOUR_MS = 3_600_000;
 
 /**
+ * Alert records kept per workload. A workload has a handful of alerts (one per alert name and reason);
+ * the bound keeps its memory far below what one ConfigMap holds (1 MiB) whatever a sender posts:
+ * records are at most ~0.7 KB (fingerprint ≤ 128, label values ≤ 253 characters).
+ */
+export const MAX_ALERTS_PER_WORKLOAD = 256;
+
+/** A webhook would make a workload's memory hold more alert records than the bound. */
+export class AlertLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AlertLimitError';
+  }
+}
+
+/**
  * Merges a webhook's alerts into the memory. Returns the same object when nothing changed, so the
  * caller can tell a duplicate from news. An update older than what is known (a resolved notification
- * of an earlier firing delivered after the new firing) is ignored.
+ * of an earlier firing delivered after the new firing) is ignored. Past MAX_ALERTS_PER_WORKLOAD
+ * records, the oldest resolved ones are forgotten first; if firing ones alone exceed it, the whole
+ * update is refused (AlertLimitError) and the memory is left as it was.
  */
 export function recordAlerts(
   memory: WorkloadMemory,
@@ -165,6 +182,19 @@ export function recordAlerts(
       startsAt: alert.startsAt,
       since: now,
     };
+  }
+  if (next && Object.keys(next.alerts).length > MAX_ALERTS_PER_WORKLOAD) {
+    const resolved = Object.entries(next.alerts)
+      .filter(([, a]) => a.status === 'resolved')
+      .sort(([, a], [, b]) => a.since - b.since);
+    for (const [key] of resolved) {
+      if (Object.keys(next.alerts).length <= MAX_ALERTS_PER_WORKLOAD) break;
+      delete next.alerts[key];
+    }
+    const count = Object.keys(next.alerts).length;
+    if (count > MAX_ALERTS_PER_WORKLOAD) {
+      throw new AlertLimitError(`${count} firing alerts for one workload, above the limit of ${MAX_ALERTS_PER_WORKLOAD} alert records per workload; its alerts in this webhook were not recorded`);
+    }
   }
   return next ?? memory;
 }

@@ -209,7 +209,17 @@ export class FakeKubeApi {
     return [200, { kind: `${kind}List`, apiVersion, metadata: { resourceVersion: String(this.version) }, items }];
   }
 
+  /** A ConfigMap's data and binaryData together may hold at most 1 MiB (the API server's validation). */
+  private tooLarge(r: RecordedRequest): [number, unknown] | undefined {
+    if (!/\/configmaps(\/|$)/.test(r.path) || (r.method !== 'POST' && r.method !== 'PUT')) return undefined;
+    const size = [...Object.entries(r.body?.data ?? {}), ...Object.entries(r.body?.binaryData ?? {})].reduce((n, [k, v]) => n + k.length + String(v).length, 0);
+    if (size <= 1024 * 1024) return undefined;
+    return [422, status(422, 'Invalid', `ConfigMap "${r.body?.metadata?.name ?? ''}" is invalid: []: Too long: must have at most 1048576 bytes`)];
+  }
+
   private route(r: RecordedRequest): [number, unknown] {
+    const invalid = this.tooLarge(r);
+    if (invalid) return invalid;
     // All namespaces: /apis/apps/v1/deployments and the like.
     const all = /^\/apis\/apps\/v1\/(deployments|statefulsets)$/.exec(r.path);
     if (all && r.method === 'GET') {
