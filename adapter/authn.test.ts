@@ -6,7 +6,6 @@
  * authentication (the in-test API server answers with the real ConfigMap's shape).
  */
 import https from 'node:https';
-import { generate } from 'selfsigned';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -15,22 +14,11 @@ import { join } from 'node:path';
 
 import { kubeConfigFor } from '../alertmanager/kubernetes/api.ts';
 import { parseConfig, type Config } from '../core/config.ts';
+import { ca, clientCert as client } from '../test/harness/certs.ts';
 import { FakeKubeApi } from '../test/harness/kube-api.ts';
 import { startAdapter, type RunningAdapter } from './server.ts';
 
 const PATH = '/apis/external.metrics.k8s.io/v1beta1';
-
-async function ca(cn: string) {
-  return generate([{ name: 'commonName', value: cn }], { keySize: 2048, algorithm: 'sha256', extensions: [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, digitalSignature: true }] });
-}
-async function client(cn: string, issuer: { private: string; cert: string }) {
-  return generate([{ name: 'commonName', value: cn }], {
-    keySize: 2048,
-    algorithm: 'sha256',
-    ca: { key: issuer.private, cert: issuer.cert },
-    extensions: [{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true, keyEncipherment: true }, { name: 'extKeyUsage', clientAuth: true }],
-  });
-}
 
 function config(authentication: Record<string, unknown>): Config {
   return parseConfig(`
@@ -49,7 +37,7 @@ workloads:
 
 function get(url: string, cert?: { cert: string; key: string }): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = https.get(url, { rejectUnauthorized: false, ...(cert ?? {}) }, (res) => {
+    const req = https.get(url, { rejectUnauthorized: false, headers: { 'X-Remote-User': 'system:serviceaccount:kube-system:horizontal-pod-autoscaler' }, ...(cert ?? {}) }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode!));
     });
@@ -77,7 +65,7 @@ describe('front-proxy authentication of the external metrics API', () => {
   afterAll(async () => adapter?.stop());
 
   it('admits only the front proxy, on HTTPS, and leaves probes and /metrics open', async () => {
-    adapter = await startAdapter(config({ requestHeader: 'file', clientCAFile: caFile, allowedNames: ['front-proxy-client'] }), { logger: pino({ level: 'silent' }), waitForWarmup: false, noWarmup: true });
+    adapter = await startAdapter(config({ requestHeader: 'file', clientCAFile: caFile, allowedNames: ['front-proxy-client'], authorization: 'none' }), { logger: pino({ level: 'silent' }), waitForWarmup: false, noWarmup: true });
     const url = `${adapter.httpsUrl}${PATH}`;
     expect(await get(url, { cert: good.cert, key: good.private })).toBe(200);
     expect(await get(url)).toBe(401);
@@ -104,6 +92,7 @@ describe('the trust read from the cluster', () => {
       metadata: { name: 'extension-apiserver-authentication', namespace: 'kube-system' },
       data: { 'requestheader-client-ca-file': frontProxyCa.cert, 'requestheader-allowed-names': '["front-proxy-client"]', 'requestheader-username-headers': '["X-Remote-User"]' },
     });
+    api.authorize = () => true;
     const adapter = await startAdapter(config({ requestHeader: 'cluster' }), { logger: pino({ level: 'silent' }), waitForWarmup: false, noWarmup: true, kubeConfig: kubeConfigFor(api.url) });
     try {
       expect(await get(`${adapter.httpsUrl}${PATH}`, { cert: good.cert, key: good.private })).toBe(200);

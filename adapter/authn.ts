@@ -3,12 +3,14 @@
  * kube-apiserver proxies the HPA's requests with its front-proxy client certificate, signed by the
  * CA published (with the allowed names) in kube-system/extension-apiserver-authentication. With
  * `adapter.authentication.requestHeader` on, /apis/ is answered only on HTTPS, only to such a
- * certificate; everything else (/metrics, probes, KEDA's endpoints) is unchanged.
+ * certificate, and (`authorization: subjectAccessReview`, the default then) only for what the user it
+ * names may do, as the cluster's RBAC says through a SubjectAccessReview; everything else (/metrics,
+ * probes, KEDA's endpoints) is unchanged.
  */
 import { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 
-import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, AuthorizationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 import type { Config } from '../core/config.ts';
@@ -18,7 +20,13 @@ export interface FrontProxyTrust {
   ca: string;
   /** Common names accepted; empty: any certificate the CA signed. */
   allowedNames: string[];
+  /** Headers carrying the user the front proxy authenticated, its groups, and extra attributes (prefixes). */
+  usernameHeaders: string[];
+  groupHeaders: string[];
+  extraHeaderPrefixes: string[];
 }
+
+const HEADER_DEFAULTS = { usernameHeaders: ['X-Remote-User'], groupHeaders: ['X-Remote-Group'], extraHeaderPrefixes: ['X-Remote-Extra-'] };
 
 export class AuthenticationConfigError extends Error {}
 
@@ -29,7 +37,7 @@ export async function loadFrontProxyTrust(config: Config, kubeConfig?: KubeConfi
   if (a.requestHeader === 'none') return undefined;
   if (a.requestHeader === 'file') {
     try {
-      return { ca: readFileSync(a.clientCAFile!, 'utf8'), allowedNames: a.allowedNames };
+      return { ca: readFileSync(a.clientCAFile!, 'utf8'), allowedNames: a.allowedNames, ...HEADER_DEFAULTS };
     } catch (error) {
       throw new AuthenticationConfigError(`adapter.authentication.clientCAFile: cannot read ${a.clientCAFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
@@ -52,27 +60,118 @@ export async function loadFrontProxyTrust(config: Config, kubeConfig?: KubeConfi
   }
   const ca = data['requestheader-client-ca-file'];
   if (!ca) throw new AuthenticationConfigError(`adapter.authentication.requestHeader cluster: ${where} has no requestheader-client-ca-file (is the API server run with --requestheader-client-ca-file?)`);
-  let allowedNames: string[] = [];
-  const names = data['requestheader-allowed-names'];
-  if (names) {
+  const list = (key: string): string[] => {
+    const text = data[key];
+    if (!text) return [];
     try {
-      allowedNames = JSON.parse(names);
-      if (!Array.isArray(allowedNames) || !allowedNames.every((n) => typeof n === 'string')) throw new Error('not a list of strings');
+      const value = JSON.parse(text);
+      if (!Array.isArray(value) || !value.every((n) => typeof n === 'string')) throw new Error('not a list of strings');
+      return value;
     } catch (error) {
-      throw new AuthenticationConfigError(`adapter.authentication.requestHeader cluster: ${where} requestheader-allowed-names: ${(error as Error).message}`);
+      throw new AuthenticationConfigError(`adapter.authentication.requestHeader cluster: ${where} ${key}: ${(error as Error).message}`);
     }
+  };
+  const allowedNames = list('requestheader-allowed-names');
+  const or = (values: string[], fallback: string[]) => (values.length > 0 ? values : fallback);
+  return {
+    ca,
+    allowedNames: or(allowedNames, config.adapter.authentication.allowedNames),
+    usernameHeaders: or(list('requestheader-username-headers'), HEADER_DEFAULTS.usernameHeaders),
+    groupHeaders: or(list('requestheader-group-headers'), HEADER_DEFAULTS.groupHeaders),
+    extraHeaderPrefixes: or(list('requestheader-extra-headers-prefix'), HEADER_DEFAULTS.extraHeaderPrefixes),
+  };
+}
+
+/** What a request asks to do, as the API server's authorizer sees it. */
+export type RequestAttributes =
+  | { resourceAttributes: { group: string; version: string; resource: string; namespace?: string; verb: string } }
+  | { nonResourceAttributes: { path: string; verb: string } };
+
+/** The user the front proxy vouches for. */
+export interface RemoteUser {
+  user: string;
+  groups: string[];
+  extra: Record<string, string[]>;
+}
+
+/** Decides whether a user may do something (the cluster's authorizer, through a SubjectAccessReview). */
+export interface Authorizer {
+  authorize(user: RemoteUser, attributes: RequestAttributes): Promise<{ allowed: boolean; reason?: string }>;
+}
+
+/**
+ * Delegated authorization as every aggregated API server does it: a SubjectAccessReview for the user
+ * and groups the front proxy names, answered by the cluster's authorizer (RBAC), cached 10 s either
+ * way (the API server library's defaults), at most 4,096 answers kept.
+ */
+export function subjectAccessReviewer(kc: KubeConfig, now: () => number = Date.now, timeoutMs = 5000): Authorizer {
+  const api = kc.makeApiClient(AuthorizationV1Api);
+  const cache = new Map<string, { allowed: boolean; reason?: string; until: number }>();
+  return {
+    async authorize(user, attributes) {
+      const key = JSON.stringify([user, attributes]);
+      const hit = cache.get(key);
+      if (hit && hit.until > now()) return hit;
+      const body = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: user.user, groups: user.groups, extra: user.extra, ...attributes } };
+      const review = await Promise.race([
+        api.createSubjectAccessReview({ body: body as any }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`SubjectAccessReview timed out after ${timeoutMs} ms`)), timeoutMs).unref()),
+      ]);
+      const answer = { allowed: review.status?.allowed === true, ...(review.status?.reason ? { reason: review.status.reason } : {}), until: now() + 10_000 };
+      if (cache.size >= 4096) cache.clear();
+      cache.set(key, answer);
+      return answer;
+    },
+  };
+}
+
+/** The attributes of a request to the external metrics API, as the API server's request-info parser makes them. */
+export function requestAttributes(path: string): RequestAttributes {
+  const m = /^\/apis\/(external\.metrics\.k8s\.io)\/(v1beta1)\/namespaces\/([^/]+)\/([^/]+)$/.exec(path);
+  // A GET on a collection (the metric, in a namespace) is a "list", as for any resource.
+  if (m) return { resourceAttributes: { group: m[1], version: m[2], namespace: decodeURIComponent(m[3]), resource: decodeURIComponent(m[4]), verb: 'list' } };
+  return { nonResourceAttributes: { path, verb: 'get' } };
+}
+
+function remoteUser(req: Request, trust: FrontProxyTrust): RemoteUser | undefined {
+  const first = (names: string[]) => names.map((n) => req.get(n)).find((v) => v !== undefined && v !== '');
+  const user = first(trust.usernameHeaders);
+  if (!user) return undefined;
+  const groups = trust.groupHeaders.flatMap((n) => {
+    const raw = req.headers[n.toLowerCase()];
+    return (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).flatMap((v) => v.split(',').map((g) => g.trim())).filter(Boolean);
+  });
+  const extra: Record<string, string[]> = {};
+  for (const [name, raw] of Object.entries(req.headers)) {
+    const prefix = trust.extraHeaderPrefixes.find((p) => name.startsWith(p.toLowerCase()));
+    if (!prefix || raw === undefined) continue;
+    const key = decodeURIComponent(name.slice(prefix.length));
+    extra[key] = [...(extra[key] ?? []), ...(Array.isArray(raw) ? raw : [raw])];
   }
-  return { ca, allowedNames: allowedNames.length > 0 ? allowedNames : config.adapter.authentication.allowedNames };
+  return { user, groups, extra };
+}
+
+function describeAttributes(a: RequestAttributes, user: string): string {
+  if ('resourceAttributes' in a) {
+    const r = a.resourceAttributes;
+    return `${r.group} "${r.resource}" is forbidden: User "${user}" cannot ${r.verb} resource "${r.resource}" in API group "${r.group}" in the namespace "${r.namespace}"`;
+  }
+  return `forbidden: User "${user}" cannot ${a.nonResourceAttributes.verb} path "${a.nonResourceAttributes.path}"`;
 }
 
 function status(res: Response, code: number, reason: string, message: string): void {
   res.status(code).json({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
 }
 
-/** Guards /apis/ (the aggregated API); other paths pass. */
-export function requireFrontProxy(trust: FrontProxyTrust): RequestHandler {
+/**
+ * Guards /apis/ (the aggregated API) in any letter case; other paths pass. The front proxy's
+ * certificate authenticates the API server; the user it names is then authorized (when an authorizer
+ * is given) for exactly what the path asks.
+ */
+export function requireFrontProxy(trust: FrontProxyTrust, authorizer?: Authorizer): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (!req.path.startsWith('/apis') && req.path !== '/openapi/v2') return next();
+    const lower = req.path.toLowerCase();
+    if (!lower.startsWith('/apis') && !lower.startsWith('/openapi')) return next();
     const socket = req.socket;
     if (!(socket instanceof TLSSocket)) {
       status(res, 403, 'Forbidden', 'the external metrics API is served on the HTTPS listener only (adapter.authentication.requestHeader is on)');
@@ -88,6 +187,19 @@ export function requireFrontProxy(trust: FrontProxyTrust): RequestHandler {
       status(res, 401, 'Unauthorized', `client certificate common name "${name ?? ''}" is not among the allowed names (${trust.allowedNames.join(', ')})`);
       return;
     }
-    next();
+    if (!authorizer) return next();
+    const user = remoteUser(req, trust);
+    if (!user) {
+      status(res, 401, 'Unauthorized', `the front proxy named no user (${trust.usernameHeaders.join(', ')})`);
+      return;
+    }
+    const attributes = requestAttributes(req.path);
+    authorizer.authorize(user, attributes).then(
+      (answer) => {
+        if (answer.allowed) next();
+        else status(res, 403, 'Forbidden', `${describeAttributes(attributes, user.user)}${answer.reason ? `: ${answer.reason}` : ''}`);
+      },
+      (error: Error) => status(res, 500, 'InternalError', `authorization of "${user.user}" failed: ${error.message}`),
+    );
   };
 }

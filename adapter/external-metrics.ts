@@ -31,7 +31,9 @@ function rfc3339(ms: number): string {
 }
 
 export function externalMetricsRouter(loop: ForecastLoop, metrics: AdapterMetrics, stepSeconds: () => number, now: () => number = Date.now): Router {
-  const router = Router();
+  // Exact paths, as the API server routes them: /APIS/... is not /apis/... (and must not slip past the
+  // front-proxy guard by being answered anyway).
+  const router = Router({ caseSensitive: true, strict: true });
 
   router.get('/apis', (_req, res) => {
     res.json({

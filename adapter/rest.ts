@@ -24,7 +24,7 @@ export function resolveWorkload(loop: ForecastLoop, name: unknown, namespace: un
 }
 
 export function restRouter(loop: ForecastLoop, metrics: AdapterMetrics): Router {
-  const router = Router();
+  const router = Router({ caseSensitive: true, strict: true });
 
   const timed = (api: string, metric: string, handler: (req: Request, res: Response) => number) => (req: Request, res: Response) => {
     const started = performance.now();

@@ -3,8 +3,8 @@
  * listeners (HTTP for /metrics, REST and KEDA's metrics-api; HTTPS for the aggregated
  * external-metrics API; gRPC for KEDA's external scaler).
  */
-import type { KubeConfig } from '@kubernetes/client-node';
-import { AuthenticationConfigError, loadFrontProxyTrust, requireFrontProxy } from './authn.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import { AuthenticationConfigError, loadFrontProxyTrust, requireFrontProxy, subjectAccessReviewer } from './authn.ts';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -125,6 +125,19 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
   // Who may read the external metrics API is settled before anything listens.
   const trust = await loadFrontProxyTrust(config, options.kubeConfig);
   if (trust && !config.adapter.listen.https) throw new AuthenticationConfigError('adapter.authentication.requestHeader needs adapter.listen.https (the API server calls the adapter over HTTPS)');
+  let authorizer;
+  if (trust && config.adapter.authentication.authorization === 'subjectAccessReview') {
+    let kc = options.kubeConfig;
+    if (!kc) {
+      try {
+        kc = new KubeConfig();
+        kc.loadFromDefault();
+      } catch (error) {
+        throw new AuthenticationConfigError(`adapter.authentication.authorization subjectAccessReview needs the Kubernetes API (in-cluster credentials or KUBECONFIG): ${(error as Error).message}`);
+      }
+    }
+    authorizer = subjectAccessReviewer(kc);
+  }
   const client = prometheusClientFromConfig(config, options.env);
   const pool: FitPool = createFitPool(Math.min(config.adapter.concurrency, 8));
   let metricsRef: ReturnType<typeof createAdapterMetrics> | undefined;
@@ -138,6 +151,8 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
 
   const app = express();
   app.disable('x-powered-by');
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok');
   });
@@ -151,7 +166,7 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  if (trust) app.use(requireFrontProxy(trust));
+  if (trust) app.use(requireFrontProxy(trust, authorizer));
   app.use(externalMetricsRouter(loop, metrics, () => config.adapter.step, options.now));
   app.use(restRouter(loop, metrics));
   app.use((req: Request, res: Response) => status(res, 404, 'NotFound', `no route for ${req.method} ${req.path}`));

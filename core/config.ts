@@ -270,10 +270,16 @@ const adapterSchema = z
         requestHeader: z.enum(['none', 'file', 'cluster']).default('none'),
         clientCAFile: z.string().min(1).optional(),
         allowedNames: z.array(z.string().min(1)).default([]),
+        /**
+         * With requestHeader on: `subjectAccessReview` (default) asks the cluster whether the user the
+         * front proxy names may `list` the metric in the namespace (RBAC on external.metrics.k8s.io, as
+         * the HPA controller's role grants); `none` trusts every request the front proxy passes on.
+         */
+        authorization: z.enum(['subjectAccessReview', 'none']).default('subjectAccessReview'),
       })
       .strict()
       .refine((a) => a.requestHeader !== 'file' || a.clientCAFile !== undefined, { message: 'requestHeader: file needs clientCAFile' })
-      .default({ requestHeader: 'none', allowedNames: [] }),
+      .default({ requestHeader: 'none', allowedNames: [], authorization: 'subjectAccessReview' }),
     history: duration.default(14 * 86_400),
     step: duration.default(60),
     refresh: duration.default(60),

@@ -217,9 +217,19 @@ export class FakeKubeApi {
     return [422, status(422, 'Invalid', `ConfigMap "${r.body?.metadata?.name ?? ''}" is invalid: []: Too long: must have at most 1048576 bytes`)];
   }
 
+  /**
+   * The cluster's authorizer for SubjectAccessReviews: whether the review's spec (user, groups,
+   * resourceAttributes or nonResourceAttributes) is allowed. Default: nothing is.
+   */
+  authorize: (spec: any) => boolean = () => false;
+
   private route(r: RecordedRequest): [number, unknown] {
     const invalid = this.tooLarge(r);
     if (invalid) return invalid;
+    if (r.path === '/apis/authorization.k8s.io/v1/subjectaccessreviews' && r.method === 'POST') {
+      const allowed = this.authorize(r.body?.spec ?? {});
+      return [201, { ...r.body, status: { allowed, ...(allowed ? { reason: 'RBAC: allowed' } : {}) } }];
+    }
     // All namespaces: /apis/apps/v1/deployments and the like.
     const all = /^\/apis\/apps\/v1\/(deployments|statefulsets)$/.exec(r.path);
     if (all && r.method === 'GET') {

@@ -1,0 +1,17 @@
+/** Certificates for tests: a CA and client certificates it signs (as a front proxy's or KEDA's). */
+import { generate } from 'selfsigned';
+
+export type Pems = Awaited<ReturnType<typeof generate>>;
+
+export async function ca(cn: string): Promise<Pems> {
+  return generate([{ name: 'commonName', value: cn }], { keySize: 2048, algorithm: 'sha256', extensions: [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, digitalSignature: true }] });
+}
+
+export async function clientCert(cn: string, issuer: { private: string; cert: string }): Promise<Pems> {
+  return generate([{ name: 'commonName', value: cn }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    ca: { key: issuer.private, cert: issuer.cert },
+    extensions: [{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true, keyEncipherment: true }, { name: 'extKeyUsage', clientAuth: true }],
+  });
+}
