@@ -353,7 +353,10 @@ const receiverSchema = z
     provisioning: z
       .object({
         enabled: z.boolean().default(false),
-        /** Namespaces whose Deployments are watched; empty: all. */
+        /**
+         * Namespaces whose Deployments are watched; empty: the namespaces labelled
+         * shadowscale.io/provisioning=enabled (never all by default: a namespace's owners invite it).
+         */
         namespaces: z.array(z.string().min(1)).default([]),
         interval: duration.default(30),
       })

@@ -134,7 +134,10 @@ export class WarmPool {
       const shadow = await this.apis.retry(`read Deployment ${namespace}/${shadowName(name)}`, () => this.apis.apps.readNamespacedDeployment({ name: shadowName(name), namespace }, this.apis.options()));
       const [primaryRs, shadowRs] = await Promise.all([this.currentReplicaSet(primary), this.currentReplicaSet(shadow as any)]);
       if (!primaryRs || !shadowRs) return; // the Deployment controller has not made them yet
-      const [primaryPods, shadowPods] = await Promise.all([this.podsOf(namespace, primary.spec.selector.matchLabels ?? {}), this.podsOf(namespace, (shadow.spec?.selector?.matchLabels ?? {}) as Record<string, string>)]);
+      if (Object.keys(primary.spec.selector.matchLabels ?? {}).length === 0) {
+        throw new Error(`Deployment ${where} selects its pods with matchExpressions only; the warm pool needs spec.selector.matchLabels to move pods between it and its shadow`);
+      }
+      const [primaryPods, shadowPods] = await Promise.all([this.podsOf(primary), this.podsOf(shadow as unknown as PrimaryDeployment)]);
       const primarySpec = primary.spec.replicas ?? 1;
       const shadowSpec = shadow.spec?.replicas ?? 0;
       const primaryHash = primaryRs.metadata.labels?.[HASH];
@@ -240,9 +243,19 @@ export class WarmPool {
       .sort((a, b) => Number(b.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0) - Number(a.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0))[0];
   }
 
-  private async podsOf(namespace: string, selector: Record<string, string>): Promise<any[]> {
-    const list = await this.apis.retry(`list Pods in ${namespace}`, () => this.apis.core.listNamespacedPod({ namespace, labelSelector: selectorText(selector) }, this.apis.options()));
-    return list.items.filter((p) => !p.metadata?.deletionTimestamp);
+  /**
+   * The running pods of a Deployment: owned by one of its ReplicaSets (by UID), not by labels alone
+   * (labels anyone in the namespace can put on a pod; a selector without matchLabels would match all).
+   */
+  private async podsOf(d: PrimaryDeployment): Promise<any[]> {
+    const { namespace } = d.metadata;
+    const selector = d.spec.selector.matchLabels ?? {};
+    const [sets, list] = await Promise.all([
+      this.apis.retry(`list ReplicaSets in ${namespace}`, () => this.apis.apps.listNamespacedReplicaSet({ namespace, labelSelector: selectorText(selector) }, this.apis.options())),
+      this.apis.retry(`list Pods in ${namespace}`, () => this.apis.core.listNamespacedPod({ namespace, labelSelector: selectorText(selector) }, this.apis.options())),
+    ]);
+    const owners = new Set(sets.items.filter((rs) => rs.metadata?.ownerReferences?.some((r) => r.uid === d.metadata.uid && r.controller)).map((rs) => rs.metadata?.uid));
+    return list.items.filter((p) => !p.metadata?.deletionTimestamp && p.metadata?.ownerReferences?.some((r) => r.controller && owners.has(r.uid)));
   }
 
   /**

@@ -120,7 +120,7 @@ describe('shadow provisioning from annotations', () => {
   it('never takes over a Deployment it did not create', async () => {
     api.deployment(NS, 'checkout-shadow', 1);
     const report = await provisioner.syncOnce();
-    expect(report.errors[0]).toMatch(/checkout-shadow exists and is not managed by shadowscale/);
+    expect(report.errors[0]).toMatch(/Deployment shop\/checkout-shadow exists and was not made by shadowscale for Deployment shop\/checkout/);
   });
 });
 

@@ -26,6 +26,14 @@ import {
 
 const ROUTES = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes' };
 
+/** The label by which a namespace invites provisioning, when the configuration lists no namespaces. */
+export const PROVISIONING_LABEL = 'shadowscale.io/provisioning';
+
+/** Made by shadowscale for this primary: its managed-by label and a controller reference to the primary's UID. */
+function madeFor(o: { metadata?: { labels?: Record<string, string>; ownerReferences?: Array<{ uid?: string; controller?: boolean }> } }, primary: PrimaryDeployment): boolean {
+  return o.metadata?.labels?.['app.kubernetes.io/managed-by'] === 'shadowscale' && (o.metadata?.ownerReferences ?? []).some((r) => r.uid === primary.metadata.uid && r.controller === true);
+}
+
 export interface ProvisionReport {
   primaries: number;
   created: string[];
@@ -49,11 +57,19 @@ export class ShadowProvisioner {
     private readonly fence: (before: string) => void = () => undefined,
   ) {}
 
+  /**
+   * The namespaces that invited provisioning: the configuration's list, or else those labelled
+   * `shadowscale.io/provisioning: enabled` (a namespace's owners opt in; nothing is watched by default).
+   */
+  private async invited(): Promise<string[]> {
+    if (this.namespaces.length > 0) return [...this.namespaces];
+    const list = await this.apis.retry('list Namespaces labelled for provisioning', () => this.apis.core.listNamespace({ labelSelector: `${PROVISIONING_LABEL}=enabled` }, this.apis.options()));
+    return list.items.map((n) => n.metadata?.name ?? '').filter(Boolean);
+  }
+
   private async listPrimaries(): Promise<PrimaryDeployment[]> {
-    const lists =
-      this.namespaces.length === 0
-        ? [await this.apis.retry('list Deployments in all namespaces', () => this.apis.apps.listDeploymentForAllNamespaces({}, this.apis.options()))]
-        : await Promise.all(this.namespaces.map((namespace) => this.apis.retry(`list Deployments in ${namespace}`, () => this.apis.apps.listNamespacedDeployment({ namespace }, this.apis.options()))));
+    const namespaces = await this.invited();
+    const lists = await Promise.all(namespaces.map((namespace) => this.apis.retry(`list Deployments in ${namespace}`, () => this.apis.apps.listNamespacedDeployment({ namespace }, this.apis.options()))));
     return lists
       .flatMap((l) => l.items)
       .filter((d) => d.metadata?.annotations?.[ANNOTATIONS.shadows] !== undefined && d.metadata?.labels?.[ROLE_LABEL] !== 'shadow') as unknown as PrimaryDeployment[];
@@ -105,8 +121,8 @@ export class ShadowProvisioner {
       this.record(primary, 'create', `Deployment ${name}`, { replicas: settings.shadows, resourceFraction: settings.resourceFraction });
       return;
     }
-    if (current.metadata?.labels?.['app.kubernetes.io/managed-by'] !== 'shadowscale') {
-      throw new Error(`Deployment ${namespace}/${name} exists and is not managed by shadowscale; rename it or remove the ${ANNOTATIONS.shadows} annotation`);
+    if (!madeFor(current, primary)) {
+      throw new Error(`Deployment ${namespace}/${name} exists and was not made by shadowscale for Deployment ${namespace}/${primary.metadata.name}; rename it or remove the ${ANNOTATIONS.shadows} annotation`);
     }
     const hash = templateHash(primary.spec.template);
     if (current.metadata?.annotations?.[ANNOTATIONS.templateHash] === hash) return;
@@ -131,7 +147,11 @@ export class ShadowProvisioner {
     const list = await this.apis.retry(`list PodDisruptionBudgets in ${namespace}`, () => this.apis.policy.listNamespacedPodDisruptionBudget({ namespace }, this.apis.options()));
     const podLabels = primary.spec.template.metadata?.labels ?? {};
     const name = shadowName(primary.metadata.name);
-    if (list.items.some((p) => p.metadata?.name === name)) return;
+    const existing = list.items.find((p) => p.metadata?.name === name);
+    if (existing) {
+      if (!madeFor(existing, primary)) throw new Error(`PodDisruptionBudget ${namespace}/${name} exists and was not made by shadowscale for Deployment ${namespace}/${primary.metadata.name}`);
+      return;
+    }
     const covering = list.items.find((p) => {
       const selector = p.spec?.selector?.matchLabels;
       return selector && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => podLabels[k] === v);
@@ -156,9 +176,19 @@ export class ShadowProvisioner {
       }
       throw error;
     }
+    // The annotation names a Service: only one that sends to this Deployment's own pods. Otherwise a
+    // Deployment could borrow another team's Service (and through it their route and its traffic).
+    const selector = service.spec?.selector ?? {};
+    const podLabels = primary.spec.template.metadata?.labels ?? {};
+    if (Object.keys(selector).length === 0 || !Object.entries(selector).every(([k, v]) => podLabels[k] === v)) {
+      throw new Error(`Service ${namespace}/${settings.service} does not select the pods of Deployment ${namespace}/${primary.metadata.name} (annotation ${ANNOTATIONS.service}); shadowscale mirrors only a Deployment's own Service`);
+    }
     const shadowSvc = shadowService(service as any, primary);
     try {
-      await this.apis.retry(`read Service ${namespace}/${shadowSvc.metadata.name}`, () => this.apis.core.readNamespacedService({ name: shadowSvc.metadata.name, namespace }, this.apis.options()));
+      const existing = await this.apis.retry(`read Service ${namespace}/${shadowSvc.metadata.name}`, () => this.apis.core.readNamespacedService({ name: shadowSvc.metadata.name, namespace }, this.apis.options()));
+      if (!madeFor(existing, primary)) {
+        throw new Error(`Service ${namespace}/${shadowSvc.metadata.name} exists and was not made by shadowscale for Deployment ${namespace}/${primary.metadata.name}; the mirror would send to whatever it selects, so it is not used`);
+      }
     } catch (error) {
       if (!isNotFound(error)) throw error;
       this.fence(`creating Service ${namespace}/${shadowSvc.metadata.name}`);

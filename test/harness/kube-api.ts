@@ -129,6 +129,11 @@ export class FakeKubeApi {
     });
   }
 
+  /** A Namespace with labels. */
+  namespace(name: string, labels: Record<string, string> = {}): void {
+    this.put(`/api/v1/namespaces/${name}`, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+  }
+
   /** An autoscaling/v2 HPA scaling the Deployment `target`. */
   hpa(namespace: string, name: string, target: string, minReplicas: number, maxReplicas: number, extra: Record<string, unknown> = {}): string {
     const path = `/apis/autoscaling/v2/namespaces/${namespace}/horizontalpodautoscalers/${name}`;
@@ -234,6 +239,12 @@ export class FakeKubeApi {
     const all = /^\/apis\/apps\/v1\/(deployments|statefulsets)$/.exec(r.path);
     if (all && r.method === 'GET') {
       return this.list(all[1] === 'deployments' ? 'Deployment' : 'StatefulSet', 'apps/v1', new RegExp(`^/apis/apps/v1/namespaces/[^/]+/${all[1]}`));
+    }
+    if (r.path === '/api/v1/namespaces' && r.method === 'GET') return this.list('Namespace', 'v1', /^\/api\/v1\/namespaces/, r.labelSelector);
+    const namespaceObject = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(r.path);
+    if (namespaceObject && r.method === 'GET') {
+      const o = this.objects.get(r.path);
+      return o ? [200, o] : [404, status(404, 'NotFound', `namespaces "${namespaceObject[1]}" not found`)];
     }
     const collection = COLLECTIONS.find((c) => c.re.test(r.path));
     if (!collection) return [404, status(404, 'NotFound', `the server could not find the requested resource ${r.path}`)];
