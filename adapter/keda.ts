@@ -3,7 +3,7 @@
  * `external-push`) names the workload in its metadata:
  *
  *   metadata: { scalerAddress: shadowscale-adapter.shadowscale:9100, workload: checkout,
- *               namespace: shop (default: the ScaledObject's), metric: shadowscale_predicted_load,
+ *               metric: shadowscale_predicted_load (the namespace is the ScaledObject's, always),
  *               targetValue: "50" (default: capacityPerReplica), activationThreshold: "0" }
  *
  * KEDA uses a float field only when it is > 0 and falls back to the deprecated int64 otherwise, so
@@ -41,7 +41,13 @@ export function createKedaService(loop: ForecastLoop, metrics: AdapterMetrics): 
     const meta = ref?.scalerMetadata ?? {};
     const name = meta.workload;
     if (!name) throw new ScalerError(grpc.status.INVALID_ARGUMENT, 'trigger metadata "workload" is required (the shadowscale workload name)');
-    const namespace = meta.namespace || ref?.namespace || '';
+    // The ScaledObject's own namespace, which KEDA sets: a trigger reads workloads of its namespace only
+    // (whoever may create a ScaledObject in one namespace must not read another's forecasts).
+    const namespace = ref?.namespace ?? '';
+    if (!namespace) throw new ScalerError(grpc.status.INVALID_ARGUMENT, 'the ScaledObjectRef has no namespace (KEDA sets it to the ScaledObject\'s)');
+    if (meta.namespace && meta.namespace !== namespace) {
+      throw new ScalerError(grpc.status.PERMISSION_DENIED, `trigger metadata "namespace": "${meta.namespace}" is not the ScaledObject's namespace "${namespace}"; a ScaledObject reads only workloads of its own namespace`);
+    }
     const w = loop.workloads().find((x) => x.name === name && x.namespace === namespace);
     if (!w) throw new ScalerError(grpc.status.NOT_FOUND, `no shadowscale workload "${name}" in namespace "${namespace}"`);
     const metric = meta.metric || 'shadowscale_predicted_load';
@@ -125,12 +131,20 @@ export function createKedaService(loop: ForecastLoop, metrics: AdapterMetrics): 
   };
 }
 
-export async function startKedaServer(address: string, loop: ForecastLoop, metrics: AdapterMetrics): Promise<{ server: grpc.Server; port: number }> {
+/** TLS of the gRPC listener: its certificate, and the CA of the client certificates it requires (KEDA's `tlsClientCert`). */
+export interface GrpcTls {
+  cert: string;
+  key: string;
+  clientCA?: string;
+}
+
+export async function startKedaServer(address: string, loop: ForecastLoop, metrics: AdapterMetrics, tls?: GrpcTls): Promise<{ server: grpc.Server; port: number }> {
   const proto = loadExternalScalerProto() as unknown as { externalscaler: { ExternalScaler: grpc.ServiceClientConstructor } };
   const server = new grpc.Server();
   server.addService(proto.externalscaler.ExternalScaler.service, createKedaService(loop, metrics));
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
-  );
+  const credentials = tls
+    ? grpc.ServerCredentials.createSsl(tls.clientCA ? Buffer.from(tls.clientCA) : null, [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }], tls.clientCA !== undefined)
+    : grpc.ServerCredentials.createInsecure();
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync(address, credentials, (error, p) => (error ? reject(error) : resolve(p))));
   return { server, port };
 }

@@ -191,7 +191,19 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
   let grpcServer: GrpcServer | undefined;
   let grpcAddress: string | undefined;
   if (config.adapter.listen.grpc) {
-    const { server, port } = await startKedaServer(config.adapter.listen.grpc, loop, metrics);
+    const g = config.adapter.grpcTls;
+    let tls;
+    if (g) {
+      const read = (file: string, what: string) => {
+        try {
+          return readFileSync(file, 'utf8');
+        } catch (error) {
+          throw new SecretError(`adapter.grpcTls.${what}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        }
+      };
+      tls = { cert: read(g.certFile, 'certFile'), key: read(g.keyFile, 'keyFile'), ...(g.clientCAFile ? { clientCA: read(g.clientCAFile, 'clientCAFile') } : {}) };
+    }
+    const { server, port } = await startKedaServer(config.adapter.listen.grpc, loop, metrics, tls);
     grpcServer = server;
     grpcAddress = `${splitAddress(config.adapter.listen.grpc).host}:${port}`;
   }

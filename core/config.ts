@@ -259,6 +259,11 @@ const adapterSchema = z
       .default({ http: '127.0.0.1:8080' }),
     tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
     /**
+     * TLS of the KEDA gRPC listener (listen.grpc): its certificate and key, and with clientCAFile only
+     * clients with a certificate that CA signed (KEDA's trigger `caCert`, `tlsClientCert`, `tlsClientKey`).
+     */
+    grpcTls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1), clientCAFile: z.string().min(1).optional() }).strict().optional(),
+    /**
      * Who may call the external metrics API (HPA mode): `requestHeader: cluster` reads the front
      * proxy's CA and allowed names from kube-system/extension-apiserver-authentication (as every
      * aggregated API server does) and answers /apis/ only on HTTPS, only to a client certificate

@@ -15,3 +15,18 @@ export async function clientCert(cn: string, issuer: { private: string; cert: st
     extensions: [{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true, keyEncipherment: true }, { name: 'extKeyUsage', clientAuth: true }],
   });
 }
+
+/** A server certificate for 127.0.0.1 and localhost, signed by `issuer`. */
+export async function serverCert(cn: string, issuer: { private: string; cert: string }): Promise<Pems> {
+  return generate([{ name: 'commonName', value: cn }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    ca: { key: issuer.private, cert: issuer.cert },
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+    ],
+  });
+}
