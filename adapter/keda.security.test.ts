@@ -81,3 +81,30 @@ describe("KEDA's gRPC service", () => {
     keda.close();
   });
 });
+
+describe("the REST endpoints and KEDA's metrics-api", () => {
+  it('require the bearer token when one is configured; probes and /metrics stay open', async () => {
+    const config = parseConfig(`
+prometheus: { url: http://127.0.0.1:9, timeout: 1s }
+adapter:
+  listen: { http: "127.0.0.1:0" }
+  authentication: { tokenEnv: ADAPTER_TOKEN }
+workloads:
+  - { name: checkout, namespace: shop, load: up, capacityPerReplica: 50, primary: { name: checkout, maxReplicas: 10 } }
+`);
+    const rest = await startAdapter(config, { logger: pino({ level: 'silent' }), waitForWarmup: false, noWarmup: true, env: { ADAPTER_TOKEN: 'rest-token-for-keda' } });
+    try {
+      for (const path of ['/keda/metrics?workload=checkout&namespace=shop', '/shadow/config', '/predict/capacity?workload=checkout&namespace=shop', '/KEDA/metrics?workload=checkout&namespace=shop']) {
+        expect((await fetch(`${rest.httpUrl}${path}`)).status, path).toBe(401);
+        expect((await fetch(`${rest.httpUrl}${path}`, { headers: { authorization: 'Bearer wrong' } })).status, path).toBe(401);
+      }
+      const ok = await fetch(`${rest.httpUrl}/keda/metrics?workload=checkout&namespace=shop`, { headers: { authorization: 'Bearer rest-token-for-keda' } });
+      expect([200, 503]).toContain(ok.status);
+      expect((await fetch(`${rest.httpUrl}/healthz`)).status).toBe(200);
+      expect((await fetch(`${rest.httpUrl}/metrics`)).status).toBe(200);
+    } finally {
+      await rest.stop();
+    }
+    await expect(startAdapter(config, { logger: pino({ level: 'silent' }), waitForWarmup: false, noWarmup: true, env: {} })).rejects.toThrow('adapter.authentication token: environment variable ADAPTER_TOKEN is not set');
+  });
+});

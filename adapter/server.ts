@@ -19,6 +19,7 @@ import { createFitPool, type FitPool } from './fit-pool.ts';
 import { ForecastLoop } from './forecast-loop.ts';
 import { externalMetricsRouter, status } from './external-metrics.ts';
 import { startKedaServer } from './keda.ts';
+import { tokenMatches } from '../core/bearer.ts';
 import { createAdapterMetrics } from './metrics.ts';
 import { PrometheusClient } from './prometheus.ts';
 import { restRouter } from './rest.ts';
@@ -168,6 +169,15 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
   });
   if (trust) app.use(requireFrontProxy(trust, authorizer));
   app.use(externalMetricsRouter(loop, metrics, () => config.adapter.step, options.now));
+  // The REST endpoints (KEDA's metrics-api among them) behind a bearer token, when one is configured.
+  const restToken = readSecret('adapter.authentication token', config.adapter.authentication.tokenFile, config.adapter.authentication.tokenEnv, options.env ?? process.env);
+  if (restToken === '') throw new SecretError('adapter.authentication token: the token is empty');
+  if (restToken !== undefined) {
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      if (tokenMatches(req.get('authorization'), restToken)) return next();
+      res.status(401).set('WWW-Authenticate', 'Bearer realm="shadowscale-adapter"').json({ error: 'missing or invalid bearer token (adapter.authentication.tokenFile)' });
+    });
+  }
   app.use(restRouter(loop, metrics));
   app.use((req: Request, res: Response) => status(res, 404, 'NotFound', `no route for ${req.method} ${req.path}`));
   app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {

@@ -4,17 +4,19 @@
  * 401 without a valid token; 413 past the size limit; 503 when the intent cannot be recorded right now
  * (state store down, no leader), so that Alertmanager retries. Bad input never causes a 5xx.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 
 import { listen } from '../adapter/server.ts';
+import { tokenMatches } from '../core/bearer.ts';
 import { AlertLimitError } from '../core/promotion/promotion.ts';
 import type { ReceiverMetrics } from './metrics.ts';
 import { parseWebhook, PayloadError } from './payload.ts';
 import type { Receiver } from './receiver.ts';
+
+export { tokenMatches };
 
 /** Who acts. Without leader election every replica is the leader. */
 export interface Leadership {
@@ -40,16 +42,6 @@ export interface WebhookServerOptions {
   status?: () => unknown;
   /** Timeout of a webhook forwarded to the leader. */
   forwardTimeoutMs?: number;
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
-export function tokenMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  // Hashing first gives equal lengths, so the comparison time does not depend on the input.
-  return timingSafeEqual(digest(match ? match[1].trim() : ''), digest(token)) && match !== null;
 }
 
 export function webhookApp(options: WebhookServerOptions): express.Express {

@@ -281,6 +281,13 @@ const adapterSchema = z
          * the HPA controller's role grants); `none` trusts every request the front proxy passes on.
          */
         authorization: z.enum(['subjectAccessReview', 'none']).default('subjectAccessReview'),
+        /**
+         * A bearer token that the REST endpoints (/predict/capacity, /shadow/*, and KEDA's metrics-api
+         * /keda/metrics, `authMode: bearer`) require, from a file or an environment variable. Probes,
+         * /metrics and the external metrics API are not affected.
+         */
+        tokenFile: z.string().min(1).optional(),
+        tokenEnv: z.string().min(1).optional(),
       })
       .strict()
       .refine((a) => a.requestHeader !== 'file' || a.clientCAFile !== undefined, { message: 'requestHeader: file needs clientCAFile' })

@@ -265,3 +265,46 @@ describe("the receiver's RBAC", () => {
     for (const p of cluster) expect(ownNamespace(p), `${p} cluster-wide`).toBe(false);
   });
 });
+
+describe("the README's security section", () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  /** The rows of the table between `<!-- marker -->` and `<!-- /marker -->`, as cells. */
+  const table = (marker: string): string[][] => {
+    const body = readme.split(`<!-- ${marker} -->`)[1]?.split(`<!-- /${marker} -->`)[0] ?? '';
+    return body
+      .split('\n')
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| component'))
+      .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+  };
+
+  it('lists every HTTP route of the adapter and the receiver, and no other', () => {
+    const vars: Record<string, string> = { GROUP: 'external.metrics.k8s.io', GROUP_VERSION: 'external.metrics.k8s.io/v1beta1' };
+    const inCode = new Set<string>();
+    for (const file of ['adapter/server.ts', 'adapter/rest.ts', 'adapter/external-metrics.ts', 'alertmanager/server.ts']) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      for (const m of text.matchAll(/\b(?:router|app)\.(?:get|post)\(\s*(\[[^\]]*\]|'[^']*'|`[^`]*`)/g)) {
+        for (const p of m[1].matchAll(/['`]([^'`]+)['`]/g)) inCode.add(p[1].replace(/\$\{(\w+)\}/g, (_, v) => vars[v] ?? `\${${v}}`));
+      }
+    }
+    const inTable = new Set(table('endpoints').flatMap((row) => [...row[1].matchAll(/`(?:GET |POST )?(\/[^`]*)`/g)].map((m) => m[1])));
+    expect(inCode.size).toBeGreaterThan(12);
+    expect([...inTable].sort()).toEqual([...inCode].sort());
+  });
+
+  it("states the receiver's RBAC exactly as the manifests grant it, and the adapter's bindings", () => {
+    const rows = table('rbac');
+    const stated = (scope: RegExp) =>
+      new Set(
+        rows
+          .filter((r) => r[0] === 'receiver' && scope.test(r[1]))
+          .flatMap((r) => r[3].split(', ').flatMap((resource) => r[4].split(', ').map((verb) => `${r[2] === 'core' ? '' : r[2]}|${resource}|${verb}` as Permission))),
+      );
+    expect([...stated(/^ClusterRole$/)].sort()).toEqual([...permissionsGranted('ClusterRole')].sort());
+    expect([...stated(/^Role \(shadowscale\)$/)].sort()).toEqual([...permissionsGranted('Role')].sort());
+    const bindings = documents()
+      .filter((d) => /RoleBinding$/.test(d.object.kind) && d.object.subjects?.some((s: any) => s.name === 'shadowscale-adapter'))
+      .map((d) => `${d.object.kind} to ${d.object.roleRef.name}`);
+    const adapterRows = rows.filter((r) => r[0] === 'adapter').map((r) => r[1].replace(/ \(kube-system\)/, '').replace(/`/g, ''));
+    expect(adapterRows.sort()).toEqual(bindings.sort());
+  });
+});
