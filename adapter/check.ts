@@ -5,7 +5,7 @@
  * workload, what is missing and where to look.
  */
 import type { Config, WorkloadConfig } from '../core/config.ts';
-import { counterWithoutRate } from '../core/promql.ts';
+import { counterWithoutRate, selectorWithoutLabel } from '../core/promql.ts';
 import type { InstantSample } from './prometheus.ts';
 import { bucketEdgesQuery, sloBucket } from './slo-bucket.ts';
 
@@ -39,6 +39,8 @@ async function checkWorkload(w: WorkloadConfig, query: Query): Promise<CheckResu
   // The load: one series, a rate (not a raw counter), in a plausible unit.
   const counter = counterWithoutRate(w.load);
   if (counter) problems.push(`load: ${counter} is a counter read without rate(); the load must be a rate, e.g. sum(rate(${counter}[2m]))`);
+  const unscoped = selectorWithoutLabel(w.load, 'namespace');
+  if (unscoped) problems.push(`load: ${unscoped} has no namespace matcher, so pods of any namespace that expose it count toward this workload; add namespace=${ns}`);
   try {
     const load = await query(w.load);
     if (load.length === 0) problems.push(`load: ${w.load} returns no series${w.load.includes('shadowscale:load:rate1m') ? ' (the recorded served load: see the traffic and role lines)' : ''}`);

@@ -101,6 +101,11 @@ describe('shadowscale check', () => {
     load: sum(http_requests_total{namespace="shop",deployment="ghost"})
     capacityPerReplica: 10
     primary: { name: ghost, maxReplicas: 5 }
+  - name: wide
+    namespace: shop
+    load: sum(rate(http_requests_total{deployment="checkout"}[2m]))
+    capacityPerReplica: 10
+    primary: { name: wide, maxReplicas: 5 }
   - name: strict
     namespace: shop
     load: sum(shadowscale:load:rate1m{namespace="shop",workload="checkout"})
@@ -115,13 +120,14 @@ describe('shadowscale check', () => {
     expect(lines).toContain('bare/api: load: sum(shadowscale:load:rate1m{namespace="bare",workload="api"}) returns no series (the recorded served load: see the traffic and role lines)');
     expect(lines).toContain('bare/api: traffic: no shadowscale:deployment_requests:rate5m for Deployment bare/api; http_requests_total in namespace bare has no deployment label: scrape the pods as deploy/examples/monitoring/podmonitor.yaml does');
     expect(lines).toContain('shop/ghost: load: http_requests_total is a counter read without rate(); the load must be a rate, e.g. sum(rate(http_requests_total[2m]))');
+    expect(lines).toContain('shop/wide: load: http_requests_total{deployment="checkout"} has no namespace matcher, so pods of any namespace that expose it count toward this workload; add namespace="shop"');
     expect(lines).toContain('shop/ghost: load: sum(http_requests_total{namespace="shop",deployment="ghost"}) returns no series');
     expect(lines).toContain('shop/ghost: roles: no shadowscale:deployment_role:info; load recording-rules/kpis.rules.yml and let Prometheus scrape the adapter (shadowscale_workload_deployment_info) or the receiver (shadowscale_workload_serving_share)');
     expect(lines).toContain('shop/ghost: traffic: no shadowscale:deployment_requests:rate5m for Deployment shop/ghost; http_requests_total has no series with deployment="ghost" (is it running, and are its pods labelled for the PodMonitor?)');
     expect(lines).toContain('shop/strict: latency: slo.latencyP99 0.3s is not an edge of the latency histogram (le: 0.1, 0.25, 0.5, 1 (seconds)); the latency alerts fall back to the p99, which can promote on a few slow requests: set the SLO to an edge or add one');
     // (No adapter exports strict's names, so its roles are missing too.)
     expect(lines).toContain('shop/strict: roles: no shadowscale:deployment_role:info; load recording-rules/kpis.rules.yml and let Prometheus scrape the adapter (shadowscale_workload_deployment_info) or the receiver (shadowscale_workload_serving_share)');
-    expect(run.stderr.trim()).toBe('shadowscale check: 8 problems found');
+    expect(run.stderr.trim()).toBe('shadowscale check: 11 problems found');
   });
 
   it('says in one line that Prometheus cannot be reached, and exits 1', () => {

@@ -61,3 +61,26 @@ export function counterWithoutRate(text: string): string | undefined {
   });
   return found;
 }
+
+/**
+ * The first series selector of `text` without a matcher on `label` (e.g. `namespace`), as written, or
+ * undefined when every selector has one (or on a syntax error). A load read without a namespace
+ * matcher counts the series of every namespace: any pod that exposes the metric inflates it.
+ */
+export function selectorWithoutLabel(text: string, label: string): string | undefined {
+  const tree = parser.parse(text);
+  let found: string | undefined;
+  tree.iterate({
+    enter: (node) => {
+      if (found !== undefined) return false;
+      if (node.type.name !== 'VectorSelector') return undefined;
+      const names: string[] = [];
+      node.node.cursor().iterate((n) => {
+        if (n.type.name === 'LabelName') names.push(text.slice(n.from, n.to));
+      });
+      if (!names.includes(label)) found = text.slice(node.from, node.to);
+      return false;
+    },
+  });
+  return found;
+}

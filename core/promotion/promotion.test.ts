@@ -277,7 +277,7 @@ describe('a swap decided but not yet moved', () => {
     expect(memory.roleChanges).toEqual([T0 + 60 * MIN]);
   });
 
-  it('is cancelled when the shadow degrades or stops being ready before traffic moves', () => {
+  it('is cancelled when the shadow degrades, and held (grown, traffic kept) while it is not ready, before traffic moves', () => {
     let memory = recordAlerts(emptyMemory(), [alert('p', 'promote', 'firing')], T0);
     memory = decide(memory, limits, { now: T0, shadowReady: true }).memory;
     expect(memory.swapped).toBe(true);
@@ -286,8 +286,19 @@ describe('a swap decided but not yet moved', () => {
     expect(d1.desired).toMatchObject({ swapped: false, active: 'checkout' });
     expect(d1.desired.reasons.join('; ')).toMatch(/cancelled before traffic moved, the shadow is degraded/);
     const d2 = decide(memory, limits, { now: T0 + MIN, shadowReady: false });
-    expect(d2.desired).toMatchObject({ swapped: false, active: 'checkout' });
-    expect(d2.desired.reasons.join('; ')).toMatch(/cancelled before traffic moved, the shadow is no longer ready/);
+    expect(d2.desired).toMatchObject({ swapped: true, active: 'checkout-shadow', hold: 'the shadow is not ready (again); traffic moves once it is' });
+    const growing: ObservedState = {
+      replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 1, ready: 1 } },
+      route: { active: 'checkout', mirror: 'checkout-shadow', mirrorPercent: 10 },
+    };
+    // The shadow is still grown for the swap; the route step waits.
+    expect(nextStep(growing, d2.desired)).toMatchObject({ kind: 'scale', set: 'checkout-shadow', replicas: 6 });
+    growing.replicas['checkout-shadow'] = { spec: 6, ready: 6 };
+    expect(nextStep(growing, d2.desired)).toEqual({ kind: 'wait', why: 'traffic stays on checkout: the shadow is not ready (again); traffic moves once it is' });
+    expect(nextStep(growing, decide(memory, limits, { now: T0 + 2 * MIN, shadowReady: true }).desired)).toMatchObject({ kind: 'route', active: 'checkout-shadow' });
+    // The alerts resolve while it is held: cancelled, the shadow shrinks back.
+    const resolved = recordAlerts(d2.memory, [alert('p', 'promote', 'resolved')], T0 + 3 * MIN);
+    expect(decide(resolved, limits, { now: T0 + 3 * MIN, shadowReady: false }).desired).toMatchObject({ swapped: false, active: 'checkout' });
     // Once traffic has moved, the same signals no longer undo it (a revert has its own conditions).
     const moved = recordMove(memory, 'checkout-shadow', 'checkout', T0);
     expect(decide(moved, limits, { now: T0 + MIN, shadowReady: false }).desired.swapped).toBe(true);

@@ -120,6 +120,8 @@ export interface DesiredState {
   idle: boolean;
   mirrorPercent: number;
   swapped: boolean;
+  /** A swap decided but held: its incoming set may grow, but traffic does not move while this says why. */
+  hold?: string;
   /**
    * A degraded shadow to restart: its pods must have been restarted at or after `since`, the startsAt
    * of the earliest restart alert still firing. One restart per episode: a second alert (the other
@@ -263,24 +265,28 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
   const serving = next.serving ?? limits.primary.name;
   const pendingPromotion = swapped && serving !== limits.shadow.name;
   const pendingRevert = !swapped && serving === limits.shadow.name;
+  // A pending swap whose incoming set is not ready (again) is held: traffic does not move, and the set
+  // grown for it is kept, until it is ready or the swap is cancelled. Growing a set for a swap can
+  // itself make its readiness dip (cold replicas); cancelling then would shrink it and start over.
+  let hold: string | undefined;
   if (pendingPromotion) {
     if (promoting.length === 0 || demoting.length > 0) {
       swapped = false;
       reasons.push('promote: cancelled before traffic moved, the promote alerts resolved');
-    } else if (!signals.shadowReady) {
-      swapped = false;
-      reasons.push(`promote: cancelled before traffic moved, the shadow is no longer ready`);
     } else if (degraded.length > 0) {
       swapped = false;
       reasons.push(`promote: cancelled before traffic moved, the shadow is degraded (${names(degraded)})`);
+    } else if (!signals.shadowReady) {
+      hold = `the shadow is not ready (again); traffic moves once it is`;
+      reasons.push(`promote: ${names(promoting)} firing, held: ${hold}`);
     } else reasons.push(`promote: ${names(promoting)} firing and the shadow is ready; moving traffic`);
   } else if (pendingRevert) {
     if (promoting.length > 0 && demoting.length === 0) {
       swapped = true;
       reasons.push(`revert: cancelled before traffic moved, ${names(promoting)} firing again`);
     } else if (!signals.shadowReady) {
-      swapped = true;
-      reasons.push(`revert: cancelled before traffic moved, ${limits.primary.name} is no longer ready to serve`);
+      hold = `${limits.primary.name} is not ready to serve (again); traffic moves back once it is`;
+      reasons.push(`revert: held: ${hold}`);
     } else reasons.push('revert: moving traffic back');
   } else {
     if (!swapped && promoting.length > 0) {
@@ -362,7 +368,7 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
   const poolRange = !swapped && (next.serving ?? limits.primary.name) === limits.primary.name;
   const idle = poolRange && !episode.active && now >= drainUntil && !Object.values(next.alerts).some((a) => a.status === 'firing');
   return {
-    desired: { active, standby, floor, ceiling, podSize, drainUntil, pool, poolRange, idle, mirrorPercent: limits.shadow.mirrorPercent, swapped, ...(restart ? { restart } : {}), reasons },
+    desired: { active, standby, floor, ceiling, podSize, drainUntil, pool, poolRange, idle, mirrorPercent: limits.shadow.mirrorPercent, swapped, ...(hold ? { hold } : {}), ...(restart ? { restart } : {}), reasons },
     memory: next,
   };
 }
@@ -459,6 +465,7 @@ export function nextStep(observed: ObservedState, desired: DesiredState, now = D
     if (r(desired.active).ready < need) {
       return { kind: 'wait', why: `${desired.active} has ${r(desired.active).ready}/${need} ready replicas; traffic moves when all are ready` };
     }
+    if (desired.hold) return { kind: 'wait', why: `traffic stays on ${servingNow}: ${desired.hold}` };
     return { kind: 'route', active: desired.active, mirror: desired.standby, mirrorPercent: desired.mirrorPercent, why: `move traffic to ${desired.active}, mirror ${desired.mirrorPercent} % to ${desired.standby}` };
   }
   if (observed.route && (observed.route.mirror !== desired.standby || observed.route.mirrorPercent !== desired.mirrorPercent)) {
