@@ -17,6 +17,8 @@ COPY adapter ./adapter
 COPY alertmanager ./alertmanager
 COPY dashboards ./dashboards
 COPY recording-rules ./recording-rules
+# The demo's defaults only (its option help); the demo itself needs Prometheus and is not in the image.
+COPY demo/defaults.ts ./demo/defaults.ts
 # Non-root, matching the manifests' runAsUser; the root filesystem can be read-only (tsx caches in /tmp).
 USER 10001:10001
 EXPOSE 8080 6443 9100 8081

@@ -3,7 +3,6 @@
  * HTTPS), to KEDA (external-scaler gRPC and metrics-api JSON) and to Prometheus (/metrics).
  */
 import { Command } from 'commander';
-import { startAdapter } from '../adapter/server.ts';
 import { loadConfigFile } from './config-file.ts';
 
 export function adapterCommand(): Command {
@@ -12,6 +11,8 @@ export function adapterCommand(): Command {
     .requiredOption('--config <file>', 'the shadowscale YAML configuration')
     .action(async (options: { config: string }) => {
       const config = loadConfigFile(options.config);
+      // Loaded when the subcommand runs: --help and the other subcommands do not pay for it.
+      const { startAdapter } = await import('../adapter/server.ts');
       const adapter = await startAdapter(config, { waitForWarmup: false });
       await new Promise<void>((resolve) => {
         const shutdown = () => resolve();

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -61,16 +61,31 @@ describe('shadowscale backtest', () => {
 });
 
 describe('shadowscale adapter', () => {
-  it('refuses a bad configuration with the file and the field, and exits non-zero', () => {
+  it('refuses a bad configuration with the file and the field, and exits 2', () => {
     const config = tempCsv('prometheus: { url: http://127.0.0.1:9090 }\nworkloads:\n  - { name: a, namespace: b, load: up, capacityPerReplica: 0, primary: { name: a, maxReplicas: 2 } }\n');
     const run = shadowscale('adapter', '--config', config);
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(2);
     expect(run.stderr.trim()).toBe(`shadowscale adapter: ${config}: workloads[0].capacityPerReplica: expected a positive number (load one replica serves)`);
   });
 
   it('names a missing configuration file', () => {
     const run = shadowscale('adapter', '--config', '/nonexistent/shadowscale.yaml');
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(2);
     expect(run.stderr.trim()).toBe('shadowscale adapter: --config /nonexistent/shadowscale.yaml: no such file');
+  });
+});
+
+describe('shadowscale itself', () => {
+  it('prints its version and help without loading a subcommand, and exits 2 on a usage error', () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8'));
+    const version = shadowscale('--version');
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toBe(pkg.version);
+    const help = shadowscale('--help');
+    expect(help.status).toBe(0);
+    for (const command of ['check', 'backtest', 'adapter', 'receiver', 'simulate', 'dashboards', 'demo']) expect(help.stdout).toContain(command);
+    const unknown = shadowscale('adapter', '--no-such-flag', '--config', 'x.yaml');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown option '--no-such-flag'/);
   });
 });

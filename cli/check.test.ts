@@ -86,7 +86,7 @@ describe('shadowscale check', () => {
 
   it('names the position of a PromQL syntax error and asks Prometheus nothing', () => {
     const run = shadowscale('check', '--config', configFile('syntax.yaml', 'http://127.0.0.1:9', `${SHOP}    load: sum(rate(http_requests_total{namespace="shop"}[2m])\n`));
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(2);
     expect(run.stderr.trim()).toBe(`shadowscale check: ${join(dir, 'syntax.yaml')}: workloads[0].load: PromQL syntax error at 1:52: unexpected end of the expression`);
   });
 

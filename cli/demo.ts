@@ -4,7 +4,7 @@
  * HPA and pools of sample-service processes behind a mirroring proxy.
  */
 import { Command } from 'commander';
-import { DEFAULT_OPTIONS, DEFAULT_TRACE, runDemo } from '../demo/demo.ts';
+import { DEFAULTS as DEFAULT_OPTIONS, DEFAULT_TRACE } from '../demo/defaults.ts';
 import { UsageError } from './errors.ts';
 
 function num(text: string, flag: string, ok: (x: number) => boolean, expected: string): number {
@@ -30,6 +30,7 @@ export function demoCommand(): Command {
     .option('--no-shadow', 'the same scenario with a reactive HPA only: no forecast-driven scaling, no shadows, no receiver actions')
     .action(async (opts: Record<string, string | boolean>) => {
       const port = (flag: string, v: string) => num(v, flag, (x) => Number.isInteger(x) && x >= 0 && x < 65536, 'a port number');
+      const { runDemo } = await import('../demo/demo.ts');
       const result = await runDemo({
         durationSeconds: num(String(opts.duration), '--duration', (x) => x >= 60, 'at least 60 seconds'),
         speed: num(String(opts.speed), '--speed', (x) => x >= 1, 'at least 1'),

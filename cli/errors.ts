@@ -1,4 +1,4 @@
-/** An error the user caused and can fix: printed as one line, exit code 1, no stack trace. */
+/** An error the user caused and can fix: printed as one line, exit status 2, no stack trace. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);

@@ -3,7 +3,6 @@
  * pre-scales shadows, promotes a ready shadow when the primary degrades, and reverts when alerts resolve.
  */
 import { Command } from 'commander';
-import { startReceiver } from '../alertmanager/service.ts';
 import { loadConfigFile } from './config-file.ts';
 
 export function receiverCommand(): Command {
@@ -14,6 +13,7 @@ export function receiverCommand(): Command {
     .action(async (options: { config: string; dryRun?: boolean }) => {
       const config = loadConfigFile(options.config);
       if (options.dryRun) config.receiver = { ...(config.receiver ?? (await import('../core/config.ts')).defaultReceiverConfig()), dryRun: true };
+      const { startReceiver } = await import('../alertmanager/service.ts');
       const receiver = await startReceiver(config);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());

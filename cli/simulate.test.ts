@@ -58,9 +58,9 @@ describe('shadowscale simulate', () => {
     ['a bad lag', ['--trace', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--provisioning-lag', 'soon'], '--provisioning-lag "soon" is not a duration'],
     ['a bad utilisation', ['--trace', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--target-utilization', '1.5'], '--target-utilization must be in (0, 1], got "1.5"'],
     ['a trace too short for its warm-up', ['--trace', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--warmup', '30d'], 'less than an hour is left to score'],
-  ])('fails on %s with one line naming it', (_what, args, message) => {
+  ])('fails on %s with one line naming it, exit status 2', (_what, args, message) => {
     const r = run(...args);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(message);
   });

@@ -6,7 +6,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import { Command } from 'commander';
 import Table from 'cli-table3';
 
 import { parseDuration } from '../core/duration.ts';
@@ -165,45 +164,29 @@ export function renderTable(report: SimulationReport): string {
   ].join('\n');
 }
 
-export function simulateCommand(): Command {
-  return new Command('simulate')
-    .description('replay a load trace through a simulated cluster under each scaling policy')
-    .requiredOption('--trace <file>', 'CSV timestamp,value; values read as requests per second')
-    .option('--policies <list>', `policies to compare (${Object.keys(POLICIES).join(', ')})`, 'hpa,holt-winters,shadowscale,oracle')
-    .option('--provisioning-lag <duration>', 'from scale decision to ready', '120s')
-    .option('--capacity <n>', 'requests per second one replica serves, or auto (about 20 replicas at the p95 load)', 'auto')
-    .option('--target-utilization <x>', 'HPA target as a share of capacity', '0.8')
-    .option('--shadow-resource-fraction <x>', 'resources of a shadow as a share of a replica', '0.5')
-    .option('--resize-delay <duration>', 'until a promoted shadow serves a full replica', '30s')
-    .option('--warmup <duration>', 'trace time given as history only, not scored (auto: 3d or a fifth of the trace)', 'auto')
-    .option('--compress <n>', 'time compression: the trace plays n times faster', '1')
-    .option('--max-replicas <n>', 'HPA maxReplicas (auto: twice the peak load)', 'auto')
-    .option('--zero-as-missing', 'read exact zeros as missing samples')
-    .option('--json', 'print one JSON object')
-    .option('--report <file>', 'write a self-contained HTML page with plots and the table')
-    .action(async (options: SimulateCliOptions) => {
-      const policies = options.policies.split(',').map((p) => p.trim()).filter(Boolean);
-      for (const p of policies) {
-        if (!POLICIES[p]) throw new UsageError(`--policies: unknown policy "${p}"; expected some of ${Object.keys(POLICIES).join(', ')}`);
-      }
-      const compress = number(options.compress, '--compress', (x) => x > 0, 'a positive number');
-      const trace = loadTrace(options.trace, { compress, zeroIsMissing: options.zeroAsMissing });
-      const spec = specFromOptions(trace, options);
-      const progress = !options.json && process.stderr.isTTY ? (what: string) => process.stderr.write(`simulating ${what}...\n`) : undefined;
-      let run;
-      try {
-        run = await runSimulation(trace, spec, policies, options.trace, progress);
-      } catch (error) {
-        if (error instanceof RangeError) throw new UsageError(`--trace ${options.trace}: ${error.message}`);
-        throw error;
-      }
-      const { report, results, frontier } = run;
-      if (options.report) writeFileSync(options.report, renderReport(report, results, frontier));
-      if (options.json) {
-        const { frontier: _frontier, ...rest } = report;
-        process.stdout.write(`${JSON.stringify({ ...rest, policies: report.policies.map(({ equalCostExtrapolated: _e, promotions: _p, ...p }) => p) })}\n`);
-      } else {
-        process.stdout.write(renderTable(report));
-      }
-    });
+/** What `shadowscale simulate` does with its options (cli/simulate-command.ts defines them). */
+export async function runSimulateCli(options: SimulateCliOptions): Promise<void> {
+  const policies = options.policies.split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of policies) {
+    if (!POLICIES[p]) throw new UsageError(`--policies: unknown policy "${p}"; expected some of ${Object.keys(POLICIES).join(', ')}`);
+  }
+  const compress = number(options.compress, '--compress', (x) => x > 0, 'a positive number');
+  const trace = loadTrace(options.trace, { compress, zeroIsMissing: options.zeroAsMissing });
+  const spec = specFromOptions(trace, options);
+  const progress = !options.json && process.stderr.isTTY ? (what: string) => process.stderr.write(`simulating ${what}...\n`) : undefined;
+  let run;
+  try {
+    run = await runSimulation(trace, spec, policies, options.trace, progress);
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(`--trace ${options.trace}: ${error.message}`);
+    throw error;
+  }
+  const { report, results, frontier } = run;
+  if (options.report) writeFileSync(options.report, renderReport(report, results, frontier));
+  if (options.json) {
+    const { frontier: _frontier, ...rest } = report;
+    process.stdout.write(`${JSON.stringify({ ...rest, policies: report.policies.map(({ equalCostExtrapolated: _e, promotions: _p, ...p }) => p) })}\n`);
+  } else {
+    process.stdout.write(renderTable(report));
+  }
 }

@@ -5,10 +5,12 @@
  * reference what exists; the generated files are current; the receiver's RBAC grants exactly the API
  * calls its code makes; the examples name what the adapter serves.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 
 import { EXTERNAL_METRICS } from '../adapter/external-metrics.ts';
 import { hpaBlocks, scaledObjectBlocks } from '../alertmanager/kubernetes/autoscaler.ts';
@@ -163,7 +165,7 @@ describe('the manifests', () => {
 describe('deploy/ and recording-rules/ agree', () => {
   const docs = documents();
   it('scrapes the adapter and the receiver with honorLabels, so their workload namespace survives the Operator', () => {
-    const monitors = docs.filter((d) => d.object.kind === 'ServiceMonitor' && d.file === 'deploy/base/servicemonitors.yaml');
+    const monitors = docs.filter((d) => d.object.kind === 'ServiceMonitor' && d.file === 'deploy/components/prometheus-operator/servicemonitors.yaml');
     expect(monitors.map((m) => m.object.metadata.name).sort()).toEqual(['shadowscale-adapter', 'shadowscale-receiver']);
     for (const m of monitors) for (const e of m.object.spec.endpoints) expect(e.honorLabels, m.object.metadata.name).toBe(true);
   });
@@ -179,22 +181,57 @@ describe('deploy/ and recording-rules/ agree', () => {
   });
 });
 
+/** What `kubectl kustomize` (the real one) renders for an overlay, with the operator component or without. */
+function render(overlay: string, operator: boolean): any[] {
+  const dir = mkdtempSync(join(tmpdir(), 'shadowscale-kustomize-'));
+  try {
+    const rel = (p: string) => relative(dir, join(DEPLOY, p));
+    writeFileSync(
+      join(dir, 'kustomization.yaml'),
+      stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: [rel(`overlays/${overlay}`)], ...(operator ? { components: [rel('components/prometheus-operator')] } : {}) }),
+    );
+    const run = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
+    if (run.status !== 0) throw new Error(`kubectl kustomize deploy/overlays/${overlay}${operator ? ' + components/prometheus-operator' : ''}: ${run.stderr || run.error?.message}`);
+    return parseAllDocuments(run.stdout).map((d) => d.toJS()).filter((o) => o !== null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('the kustomizations', () => {
-  it('reference only what exists, and every base file is applied', () => {
+  it('are one base, two overlays and the operator component, and every base and component file is applied', () => {
     const kustomizations = files(DEPLOY, /^kustomization\.yaml$/);
-    expect(kustomizations.map((k) => relative(DEPLOY, k)).sort()).toEqual(['kustomization.yaml', 'overlays/hpa/kustomization.yaml', 'overlays/keda/kustomization.yaml']);
+    expect(kustomizations.map((k) => relative(DEPLOY, k)).sort()).toEqual(['base/kustomization.yaml', 'components/prometheus-operator/kustomization.yaml', 'overlays/hpa/kustomization.yaml', 'overlays/keda/kustomization.yaml']);
     const used = new Set<string>();
     for (const k of kustomizations) {
       const doc = parseAllDocuments(readFileSync(k, 'utf8'))[0].toJS();
-      expect(doc.kind).toBe('Kustomization');
+      expect(['Kustomization', 'Component']).toContain(doc.kind);
       for (const r of doc.resources ?? []) {
         const path = join(dirname(k), r);
-        expect(existsSync(path), `${relative(ROOT, k)}: resource ${r}`).toBe(true);
-        if (statSync(path).isDirectory()) expect(existsSync(join(path, 'kustomization.yaml')), `${r} is a kustomization`).toBe(true);
-        else used.add(path);
+        if (!statSync(path).isDirectory()) used.add(path);
       }
     }
-    for (const f of files(join(DEPLOY, 'base'), /\.yaml$/)) expect(used.has(f), `${relative(ROOT, f)} is in no kustomization`).toBe(true);
+    for (const dir of ['base', 'components/prometheus-operator']) {
+      for (const f of files(join(DEPLOY, dir), /\.yaml$/).filter((f) => !f.endsWith('kustomization.yaml'))) expect(used.has(f), `${relative(ROOT, f)} is in no kustomization`).toBe(true);
+    }
+  });
+
+  it.each([
+    ['hpa', false],
+    ['hpa', true],
+    ['keda', false],
+    ['keda', true],
+  ])('render with kubectl kustomize: %s overlay, operator component %s, and what they render validates', async (overlay, operator) => {
+    const objects = render(overlay as string, operator as boolean);
+    for (const o of objects) await validate(o);
+    const kinds = new Set(objects.map((o) => o.kind));
+    expect(kinds.has('Deployment') && kinds.has('ClusterRole') && kinds.has('NetworkPolicy')).toBe(true);
+    for (const kind of ['ServiceMonitor', 'PrometheusRule', 'AlertmanagerConfig']) expect(kinds.has(kind), kind).toBe(operator);
+    expect(kinds.has('APIService')).toBe(overlay === 'hpa');
+    const adapterService = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'shadowscale-adapter');
+    expect(adapterService.spec.ports.map((p: any) => p.name).sort()).toEqual(overlay === 'hpa' ? ['grpc', 'http', 'https'] : ['grpc', 'http']);
+    // The overlay labels what it renders (the component, added around it, keeps its own labels).
+    for (const o of objects.filter((x) => !['ServiceMonitor', 'PrometheusRule', 'AlertmanagerConfig'].includes(x.kind))) expect(o.metadata.labels?.['shadowscale.io/mode'], `${o.kind} ${o.metadata.name}`).toBe(overlay);
   });
 
   it('generated files are current (run npm run deploy:generate)', () => {

@@ -1,6 +1,6 @@
 /**
  * The deploy files made from other sources (kustomize reads only files under its root):
- * - base/prometheusrules.yaml: the PrometheusRule objects of recording-rules/ with the generic input
+ * - components/prometheus-operator/prometheusrules.yaml: the PrometheusRule objects of recording-rules/ with the generic input
  *   mapping and the Kubernetes inputs (swap inputs-generic for the Istio or Envoy one if that is what
  *   your traffic metrics are), in the shadowscale namespace;
  * - base/grafana-dashboards.yaml: one ConfigMap per dashboard of dashboards/, labelled for the
@@ -42,7 +42,7 @@ export function deployDashboards(): string {
 }
 
 export const GENERATED = {
-  'base/prometheusrules.yaml': deployRules,
+  'components/prometheus-operator/prometheusrules.yaml': deployRules,
   'base/grafana-dashboards.yaml': deployDashboards,
 } as const;
 

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need beyond npm packages: Prometheus (with promtool) and
-# Alertmanager from Debian. Idempotent: does nothing when both are already on PATH.
+# Alertmanager from Debian, and checks that kubectl is there. Idempotent: does nothing when all are
+# already on PATH.
 set -euo pipefail
+
+# The deploy tests render the manifests with the real `kubectl kustomize` (kubectl 1.27+ bundles kustomize 5).
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "setup: kubectl is not on PATH; the deploy tests render the manifests with kubectl kustomize: install kubectl (1.27 or later) and rerun" >&2
+  exit 1
+fi
 
 need=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)

@@ -1,6 +1,6 @@
 /**
  * The rules as a Prometheus Operator deployment runs them: two adapter replicas and the receiver,
- * scraped through the shipped ServiceMonitors (deploy/base/servicemonitors.yaml, translated into the
+ * scraped through the shipped ServiceMonitors (deploy/components/prometheus-operator/servicemonitors.yaml, translated into the
  * scrape configuration the Operator generates: endpoints discovery's meta labels, the `namespace`,
  * `service`, `pod`, `container`, `job` and `endpoint` target labels, honorLabels as the manifest says),
  * and the app's traffic as the example PodMonitor labels it. Every rule evaluates without error, every
@@ -25,7 +25,7 @@ import { startPrometheus, type PrometheusServer } from '../demo/runtime/promethe
 import { until } from './harness/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const MONITORS = join(ROOT, 'deploy', 'base', 'servicemonitors.yaml');
+const MONITORS = join(ROOT, 'deploy', 'components', 'prometheus-operator', 'servicemonitors.yaml');
 
 /** Two hours of the app's traffic and the served load the rules would have recorded, ending now. */
 function history(end: number): HistorySeries[] {

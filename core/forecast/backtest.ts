@@ -9,10 +9,10 @@
 import { fitWithLadder, prepareHistory, type FitResult } from './ladder.ts';
 import type { CleanOptions } from './outliers.ts';
 import { detectPeriods, dominantPeriod } from './seasonality.ts';
-import { ForecastInputError, type ModelChoice, type ModelName, type Rung } from './types.ts';
+import { DEFAULT_AUTO_CANDIDATES, ForecastInputError, type ModelChoice, type ModelName, type Rung } from './types.ts';
 
 /** What `auto` chooses among unless told otherwise. Prophet is left out for its cost (seconds a fit). */
-export const DEFAULT_AUTO_CANDIDATES: readonly ModelName[] = ['mstl', 'ets', 'seasonal-naive', 'holt-winters'];
+export { DEFAULT_AUTO_CANDIDATES };
 
 export interface BacktestOptions {
   horizon: number;

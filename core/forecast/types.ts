@@ -88,3 +88,6 @@ export interface Forecast {
   /** What preparation did to the input (imputed gaps, dropped NaN, cleaned outliers...). */
   warnings: string[];
 }
+
+/** The models `auto` chooses among by default (their rolling-origin backtest decides). */
+export const DEFAULT_AUTO_CANDIDATES: readonly ModelName[] = ['mstl', 'ets', 'seasonal-naive', 'holt-winters'];

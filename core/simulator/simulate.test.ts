@@ -129,3 +129,10 @@ describe('equal-cost comparison', () => {
     }
   });
 });
+
+describe('the policy names the CLI lists without loading the simulator', () => {
+  it('are exactly the simulator policies', async () => {
+    const { POLICY_NAMES } = await import('./policy-names.ts');
+    expect([...POLICY_NAMES].sort()).toEqual(Object.keys(POLICIES).sort());
+  });
+});
