@@ -13,6 +13,7 @@ import { MemoryAudit } from '../audit.ts';
 import { createKubeApis, kubeConfigFor } from './api.ts';
 import { WarmPool } from './pool.ts';
 import { ShadowProvisioner } from './provisioner.ts';
+import { checkShadowTemplate, REQUESTED_BY, shadowDeployment, shadowSettings, type PrimaryDeployment } from './shadow-template.ts';
 
 const NS = 'team-a';
 const DEPLOY = `/apis/apps/v1/namespaces/${NS}/deployments`;
@@ -96,5 +97,23 @@ describe('the provisioner is not a confused deputy', () => {
     const report = await new ShadowProvisioner(apis, [NS], new MemoryAudit(), new WarmPool(apis)).syncOnce();
     expect(report.errors.join('\n')).toMatch(`Deployment ${NS}/wide selects its pods with matchExpressions only; the warm pool needs spec.selector.matchLabels`);
     expect(api.writes().filter((w) => w.path.includes('/pods/'))).toEqual([]);
+  });
+
+  it('names who asked on what it creates, and creates no shadow that asks for more than its primary', async () => {
+    deployment(NS, 'shop', { 'shadowscale.io/shadows': '1' });
+    service(NS, 'shop', { app: 'shop' });
+    const report = await provisioner().syncOnce();
+    expect(report.errors).toEqual([]);
+    expect(api.get(`${DEPLOY}/shop-shadow`).metadata.annotations[REQUESTED_BY]).toBe(`Deployment ${NS}/shop`);
+    expect(api.get(`${SVC}/shop-shadow`).metadata.annotations[REQUESTED_BY]).toBe(`Deployment ${NS}/shop`);
+    const primary = api.get(`${DEPLOY}/shop`) as PrimaryDeployment;
+    const shadow = shadowDeployment(primary, shadowSettings(primary)!);
+    expect(() => checkShadowTemplate(primary, shadow)).not.toThrow();
+    const escalated = structuredClone(shadow);
+    escalated.spec.template.spec.serviceAccountName = 'cluster-admin-sa';
+    expect(() => checkShadowTemplate(primary, escalated)).toThrow(`shadow of Deployment ${NS}/shop: spec.template.spec.serviceAccountName differs from the primary's; not created`);
+    const privileged = structuredClone(shadow);
+    privileged.spec.template.spec.containers[0].securityContext = { privileged: true };
+    expect(() => checkShadowTemplate(primary, privileged)).toThrow(/spec\.template\.spec\.containers \(names, images or securityContext\) differ/);
   });
 });

@@ -14,6 +14,7 @@ import {
   AnnotationError,
   ROLE_LABEL,
   shadowDeployment,
+  checkShadowTemplate,
   shadowName,
   shadowPdb,
   shadowService,
@@ -108,6 +109,7 @@ export class ShadowProvisioner {
     const { namespace } = primary.metadata;
     const name = shadowName(primary.metadata.name);
     const desired = shadowDeployment(primary, settings);
+    checkShadowTemplate(primary, desired);
     let current;
     try {
       current = await this.apis.retry(`read Deployment ${namespace}/${name}`, () => this.apis.apps.readNamespacedDeployment({ name, namespace }, this.apis.options()));

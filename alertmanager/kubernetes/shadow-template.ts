@@ -113,6 +113,33 @@ export interface PrimaryDeployment {
   spec: { replicas?: number; selector: { matchLabels?: Record<string, string> }; template: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: any }; strategy?: unknown; minReadySeconds?: number };
 }
 
+/** Who asked for an object the provisioner made: the primary whose annotations did (with the owner reference). */
+export const REQUESTED_BY = 'shadowscale.io/requested-by';
+const requestedBy = (primary: PrimaryDeployment) => `Deployment ${primary.metadata.namespace}/${primary.metadata.name}`;
+
+/** Pod-spec fields that decide what a pod may do: a shadow must have exactly the primary's. */
+const PRIVILEGE_FIELDS = ['serviceAccountName', 'serviceAccount', 'automountServiceAccountToken', 'securityContext', 'hostNetwork', 'hostPID', 'hostIPC', 'volumes', 'runtimeClassName'] as const;
+
+/**
+ * The shadow's pod template asks for nothing the primary's does not: the same ServiceAccount, security
+ * contexts, host namespaces and volumes, and containers with the same images and security contexts.
+ * The provisioner creates it with the receiver's ServiceAccount, so this is checked, not assumed.
+ */
+export function checkShadowTemplate(primary: PrimaryDeployment, shadow: { spec: { template: { spec: any } } }): void {
+  const where = `shadow of Deployment ${primary.metadata.namespace}/${primary.metadata.name}`;
+  const p = primary.spec.template.spec ?? {};
+  const s = shadow.spec.template.spec ?? {};
+  for (const field of PRIVILEGE_FIELDS) {
+    if (JSON.stringify(p[field]) !== JSON.stringify(s[field])) throw new Error(`${where}: spec.template.spec.${field} differs from the primary's; not created`);
+  }
+  for (const list of ['containers', 'initContainers', 'ephemeralContainers'] as const) {
+    const pc: any[] = p[list] ?? [];
+    const sc: any[] = s[list] ?? [];
+    const same = (a: any[], b: any[]) => JSON.stringify(a.map((c) => [c.name, c.image, c.securityContext])) === JSON.stringify(b.map((c) => [c.name, c.image, c.securityContext]));
+    if (!same(pc, sc)) throw new Error(`${where}: spec.template.spec.${list} (names, images or securityContext) differ from the primary's; not created`);
+  }
+}
+
 /** The shadow Deployment for a primary (replicas only matter on creation; the pool logic owns them after). */
 export function shadowDeployment(primary: PrimaryDeployment, settings: ShadowSettings) {
   const name = shadowName(primary.metadata.name);
@@ -135,7 +162,7 @@ export function shadowDeployment(primary: PrimaryDeployment, settings: ShadowSet
       name,
       namespace: primary.metadata.namespace,
       labels: { ...(primary.metadata.labels ?? {}), [ROLE_LABEL]: 'shadow', [SHADOW_OF_LABEL]: primary.metadata.name, 'app.kubernetes.io/managed-by': 'shadowscale' },
-      annotations: { [ANNOTATIONS.templateHash]: templateHash(primary.spec.template) },
+      annotations: { [ANNOTATIONS.templateHash]: templateHash(primary.spec.template), [REQUESTED_BY]: requestedBy(primary) },
       ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: primary.metadata.name, uid: primary.metadata.uid, controller: true, blockOwnerDeletion: true }],
     },
     // The rollout behaviour of the primary: a shadow that serves after a promotion rolls out as it would.
@@ -172,7 +199,7 @@ export function shadowPdb(primaryPdb: DisruptionBudget, primary: PrimaryDeployme
       name: shadowName(primary.metadata.name),
       namespace: primary.metadata.namespace,
       labels: { [ROLE_LABEL]: 'shadow', [SHADOW_OF_LABEL]: primary.metadata.name, 'app.kubernetes.io/managed-by': 'shadowscale' },
-      annotations: { 'shadowscale.io/mirrors': `PodDisruptionBudget ${primaryPdb.metadata?.name}` },
+      annotations: { 'shadowscale.io/mirrors': `PodDisruptionBudget ${primaryPdb.metadata?.name}`, [REQUESTED_BY]: requestedBy(primary) },
       ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: primary.metadata.name, uid: primary.metadata.uid, controller: true, blockOwnerDeletion: true }],
     },
     spec: { selector: { matchLabels }, ...budget },
@@ -189,6 +216,7 @@ export function shadowService(primaryService: { metadata: { name: string; namesp
       name: shadowName(primaryService.metadata.name),
       namespace: primaryService.metadata.namespace,
       labels: { ...(primaryService.metadata.labels ?? {}), [ROLE_LABEL]: 'shadow', 'app.kubernetes.io/managed-by': 'shadowscale' },
+      annotations: { [REQUESTED_BY]: requestedBy(primary) },
       ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: primary.metadata.name, uid: primary.metadata.uid, controller: true, blockOwnerDeletion: true }],
     },
     spec: {
