@@ -1,5 +1,5 @@
 /**
- * Alertmanager's webhook payload (version 4, ../shared/docs/interfaces.md §3.1), validated with a
+ * Alertmanager's webhook payload (version 4, as Alertmanager's webhook_config sends it), validated with a
  * schema: unknown fields are ignored (newer Alertmanagers add some), anything malformed is rejected
  * with the path of the bad field.
  */

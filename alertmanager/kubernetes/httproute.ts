@@ -1,7 +1,7 @@
 /**
  * Gateway API HTTPRoute (gateway.networking.k8s.io/v1): one rule's backendRefs send all traffic to the
  * serving set's Service, and its `RequestMirror` filter copies `percent` % to the standby's Service
- * (../shared/docs/interfaces.md §4.1). Other rules, filters and fields are left as they are.
+ * (Gateway API v1, standard channel). Other rules, filters and fields are left as they are.
  */
 import type { KubeApis } from './api.ts';
 import type { Router } from './router.ts';
