@@ -25,6 +25,8 @@ interface WorkloadState extends WorkloadSnapshot {
    *  reaches one lag ahead for as long as it may be served. */
   fitHorizon: number;
   history?: { timestamps: number[]; values: number[] };
+  /** Unix ms of the last query that brought current data (the forecast's age counts from it). */
+  dataAt?: number;
   chosenModel?: ModelName;
   scoreError?: string;
   nextRunAt: number;
@@ -187,8 +189,10 @@ export class ForecastLoop {
 
     // 1. History, incrementally after the first successful fetch.
     const queryStarted = performance.now();
+    let current = false;
     try {
       const cachedLast = s.history?.timestamps[s.history.timestamps.length - 1];
+      const newestBefore = cachedLast ?? -Infinity;
       const from = cachedLast !== undefined && cachedLast >= start ? cachedLast - OVERLAP_STEPS * stepSeconds : start;
       const result = await this.client.queryRange(w.load, from, end, stepSeconds);
       if (result.length > 1) {
@@ -201,6 +205,11 @@ export class ForecastLoop {
       }
       const lastIndex = s.history.timestamps.length - 1;
       const lastValue = s.history.values[lastIndex];
+      // Current data: newer samples than before, or samples up to the last two steps. An answer with
+      // nothing new (a Prometheus back without its data, an empty result) leaves the data's age as it was.
+      const newest = s.history.timestamps[lastIndex];
+      current = newest > newestBefore || newest >= end - 2 * stepSeconds;
+      if (current) s.dataAt = this.now();
       if (Number.isFinite(lastValue) && lastValue >= 0) s.observed = { value: lastValue, at: s.history.timestamps[lastIndex] };
       s.lagVolatility = volatilityOf(s.history, stepSeconds, s.lagSeconds);
       this.events.onQuery?.(w, (performance.now() - queryStarted) / 1000);
@@ -229,7 +238,7 @@ export class ForecastLoop {
       });
       const fittedAt = this.now();
       if (s.forecast) s.pastForecasts = [s.forecast, ...s.pastForecasts].slice(0, PAST_FORECASTS);
-      s.forecast = { forecast: outcome.forecast, fittedAt, model: outcome.chosenModel } satisfies FittedForecast;
+      s.forecast = { forecast: outcome.forecast, fittedAt, freshAt: current ? fittedAt : (s.dataAt ?? fittedAt), model: outcome.chosenModel } satisfies FittedForecast;
       s.chosenModel = outcome.chosenModel;
       if (outcome.score) {
         s.score = { ...outcome.score, at: fittedAt } satisfies BacktestScore;

@@ -59,6 +59,8 @@ export function restRouter(loop: ForecastLoop, metrics: AdapterMetrics): Router 
         forecast: f
           ? {
               fittedAt: new Date(f.fittedAt).toISOString(),
+              // The age counts from when its data was current, not from the fit.
+              dataCurrentAt: new Date(f.freshAt ?? f.fittedAt).toISOString(),
               ageSeconds: v.forecastAgeSeconds,
               start: f.forecast.start,
               stepSeconds: f.forecast.stepSeconds,

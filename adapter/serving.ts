@@ -14,6 +14,12 @@ export interface FittedForecast {
   forecast: Forecast;
   /** Unix ms when the fit finished. */
   fittedAt: number;
+  /**
+   * Unix ms from which the forecast's age counts: when the data it was fitted on was current (the fit
+   * itself when its query brought current samples). A refit on cached history, without new samples
+   * (Prometheus down, or back without data), does not make a forecast younger.
+   */
+  freshAt?: number;
   model: ModelName;
 }
 
@@ -93,7 +99,7 @@ export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): Wo
   const observed = s.observed && nowS - s.observed.at <= ttlSeconds ? s.observed.value : undefined;
 
   const window = s.forecast ? forecastWindow(s.forecast.forecast, nowS, s.lagSeconds) : undefined;
-  const forecastAgeSeconds = s.forecast ? (nowMs - s.forecast.fittedAt) / 1000 : undefined;
+  const forecastAgeSeconds = s.forecast ? (nowMs - (s.forecast.freshAt ?? s.forecast.fittedAt)) / 1000 : undefined;
   let rung: Rung;
   if (window && forecastAgeSeconds! <= ttlSeconds) {
     rung = s.lastAttempt?.ok !== false ? 'fresh' : 'stale';

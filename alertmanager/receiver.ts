@@ -5,7 +5,7 @@
  * at every resync (cooldowns expire, shadows become ready, someone edits the cluster by hand).
  */
 import type { Config, ReceiverConfig, WorkloadConfig } from '../core/config.ts';
-import { AlertLimitError, decide, nextStep, recordAlerts, recordMove, type DesiredState, type Limits, type WorkloadMemory } from '../core/promotion/promotion.ts';
+import { AlertLimitError, decide, nextStep, recordAlerts, recordMove, type DesiredState, type Limits, type PlanSnapshot, type WorkloadMemory } from '../core/promotion/promotion.ts';
 import type { Audit } from './audit.ts';
 import type { ReceiverMetrics, ServingShare } from './metrics.ts';
 import { routeAlerts, type WebhookPayload } from './payload.ts';
@@ -47,7 +47,15 @@ export { NotLeader } from './target.ts';
 
 export class Receiver {
   private readonly workloads = new Map<string, WorkloadConfig>();
+  /** Per workload: its reconciliation and warm-pool passes, one at a time (they may wait on Prometheus and the API). */
   private readonly locks = new Map<string, Promise<unknown>>();
+  /**
+   * Per workload: its memory, read-modify-written one at a time, held only for that (never across a
+   * query): a webhook is recorded, and answered, while a reconciliation waits on Prometheus.
+   */
+  private readonly memoryLocks = new Map<string, Promise<unknown>>();
+  /** A reconciliation queued on a workload and not started yet, which later calls join. */
+  private readonly waitingReconciles = new Map<string, Promise<void>>();
   private readonly clusters = new Map<string, WorkloadCluster>();
   private readonly lastDesired = new Map<string, DesiredState>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
@@ -97,7 +105,7 @@ export class Receiver {
     const changed: string[] = [];
     await Promise.all(
       [...byWorkload].map(([key, alerts]) =>
-        this.serially(key, async () => {
+        this.withMemory(key, async () => {
           // Applied to the memory as it is: when another writer (a new leader) wrote it since it was
           // read, read it again and apply these alerts to theirs, never overwrite it with ours.
           let before: WorkloadMemory;
@@ -168,7 +176,7 @@ export class Receiver {
   /** Waits for the work queued on every workload (tests, shutdown). */
   async idle(): Promise<void> {
     while (true) {
-      const pending = [...this.locks.values()];
+      const pending = [...this.locks.values(), ...this.memoryLocks.values()];
       if (pending.length === 0) return;
       await Promise.allSettled(pending);
     }
@@ -207,11 +215,19 @@ export class Receiver {
     return this.lastDesired.get(key);
   }
 
-  /** Decides and takes the steps towards the desired state of one workload. Never throws. */
+  /**
+   * Decides and takes the steps towards the desired state of one workload. Never throws. Calls made
+   * while one is already waiting its turn join it: it reads the memory when it starts, so a burst of
+   * webhooks costs one reconciliation, not one each.
+   */
   reconcile(key: string, receivedAt?: number): Promise<void> {
     const w = this.workloads.get(key);
     if (!w) return Promise.resolve();
-    return this.serially(key, async () => {
+    const waiting = this.waitingReconciles.get(key);
+    if (waiting) return waiting;
+    const run = this.serially(key, async () => {
+      this.waitingReconciles.delete(key);
+      if (this.stopped) return;
       try {
         await this.reconcileNow(key, w, receivedAt);
       } catch (error) {
@@ -219,6 +235,8 @@ export class Receiver {
         this.deps.audit.record({ event: 'error', namespace: w.namespace, workload: w.name, error: (error as Error).message });
       }
     });
+    this.waitingReconciles.set(key, run);
+    return run;
   }
 
   /** Fencing: every write to the cluster or the memory happens only while this replica leads. */
@@ -251,7 +269,7 @@ export class Receiver {
       }
     }
     const wantsPlan = !memory.prescalePlan && Object.values(memory.alerts).some((a) => a.status === 'firing' && a.action === 'prescale');
-    let plan;
+    let plan: PlanSnapshot | undefined;
     if (wantsPlan) {
       try {
         plan = await this.deps.signals.plan(w);
@@ -261,19 +279,29 @@ export class Receiver {
     }
 
     const limits = limitsOf(w, this.deps.receiver);
-    const { desired, memory: next } = decide(memory, limits, { now, shadowReady }, plan);
-    if (!cluster.canRoute && wantsPromotion) desired.reasons.push('promote: no router configured for this workload, roles cannot change');
-    if (JSON.stringify(next) !== JSON.stringify(memory)) {
-      this.fence(w, 'saving the decision');
-      try {
-        await this.deps.store.save(key, next);
-      } catch (error) {
-        if (!(error instanceof MemoryConflict)) throw error;
-        // Another writer changed the memory since it was read: decide again on theirs.
-        this.retrySoon(key);
-        return;
+    // Decided on the memory as it is now (a webhook may have been recorded while the signals were
+    // read; it queued a reconciliation of its own, which reads the signals it needs).
+    const decided = await this.withMemory(key, async () => {
+      const current = await this.deps.store.load(key);
+      const d = decide(current, limits, { now, shadowReady }, plan);
+      if (JSON.stringify(d.memory) !== JSON.stringify(current)) {
+        this.fence(w, 'saving the decision');
+        try {
+          await this.deps.store.save(key, d.memory);
+        } catch (error) {
+          if (!(error instanceof MemoryConflict)) throw error;
+          // Another writer (a new leader) changed the memory since it was read: decide again on theirs.
+          return undefined;
+        }
       }
+      return d;
+    });
+    if (!decided) {
+      this.retrySoon(key);
+      return;
     }
+    const { desired, memory: next } = decided;
+    if (!cluster.canRoute && wantsPromotion) desired.reasons.push('promote: no router configured for this workload, roles cannot change');
 
     const previous = this.lastDesired.get(key);
     if (!previous || JSON.stringify(previous) !== JSON.stringify(desired)) {
@@ -347,6 +375,10 @@ export class Receiver {
    * role change, stamped now (the rate limit counts moves, not decisions).
    */
   private async recordServing(key: string, w: WorkloadConfig, set: string): Promise<void> {
+    await this.withMemory(key, () => this.recordServingNow(key, w, set));
+  }
+
+  private async recordServingNow(key: string, w: WorkloadConfig, set: string): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const memory = await this.deps.store.load(key);
       const next = recordMove(memory, set, w.primary.name, this.now());
@@ -390,20 +422,30 @@ export class Receiver {
     this.retryTimers.set(key, timer);
   }
 
-  /** Runs `fn` after everything queued before it on `key`. */
+  /** Runs `fn` after everything queued before it on `key` (reconciliations, pool passes). */
   private serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(key) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(key, settled);
-    void settled.then(() => {
-      if (this.locks.get(key) === settled) this.locks.delete(key);
-    });
-    return run;
+    return queue(this.locks, key, fn);
   }
+
+  /** Runs `fn` after every memory read-modify-write queued before it on `key`. */
+  private withMemory<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return queue(this.memoryLocks, key, fn);
+  }
+}
+
+/** Runs `fn` after everything queued before it on `key` in `locks`. */
+function queue<T>(locks: Map<string, Promise<unknown>>, key: string, fn: () => Promise<T>): Promise<T> {
+  const previous = locks.get(key) ?? Promise.resolve();
+  const run = previous.then(fn, fn);
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  locks.set(key, settled);
+  void settled.then(() => {
+    if (locks.get(key) === settled) locks.delete(key);
+  });
+  return run;
 }
 
 export function limitsOf(w: WorkloadConfig, r: ReceiverConfig): Limits {

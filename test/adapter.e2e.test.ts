@@ -401,6 +401,37 @@ workloads:
     expect(last).toMatchObject({ desiredReplicas: 2, predictedLoad: 1 });
     expect(await metric('minimum')).toBe(1);
     expect(await metric('fresh')).toBe(0);
+
+    // A Prometheus answers again at the same address, but without the data (a new one, its volume
+    // lost): queries succeed with nothing new. The adapter may refit its cached history, but that
+    // forecast is no younger than the data it saw last: the rung stays at the bottom.
+    const port = Number(new URL(prometheus.url).port);
+    const empty = await startPrometheus({ port });
+    try {
+      const until = Date.now() + 4000;
+      while (Date.now() < until) {
+        const now = await capacity();
+        expect(now.rung).toBe('minimum');
+        expect(now.predictedLoad).toBeGreaterThanOrEqual(1); // minReplicas × capacityPerReplica
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      await empty.stop();
+    }
+
+    // Prometheus is back with its data: fresh again within two refresh intervals of it answering.
+    const nowSeconds = Date.now() / 1000;
+    const shifted = shiftedTrace(nowSeconds);
+    const from = shifted.timestamps.length - 3 * 1440;
+    prometheus = await startPrometheus({ port, history: [{ name: 'http_requests_per_minute', labels: { workload: 'nasa', namespace: 'web' }, timestamps: shifted.timestamps.slice(from), values: shifted.values.slice(from) }] });
+    const back = Date.now();
+    let rung = (await capacity()).rung;
+    while (rung !== 'fresh' && Date.now() - back < 10_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      rung = (await capacity()).rung;
+    }
+    expect(rung).toBe('fresh');
+    expect(Date.now() - back).toBeLessThan(2 * 1000 + 1500); // two refreshes, and one fit
   });
 });
 
