@@ -38,6 +38,9 @@ export interface KubeApis {
   retry<T>(what: string, fn: () => Promise<T>, options?: { conflicts?: boolean }): Promise<T>;
 }
 
+/** The field manager of every write shadowscale makes. */
+export const FIELD_MANAGER = 'shadowscale';
+
 export class KubeApiError extends Error {
   constructor(
     message: string,
@@ -72,6 +75,9 @@ export function createKubeApis(kc: KubeConfig, settings: { timeoutMs: number; re
   const timeout = {
     pre: (context: RequestContext) => {
       context.setSignal(AbortSignal.timeout(settings.timeoutMs));
+      // Every write names one field manager, so that server-side apply and GitOps tools (Argo CD, Flux)
+      // see which fields shadowscale owns.
+      if (context.getHttpMethod() !== 'GET' && context.getHttpMethod() !== 'DELETE') context.setQueryParam('fieldManager', FIELD_MANAGER);
       return new Observable(Promise.resolve(context));
     },
     post: (context: ResponseContext) => new Observable(Promise.resolve(context)),

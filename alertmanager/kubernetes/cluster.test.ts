@@ -181,6 +181,9 @@ describe('the receiver against the Kubernetes API', () => {
     expect(retarget.at - routePatch.at).toBeGreaterThanOrEqual(1000);
     // Other filters of the rule are kept.
     expect(api.get(ROUTE).spec.rules[0].filters[0].type).toBe('RequestHeaderModifier');
+    // Every write names shadowscale's field manager (what GitOps tools are told to leave alone).
+    expect(api.writes().length).toBeGreaterThan(4);
+    expect(api.writes().filter((w) => w.fieldManager !== 'shadowscale')).toEqual([]);
     expect(api.requests.some((r) => r.method === 'POST' && r.path.endsWith('/events') && r.body.reason === 'ShadowscalePromoted')).toBe(true);
   });
 

@@ -106,6 +106,7 @@ describe('the provisioner is not a confused deputy', () => {
     expect(report.errors).toEqual([]);
     expect(api.get(`${DEPLOY}/shop-shadow`).metadata.annotations[REQUESTED_BY]).toBe(`Deployment ${NS}/shop`);
     expect(api.get(`${SVC}/shop-shadow`).metadata.annotations[REQUESTED_BY]).toBe(`Deployment ${NS}/shop`);
+    expect(api.writes().filter((w) => w.fieldManager !== 'shadowscale')).toEqual([]);
     const primary = api.get(`${DEPLOY}/shop`) as PrimaryDeployment;
     const shadow = shadowDeployment(primary, shadowSettings(primary)!);
     expect(() => checkShadowTemplate(primary, shadow)).not.toThrow();

@@ -17,6 +17,8 @@ export interface RecordedRequest {
   contentType?: string;
   /** The bearer token it came with: which client (receiver replica) made it. */
   user?: string;
+  /** `fieldManager` of a write, when given. */
+  fieldManager?: string;
   body?: any;
   at: number;
 }
@@ -162,6 +164,8 @@ export class FakeKubeApi {
       if (bearer) record.user = bearer[1];
       const selector = url.searchParams.get('labelSelector');
       if (selector) record.labelSelector = selector;
+      const manager = url.searchParams.get('fieldManager');
+      if (manager) record.fieldManager = manager;
       if (text) {
         try {
           record.body = JSON.parse(text);
