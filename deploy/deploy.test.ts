@@ -22,6 +22,7 @@ const ROOT = join(DEPLOY, '..');
 /** Files that are not Kubernetes objects, and why. */
 const NOT_KUBERNETES: Record<string, string> = {
   'examples/mirroring/envoy-route.yaml': 'an Envoy route configuration (xDS), not a Kubernetes object',
+  'base/shadowscale.yaml': "shadowscale's configuration; kustomize's configMapGenerator makes it a ConfigMap",
 };
 
 function files(dir: string, ext: RegExp): string[] {
@@ -130,8 +131,7 @@ describe('the manifests', () => {
   });
 
   it('carry a shadowscale configuration that parses, for the workloads the examples scale', () => {
-    const cm = docs.find((d) => d.object.kind === 'ConfigMap' && d.object.metadata.name === 'shadowscale-config')!.object;
-    const config = parseConfig(cm.data['config.yaml']);
+    const config = parseConfig(readFileSync(join(DEPLOY, 'base', 'shadowscale.yaml'), 'utf8'));
     expect(config.receiver?.leaderElection.enabled).toBe(true);
     expect(config.receiver?.leaderElection.namespace).toBe('shadowscale');
     expect(config.receiver?.tokenFile).toBe('/etc/shadowscale/receiver/token');
@@ -210,6 +210,7 @@ describe('the kustomizations', () => {
         const path = join(dirname(k), r);
         if (!statSync(path).isDirectory()) used.add(path);
       }
+      for (const g of doc.configMapGenerator ?? []) for (const f of g.files ?? []) used.add(join(dirname(k), String(f).split('=').at(-1)));
     }
     for (const dir of ['base', 'components/prometheus-operator']) {
       for (const f of files(join(DEPLOY, dir), /\.yaml$/).filter((f) => !f.endsWith('kustomization.yaml'))) expect(used.has(f), `${relative(ROOT, f)} is in no kustomization`).toBe(true);
@@ -228,6 +229,14 @@ describe('the kustomizations', () => {
     expect(kinds.has('Deployment') && kinds.has('ClusterRole') && kinds.has('NetworkPolicy')).toBe(true);
     for (const kind of ['ServiceMonitor', 'PrometheusRule', 'AlertmanagerConfig']) expect(kinds.has(kind), kind).toBe(operator);
     expect(kinds.has('APIService')).toBe(overlay === 'hpa');
+    // The configuration's ConfigMap is generated with a content hash in its name, and both Deployments
+    // mount that name: an edit rolls them.
+    const configMaps = objects.filter((o) => o.kind === 'ConfigMap' && /^shadowscale-config-[a-z0-9]+$/.test(o.metadata.name));
+    expect(configMaps).toHaveLength(1);
+    parseConfig(configMaps[0].data['config.yaml']);
+    for (const d of objects.filter((o) => o.kind === 'Deployment')) {
+      expect(d.spec.template.spec.volumes.map((v: any) => v.configMap?.name).filter(Boolean), d.metadata.name).toContain(configMaps[0].metadata.name);
+    }
     const adapterService = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'shadowscale-adapter');
     expect(adapterService.spec.ports.map((p: any) => p.name).sort()).toEqual(overlay === 'hpa' ? ['grpc', 'http', 'https'] : ['grpc', 'http']);
     // The overlay labels what it renders (the component, added around it, keeps its own labels).
