@@ -87,5 +87,11 @@ describe('shadowscale itself', () => {
     const unknown = shadowscale('adapter', '--no-such-flag', '--config', 'x.yaml');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/unknown option '--no-such-flag'/);
+    const level = shadowscale('adapter', '--config', 'x.yaml', '--log-level', 'loud');
+    expect(level.status).toBe(2);
+    expect(level.stderr.trim()).toBe('shadowscale adapter: --log-level "loud" is not a log level; use one of trace, debug, info, warn, error, fatal, silent');
+    const env = spawnSync(process.execPath, [BIN, 'receiver', '--config', 'x.yaml'], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'chatty' } });
+    expect(env.status).toBe(2);
+    expect(env.stderr.trim()).toBe('shadowscale receiver: LOG_LEVEL "chatty" is not a log level; use one of trace, debug, info, warn, error, fatal, silent');
   });
 });

@@ -4,17 +4,20 @@
  */
 import { Command } from 'commander';
 import { loadConfigFile } from './config-file.ts';
+import { logLevel, logLevelOption } from './log-level.ts';
 
 export function receiverCommand(): Command {
   return new Command('receiver')
     .description('act on Alertmanager webhooks: pre-scale, promote, demote, revert')
     .requiredOption('--config <file>', 'the shadowscale YAML configuration (its receiver section)')
     .option('--dry-run', 'log, audit and export what would be done; change nothing')
-    .action(async (options: { config: string; dryRun?: boolean }) => {
+    .addOption(logLevelOption())
+    .action(async (options: { config: string; dryRun?: boolean; logLevel?: string }) => {
+      const level = logLevel(options.logLevel);
       const config = loadConfigFile(options.config);
       if (options.dryRun) config.receiver = { ...(config.receiver ?? (await import('../core/config.ts')).defaultReceiverConfig()), dryRun: true };
-      const { startReceiver } = await import('../alertmanager/service.ts');
-      const receiver = await startReceiver(config);
+      const [{ startReceiver }, { pino }] = await Promise.all([import('../alertmanager/service.ts'), import('pino')]);
+      const receiver = await startReceiver(config, { logger: pino({ name: 'shadowscale-receiver', level }) });
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());

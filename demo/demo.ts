@@ -184,9 +184,9 @@ function demoConfig(s: Scenario, o: DemoOptions, dir: string): Config {
           primary: { name: PRIMARY, minReplicas: 2, maxReplicas: 30 },
           // One standby replica (working one request at a time) queues more than several serving ones at the
           // same utilisation, and its p99 over a compressed 10 s window is the slowest of ~20 mirrored
-          // requests: two arriving together already put it 2-3× the serving set's. 5× still tells a
-          // degraded replica (10× slower) from a healthy one. With 3×, the standby after a swap was not
-          // ready before the load ended in two CI runs in a row, and the revert never came.
+          // requests, and histogram buckets make that ratio jump (0.25 s ÷ 0.05 s is 5): two arriving
+          // together already put it 2-3× the serving set's. 5× still tells a degraded replica (10× slower)
+          // from a healthy one.
           shadow: { name: SHADOW, minReplicas: o.noShadow ? 0 : 1, maxReplicas: 15, mirrorPercent: o.noShadow ? 0 : 10, resourceFraction: 1, readiness: { latencyRatioMax: 5 } },
           actions: !o.noShadow,
         },
@@ -447,14 +447,17 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
       const t = setTimeout(resolve, o.durationSeconds * 1000);
       timers.push(t);
     });
-    await load.stop();
-    // The load is over: wait (at most a minute) for the alerts to resolve and the receiver to put
-    // everything back, as it would after a real surge.
-    print(`  ${fmtClock(elapsed())}  load stopped; waiting for the alerts to resolve and shadowscale to revert`);
+    // The scenario is over: wait (at most a minute) for the alerts to resolve and the receiver to put
+    // everything back, as it would after a real surge. The traffic goes on meanwhile, as it does after a
+    // surge: the standby's readiness, which gates the revert, is measured on its mirrored share (with no
+    // traffic at all there is nothing to measure, and no revert).
+    print(`  ${fmtClock(elapsed())}  scenario over; waiting for the alerts to resolve and shadowscale to revert (the traffic goes on)`);
     const settleBy = Date.now() + 60_000;
     const settled = () =>
       cluster!.proxy.state.active === PRIMARY && cluster!.autoscaler.target === PRIMARY && cluster!.autoscaler.minReplicas === w.primary.minReplicas && cluster!.pool(SHADOW).spec === (w.shadow?.minReplicas ?? 0);
     while (!settled() && Date.now() < settleBy) await new Promise((r) => setTimeout(r, 500));
+    await load.stop();
+    print(`  ${fmtClock(elapsed())}  load stopped`);
     stopping = true;
     for (const t of timers) clearInterval(t);
 
