@@ -54,6 +54,16 @@ describe('the serving ladder', () => {
     expect(v.served.predictedLoad).toBe(110);
   });
 
+  it('counts a forecast\'s age from when its data was current, not from a refit on cached history', () => {
+    // Refitted just now, on history whose newest current data was seen 11 minutes ago (Prometheus away).
+    const refit = snapshot({ forecast: { forecast: forecastAt(T0 / 1000 + 60), fittedAt: T0, freshAt: T0 - 660_000, model: 'mstl' }, observed: { value: 95, at: T0 / 1000 - 660 } });
+    const v = view(refit, T0, 600);
+    expect(v.forecastAgeSeconds).toBe(660);
+    expect(v.rung).toBe('minimum');
+    // The same fit on current data is fresh.
+    expect(view(snapshot({ forecast: { forecast: forecastAt(T0 / 1000 + 60), fittedAt: T0, freshAt: T0, model: 'mstl' } }), T0, 600).rung).toBe('fresh');
+  });
+
   it('plans on the upper bound once trusted', () => {
     expect(view(snapshot({ trusted: true }), T0, 600).served.predictedLoad).toBe(115);
   });

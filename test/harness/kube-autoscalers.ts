@@ -4,9 +4,9 @@
  * - **the HPA controller** (pkg/controller/podautoscaler): every HPA keeps its target at its metrics'
  *   recommendation, clamped to `minReplicas`..`maxReplicas`. A direct scale write to its target is
  *   overwritten, a raised floor scales the target up, a retargeted HPA takes over the new target.
- *   The recommendation is what the test sets (`recommend`), else the replicas the target had when
- *   the HPA took it over (the load it measured then). `behavior.scaleDown.selectPolicy: Disabled`
- *   keeps it from scaling down. Its status says what it decided.
+ *   The recommendation is the replicas the target had when the HPA took it over (the load it
+ *   measured then). `behavior.scaleDown.selectPolicy: Disabled` keeps it from scaling down. Its
+ *   status says what it decided.
  * - **KEDA's operator**: a ScaledObject owns the HPA `keda-hpa-<name>` (ownerReference, controller)
  *   built from it; any change made to that HPA by someone else is reverted.
  */
@@ -16,19 +16,13 @@ const HPA_RE = /^\/apis\/autoscaling\/v2\/namespaces\/([^/]+)\/horizontalpodauto
 const SO_RE = /^\/apis\/keda\.sh\/v1alpha1\/namespaces\/([^/]+)\/scaledobjects\/[^/]+$/;
 
 export class AutoscalerControllers {
-  /** The replicas an HPA's metrics ask for, by HPA name (`namespace/name`). */
+  /** The replicas an HPA's metrics ask for, by HPA name (`namespace/name`): what it measured when it took its target over. */
   private readonly recommendations = new Map<string, number>();
   /** Which target each HPA last scaled. */
   private readonly targets = new Map<string, string>();
 
   constructor(private readonly api: FakeKubeApi) {
     api.addController(() => this.reconcile());
-    this.reconcile();
-  }
-
-  /** The HPA `namespace/name` measures a load worth `replicas` (its metrics' recommendation). */
-  recommend(hpa: string, replicas: number): void {
-    this.recommendations.set(hpa, replicas);
     this.reconcile();
   }
 
