@@ -456,6 +456,15 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     const settled = () =>
       cluster!.proxy.state.active === PRIMARY && cluster!.autoscaler.target === PRIMARY && cluster!.autoscaler.minReplicas === w.primary.minReplicas && cluster!.pool(SHADOW).spec === (w.shadow?.minReplicas ?? 0);
     while (!settled() && Date.now() < settleBy) await new Promise((r) => setTimeout(r, 500));
+    if (!settled()) {
+      // Say why: the standby's readiness (what gates the revert) and the receiver's last reasons.
+      const kpi = async (name: string) => n((await prom.query(`${name}{workload="${WORKLOAD}"}`).catch(() => []))[0]?.value);
+      const [ready, healthy, latency, coverage, errors] = await Promise.all(
+        ['shadowscale:shadow_ready:bool', 'shadowscale:shadow_healthy:bool', 'shadowscale:shadow_latency_p99:ratio_rate5m', 'shadowscale:mirror_coverage:ratio_rate5m', 'shadowscale:shadow_error_ratio:diff_rate5m'].map(kpi),
+      );
+      const last = [...audit].reverse().find((e) => e.event === 'decision') as { reasons?: string[] } | undefined;
+      print(`  ${fmtClock(elapsed())}  not reverted after 60 s: standby ready ${ready}, healthy ${healthy} (latency p99 ratio ${latency} ≤ ${w.shadow?.readiness?.latencyRatioMax ?? '–'}, mirror coverage ${coverage}, error ratio diff ${errors}); receiver: ${last?.reasons?.join('; ') || 'no reason given'}`);
+    }
     await load.stop();
     print(`  ${fmtClock(elapsed())}  load stopped`);
     stopping = true;
