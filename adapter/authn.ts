@@ -7,10 +7,11 @@
  * names may do, as the cluster's RBAC says through a SubjectAccessReview; everything else (/metrics,
  * probes, KEDA's endpoints) is unchanged.
  */
+import { createHash } from 'node:crypto';
 import { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 
-import { ApiException, AuthorizationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, AuthenticationV1Api, AuthorizationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 import type { Config } from '../core/config.ts';
@@ -201,5 +202,65 @@ export function requireFrontProxy(trust: FrontProxyTrust, authorizer?: Authorize
       },
       (error: Error) => status(res, 500, 'InternalError', `authorization of "${user.user}" failed: ${error.message}`),
     );
+  };
+}
+
+/** Who a bearer token belongs to, as the cluster's authenticator says (a TokenReview); undefined: nobody. */
+export interface TokenAuthenticator {
+  authenticate(token: string): Promise<RemoteUser | undefined>;
+}
+
+/**
+ * Delegated authentication as Kubernetes' own components do it for their /metrics: a TokenReview of
+ * the bearer token, cached 10 s either way under the token's SHA-256 (never the token itself), at
+ * most 4,096 answers kept.
+ */
+export function tokenReviewer(kc: KubeConfig, now: () => number = Date.now, timeoutMs = 5000): TokenAuthenticator {
+  const api = kc.makeApiClient(AuthenticationV1Api);
+  const cache = new Map<string, { user?: RemoteUser; until: number }>();
+  return {
+    async authenticate(token) {
+      const key = createHash('sha256').update(token).digest('hex');
+      const hit = cache.get(key);
+      if (hit && hit.until > now()) return hit.user;
+      const review = await Promise.race([
+        api.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`TokenReview timed out after ${timeoutMs} ms`)), timeoutMs).unref()),
+      ]);
+      const u = review.status?.authenticated === true ? review.status.user : undefined;
+      const user = u?.username ? { user: u.username, groups: u.groups ?? [], extra: (u.extra ?? {}) as Record<string, string[]> } : undefined;
+      if (cache.size >= 4096) cache.clear();
+      cache.set(key, { user, until: now() + 10_000 });
+      return user;
+    },
+  };
+}
+
+/**
+ * Guards a service's /metrics as the Kubernetes components guard theirs: the bearer token is
+ * authenticated by a TokenReview, then its user authorized by a SubjectAccessReview for `get` on the
+ * non-resource path /metrics (Prometheus' ClusterRole grants it: `nonResourceURLs: ["/metrics"]`).
+ * 401 without a token or for one the cluster does not know, 403 when RBAC says no, 503 when the
+ * API server cannot be asked (Prometheus retries at its next scrape).
+ */
+export function requireMetricsReader(authenticator: TokenAuthenticator, authorizer: Authorizer, realm: string): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '')?.[1];
+    const unauthorized = (message: string) => {
+      res.status(401).set('WWW-Authenticate', `Bearer realm="${realm}"`).type('text/plain').send(`${message}\n`);
+    };
+    if (!token) return unauthorized('a bearer token is required: /metrics is authenticated by a TokenReview');
+    const attributes: RequestAttributes = { nonResourceAttributes: { path: '/metrics', verb: 'get' } };
+    authenticator
+      .authenticate(token)
+      .then(async (user) => {
+        if (!user) return unauthorized('the bearer token was not accepted by the cluster (TokenReview)');
+        const answer = await authorizer.authorize(user, attributes);
+        if (answer.allowed) return next();
+        res.status(403).type('text/plain').send(`${describeAttributes(attributes, user.user)}${answer.reason ? `: ${answer.reason}` : ''}\n`);
+      })
+      .catch((error: Error) => {
+        res.status(503).set('Retry-After', '5').type('text/plain').send(`cannot authenticate the scrape right now: ${error.message}\n`);
+      });
   };
 }

@@ -4,17 +4,18 @@
  * external-metrics API; gRPC for KEDA's external scaler).
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { AuthenticationConfigError, loadFrontProxyTrust, requireFrontProxy, subjectAccessReviewer } from './authn.ts';
+import { AuthenticationConfigError, loadFrontProxyTrust, requireFrontProxy, requireMetricsReader, subjectAccessReviewer, tokenReviewer } from './authn.ts';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { generate } from 'selfsigned';
 
 import type { Config } from '../core/config.ts';
+import { readTlsFiles, reloadOnChange } from './tls.ts';
 import { createFitPool, type FitPool } from './fit-pool.ts';
 import { ForecastLoop } from './forecast-loop.ts';
 import { externalMetricsRouter, status } from './external-metrics.ts';
@@ -108,9 +109,9 @@ async function tlsMaterial(config: Config): Promise<{ cert: string; key: string 
   const tls = config.adapter.tls;
   if (tls) {
     try {
-      return { cert: readFileSync(tls.certFile, 'utf8'), key: readFileSync(tls.keyFile, 'utf8') };
+      return readTlsFiles(tls, 'adapter.tls');
     } catch (error) {
-      throw new SecretError(`adapter.tls: cannot read ${(error as NodeJS.ErrnoException).path ?? 'certificate'}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new SecretError((error as Error).message);
     }
   }
   // For local use only: the APIService then needs insecureSkipTLSVerify or this cert as caBundle.
@@ -126,18 +127,22 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
   // Who may read the external metrics API is settled before anything listens.
   const trust = await loadFrontProxyTrust(config, options.kubeConfig);
   if (trust && !config.adapter.listen.https) throw new AuthenticationConfigError('adapter.authentication.requestHeader needs adapter.listen.https (the API server calls the adapter over HTTPS)');
-  let authorizer;
-  if (trust && config.adapter.authentication.authorization === 'subjectAccessReview') {
-    let kc = options.kubeConfig;
-    if (!kc) {
-      try {
-        kc = new KubeConfig();
-        kc.loadFromDefault();
-      } catch (error) {
-        throw new AuthenticationConfigError(`adapter.authentication.authorization subjectAccessReview needs the Kubernetes API (in-cluster credentials or KUBECONFIG): ${(error as Error).message}`);
-      }
+  const kubeConfig = (setting: string): KubeConfig => {
+    if (options.kubeConfig) return options.kubeConfig;
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromDefault();
+      return kc;
+    } catch (error) {
+      throw new AuthenticationConfigError(`${setting} needs the Kubernetes API (in-cluster credentials or KUBECONFIG): ${(error as Error).message}`);
     }
-    authorizer = subjectAccessReviewer(kc);
+  };
+  let authorizer;
+  if (trust && config.adapter.authentication.authorization === 'subjectAccessReview') authorizer = subjectAccessReviewer(kubeConfig('adapter.authentication.authorization subjectAccessReview'));
+  let metricsReader: RequestHandler | undefined;
+  if (config.adapter.authentication.metrics === 'kubernetes') {
+    const kc = kubeConfig('adapter.authentication.metrics kubernetes');
+    metricsReader = requireMetricsReader(tokenReviewer(kc), subjectAccessReviewer(kc), 'shadowscale-adapter');
   }
   const client = prometheusClientFromConfig(config, options.env);
   const pool: FitPool = createFitPool(Math.min(config.adapter.concurrency, 8));
@@ -164,7 +169,7 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     if (loop.warm) res.type('text/plain').send('ok');
     else res.status(503).type('text/plain').send('first forecasts not yet attempted');
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', ...(metricsReader ? [metricsReader] : []), async (_req: Request, res: Response) => {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   if (trust) app.use(requireFrontProxy(trust, authorizer));
@@ -188,6 +193,7 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
   const httpServer = http.createServer(app);
   const httpAddress = await listen(httpServer, config.adapter.listen.http);
   let httpsServer: https.Server | undefined;
+  let stopReload: (() => void) | undefined;
   let httpsAddress: string | undefined;
   let certificate: string | undefined;
   if (config.adapter.listen.https) {
@@ -197,6 +203,11 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     // (only /apis/ needs one: probes and /metrics stay open).
     httpsServer = https.createServer(trust ? { ...material, requestCert: true, rejectUnauthorized: false, ca: trust.ca } : material, app);
     httpsAddress = await listen(httpsServer, config.adapter.listen.https);
+    if (config.adapter.tls) {
+      stopReload = reloadOnChange(httpsServer, config.adapter.tls, 'adapter.tls', (error) =>
+        error ? logger.warn({ err: error }, 'renewed certificate not loaded; serving the previous one') : logger.info('certificate reloaded'),
+      );
+    }
   }
   let grpcServer: GrpcServer | undefined;
   let grpcAddress: string | undefined;
@@ -238,6 +249,7 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     grpcAddress,
     certificate,
     async stop() {
+      stopReload?.();
       await loop.stop();
       const closing = [
         new Promise<void>((r) => httpServer.close(() => r())),

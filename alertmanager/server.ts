@@ -5,6 +5,8 @@
  * (state store down, no leader), so that Alertmanager retries. Bad input never causes a 5xx.
  */
 import http from 'node:http';
+import https from 'node:https';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
@@ -42,6 +44,10 @@ export interface WebhookServerOptions {
   status?: () => unknown;
   /** Timeout of a webhook forwarded to the leader. */
   forwardTimeoutMs?: number;
+  /** Forward to the leader over TLS, trusting `ca` (default: the system's CAs) for `serverName` (default: the leader's address). */
+  forwardTls?: { ca?: string; serverName?: string };
+  /** Guards /metrics (receiver.metricsAuthentication kubernetes); absent: open. */
+  metricsReader?: express.RequestHandler;
 }
 
 export function webhookApp(options: WebhookServerOptions): express.Express {
@@ -55,7 +61,7 @@ export function webhookApp(options: WebhookServerOptions): express.Express {
   app.get('/readyz', (_req, res) => {
     res.type('text/plain').send(leadership.isLeader() ? 'ok: leader' : `ok: follower of ${leadership.leaderAddress() ?? 'nobody yet'}`);
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', ...(options.metricsReader ? [options.metricsReader] : []), async (_req: Request, res: Response) => {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   // The desired states say what the receiver is about to do: for Alertmanager's token holders only.
@@ -98,7 +104,7 @@ export function webhookApp(options: WebhookServerOptions): express.Express {
         return;
       }
       if (!leadership.isLeader()) {
-        await forward(req, raw, res, leadership, metrics, options.forwardTimeoutMs ?? 5000);
+        await forward(req, raw, res, leadership, metrics, options.forwardTimeoutMs ?? 5000, options.forwardTls);
         return;
       }
       try {
@@ -140,7 +146,7 @@ export function webhookApp(options: WebhookServerOptions): express.Express {
 }
 
 /** A follower hands the webhook to the leader and answers what the leader answered, or 503. */
-async function forward(req: Request, raw: Buffer, res: Response, leadership: Leadership, metrics: ReceiverMetrics, timeoutMs: number): Promise<void> {
+async function forward(req: Request, raw: Buffer, res: Response, leadership: Leadership, metrics: ReceiverMetrics, timeoutMs: number, tls?: WebhookServerOptions['forwardTls']): Promise<void> {
   const leader = leadership.leaderAddress();
   if (!leader || req.get(FORWARDED)) {
     metrics.webhook('unavailable');
@@ -148,22 +154,43 @@ async function forward(req: Request, raw: Buffer, res: Response, leadership: Lea
     return;
   }
   try {
-    const answer = await fetch(`http://${leader}/alertmanager`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: req.get('authorization') ?? '', [FORWARDED]: '1' },
-      body: new Uint8Array(raw),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    metrics.webhook(answer.ok ? 'forwarded' : 'unavailable');
-    res.status(answer.status).type('application/json').send(await answer.text());
+    const headers = { 'content-type': 'application/json', authorization: req.get('authorization') ?? '', [FORWARDED]: '1' };
+    const answer = tls ? await postTls(leader, raw, headers, tls, timeoutMs) : await postPlain(leader, raw, headers, timeoutMs);
+    metrics.webhook(answer.status < 300 ? 'forwarded' : 'unavailable');
+    res.status(answer.status).type('application/json').send(answer.text);
   } catch (error) {
     metrics.webhook('unavailable');
     res.status(503).set('Retry-After', '5').json({ error: `leader ${leader} unreachable: ${(error as Error).message}` });
   }
 }
 
-export async function serveWebhook(app: express.Express, address: string): Promise<{ server: http.Server; address: string }> {
-  const server = http.createServer(app);
+async function postPlain(leader: string, body: Buffer, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; text: string }> {
+  const answer = await fetch(`http://${leader}/alertmanager`, { method: 'POST', headers, body: new Uint8Array(body), signal: AbortSignal.timeout(timeoutMs) });
+  return { status: answer.status, text: await answer.text() };
+}
+
+/** POST over HTTPS, the leader's certificate checked against the configured CA and name (never skipped). */
+function postTls(leader: string, body: Buffer, headers: Record<string, string>, tls: NonNullable<WebhookServerOptions['forwardTls']>, timeoutMs: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      `https://${leader}/alertmanager`,
+      { method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.serverName ? { servername: tls.serverName, checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(tls.serverName!, cert) } : {}), timeout: timeoutMs },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 502, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export async function serveWebhook(app: express.Express, address: string, tls?: { cert: string; key: string }): Promise<{ server: http.Server | https.Server; address: string }> {
+  const server = tls ? https.createServer(tls, app) : http.createServer(app);
   // Alertmanager keeps connections alive; bound how long a slow client can hold one.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;

@@ -3,11 +3,15 @@
  * Prometheus, the target (Kubernetes or local processes), leader election, audit log, metrics and the
  * webhook server. `shadowscale receiver` is a thin shell over `startReceiver`.
  */
+import { readFileSync } from 'node:fs';
 import type http from 'node:http';
+import https from 'node:https';
 
 import { pino, type Logger } from 'pino';
 
 import { defaultReceiverConfig, type Config, type ReceiverConfig, type WorkloadConfig } from '../core/config.ts';
+import { readTlsFiles, reloadOnChange, TlsFileError } from '../adapter/tls.ts';
+import { requireMetricsReader, subjectAccessReviewer, tokenReviewer } from '../adapter/authn.ts';
 import { prometheusClientFromConfig, readSecret, SecretError, splitAddress } from '../adapter/server.ts';
 import { createAudit, type Audit } from './audit.ts';
 import { LocalWorkloadCluster, type LocalClusterOptions } from './local/cluster.ts';
@@ -42,13 +46,15 @@ export interface ReceiverOptions {
   now?: () => number;
   /** Do not reconcile at start and on a timer (tests that drive it by hand). */
   noResync?: boolean;
+  /** How often the certificate files are checked for a renewal (receiver.tls); default 30 s. */
+  tlsReloadMs?: number;
 }
 
 export interface RunningReceiver {
   url: string;
   receiver: Receiver;
   metrics: ReceiverMetrics;
-  server: http.Server;
+  server: http.Server | https.Server;
   localClusters: Map<string, LocalWorkloadCluster>;
   stop(): Promise<void>;
 }
@@ -121,7 +127,23 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
   }
   const receiver = new Receiver({ config, receiver: r, store, signals, cluster, audit, metrics, now: options.now, isLeader: () => leadership.isLeader() });
 
+  const tlsMaterial = r.tls ? readTlsFiles(r.tls, 'receiver.tls') : undefined;
+  let forwardCa: string | undefined;
+  if (r.tls?.caFile) {
+    try {
+      forwardCa = readFileSync(r.tls.caFile, 'utf8');
+    } catch (error) {
+      throw new TlsFileError(`receiver.tls.caFile: cannot read ${r.tls.caFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  let metricsReader;
+  if (r.metricsAuthentication === 'kubernetes') {
+    const kc = options.kubeConfig ?? defaultKubeConfig();
+    metricsReader = requireMetricsReader(tokenReviewer(kc), subjectAccessReviewer(kc), 'shadowscale-receiver');
+  }
   const app = webhookApp({
+    metricsReader,
+    ...(r.tls ? { forwardTls: { ...(forwardCa ? { ca: forwardCa } : {}), ...(r.tls.serverName ? { serverName: r.tls.serverName } : {}) } } : {}),
     receiver,
     metrics,
     logger,
@@ -130,7 +152,8 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     leadership,
     status: () => Object.fromEntries(config.workloads.map((w) => [`${w.namespace}/${w.name}`, receiver.desired(workloadKey({ namespace: w.namespace, name: w.name })) ?? null])),
   });
-  const { server, address } = await serveWebhook(app, r.listen);
+  const { server, address } = await serveWebhook(app, r.listen, tlsMaterial);
+  const stopReload = r.tls && server instanceof https.Server ? reloadOnChange(server, r.tls, 'receiver.tls', (error) => (error ? logger.warn({ err: error }, 'renewed certificate not loaded; serving the previous one') : logger.info('certificate reloaded')), options.tlsReloadMs) : undefined;
   await leadership.start?.();
   // Shadow provisioning runs on the leader, on its own interval.
   let provisionTimer: NodeJS.Timeout | undefined;
@@ -179,7 +202,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
   logger.info({ listen: address, target: r.target, dryRun: r.dryRun, workloads: config.workloads.length, localProxies: [...localClusters].map(([k, c]) => `${k}=${c.proxy.address}`) }, 'shadowscale receiver listening');
 
   return {
-    url: `http://${address}`,
+    url: `${r.tls ? 'https' : 'http'}://${address}`,
     receiver,
     metrics,
     server,
@@ -188,6 +211,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
       provisioning = false;
       clearTimeout(provisionTimer);
       for (const g of warmups) g.stop();
+      stopReload?.();
       receiver.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

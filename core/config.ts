@@ -251,6 +251,9 @@ export function defaultLoadQuery(w: { namespace: string; name: string }): string
   return `sum(shadowscale:load:rate1m{namespace=${JSON.stringify(w.namespace)},workload=${JSON.stringify(w.name)}})`;
 }
 
+/** Who may scrape a service's /metrics: anyone, or a bearer token the cluster authenticates and authorizes (TokenReview, SubjectAccessReview). */
+const metricsAuthentication = z.enum(['none', 'kubernetes']).default('none');
+
 const adapterSchema = z
   .object({
     listen: z
@@ -288,10 +291,12 @@ const adapterSchema = z
          */
         tokenFile: z.string().min(1).optional(),
         tokenEnv: z.string().min(1).optional(),
+        /** Who may scrape /metrics: anyone (`none`), or (`kubernetes`) a bearer token a TokenReview accepts whose user may `get` the non-resource URL /metrics. */
+        metrics: metricsAuthentication,
       })
       .strict()
       .refine((a) => a.requestHeader !== 'file' || a.clientCAFile !== undefined, { message: 'requestHeader: file needs clientCAFile' })
-      .default({ requestHeader: 'none', allowedNames: [], authorization: 'subjectAccessReview' }),
+      .default({ requestHeader: 'none', allowedNames: [], authorization: 'subjectAccessReview', metrics: 'none' }),
     history: duration.default(14 * 86_400),
     step: duration.default(60),
     refresh: duration.default(60),
@@ -326,6 +331,18 @@ const receiverSchema = z
     listen: listenAddress.default('127.0.0.1:8081'),
     tokenFile: z.string().min(1).optional(),
     tokenEnv: z.string().min(1).optional(),
+    /** Who may scrape /metrics (as adapter.authentication.metrics). */
+    metricsAuthentication: metricsAuthentication,
+    /**
+     * Serve HTTPS with this certificate (reloaded when the files change); followers then forward
+     * webhooks to the leader over TLS too, checking its certificate against `caFile` (default: the
+     * system's CAs) for `serverName` (default: the leader's address; set the receiver Service's DNS
+     * name when the certificate names the Service, not the pod IPs).
+     */
+    tls: z
+      .object({ certFile: z.string().min(1), keyFile: z.string().min(1), caFile: z.string().min(1).optional(), serverName: z.string().min(1).optional() })
+      .strict()
+      .optional(),
     /** Log, audit and export what would be done; change nothing. */
     dryRun: z.boolean().default(false),
     /** Where the receiver acts: the Kubernetes API, or a local pool of processes (demo, end-to-end tests). */

@@ -232,12 +232,19 @@ export class FakeKubeApi {
    */
   authorize: (spec: any) => boolean = () => false;
 
+  /** The cluster's authenticator for TokenReviews: the user a bearer token belongs to. Default: no token is known. */
+  authenticate: (token: string) => { username: string; groups?: string[] } | undefined = () => undefined;
+
   private route(r: RecordedRequest): [number, unknown] {
     const invalid = this.tooLarge(r);
     if (invalid) return invalid;
     if (r.path === '/apis/authorization.k8s.io/v1/subjectaccessreviews' && r.method === 'POST') {
       const allowed = this.authorize(r.body?.spec ?? {});
       return [201, { ...r.body, status: { allowed, ...(allowed ? { reason: 'RBAC: allowed' } : {}) } }];
+    }
+    if (r.path === '/apis/authentication.k8s.io/v1/tokenreviews' && r.method === 'POST') {
+      const user = typeof r.body?.spec?.token === 'string' ? this.authenticate(r.body.spec.token) : undefined;
+      return [201, { ...r.body, status: user ? { authenticated: true, user: { username: user.username, groups: [...(user.groups ?? []), 'system:authenticated'] } } : { authenticated: false, error: 'invalid bearer token' } }];
     }
     // All namespaces: /apis/apps/v1/deployments and the like.
     const all = /^\/apis\/apps\/v1\/(deployments|statefulsets)$/.exec(r.path);
