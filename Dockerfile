@@ -13,6 +13,7 @@ COPY package.json ./
 COPY bin ./bin
 COPY cli ./cli
 COPY core ./core
+COPY platform ./platform
 COPY adapter ./adapter
 COPY alertmanager ./alertmanager
 COPY dashboards ./dashboards

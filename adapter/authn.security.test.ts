@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { kubeConfigFor } from '../alertmanager/kubernetes/api.ts';
+import { kubeConfigFor } from '../platform/kubernetes.ts';
 import { parseConfig } from '../core/config.ts';
 import { ca, clientCert, type Pems } from '../test/harness/certs.ts';
 import { FakeKubeApi } from '../test/harness/kube-api.ts';

@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { kubeConfigFor } from '../alertmanager/kubernetes/api.ts';
+import { kubeConfigFor } from '../platform/kubernetes.ts';
 import { parseConfig, type Config } from '../core/config.ts';
 import { ca, clientCert as client } from '../test/harness/certs.ts';
 import { FakeKubeApi } from '../test/harness/kube-api.ts';

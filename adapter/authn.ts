@@ -7,14 +7,14 @@
  * names may do, as the cluster's RBAC says through a SubjectAccessReview; everything else (/metrics,
  * probes, KEDA's endpoints) is unchanged.
  */
-import { createHash } from 'node:crypto';
 import { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 
-import { ApiException, AuthenticationV1Api, AuthorizationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 import type { Config } from '../core/config.ts';
+import { describeAttributes, type Authorizer, type RemoteUser, type RequestAttributes } from '../platform/kube-auth.ts';
 
 export interface FrontProxyTrust {
   /** PEM of the CA that signs the front proxy's client certificate. */
@@ -83,49 +83,6 @@ export async function loadFrontProxyTrust(config: Config, kubeConfig?: KubeConfi
   };
 }
 
-/** What a request asks to do, as the API server's authorizer sees it. */
-export type RequestAttributes =
-  | { resourceAttributes: { group: string; version: string; resource: string; namespace?: string; verb: string } }
-  | { nonResourceAttributes: { path: string; verb: string } };
-
-/** The user the front proxy vouches for. */
-export interface RemoteUser {
-  user: string;
-  groups: string[];
-  extra: Record<string, string[]>;
-}
-
-/** Decides whether a user may do something (the cluster's authorizer, through a SubjectAccessReview). */
-export interface Authorizer {
-  authorize(user: RemoteUser, attributes: RequestAttributes): Promise<{ allowed: boolean; reason?: string }>;
-}
-
-/**
- * Delegated authorization as every aggregated API server does it: a SubjectAccessReview for the user
- * and groups the front proxy names, answered by the cluster's authorizer (RBAC), cached 10 s either
- * way (the API server library's defaults), at most 4,096 answers kept.
- */
-export function subjectAccessReviewer(kc: KubeConfig, now: () => number = Date.now, timeoutMs = 5000): Authorizer {
-  const api = kc.makeApiClient(AuthorizationV1Api);
-  const cache = new Map<string, { allowed: boolean; reason?: string; until: number }>();
-  return {
-    async authorize(user, attributes) {
-      const key = JSON.stringify([user, attributes]);
-      const hit = cache.get(key);
-      if (hit && hit.until > now()) return hit;
-      const body = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: user.user, groups: user.groups, extra: user.extra, ...attributes } };
-      const review = await Promise.race([
-        api.createSubjectAccessReview({ body: body as any }),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`SubjectAccessReview timed out after ${timeoutMs} ms`)), timeoutMs).unref()),
-      ]);
-      const answer = { allowed: review.status?.allowed === true, ...(review.status?.reason ? { reason: review.status.reason } : {}), until: now() + 10_000 };
-      if (cache.size >= 4096) cache.clear();
-      cache.set(key, answer);
-      return answer;
-    },
-  };
-}
-
 /** The attributes of a request to the external metrics API, as the API server's request-info parser makes them. */
 export function requestAttributes(path: string): RequestAttributes {
   const m = /^\/apis\/(external\.metrics\.k8s\.io)\/(v1beta1)\/namespaces\/([^/]+)\/([^/]+)$/.exec(path);
@@ -150,14 +107,6 @@ function remoteUser(req: Request, trust: FrontProxyTrust): RemoteUser | undefine
     extra[key] = [...(extra[key] ?? []), ...(Array.isArray(raw) ? raw : [raw])];
   }
   return { user, groups, extra };
-}
-
-function describeAttributes(a: RequestAttributes, user: string): string {
-  if ('resourceAttributes' in a) {
-    const r = a.resourceAttributes;
-    return `${r.group} "${r.resource}" is forbidden: User "${user}" cannot ${r.verb} resource "${r.resource}" in API group "${r.group}" in the namespace "${r.namespace}"`;
-  }
-  return `forbidden: User "${user}" cannot ${a.nonResourceAttributes.verb} path "${a.nonResourceAttributes.path}"`;
 }
 
 function status(res: Response, code: number, reason: string, message: string): void {
@@ -202,65 +151,5 @@ export function requireFrontProxy(trust: FrontProxyTrust, authorizer?: Authorize
       },
       (error: Error) => status(res, 500, 'InternalError', `authorization of "${user.user}" failed: ${error.message}`),
     );
-  };
-}
-
-/** Who a bearer token belongs to, as the cluster's authenticator says (a TokenReview); undefined: nobody. */
-export interface TokenAuthenticator {
-  authenticate(token: string): Promise<RemoteUser | undefined>;
-}
-
-/**
- * Delegated authentication as Kubernetes' own components do it for their /metrics: a TokenReview of
- * the bearer token, cached 10 s either way under the token's SHA-256 (never the token itself), at
- * most 4,096 answers kept.
- */
-export function tokenReviewer(kc: KubeConfig, now: () => number = Date.now, timeoutMs = 5000): TokenAuthenticator {
-  const api = kc.makeApiClient(AuthenticationV1Api);
-  const cache = new Map<string, { user?: RemoteUser; until: number }>();
-  return {
-    async authenticate(token) {
-      const key = createHash('sha256').update(token).digest('hex');
-      const hit = cache.get(key);
-      if (hit && hit.until > now()) return hit.user;
-      const review = await Promise.race([
-        api.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } }),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`TokenReview timed out after ${timeoutMs} ms`)), timeoutMs).unref()),
-      ]);
-      const u = review.status?.authenticated === true ? review.status.user : undefined;
-      const user = u?.username ? { user: u.username, groups: u.groups ?? [], extra: (u.extra ?? {}) as Record<string, string[]> } : undefined;
-      if (cache.size >= 4096) cache.clear();
-      cache.set(key, { user, until: now() + 10_000 });
-      return user;
-    },
-  };
-}
-
-/**
- * Guards a service's /metrics as the Kubernetes components guard theirs: the bearer token is
- * authenticated by a TokenReview, then its user authorized by a SubjectAccessReview for `get` on the
- * non-resource path /metrics (Prometheus' ClusterRole grants it: `nonResourceURLs: ["/metrics"]`).
- * 401 without a token or for one the cluster does not know, 403 when RBAC says no, 503 when the
- * API server cannot be asked (Prometheus retries at its next scrape).
- */
-export function requireMetricsReader(authenticator: TokenAuthenticator, authorizer: Authorizer, realm: string): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '')?.[1];
-    const unauthorized = (message: string) => {
-      res.status(401).set('WWW-Authenticate', `Bearer realm="${realm}"`).type('text/plain').send(`${message}\n`);
-    };
-    if (!token) return unauthorized('a bearer token is required: /metrics is authenticated by a TokenReview');
-    const attributes: RequestAttributes = { nonResourceAttributes: { path: '/metrics', verb: 'get' } };
-    authenticator
-      .authenticate(token)
-      .then(async (user) => {
-        if (!user) return unauthorized('the bearer token was not accepted by the cluster (TokenReview)');
-        const answer = await authorizer.authorize(user, attributes);
-        if (answer.allowed) return next();
-        res.status(403).type('text/plain').send(`${describeAttributes(attributes, user.user)}${answer.reason ? `: ${answer.reason}` : ''}\n`);
-      })
-      .catch((error: Error) => {
-        res.status(503).set('Retry-After', '5').type('text/plain').send(`cannot authenticate the scrape right now: ${error.message}\n`);
-      });
   };
 }

@@ -6,7 +6,7 @@
  */
 import type { Config, WorkloadConfig } from '../core/config.ts';
 import { counterWithoutRate, selectorWithoutLabel } from '../core/promql.ts';
-import type { InstantSample } from './prometheus.ts';
+import type { InstantSample } from '../platform/prometheus.ts';
 import { bucketEdgesQuery, sloBucket } from './slo-bucket.ts';
 
 export interface CheckResult {

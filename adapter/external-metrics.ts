@@ -7,7 +7,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { ForecastLoop } from './forecast-loop.ts';
 import type { AdapterMetrics } from './metrics.ts';
-import { toQuantity } from './quantity.ts';
+import { toQuantity } from '../platform/quantity.ts';
 import { matches, parseSelector, SelectorError } from './selector.ts';
 import type { WorkloadView } from './serving.ts';
 

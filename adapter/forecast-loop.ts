@@ -9,7 +9,7 @@ import { workloadTiming, type Config, type WorkloadConfig } from '../core/config
 import { isTrusted, lagVolatility } from '../core/planner/planner.ts';
 import type { ModelName } from '../core/forecast/types.ts';
 import type { FitPool } from './fit-pool.ts';
-import { PrometheusQueryError, type PrometheusClient } from './prometheus.ts';
+import { PrometheusQueryError, type PrometheusClient } from '../platform/prometheus.ts';
 import { view, type Attempt, type BacktestScore, type FittedForecast, type WorkloadSnapshot, type WorkloadView } from './serving.ts';
 
 export interface LoopEvents {

@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { WorkloadConfig } from '../core/config.ts';
 import { MODEL_NAMES } from '../core/forecast/types.ts';
 import type { ForecastLoop } from './forecast-loop.ts';
-import { PrometheusQueryError } from './prometheus.ts';
+import { PrometheusQueryError } from '../platform/prometheus.ts';
 import { RUNGS } from './serving.ts';
 
 const QUANTILES = [

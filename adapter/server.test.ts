@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.ts';
-import { prometheusClientFromConfig, SecretError } from './server.ts';
+import { prometheusClientFromConfig } from '../platform/prometheus.ts';
+import { SecretError } from '../platform/secrets.ts';
 
 describe('Prometheus connection from the configuration', () => {
   const seen: IncomingHttpHeaders[] = [];

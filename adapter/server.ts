@@ -4,25 +4,28 @@
  * external-metrics API; gRPC for KEDA's external scaler).
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { AuthenticationConfigError, loadFrontProxyTrust, requireFrontProxy, requireMetricsReader, subjectAccessReviewer, tokenReviewer } from './authn.ts';
+import { AuthenticationConfigError, loadFrontProxyTrust, requireFrontProxy } from './authn.ts';
+import { requireMetricsReader, subjectAccessReviewer, tokenReviewer } from '../platform/kube-auth.ts';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { generate } from 'selfsigned';
 
 import type { Config } from '../core/config.ts';
-import { readTlsFiles, reloadOnChange } from './tls.ts';
+import { createKubeApis } from '../platform/kubernetes.ts';
+import { listen, splitAddress } from '../platform/net.ts';
+import { prometheusClientFromConfig } from '../platform/prometheus.ts';
+import { readSecret, SecretError } from '../platform/secrets.ts';
+import { readTlsFiles, reloadOnChange } from '../platform/tls.ts';
 import { createFitPool, type FitPool } from './fit-pool.ts';
 import { ForecastLoop } from './forecast-loop.ts';
 import { externalMetricsRouter, status } from './external-metrics.ts';
 import { startKedaServer } from './keda.ts';
 import { tokenMatches } from '../core/bearer.ts';
 import { createAdapterMetrics } from './metrics.ts';
-import { PrometheusClient } from './prometheus.ts';
 import { restRouter } from './rest.ts';
 
 export interface AdapterOptions {
@@ -49,61 +52,10 @@ export interface RunningAdapter {
   stop(): Promise<void>;
 }
 
-export class SecretError extends Error {}
 
-export function readSecret(what: string, file: string | undefined, envName: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  if (file) {
-    try {
-      return readFileSync(file, 'utf8').trim();
-    } catch (error) {
-      throw new SecretError(`${what}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-  }
-  if (envName) {
-    const value = env[envName];
-    if (value === undefined || value === '') throw new SecretError(`${what}: environment variable ${envName} is not set`);
-    return value;
-  }
-  return undefined;
-}
 
-export function prometheusClientFromConfig(config: Config, env: NodeJS.ProcessEnv = process.env): PrometheusClient {
-  const p = config.prometheus;
-  const password = p.basicAuth ? readSecret('prometheus.basicAuth password', p.basicAuth.passwordFile, p.basicAuth.passwordEnv, env) : undefined;
-  let ca: Buffer | undefined;
-  if (p.caFile) {
-    try {
-      ca = readFileSync(p.caFile);
-    } catch (error) {
-      throw new SecretError(`prometheus.caFile: cannot read ${p.caFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-  }
-  return new PrometheusClient({
-    url: p.url,
-    timeoutSeconds: p.timeout,
-    bearerToken: readSecret('prometheus bearer token', p.bearerTokenFile, p.bearerTokenEnv, env),
-    basicAuth: p.basicAuth ? { username: p.basicAuth.username, password: password! } : undefined,
-    ca,
-    insecureSkipVerify: p.insecureSkipVerify,
-    headers: p.headers,
-  });
-}
 
-export function splitAddress(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return { host: address.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(address.slice(i + 1)) };
-}
 
-export function listen(server: http.Server | https.Server, address: string): Promise<string> {
-  const { host, port } = splitAddress(address);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const a = server.address() as AddressInfo;
-      resolve(`${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`);
-    });
-  });
-}
 
 async function tlsMaterial(config: Config): Promise<{ cert: string; key: string }> {
   const tls = config.adapter.tls;
@@ -138,11 +90,13 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     }
   };
   let authorizer;
-  if (trust && config.adapter.authentication.authorization === 'subjectAccessReview') authorizer = subjectAccessReviewer(kubeConfig('adapter.authentication.authorization subjectAccessReview'));
+  // The cluster's authenticator and authorizer, through the one Kubernetes client (timeouts, retries).
+  const reviews = (setting: string) => createKubeApis(kubeConfig(setting), { timeoutMs: 5000, retries: 2 });
+  if (trust && config.adapter.authentication.authorization === 'subjectAccessReview') authorizer = subjectAccessReviewer(reviews('adapter.authentication.authorization subjectAccessReview'));
   let metricsReader: RequestHandler | undefined;
   if (config.adapter.authentication.metrics === 'kubernetes') {
-    const kc = kubeConfig('adapter.authentication.metrics kubernetes');
-    metricsReader = requireMetricsReader(tokenReviewer(kc), subjectAccessReviewer(kc), 'shadowscale-adapter');
+    const apis = reviews('adapter.authentication.metrics kubernetes');
+    metricsReader = requireMetricsReader(tokenReviewer(apis), subjectAccessReviewer(apis), 'shadowscale-adapter');
   }
   const client = prometheusClientFromConfig(config, options.env);
   const pool: FitPool = createFitPool(Math.min(config.adapter.concurrency, 8));

@@ -11,7 +11,7 @@ import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 
-import { listen } from '../adapter/server.ts';
+import { listen } from '../platform/net.ts';
 import { tokenMatches } from '../core/bearer.ts';
 import { AlertLimitError } from '../core/promotion/promotion.ts';
 import type { ReceiverMetrics } from './metrics.ts';

@@ -10,9 +10,11 @@ import https from 'node:https';
 import { pino, type Logger } from 'pino';
 
 import { defaultReceiverConfig, type Config, type ReceiverConfig, type WorkloadConfig } from '../core/config.ts';
-import { readTlsFiles, reloadOnChange, TlsFileError } from '../adapter/tls.ts';
-import { requireMetricsReader, subjectAccessReviewer, tokenReviewer } from '../adapter/authn.ts';
-import { prometheusClientFromConfig, readSecret, SecretError, splitAddress } from '../adapter/server.ts';
+import { readTlsFiles, reloadOnChange, TlsFileError } from '../platform/tls.ts';
+import { requireMetricsReader, subjectAccessReviewer, tokenReviewer } from '../platform/kube-auth.ts';
+import { prometheusClientFromConfig } from '../platform/prometheus.ts';
+import { readSecret, SecretError } from '../platform/secrets.ts';
+import { splitAddress } from '../platform/net.ts';
 import { createAudit, type Audit } from './audit.ts';
 import { LocalWorkloadCluster, type LocalClusterOptions } from './local/cluster.ts';
 import { createReceiverMetrics, type ReceiverMetrics } from './metrics.ts';
@@ -22,7 +24,7 @@ import { PrometheusSignals, type SignalSource } from './signals.ts';
 import { FileStore, InMemoryStore, type MemoryStore } from './store.ts';
 import type { WorkloadCluster } from './target.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApis, defaultKubeConfig, type KubeApis } from './kubernetes/api.ts';
+import { createKubeApis, defaultKubeConfig, type KubeApis } from '../platform/kubernetes.ts';
 import { kubernetesCluster } from './kubernetes/cluster.ts';
 import { LeaseElector } from './kubernetes/lease.ts';
 import { ConfigMapStore } from './kubernetes/state.ts';
@@ -138,8 +140,8 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
   }
   let metricsReader;
   if (r.metricsAuthentication === 'kubernetes') {
-    const kc = options.kubeConfig ?? defaultKubeConfig();
-    metricsReader = requireMetricsReader(tokenReviewer(kc), subjectAccessReviewer(kc), 'shadowscale-receiver');
+    const reviews = apis ?? createKubeApis(options.kubeConfig ?? defaultKubeConfig(), { timeoutMs: r.kubernetes.requestTimeout * 1000, retries: r.kubernetes.retries });
+    metricsReader = requireMetricsReader(tokenReviewer(reviews), subjectAccessReviewer(reviews), 'shadowscale-receiver');
   }
   const app = webhookApp({
     metricsReader,

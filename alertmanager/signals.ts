@@ -5,7 +5,7 @@
  */
 import type { WorkloadConfig } from '../core/config.ts';
 import type { PlanSnapshot } from '../core/promotion/promotion.ts';
-import type { PrometheusClient } from '../adapter/prometheus.ts';
+import type { PrometheusClient } from '../platform/prometheus.ts';
 
 export interface SignalSource {
   /** 1 from `shadowscale:shadow_ready:bool`; false when absent. Throws when Prometheus cannot answer. */

@@ -4,6 +4,7 @@
  * (`local/cluster.ts`) implement it.
  */
 import type { ObservedState, Step } from '../core/promotion/promotion.ts';
+import { LocalDecision } from '../platform/kubernetes.ts';
 
 export type ActionStep = Extract<Step, { kind: 'scale' | 'route' | 'autoscaler' | 'restart' }>;
 
@@ -21,7 +22,7 @@ export interface WorkloadCluster {
  * it was read: an HPA scaled the set, a person edited it). Not retried as it is: the caller observes
  * again and recomputes.
  */
-export class StaleObservation extends Error {
+export class StaleObservation extends LocalDecision {
   constructor(message: string) {
     super(message);
     this.name = 'StaleObservation';
@@ -29,7 +30,7 @@ export class StaleObservation extends Error {
 }
 
 /** This replica lost the Lease: its in-flight work stops before the next write. */
-export class NotLeader extends Error {
+export class NotLeader extends LocalDecision {
   constructor(message: string) {
     super(message);
     this.name = 'NotLeader';

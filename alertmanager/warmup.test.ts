@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { PrometheusClient } from '../adapter/prometheus.ts';
+import { PrometheusClient } from '../platform/prometheus.ts';
 import { parseConfig, type WorkloadConfig } from '../core/config.ts';
-import { shiftToNow } from '../demo/runtime/openmetrics.ts';
-import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
+import { shiftToNow } from '../platform/runtime/openmetrics.ts';
+import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
 import { allowed, parseSample, WarmupGenerator, warmupMetrics } from './warmup.ts';
 
 /** Per-second rates at the primary, by method and path. */

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-import type { PrometheusClient } from '../adapter/prometheus.ts';
+import type { PrometheusClient } from '../platform/prometheus.ts';
 import type { WorkloadConfig } from '../core/config.ts';
 
 export type WarmupConfig = NonNullable<NonNullable<WorkloadConfig['shadow']>['warmup']>;

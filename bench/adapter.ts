@@ -19,9 +19,9 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
 import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
-import { shiftToNow } from '../demo/runtime/openmetrics.ts';
-import { freePort } from '../demo/runtime/ports.ts';
-import { startPrometheus } from '../demo/runtime/prometheus.ts';
+import { shiftToNow } from '../platform/runtime/openmetrics.ts';
+import { freePort } from '../platform/runtime/ports.ts';
+import { startPrometheus } from '../platform/runtime/prometheus.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, fallback: string) => {

@@ -24,10 +24,10 @@ import { promisify } from 'node:util';
 import Table from 'cli-table3';
 import { parse } from 'yaml';
 
-import { parseSampleValue } from '../adapter/prometheus.ts';
+import { parseSampleValue } from '../platform/prometheus.ts';
 import { parseSeriesCsv } from '../core/series/csv.ts';
-import { toOpenMetrics, type HistorySeries } from '../demo/runtime/openmetrics.ts';
-import { queryRange, startPrometheus, type RangeSeries } from '../demo/runtime/prometheus.ts';
+import { toOpenMetrics, type HistorySeries } from '../platform/runtime/openmetrics.ts';
+import { queryRange, startPrometheus, type RangeSeries } from '../platform/runtime/prometheus.ts';
 import { LOAD_SERIES, ZERO_IS_MISSING } from './traces.ts';
 
 const exec = promisify(execFile);

@@ -20,9 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 
 import { FakeKubeApi } from '../test/harness/kube-api.ts';
-import { freePort } from '../demo/runtime/ports.ts';
-import { startProcess, waitForHttp } from '../demo/runtime/process.ts';
-import { startPrometheus } from '../demo/runtime/prometheus.ts';
+import { freePort } from '../platform/runtime/ports.ts';
+import { startProcess, waitForHttp } from '../platform/runtime/process.ts';
+import { startPrometheus } from '../platform/runtime/prometheus.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, fallback: string) => {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { LOAD_SERIES, ZERO_IS_MISSING } from './traces.ts';
 import { vegaScripts } from '../cli/simulate-report.ts';
-import type { SimulationReport } from '../cli/simulate.ts';
+import type { SimulationReport } from '../cli/simulate-report.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, '..', 'shared', 'data');

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { HistorySeries } from '../demo/runtime/openmetrics.ts';
-import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
+import type { HistorySeries } from '../platform/runtime/openmetrics.ts';
+import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
 import { until } from '../test/harness/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..');

@@ -19,7 +19,7 @@ export function checkCommand(): Command {
       const config = loadConfigFile(options.config);
       process.stdout.write(`${options.config}: valid (${config.workloads.length} workload${config.workloads.length === 1 ? '' : 's'}, every PromQL expression parses)\n`);
       if (options.offline) return;
-      const [{ checkWorkloads }, { PrometheusClient }, { prometheusClientFromConfig }] = await Promise.all([import('../adapter/check.ts'), import('../adapter/prometheus.ts'), import('../adapter/server.ts')]);
+      const [{ checkWorkloads }, { PrometheusClient, prometheusClientFromConfig }] = await Promise.all([import('../adapter/check.ts'), import('../platform/prometheus.ts')]);
       const client = options.prometheus ? new PrometheusClient({ url: options.prometheus, timeoutSeconds: config.prometheus.timeout, retries: 0 }) : prometheusClientFromConfig(config);
       const url = options.prometheus ?? config.prometheus.url;
       let results;

@@ -7,7 +7,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { PolicyResult } from '../core/simulator/simulate.ts';
-import type { SimulationReport } from './simulate.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -52,6 +51,22 @@ export function vegaScripts(): string {
       return `<script>${script(pkg, file)}</script>`;
     })
     .join('\n');
+}
+
+/** What `shadowscale simulate --json` prints, and the report is rendered from. */
+export interface SimulationReport {
+  trace: string;
+  steps: number;
+  capacityPerReplica: number;
+  provisioningLagSeconds: number;
+  targetUtilization: number;
+  policies: Array<
+    Pick<PolicyResult, 'policy' | 'unservedFraction' | 'violationSeconds' | 'replicaSeconds' | 'shadowReplicaSeconds' | 'peakReplicas' | 'scaleActions' | 'promotions'> & {
+      hpaUnservedAtEqualCost: number;
+      equalCostExtrapolated: boolean;
+    }
+  >;
+  frontier: Array<Pick<PolicyResult, 'targetUtilization' | 'replicaSeconds' | 'unservedFraction'>>;
 }
 
 export function renderReport(report: SimulationReport, results: PolicyResult[], frontier: PolicyResult[]): string {

@@ -13,7 +13,7 @@ import { parseSeriesCsv } from '../core/series/csv.ts';
 import { checkScoredSpan, defaultSpec, hpaFrontier, POLICIES, simulate, unservedAtEqualCost, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
 import { autoCapacity, traceFromSeries, type Trace } from '../core/simulator/trace.ts';
 import { UsageError } from './errors.ts';
-import { renderReport } from './simulate-report.ts';
+import { renderReport, type SimulationReport } from './simulate-report.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -33,20 +33,6 @@ export interface SimulateCliOptions {
   report?: string;
 }
 
-export interface SimulationReport {
-  trace: string;
-  steps: number;
-  capacityPerReplica: number;
-  provisioningLagSeconds: number;
-  targetUtilization: number;
-  policies: Array<
-    Pick<PolicyResult, 'policy' | 'unservedFraction' | 'violationSeconds' | 'replicaSeconds' | 'shadowReplicaSeconds' | 'peakReplicas' | 'scaleActions' | 'promotions'> & {
-      hpaUnservedAtEqualCost: number;
-      equalCostExtrapolated: boolean;
-    }
-  >;
-  frontier: Array<Pick<PolicyResult, 'targetUtilization' | 'replicaSeconds' | 'unservedFraction'>>;
-}
 
 function number(text: string, flag: string, check: (x: number) => boolean, expected: string): number {
   const x = Number(text);

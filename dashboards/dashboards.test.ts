@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withFor } from '../demo/rules.ts';
 
-import type { HistorySeries } from '../demo/runtime/openmetrics.ts';
-import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
+import type { HistorySeries } from '../platform/runtime/openmetrics.ts';
+import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
 import { dashboardJson, dashboards, expressions, JSON_DIR } from './index.ts';
 
 const RULES = join(import.meta.dirname, '..', 'recording-rules');

@@ -19,8 +19,8 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 
 import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
-import { PrometheusClient } from '../adapter/prometheus.ts';
-import { parseQuantity } from '../alertmanager/kubernetes/shadow-template.ts';
+import { PrometheusClient } from '../platform/prometheus.ts';
+import { parseQuantity } from '../platform/quantity.ts';
 import type { AuditEvent, Audit } from '../alertmanager/audit.ts';
 import type { ActionStep } from '../alertmanager/target.ts';
 import type { DesiredState } from '../core/promotion/promotion.ts';
@@ -32,9 +32,9 @@ import { parseSeriesCsv } from '../core/series/csv.ts';
 import { HpaController } from '../core/simulator/hpa.ts';
 import { LoadGenerator } from './loadgen.ts';
 import { scaleRuleFile } from './rules.ts';
-import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from './runtime/alertmanager.ts';
-import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups, writeTargetsFile } from './runtime/podmonitor.ts';
-import { startPrometheus, type PrometheusServer } from './runtime/prometheus.ts';
+import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../platform/runtime/alertmanager.ts';
+import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups, writeTargetsFile } from '../platform/runtime/podmonitor.ts';
+import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
 import { DEFAULT_TRACE, DEFAULTS } from './defaults.ts';
 import { historyCounter, rpsAt, scenario, surgePeak, traceTimeAt, type Scenario } from './scenario.ts';
 

@@ -16,15 +16,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import fit from '../adapter/fit-worker.ts';
 import { loadExternalScalerProto } from '../adapter/keda.ts';
-import { toQuantity } from '../adapter/quantity.ts';
+import { toQuantity } from '../platform/quantity.ts';
 import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
 import { volatilityOf } from '../adapter/forecast-loop.ts';
 import { view } from '../adapter/serving.ts';
 import { parseConfig, workloadTiming, type Config } from '../core/config.ts';
 import { isTrusted } from '../core/planner/planner.ts';
 import { loadFixture, NASA_TWO_WEEKS } from './harness/fixtures.ts';
-import { freePort } from '../demo/runtime/ports.ts';
-import { queryRange, startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
+import { freePort } from '../platform/runtime/ports.ts';
+import { queryRange, startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
 
 const STEP = 60;
 const trace = loadFixture(NASA_TWO_WEEKS);

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAlertmanager, type AlertmanagerServer } from '../demo/runtime/alertmanager.ts';
+import { startAlertmanager, type AlertmanagerServer } from '../platform/runtime/alertmanager.ts';
 
 describe('real Alertmanager harness', () => {
   let alertmanager: AlertmanagerServer;

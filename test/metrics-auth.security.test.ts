@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
 import { MemoryAudit } from '../alertmanager/audit.ts';
-import { kubeConfigFor } from '../alertmanager/kubernetes/api.ts';
+import { kubeConfigFor } from '../platform/kubernetes.ts';
 import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
 import { parseConfig } from '../core/config.ts';
 import { FakeKubeApi } from './harness/kube-api.ts';

@@ -14,14 +14,14 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { PrometheusClient } from '../adapter/prometheus.ts';
+import { PrometheusClient } from '../platform/prometheus.ts';
 import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
 import { MemoryAudit } from '../alertmanager/audit.ts';
 import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
 import { parseConfig } from '../core/config.ts';
-import type { HistorySeries } from '../demo/runtime/openmetrics.ts';
-import { endpointTargetGroups, serviceMonitorFrom, serviceMonitorScrapeConfig, writeTargetsFile } from '../demo/runtime/podmonitor.ts';
-import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
+import type { HistorySeries } from '../platform/runtime/openmetrics.ts';
+import { endpointTargetGroups, serviceMonitorFrom, serviceMonitorScrapeConfig, writeTargetsFile } from '../platform/runtime/podmonitor.ts';
+import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
 import { until } from './harness/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shiftToNow } from '../demo/runtime/openmetrics.ts';
-import { queryRange, startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
+import { shiftToNow } from '../platform/runtime/openmetrics.ts';
+import { queryRange, startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
 import { loadFixture, NASA_TWO_WEEKS } from './harness/fixtures.ts';
 
 describe('real Prometheus harness', () => {

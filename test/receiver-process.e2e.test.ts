@@ -14,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 
 import { FakeKubeApi } from './harness/kube-api.ts';
-import { freePort } from '../demo/runtime/ports.ts';
-import { startProcess, waitForHttp, type ManagedProcess } from '../demo/runtime/process.ts';
-import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
+import { freePort } from '../platform/runtime/ports.ts';
+import { startProcess, waitForHttp, type ManagedProcess } from '../platform/runtime/process.ts';
+import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = 'process-token-41c7';

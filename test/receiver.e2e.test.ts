@@ -22,11 +22,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAudit } from '../alertmanager/audit.ts';
 import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
 import { PrometheusSignals } from '../alertmanager/signals.ts';
-import { prometheusClientFromConfig } from '../adapter/server.ts';
+import { prometheusClientFromConfig } from '../platform/prometheus.ts';
 import { parseConfig } from '../core/config.ts';
-import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../demo/runtime/alertmanager.ts';
+import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../platform/runtime/alertmanager.ts';
 import { withFor } from '../demo/rules.ts';
-import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
+import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
 import { until } from './harness/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..');

@@ -26,13 +26,13 @@ import { MemoryAudit } from '../alertmanager/audit.ts';
 import type { LocalWorkloadCluster } from '../alertmanager/local/cluster.ts';
 import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
 import { PrometheusSignals } from '../alertmanager/signals.ts';
-import { PrometheusClient } from '../adapter/prometheus.ts';
+import { PrometheusClient } from '../platform/prometheus.ts';
 import { parseConfig } from '../core/config.ts';
 import { LoadGenerator } from '../demo/loadgen.ts';
 import { scaleRuleFile } from '../demo/rules.ts';
-import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../demo/runtime/alertmanager.ts';
-import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups, writeTargetsFile } from '../demo/runtime/podmonitor.ts';
-import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
+import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../platform/runtime/alertmanager.ts';
+import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups, writeTargetsFile } from '../platform/runtime/podmonitor.ts';
+import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
 import { until } from './harness/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..');

@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { loadFixture, NASA_TWO_WEEKS } from './harness/fixtures.ts';
-import type { HistorySeries } from '../demo/runtime/openmetrics.ts';
-import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
+import type { HistorySeries } from '../platform/runtime/openmetrics.ts';
+import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
 
 const RULES = join(import.meta.dirname, '..', 'recording-rules');
 const SCRAPE = 15;

@@ -13,7 +13,7 @@ import { KubeControllers } from '../../test/harness/kube-controllers.ts';
 import { MemoryAudit } from '../audit.ts';
 import { startReceiver, type RunningReceiver } from '../service.ts';
 import type { SignalSource } from '../signals.ts';
-import { createKubeApis, kubeConfigFor } from './api.ts';
+import { createKubeApis, kubeConfigFor } from '../../platform/kubernetes.ts';
 import { LeaseElector } from './lease.ts';
 import { ConfigMapStore } from './state.ts';
 import { MemoryConflict } from '../store.ts';

@@ -5,7 +5,7 @@
 import type { WorkloadConfig } from '../../core/config.ts';
 import { restartStamp, type ObservedState } from '../../core/promotion/promotion.ts';
 import type { ActionStep, WorkloadCluster } from '../target.ts';
-import type { KubeApis } from './api.ts';
+import type { KubeApis } from '../../platform/kubernetes.ts';
 import type { Autoscaler } from './autoscaler.ts';
 import { eventRecorder } from './events.ts';
 import { horizontalPodAutoscaler } from './hpa.ts';

@@ -1,6 +1,6 @@
 /** Kubernetes Events on the workload (core/v1), so `kubectl describe deployment` shows what the receiver did. */
-import type { KubeApis } from './api.ts';
-import { microTime } from './api.ts';
+import type { KubeApis } from '../../platform/kubernetes.ts';
+import { microTime } from '../../platform/kubernetes.ts';
 
 export function eventRecorder(apis: KubeApis, namespace: string, involved: { kind: string; name: string }, component = 'shadowscale-receiver') {
   return async (reason: string, message: string, type: 'Normal' | 'Warning' = 'Normal') => {

@@ -1,5 +1,5 @@
 /** The HPA (autoscaling/v2): floor = spec.minReplicas; a swap retargets spec.scaleTargetRef, keeping the object, its behavior and history. */
-import type { KubeApis } from './api.ts';
+import type { KubeApis } from '../../platform/kubernetes.ts';
 import { hpaBlocks, type Autoscaler } from './autoscaler.ts';
 
 export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name: string, sets: readonly string[] = [], resourceFraction = 1): Autoscaler {

@@ -3,7 +3,7 @@
  * serving set's Service, and its `RequestMirror` filter copies `percent` % to the standby's Service
  * (Gateway API v1, standard channel). Other rules, filters and fields are left as they are.
  */
-import type { KubeApis } from './api.ts';
+import type { KubeApis } from '../../platform/kubernetes.ts';
 import type { Router } from './router.ts';
 
 const ref = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes' };

@@ -9,7 +9,7 @@
  * receivers' port.
  */
 import type { Leadership } from '../server.ts';
-import { microTime, statusOf, type KubeApis } from './api.ts';
+import { microTime, statusOf, type KubeApis } from '../../platform/kubernetes.ts';
 
 export const ADDRESS_ANNOTATION = 'shadowscale.io/receiver-address';
 

@@ -28,8 +28,9 @@
  */
 import type { Audit } from '../audit.ts';
 import { StaleObservation } from '../target.ts';
-import { isNotFound, type KubeApis } from './api.ts';
-import { ANNOTATIONS, ROLE_LABEL, parseQuantity, shadowName, type PrimaryDeployment, type ShadowSettings } from './shadow-template.ts';
+import { isNotFound, type KubeApis } from '../../platform/kubernetes.ts';
+import { ANNOTATIONS, ROLE_LABEL, shadowName, type PrimaryDeployment, type ShadowSettings } from './shadow-template.ts';
+import { parseQuantity } from '../../platform/quantity.ts';
 
 const DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
 const HASH = 'pod-template-hash';

@@ -2,9 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { FakeKubeApi } from '../../test/harness/kube-api.ts';
 import { MemoryAudit } from '../audit.ts';
-import { createKubeApis, kubeConfigFor } from './api.ts';
+import { createKubeApis, kubeConfigFor } from '../../platform/kubernetes.ts';
 import { ShadowProvisioner } from './provisioner.ts';
-import { parseQuantity, scaleQuantity, shadowSettings } from './shadow-template.ts';
+import { scaleQuantity, shadowSettings } from './shadow-template.ts';
+import { parseQuantity } from '../../platform/quantity.ts';
 
 const NS = 'shop';
 const DEPLOY = `/apis/apps/v1/namespaces/${NS}/deployments`;

@@ -7,7 +7,7 @@
  * (a new image) is carried to the shadow at the next pass; the shadow's replicas are left to the pool.
  */
 import type { Audit } from '../audit.ts';
-import { isNotFound, type KubeApis } from './api.ts';
+import { isNotFound, type KubeApis } from '../../platform/kubernetes.ts';
 import type { WarmPool } from './pool.ts';
 import {
   ANNOTATIONS,

@@ -4,7 +4,7 @@
  * `kubectl.kubernetes.io/restartedAt`).
  */
 import { StaleObservation } from '../target.ts';
-import type { KubeApis } from './api.ts';
+import type { KubeApis } from '../../platform/kubernetes.ts';
 
 export interface ScaleTarget {
   readonly name: string;

@@ -2,7 +2,7 @@
  * A KEDA ScaledObject (keda.sh/v1alpha1): floor = spec.minReplicaCount, ceiling = spec.maxReplicaCount;
  * a swap retargets spec.scaleTargetRef. KEDA re-creates the HPA it owns from the ScaledObject, so the triggers stay.
  */
-import type { KubeApis } from './api.ts';
+import type { KubeApis } from '../../platform/kubernetes.ts';
 import { scaledObjectBlocks, type Autoscaler } from './autoscaler.ts';
 
 const ref = { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects' };

@@ -4,7 +4,7 @@
  * it is reported as configured. The data plane has moved once the Service's EndpointSlices send only
  * to pods the new selector picks: kube-proxy and meshes program from those, seconds after the edit.
  */
-import type { KubeApis } from './api.ts';
+import type { KubeApis } from '../../platform/kubernetes.ts';
 import type { Router } from './router.ts';
 
 export interface ServiceRouterSettings {

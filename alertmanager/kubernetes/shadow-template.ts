@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import { toQuantity } from '../../adapter/quantity.ts';
+import { BINARY, parseQuantity, toQuantity } from '../../platform/quantity.ts';
 
 export const ANNOTATIONS = {
   /** On the primary: how many warm shadows to keep (the pool's minimum); its presence enables shadows. */
@@ -231,19 +231,6 @@ type Resources = { requests?: Record<string, string>; limits?: Record<string, st
 export function scaleResources(resources: Resources, fraction: number): Resources {
   const scale = (m?: Record<string, string>) => (m ? Object.fromEntries(Object.entries(m).map(([k, v]) => [k, scaleQuantity(v, fraction, k)])) : undefined);
   return { ...resources, ...(resources.requests ? { requests: scale(resources.requests) } : {}), ...(resources.limits ? { limits: scale(resources.limits) } : {}) };
-}
-
-const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
-
-/** Parses a Kubernetes quantity ("500m", "1.5", "256Mi", "1e3"). */
-export function parseQuantity(text: string): number {
-  const m = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|([eE][+-]?\d+)|(n|u|m|k|M|G|T|P|E)?)$/.exec(text.trim());
-  if (!m) throw new AnnotationError(`"${text}" is not a Kubernetes quantity`);
-  const n = Number(m[1]);
-  if (m[2]) return n * BINARY[m[2]];
-  if (m[3]) return n * 10 ** Number(m[3].slice(1));
-  return n * DECIMAL[m[4] ?? ''];
 }
 
 /** A quantity times a fraction: CPU in millicores, byte amounts in whole bytes (in a binary unit when exact). */

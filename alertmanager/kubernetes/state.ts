@@ -16,7 +16,7 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { WorkloadMemory } from '../../core/promotion/promotion.ts';
 import { emptyMemory } from '../../core/promotion/promotion.ts';
 import { MemoryConflict, parseMemory, type MemoryStore } from '../store.ts';
-import { statusOf, type KubeApis } from './api.ts';
+import { statusOf, type KubeApis } from '../../platform/kubernetes.ts';
 
 const KEY = 'memory.json';
 

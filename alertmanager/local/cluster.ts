@@ -63,7 +63,7 @@ export class LocalWorkloadCluster implements WorkloadCluster {
   /**
    * Every replica of both sets as Kubernetes' pod discovery would describe it: labelled to be scraped
    * through the example PodMonitor, owned by its set's ReplicaSet, metrics on the port named `metrics`
-   * (the shape demo/runtime/podmonitor.ts turns into discovery targets).
+   * (the shape platform/runtime/podmonitor.ts turns into discovery targets).
    */
   podTargets(): Array<{ address: string; namespace: string; name: string; labels: Record<string, string>; controller: { kind: string; name: string }; container: string; port: string }> {
     return [...this.pools].flatMap(([set, p]) =>

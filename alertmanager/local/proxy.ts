@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 
-import { listen } from '../../adapter/server.ts';
+import { listen } from '../../platform/net.ts';
 
 export interface RouteState {
   active: string;

@@ -1,5 +1,5 @@
 /**
- * The Kubernetes edge: a KubeConfig found by the usual rules (KUBECONFIG / ~/.kube/config, or the
+ * The one Kubernetes client of both services: a KubeConfig found by the usual rules (KUBECONFIG / ~/.kube/config, or the
  * in-cluster service account), typed API clients from @kubernetes/client-node, a per-request timeout,
  * and retries with exponential backoff for what is worth retrying (409 conflicts, 429, 5xx, network
  * errors and timeouts). Nothing else retries: a 404 or 422 is a configuration problem to report.
@@ -7,6 +7,8 @@
 import {
   ApiException,
   AppsV1Api,
+  AuthenticationV1Api,
+  AuthorizationV1Api,
   AutoscalingV2Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -22,10 +24,17 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 
-import { NotLeader, StaleObservation } from '../target.ts';
+
+/**
+ * Not the API's answer: a decision of this process not to write (it no longer leads, or what it read
+ * has moved). Never retried.
+ */
+export class LocalDecision extends Error {}
 
 export interface KubeApis {
   apps: AppsV1Api;
+  authentication: AuthenticationV1Api;
+  authorization: AuthorizationV1Api;
   autoscaling: AutoscalingV2Api;
   core: CoreV1Api;
   custom: CustomObjectsApi;
@@ -87,6 +96,8 @@ export function createKubeApis(kc: KubeConfig, settings: { timeoutMs: number; re
   const baseDelay = settings.baseDelayMs ?? 200;
   return {
     apps: kc.makeApiClient(AppsV1Api),
+    authentication: kc.makeApiClient(AuthenticationV1Api),
+    authorization: kc.makeApiClient(AuthorizationV1Api),
     autoscaling: kc.makeApiClient(AutoscalingV2Api),
     core: kc.makeApiClient(CoreV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
@@ -99,8 +110,7 @@ export function createKubeApis(kc: KubeConfig, settings: { timeoutMs: number; re
         try {
           return await fn();
         } catch (error) {
-          // Not the API's answer: a decision of this process not to write. Never repeated.
-          if (error instanceof StaleObservation || error instanceof NotLeader) throw error;
+          if (error instanceof LocalDecision) throw error;
           const code = statusOf(error);
           const retriable = code === undefined || (code === 409 && options?.conflicts !== false) || code === 429 || code >= 500;
           if (!retriable || attempt >= settings.retries) throw new KubeApiError(`${what}: ${describe(error)}`, code);

@@ -1,11 +1,15 @@
 /**
- * The Prometheus HTTP API client of the adapter (axios): range and instant queries, paging past the
+ * The Prometheus HTTP API client of both services and the tools (axios): range and instant queries, paging past the
  * 11,000-points-per-series limit, retries with backoff on 5xx and network errors (never on 4xx: a bad
  * query stays bad), timeouts, and errors that name the server, the query and Prometheus' own
  * `errorType`/`error`.
  */
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
+
+import type { Config } from '../core/config.ts';
+import { readSecret, SecretError } from './secrets.ts';
 
 export interface PrometheusClientOptions {
   url: string;
@@ -201,5 +205,28 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       },
       { once: true },
     );
+  });
+}
+
+/** The client the configuration describes (URL, timeout, credentials, CA, headers). */
+export function prometheusClientFromConfig(config: Config, env: NodeJS.ProcessEnv = process.env): PrometheusClient {
+  const p = config.prometheus;
+  const password = p.basicAuth ? readSecret('prometheus.basicAuth password', p.basicAuth.passwordFile, p.basicAuth.passwordEnv, env) : undefined;
+  let ca: Buffer | undefined;
+  if (p.caFile) {
+    try {
+      ca = readFileSync(p.caFile);
+    } catch (error) {
+      throw new SecretError(`prometheus.caFile: cannot read ${p.caFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  return new PrometheusClient({
+    url: p.url,
+    timeoutSeconds: p.timeout,
+    bearerToken: readSecret('prometheus bearer token', p.bearerTokenFile, p.bearerTokenEnv, env),
+    basicAuth: p.basicAuth ? { username: p.basicAuth.username, password: password! } : undefined,
+    ca,
+    insecureSkipVerify: p.insecureSkipVerify,
+    headers: p.headers,
   });
 }

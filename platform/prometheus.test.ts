@@ -2,9 +2,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
-import { shiftToNow } from '../demo/runtime/openmetrics.ts';
-import { freePort } from '../demo/runtime/ports.ts';
-import { startPrometheus, type PrometheusServer } from '../demo/runtime/prometheus.ts';
+import { shiftToNow } from './runtime/openmetrics.ts';
+import { freePort } from './runtime/ports.ts';
+import { startPrometheus, type PrometheusServer } from './runtime/prometheus.ts';
 import { PrometheusClient, PrometheusQueryError } from './prometheus.ts';
 
 describe('PrometheusClient against a real Prometheus', () => {
