@@ -29,7 +29,7 @@ import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts'
 import { PrometheusSignals } from '../alertmanager/signals.ts';
 import { parseConfig, type Config } from '../core/config.ts';
 import { parseSeriesCsv } from '../core/series/csv.ts';
-import { HpaController } from '../core/simulator/hpa.ts';
+import { HpaController } from '../core/hpa.ts';
 import { LoadGenerator } from './loadgen.ts';
 import { scaleRuleFile } from './rules.ts';
 import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../platform/runtime/alertmanager.ts';

@@ -26,6 +26,7 @@
  * primary; whatever a crash interrupts is finished or undone by the next pass (a relabelled pod is
  * simply counted where its labels put it).
  */
+import { DEFAULT_TOLERANCE, replicasForRatio } from '../../core/hpa.ts';
 import type { Audit } from '../audit.ts';
 import { StaleObservation } from '../target.ts';
 import { isNotFound, type KubeApis } from '../../platform/kubernetes.ts';
@@ -61,10 +62,10 @@ function metricId(m: any): unknown {
 }
 
 /** The HPA's replica recommendation for `current` replicas (replica_calculator.go), or undefined without metrics. */
-export function hpaRecommendation(hpa: any, current: number, tolerance = 0.1): number | undefined {
+export function hpaRecommendation(hpa: any, current: number, tolerance = DEFAULT_TOLERANCE): number | undefined {
   const ratios = usageRatios(hpa);
   if (ratios.length === 0 || current <= 0) return undefined;
-  const each = ratios.map((r) => (Math.abs(r - 1) <= tolerance ? current : Math.ceil(r * current)));
+  const each = ratios.map((r) => replicasForRatio(r, current, tolerance));
   const min = hpa.spec?.minReplicas ?? 1;
   const max = hpa.spec?.maxReplicas ?? Infinity;
   return Math.min(max, Math.max(min, ...each));

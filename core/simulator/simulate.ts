@@ -4,7 +4,7 @@
  * warm-up (history the forecasting policies may learn from, not scored).
  */
 import { Cluster } from './cluster.ts';
-import { HpaController } from './hpa.ts';
+import { HpaController } from '../hpa.ts';
 import type { Policy, PolicyFactory, PolicySetup } from './policy.ts';
 import { holtWintersPolicy } from './policies/holt-winters.ts';
 import { hpaPolicy } from './policies/hpa.ts';

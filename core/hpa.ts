@@ -10,6 +10,22 @@
  * history the way the real one does.
  */
 
+/** The controller's default tolerance around a usage ratio of 1 (--horizontal-pod-autoscaler-tolerance). */
+export const DEFAULT_TOLERANCE = 0.1;
+
+/** Whether a usage ratio is within the tolerance of 1: the controller then keeps the replica count. */
+export function withinTolerance(ratio: number, tolerance = DEFAULT_TOLERANCE): boolean {
+  return Math.abs(1 - ratio) <= tolerance;
+}
+
+/**
+ * The replicas one metric asks for (replica_calculator.go): `current` within the tolerance, else
+ * ceil(ratio × current) (the 1e-9 keeps 1.2 × 5 from rounding up to 7).
+ */
+export function replicasForRatio(ratio: number, current: number, tolerance = DEFAULT_TOLERANCE): number {
+  return withinTolerance(ratio, tolerance) ? current : Math.ceil(ratio * current - 1e-9);
+}
+
 export interface HpaSpec {
   minReplicas: number;
   maxReplicas: number;
@@ -43,7 +59,7 @@ export class HpaController {
 
   constructor(spec: HpaSpec) {
     this.s = {
-      tolerance: 0.1,
+      tolerance: DEFAULT_TOLERANCE,
       scaleUpStabilizationSeconds: 0,
       scaleDownStabilizationSeconds: 300,
       scaleUpPods: 4,
@@ -68,7 +84,7 @@ export class HpaController {
     // ceil(usage / target), independent of how many pods there are.
     let proposal = specReplicas;
     const ratio = usage / (s.targetAverageValue * statusReplicas);
-    if (statusReplicas === 0 || Math.abs(1 - ratio) > s.tolerance) {
+    if (statusReplicas === 0 || !withinTolerance(ratio, s.tolerance)) {
       proposal = Math.ceil(usage / s.targetAverageValue - 1e-9);
     }
 
