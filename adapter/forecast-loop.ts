@@ -6,7 +6,8 @@
  */
 import { bucketEdgesQuery, sloBucket } from './slo-bucket.ts';
 import { workloadTiming, type Config, type WorkloadConfig } from '../core/config.ts';
-import { isTrusted, lagVolatility } from '../core/planner/planner.ts';
+import { isTrusted } from '../core/planner/planner.ts';
+import { volatilityOf } from '../core/planner/serving.ts';
 import type { ModelName } from '../core/forecast/types.ts';
 import type { FitPool } from './fit-pool.ts';
 import { PrometheusQueryError, type PrometheusClient } from '../platform/prometheus.ts';
@@ -331,27 +332,4 @@ function mergeHistory(
     }
   }
   return { timestamps, values };
-}
-
-/** Volatility is measured over the last hour of history. */
-const VOLATILITY_WINDOW_SECONDS = 3600;
-
-/**
- * How much the load moves over one provisioning lag, from the last hour of history placed on its step
- * grid (missing samples are gaps). A lag that is not a whole number of steps is scaled as a random walk.
- */
-export function volatilityOf(h: { timestamps: number[]; values: number[] }, stepSeconds: number, lagSeconds: number): number | undefined {
-  if (h.timestamps.length === 0) return undefined;
-  const lagSteps = Math.max(1, Math.round(lagSeconds / stepSeconds));
-  const windowSteps = Math.max(lagSteps + 2, Math.round(VOLATILITY_WINDOW_SECONDS / stepSeconds));
-  const n = windowSteps + lagSteps;
-  const grid = new Float64Array(n).fill(NaN);
-  const last = h.timestamps[h.timestamps.length - 1];
-  for (let i = h.timestamps.length - 1; i >= 0; i--) {
-    const k = n - 1 - Math.round((last - h.timestamps[i]) / stepSeconds);
-    if (k < 0) break;
-    grid[k] = h.values[i];
-  }
-  const v = lagVolatility(grid, lagSteps, windowSteps);
-  return v === undefined ? undefined : v * Math.sqrt(lagSeconds / (lagSteps * stepSeconds));
 }

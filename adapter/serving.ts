@@ -4,6 +4,7 @@
  * Pure: state and clock in, view out; the HTTP, gRPC and metrics edges all read this one view.
  */
 import { plan, type Plan, type PlannerSpec } from '../core/planner/planner.ts';
+import { forecastWindow } from '../core/planner/serving.ts';
 import type { Forecast, ModelName } from '../core/forecast/types.ts';
 import type { WorkloadConfig } from '../core/config.ts';
 
@@ -122,18 +123,6 @@ export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): Wo
     served,
     atHorizon: s.forecast ? bandAt(s.forecast.forecast, nowS + s.lagSeconds) : undefined,
     forNow: forecastForNow(s, nowMs),
-  };
-}
-
-/** The steps of the forecast from now to one lag ahead; undefined once the forecast has run out. */
-function forecastWindow(f: Forecast, nowS: number, lagSeconds: number) {
-  const first = Math.max(0, Math.floor((nowS - f.start) / f.stepSeconds));
-  const last = Math.min(f.point.length - 1, Math.ceil((nowS + lagSeconds - f.start) / f.stepSeconds));
-  if (first > f.point.length - 1 || last < first) return undefined;
-  return {
-    point: f.point.slice(first, last + 1),
-    upper80: f.intervals[0.8].upper.slice(first, last + 1),
-    upper95: f.intervals[0.95].upper.slice(first, last + 1),
   };
 }
 

@@ -18,7 +18,7 @@ import fit from '../adapter/fit-worker.ts';
 import { loadExternalScalerProto } from '../adapter/keda.ts';
 import { toQuantity } from '../platform/quantity.ts';
 import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
-import { volatilityOf } from '../adapter/forecast-loop.ts';
+import { volatilityOf } from '../core/planner/serving.ts';
 import { view } from '../adapter/serving.ts';
 import { parseConfig, workloadTiming, type Config } from '../core/config.ts';
 import { isTrusted } from '../core/planner/planner.ts';

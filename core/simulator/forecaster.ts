@@ -5,7 +5,8 @@
  */
 import { backtest, DEFAULT_AUTO_CANDIDATES } from '../forecast/backtest.ts';
 import { fitWithLadder, prepareHistory } from '../forecast/ladder.ts';
-import type { Band, Level, ModelChoice, ModelName } from '../forecast/types.ts';
+import type { ModelChoice, ModelName } from '../forecast/types.ts';
+import type { ForecastGrid } from '../planner/serving.ts';
 import { isTrusted } from '../planner/planner.ts';
 import type { Trace } from './trace.ts';
 
@@ -19,12 +20,8 @@ export interface ForecasterSpec {
   lagSeconds: number;
 }
 
-export interface StoredForecast {
-  start: number;
-  step: number;
-  point: number[];
-  intervals: Record<Level, Band>;
-}
+/** A forecast as the adapter keeps one: on its step grid, from the end of the history it was fitted on. */
+export type StoredForecast = ForecastGrid;
 
 export class ScheduledForecaster {
   private forecast?: StoredForecast;
@@ -77,7 +74,7 @@ export class ScheduledForecaster {
     const history = prepareHistory(values, { horizon, stepSeconds: step, startSeconds: start });
     const fit = fitWithLadder(history, this.chosen, horizon);
     this.fits++;
-    this.forecast = { start: start + values.length * step, step, point: fit.point, intervals: fit.intervals };
+    this.forecast = { start: start + values.length * step, stepSeconds: step, point: fit.point, intervals: fit.intervals };
   }
 
   private rescore(values: Float64Array, start: number): void {
@@ -99,16 +96,4 @@ export class ScheduledForecaster {
       this.trusted = false;
     }
   }
-}
-
-/** Values of a stored forecast over [from, to] (step-held), or undefined when it does not reach. */
-export function forecastWindow(f: StoredForecast, from: number, to: number) {
-  const i0 = Math.max(0, Math.floor((from - f.start) / f.step));
-  const i1 = Math.min(f.point.length - 1, Math.floor((to - f.start) / f.step));
-  if (i0 > f.point.length - 1 || i1 < i0) return undefined;
-  return {
-    point: f.point.slice(i0, i1 + 1),
-    upper80: f.intervals[0.8].upper.slice(i0, i1 + 1),
-    upper95: f.intervals[0.95].upper.slice(i0, i1 + 1),
-  };
 }

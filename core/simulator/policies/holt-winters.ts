@@ -14,7 +14,7 @@ export const holtWintersPolicy: PolicyFactory = (setup) => {
     decide(ctx) {
       const f = forecaster.at(ctx.now);
       if (!f) return { metric: ctx.observed };
-      const i = Math.min(f.point.length - 1, Math.max(0, Math.floor((ctx.now + setup.provisioningLagSeconds - f.start) / f.step)));
+      const i = Math.min(f.point.length - 1, Math.max(0, Math.floor((ctx.now + setup.provisioningLagSeconds - f.start) / f.stepSeconds)));
       return { metric: Math.max(ctx.observed, f.point[i]) };
     },
     stats: () => ({ fits: forecaster.fits }),

@@ -9,12 +9,10 @@
  * load leaves the forecast's 95 % band (an anomaly) and eats into the headroom, as the receiver does
  * on those alerts.
  */
-import { lagVolatility, plan } from '../../planner/planner.ts';
-import { forecastWindow, ScheduledForecaster } from '../forecaster.ts';
+import { plan } from '../../planner/planner.ts';
+import { forecastWindow, VOLATILITY_WINDOW_SECONDS, volatilityOf } from '../../planner/serving.ts';
+import { ScheduledForecaster } from '../forecaster.ts';
 import type { PolicyFactory } from '../policy.ts';
-
-/** The volatility is measured over the last hour, as the adapter does. */
-const VOLATILITY_WINDOW_SECONDS = 3600;
 
 export const shadowscalePolicy: PolicyFactory = (setup) => shadowscale(setup, false);
 
@@ -28,20 +26,25 @@ function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): Re
     primary: { minReplicas: setup.minReplicas, maxReplicas: setup.maxReplicas },
     shadow: setup.shadow,
   };
-  const lagTicks = Math.max(1, Math.round(setup.provisioningLagSeconds / setup.tickSeconds));
-  const windowTicks = Math.round(VOLATILITY_WINDOW_SECONDS / setup.tickSeconds);
-  const recent: number[] = [];
+  // The observed load of the last hour and a lag (what the adapter's history holds for the volatility).
+  const keep = Math.ceil((VOLATILITY_WINDOW_SECONDS + setup.provisioningLagSeconds) / setup.tickSeconds) + 2;
+  const recent: { timestamps: number[]; values: number[] } = { timestamps: [], values: [] };
   let anomalies = 0;
   return {
     name: intoPool ? 'shadowscale+pool' : 'shadowscale',
     usesShadows: true,
     scaleDownIntoPool: intoPool,
     decide(ctx) {
-      recent.push(ctx.observed);
-      if (recent.length > windowTicks + lagTicks) recent.shift();
+      recent.timestamps.push(ctx.now);
+      recent.values.push(ctx.observed);
+      if (recent.values.length > keep) {
+        recent.timestamps.shift();
+        recent.values.shift();
+      }
       const f = forecaster.at(ctx.now);
-      const window = f ? forecastWindow(f, ctx.now, ctx.now + setup.provisioningLagSeconds) : undefined;
-      const p = plan(spec, { forecast: window, trusted: forecaster.trusted, observedLoad: ctx.observed, lagVolatility: lagVolatility(recent, lagTicks, windowTicks) });
+      // What the adapter serves (adapter/serving.ts view()): the same window, volatility and plan.
+      const window = f ? forecastWindow(f, ctx.now, setup.provisioningLagSeconds) : undefined;
+      const p = plan(spec, { forecast: window, trusted: forecaster.trusted, observedLoad: ctx.observed, lagVolatility: volatilityOf(recent, setup.tickSeconds, setup.provisioningLagSeconds) });
       const upperNow = window ? window.upper95[0] : Infinity;
       const anomaly = ctx.observed > upperNow;
       const degraded = ctx.load > ctx.capacity;

@@ -1,0 +1,86 @@
+/**
+ * The simulator replays what the adapter serves: at every tick of a real trace (NASA HTTP, a day
+ * after five of history), the simulator's shadowscale policy and the adapter's serving view, given the
+ * same forecast, trust, observed load and history, plan the same load and the same shadow pool.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { parseConfig } from '../core/config.ts';
+import type { Forecast } from '../core/forecast/types.ts';
+import { volatilityOf } from '../core/planner/serving.ts';
+import { parseSeriesCsv } from '../core/series/csv.ts';
+import { ScheduledForecaster } from '../core/simulator/forecaster.ts';
+import type { PolicySetup } from '../core/simulator/policy.ts';
+import { shadowscalePolicy } from '../core/simulator/policies/shadowscale.ts';
+import { loadAt, traceFromSeries } from '../core/simulator/trace.ts';
+import { view } from './serving.ts';
+
+const TRACE = join(import.meta.dirname, '..', 'test', 'fixtures', 'nasa_http_1995-07-01_to_07-14_per_minute.csv');
+const LAG = 180;
+const TICK = 60;
+
+describe('one forecast-to-plan pipeline', () => {
+  it('plans the same load and pool in the simulator as the adapter serves, at every tick', () => {
+    const trace = traceFromSeries(parseSeriesCsv(readFileSync(TRACE, 'utf8'), TRACE));
+    const setup: PolicySetup = {
+      trace,
+      capacityPerReplica: 5,
+      targetUtilization: 0.8,
+      provisioningLagSeconds: LAG,
+      tickSeconds: TICK,
+      minReplicas: 2,
+      maxReplicas: 60,
+      shadow: { minReplicas: 1, maxReplicas: 20, resourceFraction: 0.5 },
+      forecast: { fitStepSeconds: 300, historySeconds: 5 * 86_400, refitSeconds: 3600, rescoreSeconds: 86_400 },
+    };
+    const policy = shadowscalePolicy(setup);
+    // The same forecasts the policy sees (the fits are deterministic).
+    const forecaster = new ScheduledForecaster(trace, { model: 'auto', lagSeconds: LAG, ...setup.forecast });
+    const w = parseConfig(`
+prometheus: { url: http://127.0.0.1:9 }
+workloads:
+  - name: web
+    namespace: demo
+    capacityPerReplica: ${setup.capacityPerReplica}
+    provisioningLag: ${LAG}s
+    primary: { name: web, minReplicas: ${setup.minReplicas}, maxReplicas: ${setup.maxReplicas} }
+    shadow: { name: web-shadow, minReplicas: 1, maxReplicas: 20, resourceFraction: 0.5 }
+`).workloads[0];
+
+    const start = trace.start + 5 * 86_400;
+    const timestamps: number[] = [];
+    const values: number[] = [];
+    let compared = 0;
+    let withForecast = 0;
+    for (let now = start; now < start + 86_400; now += TICK) {
+      const observed = loadAt(trace, now - TICK);
+      const decision = policy.decide({ now, observed, load: observed, capacity: Infinity });
+      timestamps.push(now);
+      values.push(observed);
+      const f = forecaster.at(now);
+      const served = view(
+        {
+          config: w,
+          lagSeconds: LAG,
+          forecast: f ? { forecast: { ...f, model: 'mstl', rung: 'mstl', fallbackReasons: [], periods: [], warnings: [] } as unknown as Forecast, fittedAt: now * 1000, model: 'mstl' } : undefined,
+          pastForecasts: [],
+          observed: { value: observed, at: now },
+          lagVolatility: volatilityOf({ timestamps: timestamps.slice(-80), values: values.slice(-80) }, TICK, LAG),
+          trusted: forecaster.trusted,
+          lastAttempt: { at: now * 1000, ok: true },
+        },
+        now * 1000,
+        3600,
+      );
+      expect(decision.metric! / setup.targetUtilization, `predicted load at ${now}`).toBeCloseTo(served.plan.predictedLoad, 9);
+      expect(decision.shadowPool, `shadow pool at ${now}`).toBe(served.plan.shadowPoolSize);
+      compared++;
+      if (served.rung === 'fresh') withForecast++;
+    }
+    expect(compared).toBe(1440);
+    expect(withForecast).toBeGreaterThan(1400);
+  }, 120_000);
+});

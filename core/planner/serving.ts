@@ -1,0 +1,55 @@
+/**
+ * The forecast → plan pipeline, as the adapter serves it and the simulator replays it: the steps of a
+ * forecast from now to one provisioning lag ahead, and how much the load moves over one lag. Both
+ * feed `plan()`; the adapter (adapter/serving.ts) and the simulator's shadowscale policy call these
+ * functions and nothing of their own, so a simulated plan is the plan the adapter would serve.
+ */
+import type { Band, Level } from '../forecast/types.ts';
+import { lagVolatility, type PlannerForecast } from './planner.ts';
+
+/** The load's volatility is measured over the last hour. */
+export const VOLATILITY_WINDOW_SECONDS = 3600;
+
+/** A forecast on its step grid: `point[i]` (and the bands) at `start + i × stepSeconds`. */
+export interface ForecastGrid {
+  start: number;
+  stepSeconds: number;
+  point: readonly number[];
+  intervals: Record<Level, Band>;
+}
+
+/**
+ * The steps of the forecast from now to one lag ahead: from the step that holds now to the first step
+ * at or after now + lag (rounded up, so the whole lag is covered); undefined once the forecast has run
+ * out.
+ */
+export function forecastWindow(f: ForecastGrid, nowS: number, lagSeconds: number): PlannerForecast | undefined {
+  const first = Math.max(0, Math.floor((nowS - f.start) / f.stepSeconds));
+  const last = Math.min(f.point.length - 1, Math.ceil((nowS + lagSeconds - f.start) / f.stepSeconds));
+  if (first > f.point.length - 1 || last < first) return undefined;
+  return {
+    point: f.point.slice(first, last + 1),
+    upper80: f.intervals[0.8].upper.slice(first, last + 1),
+    upper95: f.intervals[0.95].upper.slice(first, last + 1),
+  };
+}
+
+/**
+ * How much the load moves over one provisioning lag, from the last hour of history placed on its step
+ * grid (missing samples are gaps). A lag that is not a whole number of steps is scaled as a random walk.
+ */
+export function volatilityOf(h: { timestamps: ArrayLike<number>; values: ArrayLike<number> }, stepSeconds: number, lagSeconds: number): number | undefined {
+  if (h.timestamps.length === 0) return undefined;
+  const lagSteps = Math.max(1, Math.round(lagSeconds / stepSeconds));
+  const windowSteps = Math.max(lagSteps + 2, Math.round(VOLATILITY_WINDOW_SECONDS / stepSeconds));
+  const n = windowSteps + lagSteps;
+  const grid = new Float64Array(n).fill(NaN);
+  const last = h.timestamps[h.timestamps.length - 1];
+  for (let i = h.timestamps.length - 1; i >= 0; i--) {
+    const k = n - 1 - Math.round((last - h.timestamps[i]) / stepSeconds);
+    if (k < 0) break;
+    grid[k] = h.values[i];
+  }
+  const v = lagVolatility(grid, lagSteps, windowSteps);
+  return v === undefined ? undefined : v * Math.sqrt(lagSeconds / (lagSteps * stepSeconds));
+}
