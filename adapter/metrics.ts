@@ -8,7 +8,7 @@ import type { WorkloadConfig } from '../core/config.ts';
 import { MODEL_NAMES } from '../core/forecast/types.ts';
 import type { ForecastLoop } from './forecast-loop.ts';
 import { PrometheusQueryError } from '../platform/prometheus.ts';
-import { RUNGS } from './serving.ts';
+import { SERVING_RUNGS } from './serving.ts';
 
 const QUANTILES = [
   ['0.5', 'point'],
@@ -151,7 +151,7 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
     collect() {
       this.reset();
       each((labels, { view }) => {
-        for (const rung of RUNGS) this.set({ ...labels, rung }, rung === view.rung ? 1 : 0);
+        for (const rung of SERVING_RUNGS) this.set({ ...labels, rung }, rung === view.rung ? 1 : 0);
       });
     },
   });

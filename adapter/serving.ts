@@ -8,8 +8,9 @@ import { forecastWindow } from '../core/planner/serving.ts';
 import type { Forecast, ModelName } from '../core/forecast/types.ts';
 import type { WorkloadConfig } from '../core/config.ts';
 
-export type Rung = 'fresh' | 'stale' | 'reactive' | 'minimum';
-export const RUNGS: readonly Rung[] = ['fresh', 'stale', 'reactive', 'minimum'];
+/** The serving ladder (what the HPA and KEDA get); not the model ladder of core/forecast (`Rung` there). */
+export type ServingRung = 'fresh' | 'stale' | 'reactive' | 'minimum';
+export const SERVING_RUNGS: readonly ServingRung[] = ['fresh', 'stale', 'reactive', 'minimum'];
 
 export interface FittedForecast {
   forecast: Forecast;
@@ -73,7 +74,7 @@ export interface BandAt {
 }
 
 export interface WorkloadView {
-  rung: Rung;
+  rung: ServingRung;
   /** Age of the forecast in seconds, if there is one. */
   forecastAgeSeconds?: number;
   /** The plan the forecast (or the ladder below it) gives. */
@@ -101,7 +102,7 @@ export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): Wo
 
   const window = s.forecast ? forecastWindow(s.forecast.forecast, nowS, s.lagSeconds) : undefined;
   const forecastAgeSeconds = s.forecast ? (nowMs - (s.forecast.freshAt ?? s.forecast.fittedAt)) / 1000 : undefined;
-  let rung: Rung;
+  let rung: ServingRung;
   if (window && forecastAgeSeconds! <= ttlSeconds) {
     rung = s.lastAttempt?.ok !== false ? 'fresh' : 'stale';
   } else if (observed !== undefined) {

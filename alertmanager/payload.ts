@@ -45,7 +45,6 @@ export const webhookSchema = z.object({
 });
 
 export type WebhookPayload = z.output<typeof webhookSchema>;
-export type WebhookAlert = WebhookPayload['alerts'][number];
 
 export class PayloadError extends Error {
   constructor(message: string) {

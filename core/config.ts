@@ -418,8 +418,6 @@ export const configSchema = z
 
 export type Config = z.output<typeof configSchema>;
 export type WorkloadConfig = Config['workloads'][number];
-export type PrometheusConfig = Config['prometheus'];
-export type AdapterConfig = Config['adapter'];
 export type ReceiverConfig = z.output<typeof receiverSchema>;
 
 /** The receiver's settings with every default filled in (for a configuration without a receiver section). */
