@@ -5,7 +5,7 @@
  * workload and never stops the others. The request path only ever reads what this loop stored.
  */
 import { bucketEdgesQuery, sloBucket } from './slo-bucket.ts';
-import { workloadTiming, type Config, type WorkloadConfig } from '../core/config.ts';
+import { workloadKey, workloadTiming, type Config, type WorkloadConfig } from '../core/config.ts';
 import { isTrusted } from '../core/planner/planner.ts';
 import { volatilityOf } from '../core/planner/serving.ts';
 import type { ModelName } from '../core/forecast/types.ts';
@@ -301,10 +301,6 @@ export class ForecastLoop {
     s.lastAttempt = { at: this.now(), ok: false, stage, error: message };
     this.events.log?.('warn', `workload ${s.key}: ${stage} failed: ${message}`, { workload: s.config.name, namespace: s.config.namespace, stage });
   }
-}
-
-export function workloadKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
 }
 
 /** Replaces cached samples from `from` on with the fetched ones and drops those before `start`. */

@@ -64,7 +64,7 @@ describe('the receiver while Prometheus is unreachable', () => {
     took.sort((a, b) => a - b);
     const p99 = took[Math.ceil(0.99 * took.length) - 1];
     expect(p99).toBeLessThan(100);
-    const memory = await store.load('shop.checkout');
+    const memory = await store.load('shop/checkout');
     expect(Object.keys(memory.alerts)).toHaveLength(100);
     // Meanwhile the reconciliation is still waiting on Prometheus: nothing was applied blindly (no
     // plan: the floor stays; no readiness: no promotion).

@@ -110,7 +110,7 @@ describe('acting on the local target', () => {
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
     expect(answers.map((a) => a.body.recorded).sort()).toEqual([0, 0, 0, 0, 1]);
     await running.receiver.idle();
-    const local = running.localClusters.get('shop.checkout')!;
+    const local = running.localClusters.get('shop/checkout')!;
     await until('pool and floor raised', () => local.pool('checkout-shadow').spec === 2 && local.autoscaler.minReplicas === 3);
     expect(local.pool('checkout').spec).toBe(3);
     const actions = audit.events.filter((e) => e.event === 'action');
@@ -122,7 +122,7 @@ describe('acting on the local target', () => {
   });
 
   it('mirrors an exact share of the requests to the shadow set, whose processes serve the copies', async () => {
-    const local = running.localClusters.get('shop.checkout')!;
+    const local = running.localClusters.get('shop/checkout')!;
     await until('both sets ready', () => local.pool('checkout').ready >= 2 && local.pool('checkout-shadow').ready >= 1);
     const requestsOf = async (set: string) => {
       let total = 0;
@@ -140,7 +140,7 @@ describe('acting on the local target', () => {
   });
 
   it('promotes a ready shadow: traffic moves to it, the old primary becomes the mirror target', async () => {
-    const local = running.localClusters.get('shop.checkout')!;
+    const local = running.localClusters.get('shop/checkout')!;
     const servedBy = async () => (await fetch(`http://${local.proxy.address}/`)).headers.get('x-served-by') ?? '';
     await until('primary ready', () => local.pool('checkout').ready >= 2);
     expect(await servedBy()).toMatch(/^checkout\//);
@@ -149,16 +149,16 @@ describe('acting on the local target', () => {
     await post(payload([alert('p1', 'promote', 'firing', 'ShadowscalePrimaryDegraded')]));
     await running.receiver.idle();
     expect(local.proxy.state.active).toBe('checkout'); // not ready: no promotion
-    expect(running.receiver.desired('shop.checkout')!.reasons.join()).toMatch(/not ready/);
+    expect(running.receiver.desired('shop/checkout')!.reasons.join()).toMatch(/not ready/);
 
     expect(await servingShares()).toEqual({ checkout: 1, 'checkout-shadow': 0 });
 
     readiness.ready = true;
-    await running.receiver.reconcile('shop.checkout');
+    await running.receiver.reconcile('shop/checkout');
     await until('swapped', () => local.proxy.state.active === 'checkout-shadow', 30_000);
     // The role series changed in the step that moved the traffic, and is remembered with the alerts.
     expect(await servingShares()).toEqual({ checkout: 0, 'checkout-shadow': 1 });
-    expect((await store.load('shop.checkout')).serving).toBe('checkout-shadow');
+    expect((await store.load('shop/checkout')).serving).toBe('checkout-shadow');
     // The incoming set was grown to the serving set's size before the switch.
     expect(local.pool('checkout-shadow').ready).toBeGreaterThanOrEqual(3);
     expect(await servedBy()).toMatch(/^checkout-shadow\//);
@@ -168,23 +168,23 @@ describe('acting on the local target', () => {
   });
 
   it('reverts after the alerts resolve and the cooldown passes', async () => {
-    const local = running.localClusters.get('shop.checkout')!;
+    const local = running.localClusters.get('shop/checkout')!;
     await post(payload([alert('p1', 'promote', 'resolved', 'ShadowscalePrimaryDegraded'), alert('a1', 'prescale', 'resolved', 'ShadowscaleLoadAnomaly')]));
     await new Promise((r) => setTimeout(r, 1100));
     // The old primary, standing by, is not ready: the promoted shadow keeps serving.
     readiness.ready = false;
-    await running.receiver.reconcile('shop.checkout');
+    await running.receiver.reconcile('shop/checkout');
     expect(local.proxy.state.active).toBe('checkout-shadow');
-    expect(running.receiver.desired('shop.checkout')!.reasons.join()).toMatch(/checkout, standing by, is not ready to serve/);
+    expect(running.receiver.desired('shop/checkout')!.reasons.join()).toMatch(/checkout, standing by, is not ready to serve/);
     readiness.ready = true;
-    await running.receiver.reconcile('shop.checkout');
+    await running.receiver.reconcile('shop/checkout');
     await until('reverted', () => local.proxy.state.active === 'checkout', 30_000);
     expect(await servingShares()).toEqual({ checkout: 1, 'checkout-shadow': 0 });
     await until('planned floor and pool', () => local.autoscaler.target === 'checkout' && local.autoscaler.minReplicas === 2 && local.pool('checkout-shadow').spec === 1);
   });
 
   it('restarts a degraded shadow: its processes are replaced once, while the primary keeps serving', async () => {
-    const local = running.localClusters.get('shop.checkout')!;
+    const local = running.localClusters.get('shop/checkout')!;
     await until('shadow ready', () => local.pool('checkout-shadow').ready === 1);
     const before = local.pool('checkout-shadow').readyPorts();
     const primaries = local.pool('checkout').readyPorts();
@@ -195,7 +195,7 @@ describe('acting on the local target', () => {
     await running.receiver.idle();
     await until('shadow replaced', () => local.pool('checkout-shadow').ready === 1 && !before.includes(local.pool('checkout-shadow').readyPorts()[0]));
     const after = local.pool('checkout-shadow').readyPorts();
-    await running.receiver.reconcile('shop.checkout');
+    await running.receiver.reconcile('shop/checkout');
     expect(local.pool('checkout-shadow').readyPorts()).toEqual(after);
     expect(local.pool('checkout').readyPorts()).toEqual(primaries);
     expect(audit.events.filter((e) => e.event === 'action' && (e as any).step?.kind === 'restart')).toHaveLength(1);

@@ -4,7 +4,7 @@
  * answered once its alerts are durably recorded, and the cluster is reconciled right after, then again
  * at every resync (cooldowns expire, shadows become ready, someone edits the cluster by hand).
  */
-import type { Config, ReceiverConfig, WorkloadConfig } from '../core/config.ts';
+import { workloadKey, type Config, type ReceiverConfig, type WorkloadConfig } from '../core/config.ts';
 import { AlertLimitError, decide, nextStep, recordAlerts, recordMove, type DesiredState, type Limits, type PlanSnapshot, type WorkloadMemory } from '../core/promotion/promotion.ts';
 import type { Audit } from './audit.ts';
 import type { ReceiverMetrics, ServingShare } from './metrics.ts';
@@ -41,7 +41,6 @@ const WAIT_RETRY_MS = 1000;
 /** Workloads reconciled at once by the periodic resync. */
 const RESYNC_CONCURRENCY = 8;
 
-export const workloadKey = (w: { namespace: string; name: string }) => `${w.namespace}.${w.name}`;
 
 export { NotLeader } from './target.ts';
 
@@ -69,7 +68,7 @@ export class Receiver {
   private readonly now: () => number;
 
   constructor(private readonly deps: ReceiverDeps) {
-    for (const w of deps.config.workloads) this.workloads.set(workloadKey({ namespace: w.namespace, name: w.name }), w);
+    for (const w of deps.config.workloads) this.workloads.set(workloadKey(w.namespace, w.name), w);
     this.now = deps.now ?? Date.now;
     deps.metrics.servingShares(() => this.servingShares());
   }
@@ -94,7 +93,7 @@ export class Receiver {
     const { routed, skipped } = routeAlerts(payload);
     const byWorkload = new Map<string, typeof routed>();
     for (const alert of routed) {
-      const key = workloadKey({ namespace: alert.namespace, name: alert.workload });
+      const key = workloadKey(alert.namespace, alert.workload);
       if (!this.workloads.has(key)) {
         skipped.push({ fingerprint: alert.fingerprint, why: `workload ${alert.namespace}/${alert.workload} is not in the configuration` });
         continue;

@@ -9,7 +9,7 @@ import https from 'node:https';
 
 import { pino, type Logger } from 'pino';
 
-import { defaultReceiverConfig, type Config, type ReceiverConfig, type WorkloadConfig } from '../core/config.ts';
+import { defaultReceiverConfig, workloadKey, type Config, type ReceiverConfig, type WorkloadConfig } from '../core/config.ts';
 import { readTlsFiles, reloadOnChange, TlsFileError } from '../platform/tls.ts';
 import { requireMetricsReader, subjectAccessReviewer, tokenReviewer } from '../platform/kube-auth.ts';
 import { prometheusClientFromConfig } from '../platform/prometheus.ts';
@@ -18,7 +18,7 @@ import { splitAddress } from '../platform/net.ts';
 import { createAudit, type Audit } from './audit.ts';
 import { LocalWorkloadCluster, type LocalClusterOptions } from './local/cluster.ts';
 import { createReceiverMetrics, type ReceiverMetrics } from './metrics.ts';
-import { NotLeader, Receiver, workloadKey } from './receiver.ts';
+import { NotLeader, Receiver } from './receiver.ts';
 import { ALWAYS_LEADER, serveWebhook, webhookApp, type Leadership } from './server.ts';
 import { PrometheusSignals, type SignalSource } from './signals.ts';
 import { FileStore, InMemoryStore, type MemoryStore } from './store.ts';
@@ -87,9 +87,9 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
   let cluster = options.cluster;
   if (!cluster && r.target === 'local') {
     for (const w of config.workloads) {
-      if (w.shadow) localClusters.set(workloadKey({ namespace: w.namespace, name: w.name }), await LocalWorkloadCluster.start(w, options.local?.(w)));
+      if (w.shadow) localClusters.set(workloadKey(w.namespace, w.name), await LocalWorkloadCluster.start(w, options.local?.(w)));
     }
-    cluster = (w) => localClusters.get(workloadKey({ namespace: w.namespace, name: w.name }))!;
+    cluster = (w) => localClusters.get(workloadKey(w.namespace, w.name))!;
   }
   let apis: KubeApis | undefined;
   if (!cluster || (!options.store && !r.stateFile) || (r.leaderElection.enabled && !options.leadership) || r.provisioning.enabled) {
@@ -152,7 +152,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     token,
     maxBodyBytes: r.maxBodyBytes,
     leadership,
-    status: () => Object.fromEntries(config.workloads.map((w) => [`${w.namespace}/${w.name}`, receiver.desired(workloadKey({ namespace: w.namespace, name: w.name })) ?? null])),
+    status: () => Object.fromEntries(config.workloads.map((w) => [workloadKey(w.namespace, w.name), receiver.desired(workloadKey(w.namespace, w.name)) ?? null])),
   });
   const { server, address } = await serveWebhook(app, r.listen, tlsMaterial);
   const stopReload = r.tls && server instanceof https.Server ? reloadOnChange(server, r.tls, 'receiver.tls', (error) => (error ? logger.warn({ err: error }, 'renewed certificate not loaded; serving the previous one') : logger.info('certificate reloaded')), options.tlsReloadMs) : undefined;

@@ -55,7 +55,11 @@ export class FileStore implements MemoryStore {
       } catch (error) {
         throw new Error(`receiver state ${path}: not JSON (${(error as Error).message}); move it away to start afresh`);
       }
-      for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) this.cache[key] = parseMemory(JSON.stringify(value), `${path}: ${key}`);
+      for (const [stored, value] of Object.entries(parsed as Record<string, unknown>)) {
+        // Files written before keys were `namespace/name` used `namespace.name` (a namespace has no dot).
+        const key = stored.includes('/') ? stored : stored.replace('.', '/');
+        this.cache[key] = parseMemory(JSON.stringify(value), `${path}: ${stored}`);
+      }
     }
   }
 

@@ -457,3 +457,8 @@ export function workloadTiming(config: Config, w: WorkloadConfig) {
     horizonSteps: Math.max(1, Math.ceil(horizonSeconds / step)),
   };
 }
+
+/** The one key of a workload, everywhere (the adapter's state, the receiver's memory, caches, status): `namespace/name`. */
+export function workloadKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}

@@ -27,7 +27,7 @@ import type { DesiredState } from '../core/promotion/promotion.ts';
 import type { LocalWorkloadCluster } from '../alertmanager/local/cluster.ts';
 import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
 import { PrometheusSignals } from '../alertmanager/signals.ts';
-import { parseConfig, type Config } from '../core/config.ts';
+import { parseConfig, workloadKey, type Config } from '../core/config.ts';
 import { parseSeriesCsv } from '../core/series/csv.ts';
 import { HpaController } from '../core/hpa.ts';
 import { LoadGenerator } from './loadgen.ts';
@@ -284,7 +284,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
         initialReplicas: { primary: Math.max(2, Math.ceil(rpsAt(s, 0) / o.capacityRps)), shadow: o.noShadow ? 0 : 1 },
       }),
     });
-    cluster = receiver.localClusters.get(`${NS}.${WORKLOAD}`)!;
+    cluster = receiver.localClusters.get(workloadKey(NS, WORKLOAD))!;
     const proxy = cluster.proxy.address;
 
     alertmanager = await startAlertmanager(exampleAlertmanagerConfig(receiver.url, join(dir, 'token'), '2s'), o.ports.alertmanager);

@@ -128,7 +128,7 @@ workloads:
   });
 
   it('prescales when the forecast exceeds ready capacity', async () => {
-    const local = running.localClusters.get('shop.checkout')!;
+    const local = running.localClusters.get('shop/checkout')!;
     series.forecastUpper95 = 400; // > 2 ready primaries × 50
     await until('floor and pool raised', () => local.autoscaler.minReplicas === 4 && local.pool('checkout-shadow').spec === 3, 45_000);
     expect(local.pool('checkout').spec).toBe(4);
@@ -139,7 +139,7 @@ workloads:
   });
 
   it('promotes the ready shadow when the primary degrades', async () => {
-    const local = running.localClusters.get('shop.checkout')!;
+    const local = running.localClusters.get('shop/checkout')!;
     series.p99.primary = 2; // beyond the 0.5 s SLO
     await until('swapped', () => local.proxy.state.active === 'checkout-shadow', 45_000);
     const servedBy = (await fetch(`http://${local.proxy.address}/`)).headers.get('x-served-by');
@@ -150,7 +150,7 @@ workloads:
   });
 
   it('reverts to the planned state when the alerts resolve', async () => {
-    const local = running.localClusters.get('shop.checkout')!;
+    const local = running.localClusters.get('shop/checkout')!;
     series.p99.primary = 0.08;
     series.forecastUpper95 = 60;
     await until('reverted', () => local.proxy.state.active === 'checkout' && local.autoscaler.target === 'checkout', 45_000);
@@ -159,7 +159,7 @@ workloads:
     expect(resolved.length).toBeGreaterThan(0);
     // The state file holds the memory a restarted receiver would start from.
     const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
-    expect(state['shop.checkout'].swapped).toBe(false);
-    expect(state['shop.checkout'].roleChanges).toHaveLength(2);
+    expect(state['shop/checkout'].swapped).toBe(false);
+    expect(state['shop/checkout'].roleChanges).toHaveLength(2);
   });
 });

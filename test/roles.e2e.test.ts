@@ -91,7 +91,7 @@ describe('roles as state: a swap and a revert with app-style metrics', () => {
       local: () => ({ startupMs: 6000, workMs: 40, env: { CONCURRENCY: '1', QUEUE: '100' } }),
       logger: pino({ level: 'silent' }),
     });
-    cluster = receiver.localClusters.get('shop.web')!;
+    cluster = receiver.localClusters.get('shop/web')!;
     alertmanager = await startAlertmanager(exampleAlertmanagerConfig(receiver.url, join(dir, 'token'), '1s'));
 
     const ruleFiles = ['inputs/generic.rules.yml', 'kpis.rules.yml', 'forecast.rules.yml', 'alerts.rules.yml'].map((f) => {

@@ -153,7 +153,7 @@ describe('the receiver against the Kubernetes API', () => {
     expect(statuses).toEqual([200, 200, 200, 200, 200]);
     await running.receiver.idle();
     expect(actions(api.requests)).toHaveLength(2);
-    await running.receiver.reconcile('shop.checkout');
+    await running.receiver.reconcile('shop/checkout');
     expect(actions(api.requests)).toHaveLength(2);
   });
 
@@ -208,7 +208,7 @@ describe('the receiver against the Kubernetes API', () => {
     await running.receiver.idle();
     expect(await post(body)).toBe(200);
     await running.receiver.idle();
-    await running.receiver.reconcile('shop.checkout');
+    await running.receiver.reconcile('shop/checkout');
     const restarts = api.writes().filter((r) => r.path === `${DEPLOY}/checkout-shadow`);
     expect(restarts).toHaveLength(1);
     expect(restarts[0]).toMatchObject({ method: 'PATCH', contentType: 'application/merge-patch+json' });
@@ -283,7 +283,7 @@ describe('the receiver against the Kubernetes API', () => {
     expect(error).toMatchObject({ step: { kind: 'autoscaler' } });
     expect((error as { error: string }).error).toMatch(/HorizontalPodAutoscaler shop\/checkout: HTTP 500/);
     api.clearFaults();
-    await running.receiver.reconcile('shop.checkout');
+    await running.receiver.reconcile('shop/checkout');
     expect(api.get(HPA).spec.minReplicas).toBe(8);
     expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(3);
   });
@@ -302,12 +302,12 @@ describe('one owner per field: the receiver and the warm pool', () => {
   it('leaves a warm pool above the minimum alone while idle, and holds it within the pool maximum', async () => {
     annotate({ 'shadowscale.io/shadows': '1', 'shadowscale.io/pool-max': '4' });
     scaleShadow(3);
-    await running.receiver.reconcile('shop.checkout');
+    await running.receiver.reconcile('shop/checkout');
     expect(actions(api.requests)).toEqual([]);
     expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(3);
     // Above the pool's maximum (and never above shadow.maxReplicas, 5): back to the maximum.
     scaleShadow(7);
-    await running.receiver.reconcile('shop.checkout');
+    await running.receiver.reconcile('shop/checkout');
     expect(actions(api.requests)).toEqual(['PATCH checkout-shadow/scale replicas=4']);
     // The pool may act only while the receiver is idle.
     expect(await running.receiver.poolView(NS, 'checkout')).toEqual({ idle: true, min: 1, max: 5 });
@@ -478,13 +478,13 @@ describe('the memory in a ConfigMap, written by two leaders', () => {
     const a = new ConfigMapStore(apisA, 'shadowscale', 'state');
     const b = new ConfigMapStore(apisB, 'shadowscale', 'state');
     const firing = recordAlerts(emptyMemory(), [{ fingerprint: 'p1', alertname: 'X', action: 'promote', status: 'firing', startsAt: '2026-11-30T10:00:00Z' }], 1);
-    await a.save('shop.checkout', firing);
-    await b.load('shop.checkout');
-    const resolved = recordAlerts(await b.load('shop.checkout'), [{ fingerprint: 'p1', alertname: 'X', action: 'promote', status: 'resolved', startsAt: '2026-11-30T10:00:00Z' }], 2);
-    await b.save('shop.checkout', resolved);
+    await a.save('shop/checkout', firing);
+    await b.load('shop/checkout');
+    const resolved = recordAlerts(await b.load('shop/checkout'), [{ fingerprint: 'p1', alertname: 'X', action: 'promote', status: 'resolved', startsAt: '2026-11-30T10:00:00Z' }], 2);
+    await b.save('shop/checkout', resolved);
     // a still holds its older copy: its write is refused, not retried over b's.
-    await expect(a.save('shop.checkout', { ...firing, swapped: true })).rejects.toBeInstanceOf(MemoryConflict);
-    expect((await a.load('shop.checkout')).alerts.p1.status).toBe('resolved');
+    await expect(a.save('shop/checkout', { ...firing, swapped: true })).rejects.toBeInstanceOf(MemoryConflict);
+    expect((await a.load('shop/checkout')).alerts.p1.status).toBe('resolved');
   });
 });
 
@@ -583,9 +583,9 @@ describe('shadow cost', () => {
     await running.stop();
     let clock = Date.parse('2026-11-23T10:00:00Z');
     running = await startReceiver(config, { kubeConfig: kubeConfigFor(api.url), signals, audit, logger: pino({ level: 'silent' }), noResync: true, now: () => clock });
-    await running.receiver.reconcile('shop.checkout');
+    await running.receiver.reconcile('shop/checkout');
     clock += 10_000;
-    await running.receiver.reconcile('shop.checkout');
+    await running.receiver.reconcile('shop/checkout');
     const metrics = await (await fetch(`${running.url}/metrics`)).text();
     // One shadow at the default resource fraction 0.5 for 10 s.
     expect(metrics).toMatch(/shadowscale_shadow_replicas\{namespace="shop",workload="checkout"\} 1/);

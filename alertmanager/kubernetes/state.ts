@@ -30,11 +30,13 @@ export class ConfigMapStore implements MemoryStore {
     private readonly prefix: string,
   ) {}
 
-  /** The ConfigMap of a workload key (`namespace.name`): a DNS subdomain of at most 253 characters. */
+  /** The ConfigMap of a workload key (`namespace/name`): a DNS subdomain of at most 253 characters. */
   nameOf(key: string): string {
-    const name = `${this.prefix}-${key.replace(/\./g, '-')}`;
+    // The names the earlier `namespace.name` keys gave, so an upgrade finds its memory.
+    const legacy = key.replace('/', '.');
+    const name = `${this.prefix}-${legacy.replace(/\./g, '-')}`;
     if (name.length <= 253) return name;
-    return `${name.slice(0, 240)}-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
+    return `${name.slice(0, 240)}-${createHash('sha256').update(legacy).digest('hex').slice(0, 12)}`;
   }
 
   private async read(key: string): Promise<V1ConfigMap | null> {
@@ -69,11 +71,11 @@ export class ConfigMapStore implements MemoryStore {
     try {
       let written: V1ConfigMap;
       if (current === null) {
-        const [namespace, ...rest] = key.split('.');
+        const [namespace, ...rest] = key.split('/');
         const body = {
           apiVersion: 'v1',
           kind: 'ConfigMap',
-          metadata: { name, namespace: this.namespace, labels: { 'app.kubernetes.io/managed-by': 'shadowscale', 'shadowscale.io/workload-namespace': namespace, 'shadowscale.io/workload': rest.join('.').slice(0, 63) } },
+          metadata: { name, namespace: this.namespace, labels: { 'app.kubernetes.io/managed-by': 'shadowscale', 'shadowscale.io/workload-namespace': namespace, 'shadowscale.io/workload': rest.join('/').slice(0, 63) } },
           data,
         };
         written = await this.apis.retry(`create ${what}`, () => this.apis.core.createNamespacedConfigMap({ namespace: this.namespace, body }, this.apis.options()), { conflicts: false });
