@@ -11,12 +11,12 @@ import { volatilityOf } from '../core/planner/serving.ts';
 import type { ModelName } from '../core/forecast/types.ts';
 import type { FitPool } from './fit-pool.ts';
 import { PrometheusQueryError, type PrometheusClient } from '../platform/prometheus.ts';
-import { view, type Attempt, type BacktestScore, type FittedForecast, type WorkloadSnapshot, type WorkloadView } from './serving.ts';
+import { view, type ServingRung, type Attempt, type BacktestScore, type FittedForecast, type WorkloadSnapshot, type WorkloadView } from './serving.ts';
 
 export interface LoopEvents {
   onQuery?(w: WorkloadConfig, seconds: number, error?: PrometheusQueryError | Error): void;
   onFit?(w: WorkloadConfig, seconds: number, error?: Error): void;
-  log?(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
+  log?(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
 }
 
 interface WorkloadState extends WorkloadSnapshot {
@@ -36,6 +36,8 @@ interface WorkloadState extends WorkloadSnapshot {
   lastFitSeconds?: number;
   /** When the latency SLO's bucket was last looked up (ms). */
   sloBucketCheckedAt?: number;
+  /** The rung last logged (a change is logged once, with its reason). */
+  loggedRung?: ServingRung;
 }
 
 /** Forecasts kept to find the one made a lag ago (a few refreshes' worth is enough). */
@@ -45,6 +47,7 @@ const OVERLAP_STEPS = 5;
 
 export class ForecastLoop {
   private readonly states = new Map<string, WorkloadState>();
+  private rungCheckedAt = 0;
   private readonly byNamespace = new Map<string, WorkloadConfig[]>();
   private running = 0;
   private timer?: NodeJS.Timeout;
@@ -158,6 +161,11 @@ export class ForecastLoop {
       if (s.nextRunAt <= now) void this.refresh(s).finally(() => this.schedule());
       else nextDue = Math.min(nextDue, s.nextRunAt);
     }
+    // The rung also changes with time alone (a forecast ages past the TTL while a refresh hangs).
+    if (now - this.rungCheckedAt >= 1000) {
+      this.rungCheckedAt = now;
+      for (const s of this.states.values()) if (s.lastAttempt) this.logRung(s);
+    }
     const delay = this.running >= this.config.adapter.concurrency ? 1000 : Math.max(10, Math.min(1000, nextDue - now));
     this.timer = setTimeout(() => this.schedule(), delay);
     this.timer.unref();
@@ -175,6 +183,7 @@ export class ForecastLoop {
       const jitter = 1 + this.config.adapter.jitter * Math.random();
       s.nextRunAt = this.now() + s.timing.refreshSeconds * 1000 * jitter;
       s.refreshes++;
+      this.logRung(s);
       if (this.running === 0) {
         for (const wake of this.waiters) wake();
         this.waiters.clear();
@@ -298,8 +307,29 @@ export class ForecastLoop {
 
   private fail(s: WorkloadState, stage: 'query' | 'fit', error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
+    // A failure is logged when it starts or changes, not at every refresh of an outage.
+    const repeated = s.lastAttempt?.ok === false && s.lastAttempt.stage === stage && s.lastAttempt.error === message;
     s.lastAttempt = { at: this.now(), ok: false, stage, error: message };
-    this.events.log?.('warn', `workload ${s.key}: ${stage} failed: ${message}`, { workload: s.config.name, namespace: s.config.namespace, stage });
+    this.events.log?.(repeated ? 'debug' : 'warn', `workload ${s.key}: ${stage} failed: ${message}`, { workload: s.config.name, namespace: s.config.namespace, stage });
+  }
+
+  /** Logs the rung served when it changes, with why (the metric shadowscale_serving_rung says it too). */
+  private logRung(s: WorkloadState): void {
+    const v = view(s, this.now(), this.config.adapter.forecastTTL);
+    if (v.rung === s.loggedRung) return;
+    const ttl = this.config.adapter.forecastTTL;
+    const age = v.forecastAgeSeconds === undefined ? undefined : Math.round(v.forecastAgeSeconds);
+    const failed = s.lastAttempt?.ok === false ? `the last refresh failed (${s.lastAttempt.stage}: ${s.lastAttempt.error})` : undefined;
+    const reason =
+      v.rung === 'fresh'
+        ? 'forecast fitted on current data'
+        : v.rung === 'stale'
+          ? `${failed ?? 'the last refresh failed'}; serving the last forecast (${age} s old, within the ${ttl} s TTL)`
+          : v.rung === 'reactive'
+            ? `${age === undefined ? 'no forecast' : `the forecast is ${age} s old, past the ${ttl} s TTL`}; serving the observed load${failed ? `; ${failed}` : ''}`
+            : `no forecast within the ${ttl} s TTL and no observed load; serving minReplicas × capacityPerReplica${failed ? `; ${failed}` : ''}`;
+    this.events.log?.(v.rung === 'fresh' ? 'info' : 'warn', `workload ${s.key}: serving ${v.rung}${s.loggedRung ? ` (was ${s.loggedRung})` : ''}: ${reason}`, { workload: s.config.name, namespace: s.config.namespace, rung: v.rung, previousRung: s.loggedRung ?? null });
+    s.loggedRung = v.rung;
   }
 }
 

@@ -325,6 +325,7 @@ describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic'
 describe('adapter when Prometheus goes away mid-run', () => {
   let prometheus: PrometheusServer;
   let adapter: RunningAdapter;
+  const logLines: Array<{ level: number; msg: string; rung?: string; previousRung?: string | null; stage?: string }> = [];
 
   beforeAll(async () => {
     const nowSeconds = Date.now() / 1000;
@@ -355,7 +356,7 @@ workloads:
 `,
       'fault-config.yaml',
     );
-    adapter = await startAdapter(cfg, { logger: pino({ level: 'silent' }) });
+    adapter = await startAdapter(cfg, { logger: pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line)) }) });
   }, 60_000);
 
   afterAll(async () => {
@@ -449,6 +450,18 @@ workloads:
     }
     expect(rung).toBe('fresh');
     expect(Date.now() - back).toBeLessThan(2 * 1000 + 1500); // two refreshes, and one fit
+
+    // Each change of rung is logged once, with its reason; a failure once when it starts or changes,
+    // not at every refresh of the outage (several dozen refreshes here).
+    const changes = logLines.filter((l) => l.rung !== undefined).map((l) => `${l.previousRung ?? '-'}→${l.rung}`);
+    const walked = changes.join(' ');
+    expect(changes.length, walked).toBeLessThanOrEqual(6);
+    for (let i = 1; i < changes.length; i++) expect(changes[i], walked).not.toBe(changes[i - 1]);
+    expect(walked).toMatch(/→minimum/);
+    expect(changes.at(-1), walked).toBe('minimum→fresh');
+    const minimum = logLines.find((l) => l.rung === 'minimum')!;
+    expect(minimum.msg).toMatch(/serving minimum \(was \w+\): no forecast within the 4 s TTL and no observed load; serving minReplicas × capacityPerReplica/);
+    expect(logLines.filter((l) => l.level === 40 && l.stage === 'query').length).toBeLessThan(10);
   });
 });
 
