@@ -1,13 +1,11 @@
 /**
- * A pool of worker threads for fits (piscina). Workers load the TypeScript sources through tsx, given
- * by absolute path so they resolve it from this package whatever the working directory.
+ * A pool of worker threads for fits (piscina). Workers load the compiled module in the image, and the
+ * TypeScript source through tsx in a checkout (platform/module-file.ts).
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import type { FitJob, FitOutcome } from './fit-worker.ts';
 
-const require = createRequire(import.meta.url);
+import { siblingModule } from '../platform/module-file.ts';
+import type { FitJob, FitOutcome } from './fit-worker.ts';
 
 export interface FitPool {
   run(job: FitJob): Promise<FitOutcome>;
@@ -15,12 +13,12 @@ export interface FitPool {
 }
 
 export function createFitPool(threads: number): FitPool {
-  const tsx = pathToFileURL(require.resolve('tsx')).href;
+  const worker = siblingModule(import.meta.url, 'fit-worker');
   const pool = new Piscina({
-    filename: new URL('./fit-worker.ts', import.meta.url).href,
+    filename: worker.url.href,
     minThreads: 1,
     maxThreads: threads,
-    execArgv: ['--import', tsx],
+    execArgv: worker.execArgv,
     // A fit that hangs must not hold a worker forever.
     idleTimeout: 60_000,
   });

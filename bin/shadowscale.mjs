@@ -1,8 +1,16 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, resolved from this package, so the executable
-// works from any directory without a build step.
-import { register } from 'tsx/esm/api';
+// In a checkout (the sources beside this file), runs the TypeScript through tsx, resolved from this
+// package, so no build step is needed; in the image (no sources, `npm run build`'s dist/), runs the
+// compiled JavaScript with no loader.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../cli/main.ts');
+const source = new URL('../cli/main.ts', import.meta.url);
+let main;
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import(source.href));
+} else {
+  ({ main } = await import(new URL('../dist/cli/main.js', import.meta.url).href));
+}
 process.exitCode = await main(process.argv);

@@ -3,19 +3,16 @@
  * and compares them, also at equal cost against reactive HPA's cost/unserved frontier.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import Table from 'cli-table3';
 
 import { parseDuration } from '../core/duration.ts';
+import { siblingModule } from '../platform/module-file.ts';
 import { parseSeriesCsv } from '../core/series/csv.ts';
 import { checkScoredSpan, defaultSpec, hpaFrontier, POLICIES, simulate, unservedAtEqualCost, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
 import { autoCapacity, traceFromSeries, type Trace } from '../core/simulator/trace.ts';
 import { UsageError } from './errors.ts';
 import { renderReport, type SimulationReport } from './simulate-report.ts';
-
-const require = createRequire(import.meta.url);
 
 export interface SimulateCliOptions {
   trace: string;
@@ -80,8 +77,9 @@ const FORECASTING = new Set(['holt-winters', 'shadowscale', 'shadowscale+pool'])
 export async function runSimulation(trace: Trace, spec: SimulationSpec, policies: string[], name: string, onProgress?: (what: string) => void): Promise<{ report: SimulationReport; results: PolicyResult[]; frontier: PolicyResult[] }> {
   checkScoredSpan(trace, spec);
   const forecasting = policies.filter((p) => FORECASTING.has(p));
+  const worker = siblingModule(import.meta.url, 'simulate-worker');
   const pool = forecasting.length > 0
-    ? new Piscina({ filename: new URL('./simulate-worker.ts', import.meta.url).href, maxThreads: Math.min(2, forecasting.length), execArgv: ['--import', pathToFileURL(require.resolve('tsx')).href] })
+    ? new Piscina({ filename: worker.url.href, maxThreads: Math.min(2, forecasting.length), execArgv: worker.execArgv })
     : undefined;
   try {
     const inWorkers = new Map(forecasting.map((policy) => [policy, pool!.run({ trace, policy, spec }) as Promise<PolicyResult>]));

@@ -4,14 +4,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
 
-const require = createRequire(import.meta.url);
-const TSX = pathToFileURL(require.resolve('tsx')).href;
-const SERVICE = join(import.meta.dirname, 'sample-service.ts');
+import { siblingModule } from '../../platform/module-file.ts';
+
+const SERVICE = siblingModule(import.meta.url, 'sample-service');
 
 export interface Replica {
   port?: number;
@@ -94,7 +91,7 @@ export class ProcessPool {
 
   private startOne(): Replica {
     const o = this.options;
-    const child = spawn(process.execPath, ['--import', TSX, SERVICE], {
+    const child = spawn(process.execPath, [...SERVICE.execArgv, SERVICE.path], {
       env: { ...process.env, ...(o.env ?? {}), PORT: '0', SET: o.set, STARTUP_MS: String(o.startupMs), WORK_MS: String(o.workMs ?? 2) },
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
