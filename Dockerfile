@@ -10,6 +10,7 @@ COPY core ./core
 COPY platform ./platform
 COPY adapter ./adapter
 COPY alertmanager ./alertmanager
+COPY provisioner ./provisioner
 COPY dashboards ./dashboards
 COPY recording-rules ./recording-rules
 COPY demo ./demo

@@ -28,9 +28,9 @@ import { createKubeApis, defaultKubeConfig, type KubeApis } from '../platform/ku
 import { kubernetesCluster } from './kubernetes/cluster.ts';
 import { LeaseElector } from './kubernetes/lease.ts';
 import { ConfigMapStore } from './kubernetes/state.ts';
-import { WarmPool } from './kubernetes/pool.ts';
+import { WarmPool } from '../provisioner/pool.ts';
 import { WarmupGenerator, warmupMetrics } from './warmup.ts';
-import { ShadowProvisioner } from './kubernetes/provisioner.ts';
+import { ShadowProvisioner } from '../provisioner/provisioner.ts';
 
 export interface ReceiverOptions {
   env?: NodeJS.ProcessEnv;

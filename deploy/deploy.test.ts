@@ -265,7 +265,8 @@ function permissionsUsed(): Map<Permission, string[]> {
   const verbs: Record<string, string> = { read: 'get', list: 'list', create: 'create', replace: 'update', patch: 'patch', delete: 'delete', get: 'get' };
   const used = new Map<Permission, string[]>();
   const add = (p: Permission, where: string) => used.set(p, [...(used.get(p) ?? []), where]);
-  for (const file of files(join(ROOT, 'alertmanager'), /\.ts$/).filter((f) => !f.endsWith('.test.ts'))) {
+  // The receiver process runs both: the webhook's reconciler and the shadow provisioner with its warm pool.
+  for (const file of [...files(join(ROOT, 'alertmanager'), /\.ts$/), ...files(join(ROOT, 'provisioner'), /\.ts$/)].filter((f) => !f.endsWith('.test.ts'))) {
     const text = readFileSync(file, 'utf8');
     const where = relative(ROOT, file);
     const customRefs = [...text.matchAll(/\{\s*group:\s*'([^']+)',\s*version:\s*'[^']+',\s*plural:\s*'([^']+)'\s*\}/g)].map((m) => [m[1], m[2]]);

@@ -6,8 +6,8 @@
  * what differs, so a missed change is caught at the next pass. A change of the primary's pod template
  * (a new image) is carried to the shadow at the next pass; the shadow's replicas are left to the pool.
  */
-import type { Audit } from '../audit.ts';
-import { isNotFound, type KubeApis } from '../../platform/kubernetes.ts';
+import type { Audit } from '../alertmanager/audit.ts';
+import { isNotFound, type KubeApis } from '../platform/kubernetes.ts';
 import type { WarmPool } from './pool.ts';
 import {
   ANNOTATIONS,

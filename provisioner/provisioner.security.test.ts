@@ -7,10 +7,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { FakeKubeApi } from '../../test/harness/kube-api.ts';
-import { KubeControllers } from '../../test/harness/kube-controllers.ts';
-import { MemoryAudit } from '../audit.ts';
-import { createKubeApis, kubeConfigFor } from '../../platform/kubernetes.ts';
+import { FakeKubeApi } from '../test/harness/kube-api.ts';
+import { KubeControllers } from '../test/harness/kube-controllers.ts';
+import { MemoryAudit } from '../alertmanager/audit.ts';
+import { createKubeApis, kubeConfigFor } from '../platform/kubernetes.ts';
 import { WarmPool } from './pool.ts';
 import { ShadowProvisioner } from './provisioner.ts';
 import { checkShadowTemplate, REQUESTED_BY, shadowDeployment, shadowSettings, type PrimaryDeployment } from './shadow-template.ts';

@@ -6,10 +6,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { FakeKubeApi } from '../../test/harness/kube-api.ts';
-import { KubeControllers } from '../../test/harness/kube-controllers.ts';
-import { MemoryAudit } from '../audit.ts';
-import { createKubeApis, kubeConfigFor } from '../../platform/kubernetes.ts';
+import { FakeKubeApi } from '../test/harness/kube-api.ts';
+import { KubeControllers } from '../test/harness/kube-controllers.ts';
+import { MemoryAudit } from '../alertmanager/audit.ts';
+import { createKubeApis, kubeConfigFor } from '../platform/kubernetes.ts';
 import { hpaRecommendation, WarmPool, type ReceiverView } from './pool.ts';
 import { ShadowProvisioner } from './provisioner.ts';
 

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { FakeKubeApi } from '../../test/harness/kube-api.ts';
-import { MemoryAudit } from '../audit.ts';
-import { createKubeApis, kubeConfigFor } from '../../platform/kubernetes.ts';
+import { FakeKubeApi } from '../test/harness/kube-api.ts';
+import { MemoryAudit } from '../alertmanager/audit.ts';
+import { createKubeApis, kubeConfigFor } from '../platform/kubernetes.ts';
 import { ShadowProvisioner } from './provisioner.ts';
 import { scaleQuantity, shadowSettings } from './shadow-template.ts';
-import { parseQuantity } from '../../platform/quantity.ts';
+import { parseQuantity } from '../platform/quantity.ts';
 
 const NS = 'shop';
 const DEPLOY = `/apis/apps/v1/namespaces/${NS}/deployments`;

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import { BINARY, parseQuantity, toQuantity } from '../../platform/quantity.ts';
+import { BINARY, parseQuantity, toQuantity } from '../platform/quantity.ts';
 
 export const ANNOTATIONS = {
   /** On the primary: how many warm shadows to keep (the pool's minimum); its presence enables shadows. */

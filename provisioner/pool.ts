@@ -26,12 +26,12 @@
  * primary; whatever a crash interrupts is finished or undone by the next pass (a relabelled pod is
  * simply counted where its labels put it).
  */
-import { DEFAULT_TOLERANCE, replicasForRatio } from '../../core/hpa.ts';
-import type { Audit } from '../audit.ts';
-import { StaleObservation } from '../target.ts';
-import { isNotFound, type KubeApis } from '../../platform/kubernetes.ts';
+import { DEFAULT_TOLERANCE, replicasForRatio } from '../core/hpa.ts';
+import type { Audit } from '../alertmanager/audit.ts';
+import { StaleObservation } from '../alertmanager/target.ts';
+import { isNotFound, type KubeApis } from '../platform/kubernetes.ts';
 import { ANNOTATIONS, ROLE_LABEL, shadowName, type PrimaryDeployment, type ShadowSettings } from './shadow-template.ts';
-import { parseQuantity } from '../../platform/quantity.ts';
+import { parseQuantity } from '../platform/quantity.ts';
 
 const DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
 const HASH = 'pod-template-hash';
