@@ -14,7 +14,7 @@ import { join } from 'node:path';
 
 import { kubeConfigFor } from '../platform/kubernetes.ts';
 import { parseConfig, type Config } from '../core/config.ts';
-import { ca, clientCert as client } from '../test/harness/certs.ts';
+import { ca, clientCert as client, serverCert } from '../test/harness/certs.ts';
 import { FakeKubeApi } from '../test/harness/kube-api.ts';
 import { startAdapter, type RunningAdapter } from './server.ts';
 
@@ -74,6 +74,49 @@ describe('front-proxy authentication of the external metrics API', () => {
     expect((await fetch(`${adapter.httpUrl}${PATH}`)).status).toBe(403);
     expect(await get(`${adapter.httpsUrl}/healthz`)).toBe(200);
     expect((await fetch(`${adapter.httpUrl}/metrics`)).status).toBe(200);
+  });
+});
+
+describe('a renewed serving certificate', () => {
+  it('is served without a restart, and the front proxy is still admitted through it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shadowscale-authn-tls-'));
+    const servingCa = await ca('serving-ca');
+    const pair = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
+    const first = await serverCert('adapter-first', servingCa);
+    writeFileSync(pair.certFile, first.cert);
+    writeFileSync(pair.keyFile, first.private);
+    const cfg = config({ requestHeader: 'file', clientCAFile: caFile, allowedNames: ['front-proxy-client'], authorization: 'none' });
+    cfg.adapter.tls = pair;
+    const adapter = await startAdapter(cfg, { logger: pino({ level: 'silent' }), waitForWarmup: false, noWarmup: true, tlsReloadMs: 100 });
+    try {
+      const servedName = () =>
+        new Promise<string>((resolve, reject) => {
+          const req = https.get(`${adapter.httpsUrl}/healthz`, { rejectUnauthorized: false, agent: false }, (res) => {
+            resolve((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN as string);
+            res.resume();
+          });
+          req.on('error', reject);
+        });
+      expect(await servedName()).toBe('adapter-first');
+      const second = await serverCert('adapter-second', servingCa);
+      writeFileSync(pair.certFile, second.cert);
+      writeFileSync(pair.keyFile, second.private);
+      const until = Date.now() + 5000;
+      while ((await servedName()) !== 'adapter-second' && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      expect(await servedName()).toBe('adapter-second');
+      // The front-proxy CA survived the reload: its client certificate is still verified.
+      const fresh = new https.Agent({ keepAlive: false });
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = https.get(`${adapter.httpsUrl}${PATH}`, { rejectUnauthorized: false, agent: fresh, cert: good.cert, key: good.private, headers: { 'X-Remote-User': 'system:serviceaccount:kube-system:horizontal-pod-autoscaler' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', reject);
+      });
+      expect(status).toBe(200);
+    } finally {
+      await adapter.stop();
+    }
   });
 });
 

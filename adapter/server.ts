@@ -40,6 +40,8 @@ export interface AdapterOptions {
   now?: () => number;
   /** The Kubernetes API for `adapter.authentication.requestHeader: cluster` (default: KUBECONFIG / in-cluster). */
   kubeConfig?: KubeConfig;
+  /** How often the serving certificate's files are checked for a renewal (adapter.tls); default 30 s. */
+  tlsReloadMs?: number;
 }
 
 export interface RunningAdapter {
@@ -158,8 +160,13 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     httpsServer = https.createServer(trust ? { ...material, requestCert: true, rejectUnauthorized: false, ca: trust.ca } : material, app);
     httpsAddress = await listen(httpsServer, config.adapter.listen.https);
     if (config.adapter.tls) {
-      stopReload = reloadOnChange(httpsServer, config.adapter.tls, 'adapter.tls', (error) =>
-        error ? logger.warn({ err: error }, 'renewed certificate not loaded; serving the previous one') : logger.info('certificate reloaded'),
+      stopReload = reloadOnChange(
+        httpsServer,
+        config.adapter.tls,
+        'adapter.tls',
+        (error) => (error ? logger.warn({ err: error }, 'renewed certificate not loaded; serving the previous one') : logger.info('certificate reloaded')),
+        // The front-proxy CA that client certificates are checked against stays in the new context.
+        { context: trust ? { ca: trust.ca } : {}, intervalMs: options.tlsReloadMs },
       );
     }
   }

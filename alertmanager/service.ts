@@ -155,7 +155,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     status: () => Object.fromEntries(config.workloads.map((w) => [workloadKey(w.namespace, w.name), receiver.desired(workloadKey(w.namespace, w.name)) ?? null])),
   });
   const { server, address } = await serveWebhook(app, r.listen, tlsMaterial);
-  const stopReload = r.tls && server instanceof https.Server ? reloadOnChange(server, r.tls, 'receiver.tls', (error) => (error ? logger.warn({ err: error }, 'renewed certificate not loaded; serving the previous one') : logger.info('certificate reloaded')), options.tlsReloadMs) : undefined;
+  const stopReload = r.tls && server instanceof https.Server ? reloadOnChange(server, r.tls, 'receiver.tls', (error) => (error ? logger.warn({ err: error }, 'renewed certificate not loaded; serving the previous one') : logger.info('certificate reloaded')), { intervalMs: options.tlsReloadMs }) : undefined;
   await leadership.start?.();
   // Shadow provisioning runs on the leader, on its own interval.
   let provisionTimer: NodeJS.Timeout | undefined;

@@ -109,6 +109,7 @@ export function requireMetricsReader(authenticator: TokenAuthenticator, authoriz
         res.status(403).type('text/plain').send(`${describeAttributes(attributes, user.user)}${answer.reason ? `: ${answer.reason}` : ''}\n`);
       })
       .catch((error: Error) => {
+        if (res.headersSent) return;
         res.status(503).set('Retry-After', '5').type('text/plain').send(`cannot authenticate the scrape right now: ${error.message}\n`);
       });
   };

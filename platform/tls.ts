@@ -6,7 +6,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import type https from 'node:https';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 
 export class TlsFileError extends Error {}
 
@@ -26,8 +26,18 @@ export function readTlsFiles(files: TlsFiles, setting: string): { cert: string; 
   return { cert: read(files.certFile, 'certFile'), key: read(files.keyFile, 'keyFile') };
 }
 
-/** Reloads the server's certificate when its files change (checked every `intervalMs`); returns a stop function. */
-export function reloadOnChange(server: https.Server, files: TlsFiles, setting: string, onEvent: (error: Error | undefined) => void, intervalMs = 30_000): () => void {
+/**
+ * Reloads the server's certificate when its files change (checked every `intervalMs`); `context` holds
+ * the other secure-context options the server was created with (a client CA), which a reload keeps.
+ * A pair that fails is reported once per change of the files. Returns a stop function.
+ */
+export function reloadOnChange(
+  server: https.Server,
+  files: TlsFiles,
+  setting: string,
+  onEvent: (error: Error | undefined) => void,
+  options: { intervalMs?: number; context?: SecureContextOptions } = {},
+): () => void {
   const stamp = () => {
     try {
       return `${statSync(files.certFile).mtimeMs}:${statSync(files.keyFile).mtimeMs}`;
@@ -36,20 +46,23 @@ export function reloadOnChange(server: https.Server, files: TlsFiles, setting: s
     }
   };
   let last = stamp();
+  let failed: string | undefined;
   const timer = setInterval(() => {
     const now = stamp();
     if (now === undefined || now === last) return;
     try {
-      const material = readTlsFiles(files, setting);
+      const material = { ...options.context, ...readTlsFiles(files, setting) };
       // Validates the pair before it replaces the one in use.
       createSecureContext(material);
       server.setSecureContext(material);
       last = now;
+      failed = undefined;
       onEvent(undefined);
     } catch (error) {
-      onEvent(error as Error);
+      if (failed !== now) onEvent(error as Error);
+      failed = now;
     }
-  }, intervalMs);
+  }, options.intervalMs ?? 30_000);
   timer.unref();
   return () => clearInterval(timer);
 }
