@@ -14,7 +14,7 @@ import { join } from 'node:path';
 
 import { kubeConfigFor } from '../platform/kubernetes.ts';
 import { parseConfig, type Config } from '../core/config.ts';
-import { ca, clientCert as client, serverCert } from '../test/harness/certs.ts';
+import { ca, clientCert as client, servedCommonName, serverCert } from '../test/harness/certs.ts';
 import { FakeKubeApi } from '../test/harness/kube-api.ts';
 import { startAdapter, type RunningAdapter } from './server.ts';
 
@@ -89,14 +89,7 @@ describe('a renewed serving certificate', () => {
     cfg.adapter.tls = pair;
     const adapter = await startAdapter(cfg, { logger: pino({ level: 'silent' }), waitForWarmup: false, noWarmup: true, tlsReloadMs: 100 });
     try {
-      const servedName = () =>
-        new Promise<string>((resolve, reject) => {
-          const req = https.get(`${adapter.httpsUrl}/healthz`, { rejectUnauthorized: false, agent: false }, (res) => {
-            resolve((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN as string);
-            res.resume();
-          });
-          req.on('error', reject);
-        });
+      const servedName = () => servedCommonName(`${adapter.httpsUrl}/healthz`);
       expect(await servedName()).toBe('adapter-first');
       const second = await serverCert('adapter-second', servingCa);
       writeFileSync(pair.certFile, second.cert);

@@ -62,11 +62,7 @@ export interface RunningAdapter {
 async function tlsMaterial(config: Config): Promise<{ cert: string; key: string }> {
   const tls = config.adapter.tls;
   if (tls) {
-    try {
-      return readTlsFiles(tls, 'adapter.tls');
-    } catch (error) {
-      throw new SecretError((error as Error).message);
-    }
+    return readTlsFiles(tls, 'adapter.tls');
   }
   // For local use only: the APIService then needs insecureSkipTLSVerify or this cert as caBundle.
   const pems = await generate([{ name: 'commonName', value: 'shadowscale-adapter' }], {

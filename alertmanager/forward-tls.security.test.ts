@@ -13,7 +13,7 @@ import { generate } from 'selfsigned';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { parseConfig } from '../core/config.ts';
-import { ca, serverCert, type Pems } from '../test/harness/certs.ts';
+import { ca, servedCommonName, serverCert, type Pems } from '../test/harness/certs.ts';
 import { until } from '../test/harness/wait.ts';
 import { MemoryAudit } from './audit.ts';
 import { startReceiver, type RunningReceiver } from './service.ts';
@@ -129,14 +129,7 @@ describe('followers forward over TLS', () => {
     const first = await serverCert('first', clusterCa);
     const pair = files('renew', first, clusterCa);
     const r = await receiver(pair);
-    const served = () =>
-      new Promise<string>((resolve, reject) => {
-        const req = https.get(`${r.url}/healthz`, { ca: clusterCa.cert, agent: false }, (res) => {
-          resolve((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN as string);
-          res.resume();
-        });
-        req.on('error', reject);
-      });
+    const served = () => servedCommonName(`${r.url}/healthz`, clusterCa.cert);
     expect(await served()).toBe('first');
     const second = await serverCert('second', clusterCa);
     // Half-written: the new certificate with the old key. Not loaded.

@@ -84,7 +84,7 @@ describe('/metrics is read only by who the cluster says may read it', () => {
     });
   }
 
-  it('asks the cluster once per token within 10 s, never sending the token anywhere else', async () => {
+  it('asks the cluster once per token within 10 s', async () => {
     const before = api.requests.filter((r) => r.path.endsWith('/tokenreviews')).length;
     for (let i = 0; i < 5; i++) expect((await scrape(adapter.httpUrl, PROMETHEUS_TOKEN)).status).toBe(200);
     expect(api.requests.filter((r) => r.path.endsWith('/tokenreviews')).length).toBe(before);

@@ -1,4 +1,7 @@
 /** Certificates for tests: a CA and client certificates it signs (as a front proxy's or KEDA's). */
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+
 import { generate } from 'selfsigned';
 
 export type Pems = Awaited<ReturnType<typeof generate>>;
@@ -28,5 +31,16 @@ export async function serverCert(cn: string, issuer: { private: string; cert: st
       { name: 'extKeyUsage', serverAuth: true },
       { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
     ],
+  });
+}
+
+/** The common name of the certificate a TLS server presents now (a new connection each time). */
+export function servedCommonName(url: string, ca?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { agent: false, ...(ca ? { ca } : { rejectUnauthorized: false }) }, (res) => {
+      resolve((res.socket as TLSSocket).getPeerCertificate().subject.CN as string);
+      res.resume();
+    });
+    req.on('error', reject);
   });
 }
