@@ -24,7 +24,7 @@ import { PrometheusSignals, type SignalSource } from './signals.ts';
 import { FileStore, InMemoryStore, type MemoryStore } from './store.ts';
 import type { WorkloadCluster } from './target.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApis, defaultKubeConfig, type KubeApis } from '../platform/kubernetes.ts';
+import { createKubeApis, defaultKubeConfig, type KubeApis, podNamespace } from '../platform/kubernetes.ts';
 import { kubernetesCluster } from './kubernetes/cluster.ts';
 import { LeaseElector } from './kubernetes/lease.ts';
 import { ConfigMapStore } from './kubernetes/state.ts';
@@ -98,9 +98,10 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     }
   }
   if (!cluster) cluster = (w) => kubernetesCluster(apis!, w);
+  const ownNamespace = r.leaderElection.namespace ?? podNamespace(env);
   const store =
     options.store ??
-    (r.stateFile ? new FileStore(r.stateFile) : apis ? new ConfigMapStore(apis, r.leaderElection.namespace, r.kubernetes.stateConfigMap) : new InMemoryStore());
+    (r.stateFile ? new FileStore(r.stateFile) : apis ? new ConfigMapStore(apis, ownNamespace, r.kubernetes.stateConfigMap) : new InMemoryStore());
   const signals = options.signals ?? new PrometheusSignals(prometheusClientFromConfig(config, env));
   let leadership: NonNullable<ReceiverOptions['leadership']> = options.leadership ?? ALWAYS_LEADER;
   if (!options.leadership && r.leaderElection.enabled) {
@@ -110,7 +111,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     leadership = new LeaseElector(
       apis!,
       {
-        namespace: le.namespace,
+        namespace: ownNamespace,
         name: le.name,
         identity,
         advertise: le.advertise ?? (env.POD_IP ? `${env.POD_IP}:${splitAddress(r.listen).port}` : undefined),

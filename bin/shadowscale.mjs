@@ -13,4 +13,7 @@ if (existsSync(source)) {
 } else {
   ({ main } = await import(new URL('../dist/cli/main.js', import.meta.url).href));
 }
-process.exitCode = await main(process.argv);
+const status = await main(process.argv);
+// A service that failed while starting may hold a listener it opened before the failure: exit now.
+if (status !== 0) process.exit(status);
+process.exitCode = status;

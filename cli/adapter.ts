@@ -4,16 +4,19 @@
  */
 import { Command } from 'commander';
 import { loadConfigFile } from './config-file.ts';
+import { UsageError } from './errors.ts';
 import { logLevel, logLevelOption } from './log-level.ts';
 
 export function adapterCommand(): Command {
   return new Command('adapter')
     .description('serve forecasts to the HPA, KEDA and Prometheus')
     .requiredOption('--config <file>', 'the shadowscale YAML configuration')
+    .option('--tls-cert-file <file>', 'serving certificate of the aggregated API (PEM); overrides adapter.tls.certFile, e.g. a mounted cert-manager Secret')
+    .option('--tls-private-key-file <file>', 'its private key (PEM); overrides adapter.tls.keyFile')
     .addOption(logLevelOption())
-    .action(async (options: { config: string; logLevel?: string }) => {
+    .action(async (options: { config: string; logLevel?: string; tlsCertFile?: string; tlsPrivateKeyFile?: string }) => {
       const level = logLevel(options.logLevel);
-      const config = loadConfigFile(options.config);
+      const config = withServingCertificate(loadConfigFile(options.config), options);
       // Loaded when the subcommand runs: --help and the other subcommands do not pay for it.
       const [{ startAdapter }, { pino }] = await Promise.all([import('../adapter/server.ts'), import('pino')]);
       const adapter = await startAdapter(config, { waitForWarmup: false, logger: pino({ name: 'shadowscale-adapter', level }) });
@@ -24,4 +27,16 @@ export function adapterCommand(): Command {
       });
       await adapter.stop();
     });
+}
+
+/**
+ * The configuration with the serving certificate of the command line, which a deployment sets where
+ * the configuration is shared (the HPA overlay mounts cert-manager's Secret; the KEDA one has none).
+ */
+export function withServingCertificate<C extends { adapter: { tls?: { certFile: string; keyFile: string }; listen: { https?: string } } }>(config: C, flags: { tlsCertFile?: string; tlsPrivateKeyFile?: string }): C {
+  const { tlsCertFile: certFile, tlsPrivateKeyFile: keyFile } = flags;
+  if (!certFile && !keyFile) return config;
+  if (!certFile || !keyFile) throw new UsageError('--tls-cert-file and --tls-private-key-file go together: give both, or neither (then adapter.tls, or a self-signed pair)');
+  if (!config.adapter.listen.https) throw new UsageError('--tls-cert-file: the adapter serves no HTTPS (set adapter.listen.https)');
+  return { ...config, adapter: { ...config.adapter, tls: { certFile, keyFile } } };
 }

@@ -68,6 +68,16 @@ describe('shadowscale adapter', () => {
     expect(run.stderr.trim()).toBe(`shadowscale adapter: ${config}: workloads[0].capacityPerReplica: expected a positive number (load one replica serves)`);
   });
 
+  it('takes its serving certificate from the command line in pairs, and names a file it cannot read', () => {
+    const config = tempCsv('prometheus: { url: http://127.0.0.1:9 }\nadapter: { listen: { http: "127.0.0.1:0", https: "127.0.0.1:0", grpc: "127.0.0.1:0" } }\nworkloads:\n  - { name: a, namespace: b, load: up, capacityPerReplica: 10, primary: { name: a, maxReplicas: 2 } }\n');
+    const alone = shadowscale('adapter', '--config', config, '--tls-cert-file', '/etc/tls/tls.crt');
+    expect(alone.status).toBe(2);
+    expect(alone.stderr.trim()).toBe('shadowscale adapter: --tls-cert-file and --tls-private-key-file go together: give both, or neither (then adapter.tls, or a self-signed pair)');
+    const missing = shadowscale('adapter', '--config', config, '--tls-cert-file', '/nonexistent/tls.crt', '--tls-private-key-file', '/nonexistent/tls.key');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('/nonexistent/tls.crt');
+  });
+
   it('names a missing configuration file', () => {
     const run = shadowscale('adapter', '--config', '/nonexistent/shadowscale.yaml');
     expect(run.status).toBe(2);

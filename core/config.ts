@@ -313,8 +313,11 @@ const adapterSchema = z
 const leaderElectionSchema = z
   .object({
     enabled: z.boolean().default(false),
-    /** The Lease object that elects the acting replica. */
-    namespace: z.string().min(1).default('default'),
+    /**
+     * Where the Lease and the state ConfigMaps live. Absent: the receiver's own namespace (the pod's
+     * $POD_NAMESPACE, or its ServiceAccount's namespace file), so the namespace is set in one place.
+     */
+    namespace: z.string().min(1).optional(),
     name: z.string().min(1).default('shadowscale-receiver'),
     /** This replica's identity; defaults to $HOSTNAME (the pod name). */
     identity: z.string().min(1).optional(),
@@ -370,7 +373,7 @@ const receiverSchema = z
     stateFile: z.string().min(1).optional(),
     kubernetes: z
       .object({
-        /** Prefix of the ConfigMaps holding the receiver's memory (one per workload: <prefix>-<namespace>-<name>), in leaderElection.namespace. */
+        /** Prefix of the ConfigMaps holding the receiver's memory (one per workload: <prefix>-<namespace>-<name>), in the receiver's namespace (leaderElection.namespace). */
         stateConfigMap: z.string().min(1).default('shadowscale-receiver-state'),
         requestTimeout: duration.default(10),
         /** Retries of a 409 or 5xx answer, with exponential backoff. */
@@ -391,7 +394,7 @@ const receiverSchema = z
       })
       .strict()
       .default({ enabled: false, namespaces: [], interval: 30 }),
-    leaderElection: leaderElectionSchema.default({ enabled: false, namespace: 'default', name: 'shadowscale-receiver', leaseDuration: 15, retryPeriod: 2 }),
+    leaderElection: leaderElectionSchema.default({ enabled: false, name: 'shadowscale-receiver', leaseDuration: 15, retryPeriod: 2 }),
   })
   .strict()
   .refine((r) => !(r.tokenFile && r.tokenEnv), { message: 'use either tokenFile or tokenEnv, not both' });
