@@ -8,10 +8,15 @@
  * the build or the CLI needs left out of the COPY lines fails here.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { generate } from 'selfsigned';
 import { afterAll, describe, expect, it } from 'vitest';
+
+import { freePort } from '../platform/runtime/ports.ts';
+import { startProcess, waitForHttp } from '../platform/runtime/process.ts';
+import { startPrometheus } from '../platform/runtime/prometheus.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -55,8 +60,18 @@ const work = mkdtempSync(join(tmpdir(), 'shadowscale-image-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const tree = join(work, 'app');
 
+/**
+ * The Node.js binaries the tree is started with: this one, and the one in $SHADOWSCALE_EXTRA_NODE
+ * (CI installs the current LTS there, as the image runs it: `.ci/run`).
+ */
+const NODES = [process.execPath, ...(process.env.SHADOWSCALE_EXTRA_NODE ? [process.env.SHADOWSCALE_EXTRA_NODE] : [])];
+
 function run(...args: string[]) {
-  return spawnSync(process.execPath, [join(tree, 'bin', 'shadowscale.mjs'), ...args], { cwd: tree, encoding: 'utf8', timeout: 60_000 });
+  return runWith(process.execPath, ...args);
+}
+
+function runWith(node: string, ...args: string[]) {
+  return spawnSync(node, [join(tree, 'bin', 'shadowscale.mjs'), ...args], { cwd: tree, encoding: 'utf8', timeout: 60_000 });
 }
 
 describe("the image's file tree", () => {
@@ -91,4 +106,43 @@ describe("the image's file tree", () => {
       expect(missing.status).toBe(2);
     }
   }, 120_000);
+
+  it.each(NODES.map((node) => [node]))('runs the adapter to ready against a real Prometheus, and the receiver, from that tree alone (node %s)', async (node) => {
+    expect(existsSync(join(tree, 'dist', 'cli', 'main.js')), 'the tree of the test above').toBe(true);
+    const version = runWith(node, '--version');
+    expect(version.status, version.stderr).toBe(0);
+    // A day of load at one minute, ending now: enough for the first forecasts.
+    const now = Math.floor(Date.now() / 60_000) * 60;
+    const timestamps = Array.from({ length: 1440 }, (_, i) => now - (1439 - i) * 60);
+    const prometheus = await startPrometheus({ history: [{ name: 'image_test_load', labels: { namespace: 'web', workload: 'site' }, timestamps, values: timestamps.map((t) => 50 + 30 * Math.sin((2 * Math.PI * t) / 86_400)) }] });
+    const dir = join(work, `run-${NODES.indexOf(node)}`);
+    mkdirSync(dir);
+    // The serving certificate as the HPA overlay mounts it (cert-manager's Secret), given by flags.
+    const pems = await generate([{ name: 'commonName', value: 'shadowscale-adapter.test' }], { keySize: 2048 });
+    writeFileSync(join(dir, 'tls.crt'), pems.cert);
+    writeFileSync(join(dir, 'tls.key'), pems.private);
+    const [adapterHttp, receiverHttp] = [await freePort(), await freePort()];
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `prometheus: { url: ${prometheus.url} }
+adapter: { listen: { http: "127.0.0.1:${adapterHttp}", https: "127.0.0.1:0", grpc: "127.0.0.1:0" }, history: 1d, step: 1m }
+receiver: { listen: "127.0.0.1:${receiverHttp}", target: local }
+workloads:
+  - { name: site, namespace: web, load: 'sum(image_test_load{workload="site"})', model: seasonal-naive, capacityPerReplica: 10, provisioningLag: 2m, primary: { name: site, maxReplicas: 20 } }
+`,
+    );
+    const started = [
+      startProcess(node, [join(tree, 'bin', 'shadowscale.mjs'), 'adapter', '--config', join(dir, 'config.yaml'), '--tls-cert-file', join(dir, 'tls.crt'), '--tls-private-key-file', join(dir, 'tls.key')], { cwd: tree, logFile: join(dir, 'adapter.log') }),
+      startProcess(node, [join(tree, 'bin', 'shadowscale.mjs'), 'receiver', '--config', join(dir, 'config.yaml')], { cwd: tree, logFile: join(dir, 'receiver.log') }),
+    ];
+    try {
+      await waitForHttp(`http://127.0.0.1:${adapterHttp}/readyz`, started[0], 60_000);
+      const metrics = await (await fetch(`http://127.0.0.1:${adapterHttp}/metrics`)).text();
+      expect(metrics).toMatch(/shadowscale_desired_replicas\{[^}]*workload="site"[^}]*\} \d/);
+      await waitForHttp(`http://127.0.0.1:${receiverHttp}/readyz`, started[1], 30_000);
+    } finally {
+      await Promise.all(started.map((p) => p.stop()));
+      await prometheus.stop();
+    }
+  }, 180_000);
 });
