@@ -30,7 +30,7 @@ function errorOf(text: string): string {
 }
 
 describe('parseConfig', () => {
-  it('reads the configuration of DESIGN.md with durations in seconds and defaults filled in', () => {
+  it('reads the example configuration with durations in seconds and defaults filled in', () => {
     const config = parseConfig(VALID);
     expect(config.prometheus).toMatchObject({ url: 'http://127.0.0.1:9090', timeout: 10 });
     expect(config.adapter).toMatchObject({ history: 14 * 86400, step: 60, refresh: 60, forecastTTL: 600 });

@@ -1,5 +1,5 @@
 /**
- * The one configuration of shadowscale (DESIGN.md, "One configuration"): parsed from YAML text and
+ * The one configuration of shadowscale (docs/architecture.md): parsed from YAML text and
  * validated with a schema whose errors name the file, the path of the bad field and what is expected.
  * Reading the file and secrets is the caller's business; this module is pure.
  */
