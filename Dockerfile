@@ -10,6 +10,7 @@ COPY core ./core
 COPY platform ./platform
 COPY adapter ./adapter
 COPY alertmanager ./alertmanager
+COPY actuators ./actuators
 COPY provisioner ./provisioner
 COPY dashboards ./dashboards
 COPY recording-rules ./recording-rules

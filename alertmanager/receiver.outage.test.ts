@@ -12,7 +12,7 @@ import type { ObservedState } from '../core/promotion/promotion.ts';
 import { MemoryAudit } from './audit.ts';
 import { startReceiver, type RunningReceiver } from './service.ts';
 import { InMemoryStore } from './store.ts';
-import type { ActionStep, WorkloadCluster } from './target.ts';
+import type { ActionStep, WorkloadCluster } from '../actuators/target.ts';
 
 const config = parseConfig(`
 prometheus: { url: "http://127.0.0.1:9", timeout: 1s }

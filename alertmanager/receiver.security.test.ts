@@ -12,7 +12,7 @@ import { MAX_ALERTS_PER_WORKLOAD } from '../core/promotion/promotion.ts';
 import { FakeKubeApi } from '../test/harness/kube-api.ts';
 import { MemoryAudit } from './audit.ts';
 import { createKubeApis, kubeConfigFor } from '../platform/kubernetes.ts';
-import { LeaseElector } from './kubernetes/lease.ts';
+import { LeaseElector } from './lease.ts';
 import { startReceiver, type RunningReceiver } from './service.ts';
 import type { SignalSource } from './signals.ts';
 

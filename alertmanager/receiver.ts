@@ -11,7 +11,7 @@ import type { ReceiverMetrics, ServingShare } from './metrics.ts';
 import { routeAlerts, type WebhookPayload } from './payload.ts';
 import type { SignalSource } from './signals.ts';
 import { MemoryConflict, type MemoryStore } from './store.ts';
-import { NotLeader, StaleObservation, type WorkloadCluster } from './target.ts';
+import { NotLeader, StaleObservation, type WorkloadCluster } from '../actuators/target.ts';
 
 export interface ReceiverDeps {
   config: Config;
@@ -42,7 +42,7 @@ const WAIT_RETRY_MS = 1000;
 const RESYNC_CONCURRENCY = 8;
 
 
-export { NotLeader } from './target.ts';
+export { NotLeader } from '../actuators/target.ts';
 
 export class Receiver {
   private readonly workloads = new Map<string, WorkloadConfig>();

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { workloadKey } from '../core/config.ts';
 import { emptyMemory } from '../core/promotion/promotion.ts';
 import { createKubeApis, kubeConfigFor } from '../platform/kubernetes.ts';
-import { ConfigMapStore } from './kubernetes/state.ts';
+import { ConfigMapStore } from './configmap-store.ts';
 import { FileStore } from './store.ts';
 
 describe('the receiver memory under one workload key', () => {

@@ -1,7 +1,7 @@
 /**
  * The receiver's memory per workload (alerts seen, role changes): the only state it keeps, so that a
  * restart converges to the same end state. A JSON file for the local target, a ConfigMap on Kubernetes
- * (`kubernetes/state.ts`), an in-memory map in tests.
+ * (`configmap-store.ts`), an in-memory map in tests.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -8,43 +8,24 @@
  * receiver pre-scales shadows, promotes a ready shadow when the primary degrades, and reverts.
  * Everything listens on loopback and is stopped, by PID, at the end or on Ctrl-C.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Counter, Gauge, Registry } from 'prom-client';
-import { pino } from 'pino';
 import { stringify } from 'yaml';
 
-import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
-import { PrometheusClient } from '../platform/prometheus.ts';
-import { parseQuantity } from '../platform/quantity.ts';
-import type { AuditEvent, Audit } from '../alertmanager/audit.ts';
-import type { ActionStep } from '../alertmanager/target.ts';
-import type { DesiredState } from '../core/promotion/promotion.ts';
-import type { LocalWorkloadCluster } from '../alertmanager/local/cluster.ts';
-import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
-import { PrometheusSignals } from '../alertmanager/signals.ts';
-import { parseConfig, workloadKey, type Config } from '../core/config.ts';
-import { parseSeriesCsv } from '../core/series/csv.ts';
+import type { AuditEvent } from '../alertmanager/audit.ts';
+import { parseConfig, type Config } from '../core/config.ts';
 import { HpaController } from '../core/hpa.ts';
-import { LoadGenerator } from './loadgen.ts';
-import { scaleRuleFile } from './rules.ts';
-import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../platform/runtime/alertmanager.ts';
-import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups, writeTargetsFile } from '../platform/runtime/podmonitor.ts';
-import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
+import { parseSeriesCsv } from '../core/series/csv.ts';
+import { parseQuantity } from '../platform/quantity.ts';
 import { DEFAULT_TRACE, DEFAULTS } from './defaults.ts';
-import { historyCounter, rpsAt, scenario, surgePeak, traceTimeAt, type Scenario } from './scenario.ts';
+import { LoadGenerator } from './loadgen.ts';
+import { AlertWatch, EventLog, fmtClock, liveLine, Narrator, summaryLines, whyNotReverted, type DemoEvent, type DemoSummary } from './narration.ts';
+import { rpsAt, scenario, surgePeak, traceTimeAt, type Scenario } from './scenario.ts';
+import { DemoStack, NS, PRIMARY, requireBinaries, SHADOW, WORKLOAD } from './stack.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 export { DEFAULT_TRACE };
-const NS = 'demo';
-const WORKLOAD = 'web';
-const PRIMARY = 'web';
-const SHADOW = 'web-shadow';
-const TOKEN = 'demo-token-not-a-secret-0123456789';
+export type { DemoEvent, DemoSummary };
 
 export interface DemoOptions {
   /** Wall seconds. */
@@ -77,26 +58,6 @@ export const DEFAULT_OPTIONS: DemoOptions = {
   print: (line) => process.stdout.write(`${line}\n`),
 };
 
-export interface DemoEvent {
-  /** Wall seconds since the start. */
-  t: number;
-  kind: 'prescale' | 'promote' | 'revert' | 'restart' | 'scale' | 'alert' | 'degrade' | 'surge';
-  text: string;
-}
-
-export interface DemoSummary {
-  offered: number;
-  unserved: number;
-  unservedFraction: number;
-  p99Seconds: number;
-  p50Seconds: number;
-  replicaSeconds: number;
-  actions: Record<string, number>;
-  promotions: number;
-  reverts: number;
-  prescales: number;
-}
-
 export interface DemoResult {
   summary: DemoSummary;
   events: DemoEvent[];
@@ -116,38 +77,6 @@ export interface DemoResult {
   /** Every process the demo started (to check none is left). */
   pids: number[];
   reportFile?: string;
-}
-
-function requireBinaries(): void {
-  for (const bin of ['prometheus', 'promtool', 'prometheus-alertmanager']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
-    } catch {
-      throw new Error(`${bin} is not installed: run \`npm run setup\` (installs the Debian packages prometheus and prometheus-alertmanager)`);
-    }
-  }
-}
-
-/** The demo's own metrics: the load offered at the entry, and pool sizes shaped like kube-state-metrics. */
-function exporter(clusterRef: () => LocalWorkloadCluster | undefined, offeredAtStart: number) {
-  const registry = new Registry();
-  const offered = new Counter({ name: 'demo_offered_requests_total', help: 'Requests offered to the workload by the load generator: the truth the recorded served load (shadowscale:load:rate1m) can be compared with.', labelNames: ['namespace', 'workload'], registers: [registry] });
-  offered.inc({ namespace: NS, workload: WORKLOAD }, offeredAtStart);
-  new Gauge({
-    name: 'kube_deployment_status_replicas_ready',
-    help: 'Ready replicas of each local pool, as kube-state-metrics exports them for Deployments.',
-    labelNames: ['namespace', 'deployment'],
-    registers: [registry],
-    collect() {
-      const c = clusterRef();
-      if (!c) return;
-      for (const set of [PRIMARY, SHADOW]) this.set({ namespace: NS, deployment: set }, c.pool(set).ready);
-    },
-  });
-  const server = http.createServer((_req, res) => {
-    void registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text));
-  });
-  return { server, count: () => offered.inc({ namespace: NS, workload: WORKLOAD }) };
 }
 
 function demoConfig(s: Scenario, o: DemoOptions, dir: string): Config {
@@ -195,6 +124,11 @@ function demoConfig(s: Scenario, o: DemoOptions, dir: string): Config {
   );
 }
 
+/**
+ * The demo: the scenario (demo/scenario.ts) replayed through the processes (demo/stack.ts), with the
+ * local HPA on the serving pool, the load generator, the injected surge and degradation, and the
+ * narration (demo/narration.ts); then the settling after the scenario and the summary.
+ */
 export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoResult> {
   const o: DemoOptions = { ...DEFAULT_OPTIONS, ...partial, ports: { ...DEFAULT_OPTIONS.ports, ...(partial.ports ?? {}) } };
   requireBinaries();
@@ -208,39 +142,43 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     degrade: { at: Math.round(o.durationSeconds * 0.6), seconds: Math.max(20, Math.round(o.durationSeconds * 0.12)) },
   });
   const dir = mkdtempSync(join(tmpdir(), 'shadowscale-demo-'));
-  writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
   const config = demoConfig(s, o, dir);
   const w = config.workloads[0];
   const print = o.print;
 
-  let receiver: RunningReceiver | undefined;
-  let alertmanager: AlertmanagerServer | undefined;
-  let prometheus: PrometheusServer | undefined;
-  let adapter: RunningAdapter | undefined;
-  let metricsServer: http.Server | undefined;
-  let load: LoadGenerator | undefined;
-  const timers: NodeJS.Timeout[] = [];
-  const pids = new Set<number>();
-  const events: DemoEvent[] = [];
-  const audit: AuditEvent[] = [];
   let started = Date.now();
   const elapsed = () => (Date.now() - started) / 1000;
-  const event = (kind: DemoEvent['kind'], text: string) => {
-    events.push({ t: elapsed(), kind, text });
-    print(`  ${fmtClock(elapsed())}  ${'»'} ${text}`);
-  };
-
+  const log = new EventLog(elapsed, print);
+  const narrator = new Narrator(log, w.primary.minReplicas, w.shadow?.minReplicas ?? 0);
+  const audit: AuditEvent[] = [];
+  const stack = new DemoStack({
+    scenario: s,
+    config,
+    dir,
+    speed: o.speed,
+    ports: o.ports,
+    audit: {
+      record: (e) => {
+        audit.push(e);
+        narrator.record(e);
+      },
+    },
+    local: {
+      listen: `127.0.0.1:${o.ports.proxy}`,
+      startupMs: o.startupSeconds * 1000,
+      workMs: 40,
+      env: { CONCURRENCY: String(Math.max(1, Math.round((o.capacityRps * 40) / 1000))), QUEUE: String(Math.round(o.capacityRps * 2)) },
+      initialReplicas: { primary: Math.max(2, Math.ceil(rpsAt(s, 0) / o.capacityRps)), shadow: o.noShadow ? 0 : 1 },
+    },
+  });
+  let load: LoadGenerator | undefined;
+  const timers: NodeJS.Timeout[] = [];
   let stopping = false;
   const cleanup = async () => {
     stopping = true;
     for (const t of timers) clearInterval(t);
     await load?.stop();
-    await adapter?.stop().catch(() => undefined);
-    await receiver?.stop().catch(() => undefined);
-    await prometheus?.stop().catch(() => undefined);
-    await alertmanager?.stop().catch(() => undefined);
-    await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
-    rmSync(dir, { recursive: true, force: true });
+    await stack.stop();
   };
   const onSignal = () => {
     print('\nstopping (Ctrl-C): every process started is being stopped');
@@ -252,90 +190,14 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
   try {
     print(`shadowscale demo: ${o.trace.split('/').pop()} from ${traceTimeAt(s, 0).toISOString().slice(0, 16)}, ${o.speed}× (a day in ${(86_400 / o.speed / 60).toFixed(1)} min), ${o.durationSeconds} s, ${o.noShadow ? 'reactive HPA only (--no-shadow)' : 'shadowscale'}`);
     print(`  surge ×${o.surge} at ${fmtClock(s.surge.at)} (peak ${fmtClock(surgePeak(s))}); the primary degrades at ${fmtClock(s.degrade.at)} for ${s.degrade.seconds} s`);
-
-    // The offered-load history, as Prometheus would have scraped it.
-    const now = Math.floor(Date.now() / 1000);
-    const history = historyCounter(s, now, 1);
-    let cluster: LocalWorkloadCluster | undefined;
-    const exp = exporter(() => cluster, history.values[history.values.length - 1] ?? 0);
-    metricsServer = exp.server;
-    await new Promise<void>((r) => exp.server.listen(0, '127.0.0.1', r));
-    const exporterAddress = `127.0.0.1:${(exp.server.address() as AddressInfo).port}`;
-
-    // The receiver, with the local target: it starts the pools and the mirroring proxy.
-    const narrator = new Narrator(event, w.primary.minReplicas, w.shadow?.minReplicas ?? 0);
-    const recorder: Audit = {
-      record: (e) => {
-        audit.push(e);
-        if (e.event === 'decision') narrator.decided(e.after as DesiredState);
-        if (e.event === 'action' && e.result === 'success') narrator.acted(e.step as ActionStep);
-      },
-    };
-    const signals = new PrometheusSignals({ query: (...args) => new PrometheusClient({ url: config.prometheus.url, timeoutSeconds: 5 }).query(...args) });
-    receiver = await startReceiver(config, {
-      audit: recorder,
-      signals,
-      logger: pino({ level: 'warn' }),
-      local: () => ({
-        listen: `127.0.0.1:${o.ports.proxy}`,
-        startupMs: o.startupSeconds * 1000,
-        workMs: 40,
-        env: { CONCURRENCY: String(Math.max(1, Math.round((o.capacityRps * 40) / 1000))), QUEUE: String(Math.round(o.capacityRps * 2)) },
-        initialReplicas: { primary: Math.max(2, Math.ceil(rpsAt(s, 0) / o.capacityRps)), shadow: o.noShadow ? 0 : 1 },
-      }),
-    });
-    cluster = receiver.localClusters.get(workloadKey(NS, WORKLOAD))!;
+    await stack.start();
+    const cluster = stack.cluster!;
+    const adapter = stack.adapter!;
+    const prom = stack.prom!;
     const proxy = cluster.proxy.address;
-
-    alertmanager = await startAlertmanager(exampleAlertmanagerConfig(receiver.url, join(dir, 'token'), '2s'), o.ports.alertmanager);
-    pids.add(alertmanager.pid);
-
-    // Prometheus: the history, the rules in compressed time, the scrape jobs.
-    const ruleDir = join(dir, 'rules');
-    execFileSync('mkdir', ['-p', ruleDir]);
-    const timeScale = { speed: o.speed, minRangeSeconds: 10, minForSeconds: 3 };
-    const ruleFiles = ['inputs/generic.rules.yml', 'inputs/kubernetes.rules.yml', 'kpis.rules.yml', 'forecast.rules.yml', 'alerts.rules.yml'].map((f) => {
-      const out = join(ruleDir, f.replace('/', '-'));
-      writeFileSync(out, scaleRuleFile(readFileSync(join(ROOT, 'recording-rules', f), 'utf8'), timeScale));
-      return out;
-    });
-    // The sample service's pods are scraped as the example PodMonitor scrapes an app in a cluster:
-    // their metrics get `namespace` and `deployment` from the scrape, nothing else.
-    const podsFile = join(dir, 'pods.json');
-    const ownFile = join(dir, 'shadowscale.json');
-    const writeTargets = () => {
-      writeTargetsFile(podsFile, podTargetGroups(cluster!.podTargets()));
-      const own = [receiver!.url.replace('http://', ''), ...(adapter ? [adapter.httpUrl.replace('http://', '')] : [])];
-      writeTargetsFile(ownFile, [{ targets: own, labels: {} }]);
-    };
-    writeTargets();
-    const labels = { namespace: NS, workload: WORKLOAD };
-    prometheus = await startPrometheus({
-      history: [
-        { name: 'demo_offered_requests', type: 'counter', labels, timestamps: history.timestamps, values: history.values },
-        // What the rules would have recorded over the previous (compressed) days: the served load,
-        // which the adapter forecasts, and its 5-minute rate, which the anomaly baseline reads.
-        { name: 'shadowscale:load:rate1m', labels, timestamps: history.timestamps, values: history.rates },
-        { name: 'shadowscale:load:rate5m', labels, timestamps: history.timestamps.filter((_, i) => i % 5 === 0), values: history.rates.filter((_, i) => i % 5 === 0) },
-      ],
-      ruleFiles,
-      scrapeTargets: [{ job: 'demo', target: exporterAddress, metricRelabelConfigs: [{ action: 'labeldrop', regex: 'instance|job' }] }],
-      fileSdJobs: [{ job: 'shadowscale', file: ownFile }],
-      scrapeConfigs: [podMonitorScrapeConfig(examplePodMonitor(), podsFile)],
-      alertmanagers: [alertmanager.address],
-      flags: ['--rules.alert.resend-delay=2s'],
-      port: o.ports.prometheus,
-    });
-    pids.add(prometheus.pid);
-    config.prometheus.url = prometheus.url;
-
-    adapter = await startAdapter(config, { logger: pino({ level: 'warn' }) });
-    writeTargets();
-    timers.push(setInterval(() => !stopping && writeTargets(), 1000));
-    print(`  Prometheus ${prometheus.url}  Alertmanager ${alertmanager.url}  adapter ${adapter.httpUrl}  receiver ${receiver.url}  service http://${proxy}/`);
+    print(`  Prometheus ${stack.prometheus!.url}  Alertmanager ${stack.alertmanager!.url}  adapter ${adapter.httpUrl}  receiver ${stack.receiver!.url}  service http://${proxy}/`);
 
     // The HPA, locally: the Kubernetes algorithm, every second, on the serving pool.
-    const prom = new PrometheusClient({ url: prometheus.url, timeoutSeconds: 5 });
     const hpa = new HpaController({ minReplicas: 1, maxReplicas: w.primary.maxReplicas, targetAverageValue: o.noShadow ? o.capacityRps * 0.8 : o.capacityRps, scaleDownStabilizationSeconds: 30, periodSeconds: 1 });
     let forecastsServed = 0;
     const hpaTick = async () => {
@@ -344,7 +206,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
         const r = await prom.query(w.load).catch(() => []);
         usage = r[0]?.value;
       } else {
-        const res = await fetch(`${adapter!.httpUrl}/apis/external.metrics.k8s.io/v1beta1/namespaces/${NS}/shadowscale_predicted_load?labelSelector=workload%3D${WORKLOAD}`).catch(() => undefined);
+        const res = await fetch(`${adapter.httpUrl}/apis/external.metrics.k8s.io/v1beta1/namespaces/${NS}/shadowscale_predicted_load?labelSelector=workload%3D${WORKLOAD}`).catch(() => undefined);
         if (res?.ok) {
           const body = (await res.json()) as { items: Array<{ value: string }> };
           if (body.items.length > 0) {
@@ -354,10 +216,10 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
         }
       }
       if (usage === undefined || !Number.isFinite(usage) || stopping) return;
-      const target = cluster!.autoscaler.target;
-      const pool = cluster!.pool(target);
+      const target = cluster.autoscaler.target;
+      const pool = cluster.pool(target);
       const proposed = hpa.sync(elapsed(), usage, Math.max(1, pool.spec), Math.max(1, pool.spec));
-      const desired = Math.max(cluster!.autoscaler.minReplicas, proposed);
+      const desired = Math.max(cluster.autoscaler.minReplicas, proposed);
       if (desired !== pool.spec) pool.scale(desired);
     };
     timers.push(setInterval(() => void hpaTick(), 1000));
@@ -367,7 +229,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     timers.push(
       setInterval(() => {
         // Counted from the first request on.
-        if (load) replicaSeconds += cluster!.pool(PRIMARY).spec + cluster!.pool(SHADOW).spec;
+        if (load) replicaSeconds += cluster.pool(PRIMARY).spec + cluster.pool(SHADOW).spec;
       }, 1000),
     );
 
@@ -380,68 +242,37 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     }
     started = Date.now();
     load = new LoadGenerator(() => proxy, () => rpsAt(s, elapsed()));
-    load.onOffered = exp.count;
+    load.onOffered = stack.countOffered;
     load.start();
 
-    // Scenario events and the live view.
+    // The scenario's events: the surge (already in the offered load) and the degradation of the serving set.
     let surged = false;
     let degraded = false;
-    let lastAlerts = '';
-    const alertsFirstFiring: Record<string, number> = {};
-    let mirrorBrokenAfterPromotion = 0;
     timers.push(
       setInterval(() => {
         const t = elapsed();
         if (!surged && t >= s.surge.at && o.surge > 1) {
           surged = true;
-          event('surge', `surge: load ×${o.surge} over ${s.surge.rampSeconds} s`);
+          log.add('surge', `surge: load ×${o.surge} over ${s.surge.rampSeconds} s`);
         }
         if (!degraded && t >= s.degrade.at) {
           degraded = true;
-          const serving = cluster!.proxy.state.active;
-          const ports = cluster!.pool(serving).ports();
-          event('degrade', `the serving set ${serving} degrades for ${s.degrade.seconds} s (${ports.length} replicas 10× slower)`);
+          const serving = cluster.proxy.state.active;
+          const ports = cluster.pool(serving).ports();
+          log.add('degrade', `the serving set ${serving} degrades for ${s.degrade.seconds} s (${ports.length} replicas 10× slower)`);
           for (const p of ports) void fetch(`http://127.0.0.1:${p}/control?workMs=400&forMs=${s.degrade.seconds * 1000}`).catch(() => undefined);
         }
       }, 250),
     );
+    // The live view, and the alerts as they change.
     timers.push(
       setInterval(() => {
-        void (async () => {
-          const q = async (expr: string) => (await prom.query(expr).catch(() => []))[0]?.value;
-          const [observed, forecast, upper, desired] = await Promise.all([
-            q(`shadowscale_observed_load{workload="${WORKLOAD}"}`),
-            q(`shadowscale_forecast_load{workload="${WORKLOAD}",quantile="0.5"}`),
-            q(`shadowscale_forecast_load{workload="${WORKLOAD}",quantile="0.975"}`),
-            q(`shadowscale_desired_replicas{workload="${WORKLOAD}"}`),
-          ]);
-          if (stopping) return;
-          const c = cluster!;
-          const st = load!.stats;
-          print(
-            `  ${fmtClock(elapsed())}  ${traceTimeAt(s, elapsed()).toISOString().slice(5, 16).replace('T', ' ')}  load ${n(rpsAt(s, elapsed()))} rps (seen ${n(observed)})  forecast ${n(forecast)} ≤${n(upper)}  ` +
-              `primary ${c.pool(PRIMARY).ready}/${c.pool(PRIMARY).spec}  shadow ${c.pool(SHADOW).ready}/${c.pool(SHADOW).spec}  desired ${n(desired)}  serving ${c.proxy.state.active}  unserved ${st.errors + st.timeouts + st.dropped}`,
-          );
-        })();
+        const st = load!.stats;
+        void liveLine(stack, { clock: elapsed(), traceTime: traceTimeAt(s, elapsed()), offeredRps: rpsAt(s, elapsed()), unserved: st.errors + st.timeouts + st.dropped }).then((line) => !stopping && print(line));
       }, 5000),
     );
-
-    timers.push(
-      setInterval(() => {
-        void (async () => {
-          const alerts = (await prom.query(`ALERTS{alertstate="firing",workload="${WORKLOAD}"}`).catch(() => [])).map((a) => a.labels.alertname.replace('Shadowscale', '')).sort();
-          if (stopping) return;
-          const alertText = [...new Set(alerts)].join(',');
-          for (const a of alerts) alertsFirstFiring[`Shadowscale${a}`] ??= elapsed();
-          // The KPIs follow the roles: once a promotion has moved the traffic, the mirror must still look whole.
-          if (alerts.includes('MirrorBroken') && events.some((e) => e.kind === 'promote')) mirrorBrokenAfterPromotion++;
-          if (alertText !== lastAlerts) {
-            event('alert', `alerts firing: ${alertText || 'none'}`);
-            lastAlerts = alertText;
-          }
-        })();
-      }, 1000),
-    );
+    const alerts = new AlertWatch(prom, log, elapsed);
+    timers.push(setInterval(() => void alerts.check(() => stopping), 1000));
 
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, o.durationSeconds * 1000);
@@ -454,25 +285,16 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     print(`  ${fmtClock(elapsed())}  scenario over; waiting for the alerts to resolve and shadowscale to revert (the traffic goes on)`);
     const settleBy = Date.now() + 60_000;
     const settled = () =>
-      cluster!.proxy.state.active === PRIMARY && cluster!.autoscaler.target === PRIMARY && cluster!.autoscaler.minReplicas === w.primary.minReplicas && cluster!.pool(SHADOW).spec === (w.shadow?.minReplicas ?? 0);
+      cluster.proxy.state.active === PRIMARY && cluster.autoscaler.target === PRIMARY && cluster.autoscaler.minReplicas === w.primary.minReplicas && cluster.pool(SHADOW).spec === (w.shadow?.minReplicas ?? 0);
     while (!settled() && Date.now() < settleBy) await new Promise((r) => setTimeout(r, 500));
-    if (!settled()) {
-      // Say why: the standby's readiness (what gates the revert) and the receiver's last reasons.
-      const kpi = async (name: string) => n((await prom.query(`${name}{workload="${WORKLOAD}"}`).catch(() => []))[0]?.value);
-      const [ready, healthy, latency, coverage, errors] = await Promise.all(
-        ['shadowscale:shadow_ready:bool', 'shadowscale:shadow_healthy:bool', 'shadowscale:shadow_latency_p99:ratio_rate5m', 'shadowscale:mirror_coverage:ratio_rate5m', 'shadowscale:shadow_error_ratio:diff_rate5m'].map(kpi),
-      );
-      const last = [...audit].reverse().find((e) => e.event === 'decision') as { reasons?: string[] } | undefined;
-      print(`  ${fmtClock(elapsed())}  not reverted after 60 s: standby ready ${ready}, healthy ${healthy} (latency p99 ratio ${latency} ≤ ${w.shadow?.readiness?.latencyRatioMax ?? '–'}, mirror coverage ${coverage}, error ratio diff ${errors}); receiver: ${last?.reasons?.join('; ') || 'no reason given'}`);
-    }
+    if (!settled()) print(`  ${fmtClock(elapsed())}  not reverted after 60 s: ${await whyNotReverted(prom, audit, w.shadow?.readiness?.latencyRatioMax)}`);
     await load.stop();
     print(`  ${fmtClock(elapsed())}  load stopped`);
     stopping = true;
     for (const t of timers) clearInterval(t);
 
-    const c = cluster;
-    const final = { active: c.proxy.state.active, autoscalerTarget: c.autoscaler.target, floor: c.autoscaler.minReplicas, shadowReplicas: c.pool(SHADOW).spec };
-    for (const set of [PRIMARY, SHADOW]) for (const pid of c.pool(set).startedPids) pids.add(pid);
+    const final = { active: cluster.proxy.state.active, autoscalerTarget: cluster.autoscaler.target, floor: cluster.autoscaler.minReplicas, shadowReplicas: cluster.pool(SHADOW).spec };
+    stack.collectPoolPids();
     const st = load.stats;
     const unserved = st.errors + st.timeouts + st.dropped;
     const actions: Record<string, number> = {};
@@ -485,70 +307,32 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
       p50Seconds: load.quantile(0.5),
       replicaSeconds,
       actions,
-      promotions: events.filter((e) => e.kind === 'promote').length,
-      reverts: events.filter((e) => e.kind === 'revert').length,
-      prescales: events.filter((e) => e.kind === 'prescale').length,
+      promotions: log.count('promote'),
+      reverts: log.count('revert'),
+      prescales: log.count('prescale'),
     };
-    print('');
-    print(`summary (${o.noShadow ? 'reactive HPA only' : 'shadowscale'}): ${st.offered} requests offered, ${unserved} unserved (${(summary.unservedFraction * 100).toFixed(2)} %: ${st.errors} errors, ${st.timeouts} timeouts, ${st.dropped} dropped)`);
-    print(`  latency p50 ${(summary.p50Seconds * 1000).toFixed(0)} ms, p99 ${(summary.p99Seconds * 1000).toFixed(0)} ms (timeouts count as ${load.options.timeoutMs} ms); ${replicaSeconds} replica-seconds`);
-    print(`  actions: ${Object.entries(actions).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; pre-scales ${summary.prescales}, promotions ${summary.promotions}, reverts ${summary.reverts}`);
-    print(`  forecast from ${w.load} (the recorded served load: the serving set's requests, whichever Deployment serves)`);
-    if (summary.promotions > 0) print(`  ShadowscaleMirrorBroken after the promotion: ${mirrorBrokenAfterPromotion === 0 ? 'never fired (the KPIs follow the roles)' : `firing at ${mirrorBrokenAfterPromotion} checks`}`);
+    for (const line of summaryLines(summary, { noShadow: o.noShadow, errors: st.errors, timeouts: st.timeouts, dropped: st.dropped, timeoutMs: load.options.timeoutMs, loadQuery: w.load, mirrorBrokenAfterPromotion: alerts.mirrorBrokenAfterPromotion })) print(line);
     let reportFile: string | undefined;
     if (o.report) reportFile = await writeReport(s, o);
     if (reportFile) print(`  report of the simulator on the same trace: ${reportFile}`);
-    return { summary, events, audit, forecastsServed, alertsFirstFiring, mirrorBrokenAfterPromotion, loadQuery: w.load, surgePeakAt: surgePeak(s), degradeAt: s.degrade.at, final, pids: [...pids], ...(reportFile ? { reportFile } : {}) };
+    return {
+      summary,
+      events: log.events,
+      audit,
+      forecastsServed,
+      alertsFirstFiring: alerts.firstFiring,
+      mirrorBrokenAfterPromotion: alerts.mirrorBrokenAfterPromotion,
+      loadQuery: w.load,
+      surgePeakAt: surgePeak(s),
+      degradeAt: s.degrade.at,
+      final,
+      pids: [...stack.pids],
+      ...(reportFile ? { reportFile } : {}),
+    };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await cleanup();
-  }
-}
-
-/**
- * Tells the receiver's actions as the demo's events, from the steps' fields and the desired state
- * they serve: a floor raised on the same autoscaler, or the standby grown to the desired pool, is a
- * pre-scale; a route change is a promotion or a revert.
- */
-class Narrator {
-  private desired?: DesiredState;
-  private target = PRIMARY;
-
-  constructor(
-    private readonly event: (kind: DemoEvent['kind'], text: string) => void,
-    private floor: number,
-    private pool: number,
-  ) {}
-
-  decided(desired: DesiredState): void {
-    this.desired = desired;
-  }
-
-  acted(step: ActionStep): void {
-    switch (step.kind) {
-      case 'route':
-        if (step.active === SHADOW) this.event('promote', `promotion: traffic moves to ${SHADOW}, ${PRIMARY} becomes the shadow`);
-        else this.event('revert', `revert: traffic back to ${PRIMARY}`);
-        return;
-      case 'autoscaler': {
-        const raised = step.target === this.target && step.minReplicas > this.floor;
-        this.event(raised ? 'prescale' : 'scale', raised ? `pre-scale: HPA floor ${this.floor} → ${step.minReplicas}` : `receiver: ${step.why}`);
-        this.floor = step.minReplicas;
-        this.target = step.target;
-        return;
-      }
-      case 'scale': {
-        const standby = this.desired?.standby === step.set;
-        const raised = standby && step.replicas > this.pool;
-        this.event(raised ? 'prescale' : 'scale', raised ? `pre-scale: shadow pool ${step.set} ${this.pool} → ${step.replicas}` : `receiver: ${step.why}`);
-        if (standby) this.pool = step.replicas;
-        return;
-      }
-      case 'restart':
-        this.event('restart', `restart of the degraded shadow ${step.set}`);
-        return;
-    }
   }
 }
 
@@ -576,6 +360,3 @@ async function writeReport(s: Scenario, o: DemoOptions): Promise<string> {
   writeFileSync(o.report!, renderReport(report, results, frontier));
   return o.report!;
 }
-
-const n = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
-const fmtClock = (t: number) => `${String(Math.floor(t / 60)).padStart(2, '0')}:${String(Math.floor(t % 60)).padStart(2, '0')}`;

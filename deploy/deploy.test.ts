@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 
 import { EXTERNAL_METRICS } from '../adapter/external-metrics.ts';
-import { hpaBlocks, scaledObjectBlocks } from '../alertmanager/kubernetes/autoscaler.ts';
+import { hpaBlocks, scaledObjectBlocks } from '../actuators/kubernetes/autoscaler.ts';
 import { parseConfig } from '../core/config.ts';
 import { DEPLOY, GENERATED } from './generate.ts';
 
@@ -393,8 +393,8 @@ function permissionsUsed(): Map<Permission, string[]> {
   const verbs: Record<string, string> = { read: 'get', list: 'list', create: 'create', replace: 'update', patch: 'patch', delete: 'delete', get: 'get' };
   const used = new Map<Permission, string[]>();
   const add = (p: Permission, where: string) => used.set(p, [...(used.get(p) ?? []), where]);
-  // The receiver process runs both: the webhook's reconciler and the shadow provisioner with its warm pool.
-  for (const file of [...files(join(ROOT, 'alertmanager'), /\.ts$/), ...files(join(ROOT, 'provisioner'), /\.ts$/)].filter((f) => !f.endsWith('.test.ts'))) {
+  // The receiver process runs them all: the webhook's reconciler, its actuators, and the shadow provisioner with its warm pool.
+  for (const file of ['alertmanager', 'actuators', 'provisioner'].flatMap((dir) => files(join(ROOT, dir), /\.ts$/)).filter((f) => !f.endsWith('.test.ts'))) {
     const text = readFileSync(file, 'utf8');
     const where = relative(ROOT, file);
     const customRefs = [...text.matchAll(/\{\s*group:\s*'([^']+)',\s*version:\s*'[^']+',\s*plural:\s*'([^']+)'\s*\}/g)].map((m) => [m[1], m[2]]);

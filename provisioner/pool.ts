@@ -28,9 +28,10 @@
  */
 import { DEFAULT_TOLERANCE, replicasForRatio } from '../core/hpa.ts';
 import type { Audit } from '../alertmanager/audit.ts';
-import { StaleObservation } from '../alertmanager/target.ts';
+import { StaleObservation } from '../actuators/target.ts';
 import { isNotFound, type KubeApis } from '../platform/kubernetes.ts';
-import { ANNOTATIONS, ROLE_LABEL, shadowName, type PrimaryDeployment, type ShadowSettings } from './shadow-template.ts';
+import { shadowName, type PrimaryDeployment, type ShadowSettings } from './shadow-template.ts';
+import { ANNOTATIONS, ROLE_LABEL } from '../core/labels.ts';
 import { parseQuantity } from '../platform/quantity.ts';
 
 const DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';

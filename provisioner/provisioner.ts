@@ -9,26 +9,11 @@
 import type { Audit } from '../alertmanager/audit.ts';
 import { isNotFound, type KubeApis } from '../platform/kubernetes.ts';
 import type { WarmPool } from './pool.ts';
-import {
-  ANNOTATIONS,
-  AnnotationError,
-  ROLE_LABEL,
-  shadowDeployment,
-  checkShadowTemplate,
-  shadowName,
-  shadowPdb,
-  shadowService,
-  shadowSettings,
-  templateHash,
-  type DisruptionBudget,
-  type PrimaryDeployment,
-  type ShadowSettings,
-} from './shadow-template.ts';
+import { AnnotationError, shadowDeployment, checkShadowTemplate, shadowName, shadowPdb, shadowService, shadowSettings, templateHash, type DisruptionBudget, type PrimaryDeployment, type ShadowSettings } from './shadow-template.ts';
+import { ANNOTATIONS, PROVISIONING_LABEL, ROLE_LABEL } from '../core/labels.ts';
 
 const ROUTES = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes' };
 
-/** The label by which a namespace invites provisioning, when the configuration lists no namespaces. */
-export const PROVISIONING_LABEL = 'shadowscale.io/provisioning';
 
 /** Made by shadowscale for this primary: its managed-by label and a controller reference to the primary's UID. */
 function madeFor(o: { metadata?: { labels?: Record<string, string>; ownerReferences?: Array<{ uid?: string; controller?: boolean }> } }, primary: PrimaryDeployment): boolean {

@@ -1,7 +1,8 @@
 /**
  * The import rules of the layout (docs/architecture.md): `core/` is pure and imports no edge;
  * `platform/` (the clients and process runtime both services share) imports only `core/`; the adapter
- * and the receiver (`alertmanager/`) never import each other; and no module imports itself through
+ * and the receiver (`alertmanager/`, `actuators/`, `provisioner/`) never import each other; the
+ * actuators import only `core/` and `platform/`; and no module imports itself through
  * others (static or dynamic imports alike). Tests and benchmarks may use anything but each other's
  * services' internals across the adapter/receiver line.
  */
@@ -53,11 +54,16 @@ describe('the import rules', () => {
   });
 
   it('lets the adapter and the receiver share only core/ and platform/, never import each other', () => {
-    // The receiver's process: the webhook's reconciler (alertmanager/) and the shadow provisioner.
-    const receiver = new Set(['alertmanager', 'provisioner']);
+    // The receiver's process: the webhook's reconciler (alertmanager/), its actuators and the shadow provisioner.
+    const receiver = new Set(['alertmanager', 'actuators', 'provisioner']);
     const bad = [...graph].flatMap(([f, deps]) =>
       deps.filter((d) => (top(f) === 'adapter' && receiver.has(top(d))) || (receiver.has(top(f)) && top(d) === 'adapter')).map((d) => `${f} → ${d}`),
     );
+    expect(bad).toEqual([]);
+  });
+
+  it('keeps the actuators below the receiver: they import only core/, platform/ and each other', () => {
+    const bad = [...graph].filter(([f]) => top(f) === 'actuators' && !isTest(f)).flatMap(([f, deps]) => deps.filter((d) => !['core', 'platform', 'actuators'].includes(top(d))).map((d) => `${f} → ${d}`));
     expect(bad).toEqual([]);
   });
 

@@ -265,7 +265,7 @@ describe('the receiver process', () => {
         if (Date.now() > end) throw new Error(`not converged: ${JSON.stringify(api.writes().map((w) => `${w.method} ${w.path}`))}`);
         await new Promise((r) => setTimeout(r, 50));
       }
-      // The end state of an uninterrupted promotion (alertmanager/kubernetes/cluster.test.ts asserts the same sequence).
+      // The end state of an uninterrupted promotion (actuators/kubernetes/cluster.test.ts asserts the same sequence).
       expect(api.get(ROUTE).spec.rules[0].backendRefs).toEqual([{ name: 'checkout-shadow', port: 80, weight: 1 }]);
       expect(api.get(ROUTE).spec.rules[0].filters).toEqual([{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'checkout', port: 80 }, percent: 10 } }]);
       expect(api.get(HPA).spec).toMatchObject({ minReplicas: 4, scaleTargetRef: { name: 'checkout-shadow' } });

@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
 import { MemoryAudit } from '../alertmanager/audit.ts';
-import type { LocalWorkloadCluster } from '../alertmanager/local/cluster.ts';
+import type { LocalWorkloadCluster } from '../actuators/local/cluster.ts';
 import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
 import { PrometheusSignals } from '../alertmanager/signals.ts';
 import { PrometheusClient } from '../platform/prometheus.ts';

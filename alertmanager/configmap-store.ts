@@ -13,10 +13,10 @@ import { createHash } from 'node:crypto';
 
 import type { V1ConfigMap } from '@kubernetes/client-node';
 
-import type { WorkloadMemory } from '../../core/promotion/promotion.ts';
-import { emptyMemory } from '../../core/promotion/promotion.ts';
-import { MemoryConflict, parseMemory, type MemoryStore } from '../store.ts';
-import { statusOf, type KubeApis } from '../../platform/kubernetes.ts';
+import type { WorkloadMemory } from '../core/promotion/promotion.ts';
+import { emptyMemory } from '../core/promotion/promotion.ts';
+import { MemoryConflict, parseMemory, type MemoryStore } from './store.ts';
+import { statusOf, type KubeApis } from '../platform/kubernetes.ts';
 
 const KEY = 'memory.json';
 

@@ -13,7 +13,7 @@ import { httpRoute } from './httproute.ts';
 import type { Router } from './router.ts';
 import { scaleTarget, type ScaleTarget } from './scale.ts';
 import { scaledObject } from './scaledobject.ts';
-import { ANNOTATIONS } from '../../provisioner/shadow-template.ts';
+import { ANNOTATIONS } from '../../core/labels.ts';
 import { serviceRouter } from './service-router.ts';
 
 export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCluster {

@@ -8,8 +8,8 @@
  * token) only once the holder's own Pod, in the Lease's namespace, confirms it: its pod IP and the
  * receivers' port.
  */
-import type { Leadership } from '../server.ts';
-import { microTime, statusOf, type KubeApis } from '../../platform/kubernetes.ts';
+import type { Leadership } from './server.ts';
+import { microTime, statusOf, type KubeApis } from '../platform/kubernetes.ts';
 
 export const ADDRESS_ANNOTATION = 'shadowscale.io/receiver-address';
 
