@@ -14,6 +14,7 @@ COPY actuators ./actuators
 COPY provisioner ./provisioner
 COPY dashboards ./dashboards
 COPY recording-rules ./recording-rules
+COPY simulation ./simulation
 COPY demo ./demo
 RUN node scripts/build.mjs /app/dist
 

@@ -12,8 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { LOAD_SERIES, ZERO_IS_MISSING } from './traces.ts';
-import { vegaScripts } from '../cli/simulate-report.ts';
-import type { SimulationReport } from '../cli/simulate-report.ts';
+import { vegaScripts } from '../simulation/report.ts';
+import type { SimulationReport } from '../simulation/report.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, '..', 'shared', 'data');

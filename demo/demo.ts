@@ -17,6 +17,7 @@ import type { AuditEvent } from '../alertmanager/audit.ts';
 import { parseConfig, type Config } from '../core/config.ts';
 import { HpaController } from '../core/hpa.ts';
 import { parseSeriesCsv } from '../core/series/csv.ts';
+import { traceFromSeries } from '../core/simulator/trace.ts';
 import { parseQuantity } from '../platform/quantity.ts';
 import { DEFAULT_TRACE, DEFAULTS } from './defaults.ts';
 import { LoadGenerator } from './loadgen.ts';
@@ -337,23 +338,19 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
 }
 
 async function writeReport(s: Scenario, o: DemoOptions): Promise<string> {
-  const { loadTrace, runSimulation, specFromOptions } = await import('../cli/simulate.ts');
-  const { renderReport } = await import('../cli/simulate-report.ts');
+  const [{ runSimulation, simulationSpec }, { renderReport }] = await Promise.all([import('../simulation/run.ts'), import('../simulation/report.ts')]);
   // The replayed part of the trace with the history before it, in trace time, as `shadowscale simulate` runs it.
-  const full = loadTrace(o.trace);
+  const full = traceFromSeries(parseSeriesCsv(readFileSync(o.trace, 'utf8'), o.trace));
   const end = s.traceStart + o.durationSeconds * o.speed;
   const keep = full.values.length - Math.max(0, Math.floor((full.start + full.values.length * full.stepSeconds - end) / full.stepSeconds));
   const trace = { ...full, values: full.values.slice(0, keep) };
-  const spec = specFromOptions(trace, {
-    trace: o.trace,
-    policies: 'hpa,shadowscale',
-    provisioningLag: '120s',
+  const spec = simulationSpec(trace, {
+    provisioningLagSeconds: 120,
     capacity: 'auto',
-    targetUtilization: '0.8',
-    shadowResourceFraction: '0.5',
-    resizeDelay: '30s',
-    warmup: `${Math.round(s.traceStart - full.start)}s`,
-    compress: '1',
+    targetUtilization: 0.8,
+    shadowResourceFraction: 0.5,
+    resizeDelaySeconds: 30,
+    warmupSeconds: Math.round(s.traceStart - full.start),
     maxReplicas: 'auto',
   });
   const { report, results, frontier } = await runSimulation(trace, spec, ['hpa', 'shadowscale'], o.trace.split('/').pop()!);

@@ -67,6 +67,13 @@ describe('the import rules', () => {
     expect(bad).toEqual([]);
   });
 
+  it('lets nothing but bin/ import cli/, and keeps simulation/ on core/ and platform/', () => {
+    const intoCli = [...graph].filter(([f]) => top(f) !== 'cli' && !isTest(f)).flatMap(([f, deps]) => deps.filter((d) => top(d) === 'cli').map((d) => `${f} → ${d}`));
+    expect(intoCli).toEqual([]);
+    const simulation = [...graph].filter(([f]) => top(f) === 'simulation' && !isTest(f)).flatMap(([f, deps]) => deps.filter((d) => !['core', 'platform', 'simulation'].includes(top(d))).map((d) => `${f} → ${d}`));
+    expect(simulation).toEqual([]);
+  });
+
   it('has no import cycle among the modules that ship', () => {
     const shipped = files.filter((f) => !isTest(f));
     const state = new Map<string, 'visiting' | 'done'>();

@@ -1,0 +1,120 @@
+/**
+ * A simulation run: a trace replayed through the simulated cluster (core/simulator) under each policy,
+ * the forecasting policies in worker threads, the reactive HPA's cost/unserved frontier, and the
+ * report of it all (a table here, HTML in report.ts). `shadowscale simulate`, the demo's report and
+ * the scaling benchmark all run it.
+ */
+import Table from 'cli-table3';
+import { Piscina } from 'piscina';
+
+import { checkScoredSpan, defaultSpec, hpaFrontier, POLICIES, simulate, unservedAtEqualCost, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
+import { autoCapacity, type Trace } from '../core/simulator/trace.ts';
+import { siblingModule } from '../platform/module-file.ts';
+import type { SimulationReport } from './report.ts';
+
+/** What a run is given, in numbers; `auto` derives the value from the trace. */
+export interface SimulationSettings {
+  capacity: number | 'auto';
+  maxReplicas: number | 'auto';
+  warmupSeconds: number | 'auto';
+  provisioningLagSeconds: number;
+  targetUtilization: number;
+  shadowResourceFraction: number;
+  resizeDelaySeconds: number;
+}
+
+export function simulationSpec(trace: Trace, s: SimulationSettings): SimulationSpec {
+  const capacity = s.capacity === 'auto' ? autoCapacity(trace) : s.capacity;
+  const peak = trace.values.reduce((m, v) => Math.max(m, v), 0);
+  const maxReplicas = s.maxReplicas === 'auto' ? Math.max(2, Math.ceil((2 * peak) / capacity)) : s.maxReplicas;
+  const span = trace.values.length * trace.stepSeconds;
+  // Three days of history for the forecasts, or a fifth of a shorter trace.
+  const warmup = s.warmupSeconds === 'auto' ? Math.min(3 * 86_400, Math.floor(span / 5)) : s.warmupSeconds;
+  return defaultSpec({
+    capacityPerReplica: capacity,
+    provisioningLagSeconds: s.provisioningLagSeconds,
+    targetUtilization: s.targetUtilization,
+    shadowResourceFraction: s.shadowResourceFraction,
+    resizeDelaySeconds: s.resizeDelaySeconds,
+    maxReplicas,
+    warmupSeconds: warmup,
+  });
+}
+
+/** Policies that fit forecasts run in worker threads (seconds each); the others are milliseconds. */
+const FORECASTING = new Set(['holt-winters', 'shadowscale', 'shadowscale+pool']);
+
+export async function runSimulation(trace: Trace, spec: SimulationSpec, policies: string[], name: string, onProgress?: (what: string) => void): Promise<{ report: SimulationReport; results: PolicyResult[]; frontier: PolicyResult[] }> {
+  checkScoredSpan(trace, spec);
+  const forecasting = policies.filter((p) => FORECASTING.has(p));
+  const worker = siblingModule(import.meta.url, 'worker');
+  const pool = forecasting.length > 0
+    ? new Piscina({ filename: worker.url.href, maxThreads: Math.min(2, forecasting.length), execArgv: worker.execArgv })
+    : undefined;
+  try {
+    const inWorkers = new Map(forecasting.map((policy) => [policy, pool!.run({ trace, policy, spec }) as Promise<PolicyResult>]));
+    onProgress?.('hpa frontier');
+    const frontier = hpaFrontier(trace, spec);
+    const results: PolicyResult[] = [];
+    for (const policy of policies) {
+      onProgress?.(policy);
+      results.push(inWorkers.has(policy) ? await inWorkers.get(policy)! : simulate(trace, POLICIES[policy], spec));
+    }
+    return { report: buildReport(trace, spec, name, results, frontier), results, frontier };
+  } finally {
+    await pool?.destroy();
+  }
+}
+
+function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: PolicyResult[], frontier: PolicyResult[]): SimulationReport {
+  return {
+    trace: name,
+    steps: Math.ceil((trace.values.length * trace.stepSeconds - spec.warmupSeconds) / spec.tickSeconds),
+    capacityPerReplica: spec.capacityPerReplica,
+    provisioningLagSeconds: spec.provisioningLagSeconds,
+    targetUtilization: spec.targetUtilization,
+    policies: results.map((r) => {
+      const equal = unservedAtEqualCost(frontier, r.replicaSeconds);
+      return {
+        policy: r.policy,
+        unservedFraction: r.unservedFraction,
+        violationSeconds: r.violationSeconds,
+        replicaSeconds: r.replicaSeconds,
+        shadowReplicaSeconds: r.shadowReplicaSeconds,
+        peakReplicas: r.peakReplicas,
+        scaleActions: r.scaleActions,
+        hpaUnservedAtEqualCost: equal.value,
+        equalCostExtrapolated: equal.extrapolated,
+        promotions: r.promotions,
+      };
+    }),
+    frontier: frontier.map((f) => ({ targetUtilization: f.targetUtilization, replicaSeconds: f.replicaSeconds, unservedFraction: f.unservedFraction })),
+  };
+}
+
+export function renderTable(report: SimulationReport): string {
+  const table = new Table({
+    style: { head: [], border: [] },
+    head: ['policy', 'unserved', 'violation', 'replica-s', 'of which shadow', 'peak', 'actions', 'promoted', 'hpa at equal cost'],
+  });
+  const pct = (x: number) => `${(x * 100).toFixed(3)} %`;
+  for (const p of report.policies) {
+    table.push([
+      p.policy,
+      pct(p.unservedFraction),
+      `${(p.violationSeconds / 60).toFixed(0)} min`,
+      p.replicaSeconds.toExponential(3),
+      p.shadowReplicaSeconds.toExponential(3),
+      p.peakReplicas,
+      p.scaleActions,
+      p.promotions,
+      `${pct(p.hpaUnservedAtEqualCost)}${p.equalCostExtrapolated ? ' (beyond frontier)' : ''}`,
+    ]);
+  }
+  return [
+    `${report.trace}: ${report.steps} ticks of 15 s; capacity ${report.capacityPerReplica.toPrecision(4)} per replica; lag ${report.provisioningLagSeconds} s; target utilisation ${report.targetUtilization}`,
+    table.toString(),
+    '',
+  ].join('\n');
+}
+
