@@ -263,7 +263,7 @@ describe('the kustomizations', () => {
         const path = join(dirname(k), r);
         if (!statSync(path).isDirectory()) used.add(path);
       }
-      for (const g of doc.configMapGenerator ?? []) for (const f of g.files ?? []) used.add(join(dirname(k), String(f).split('=').at(-1)));
+      for (const g of doc.configMapGenerator ?? []) for (const f of g.files ?? []) used.add(join(dirname(k), String(f).split('=').at(-1)!));
       // Every overlay sets the namespace with the one component, and removes list items by key, never by index.
       if (relative(DEPLOY, k).startsWith('overlays/')) expect(doc.components, relative(DEPLOY, k)).toEqual(['../../components/namespace']);
       expect(readFileSync(k, 'utf8'), relative(DEPLOY, k)).not.toMatch(/op: remove|\/\d+(\/|$)/m);
