@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { fixturePath } from '../test/harness/fixtures.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'shadowscale.mjs');
@@ -85,6 +86,25 @@ describe('shadowscale adapter', () => {
   });
 });
 
+describe('shadowscale rbac', () => {
+  it("prints a RoleBinding of the receiver's ClusterRole in each namespace the configuration writes in", () => {
+    const config = tempCsv(
+      'prometheus: { url: http://127.0.0.1:9 }\nreceiver: { provisioning: { enabled: true, namespaces: [team-c] } }\nworkloads:\n' +
+        ['  - { name: a, namespace: team-b, load: up, capacityPerReplica: 1, primary: { name: a, maxReplicas: 2 } }', '  - { name: b, namespace: team-a, load: up, capacityPerReplica: 1, primary: { name: b, maxReplicas: 2 } }', '  - { name: c, namespace: team-a, load: up, capacityPerReplica: 1, primary: { name: c, maxReplicas: 2 } }'].join('\n') +
+        '\n',
+    );
+    const run = shadowscale('rbac', '--config', config, '--namespace', 'autoscaling');
+    expect(run.status, run.stderr).toBe(0);
+    const bindings = parseAllDocuments(run.stdout).map((d) => d.toJS());
+    expect(bindings.map((b) => `${b.kind} ${b.metadata.namespace}/${b.metadata.name}`)).toEqual(['RoleBinding team-a/shadowscale-receiver-workloads', 'RoleBinding team-b/shadowscale-receiver-workloads', 'RoleBinding team-c/shadowscale-receiver-workloads']);
+    for (const b of bindings) {
+      expect(b.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'shadowscale-receiver' });
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'shadowscale-receiver', namespace: 'autoscaling' }]);
+    }
+    expect(shadowscale('rbac', '--config', '/nonexistent.yaml').status).toBe(2);
+  });
+});
+
 describe('shadowscale itself', () => {
   it('prints its version and help without loading a subcommand, and exits 2 on a usage error', () => {
     const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8'));
@@ -93,7 +113,7 @@ describe('shadowscale itself', () => {
     expect(version.stdout.trim()).toBe(pkg.version);
     const help = shadowscale('--help');
     expect(help.status).toBe(0);
-    for (const command of ['check', 'backtest', 'adapter', 'receiver', 'simulate', 'dashboards', 'demo']) expect(help.stdout).toContain(command);
+    for (const command of ['check', 'backtest', 'adapter', 'receiver', 'simulate', 'dashboards', 'rbac', 'demo']) expect(help.stdout).toContain(command);
     const unknown = shadowscale('adapter', '--no-such-flag', '--config', 'x.yaml');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/unknown option '--no-such-flag'/);

@@ -14,6 +14,7 @@ import { backtestCommand } from './backtest-command.ts';
 import { simulateCommand } from './simulate-command.ts';
 import { dashboardsCommand } from './dashboards.ts';
 import { demoCommand } from './demo.ts';
+import { rbacCommand } from './rbac.ts';
 
 export function program(): Command {
   return new Command('shadowscale')
@@ -25,6 +26,7 @@ export function program(): Command {
     .addCommand(receiverCommand())
     .addCommand(simulateCommand())
     .addCommand(dashboardsCommand())
+    .addCommand(rbacCommand())
     .addCommand(demoCommand())
     .showHelpAfterError('(run with --help for usage)');
 }

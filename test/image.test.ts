@@ -96,7 +96,7 @@ describe("the image's file tree", () => {
     const version = run('--version');
     expect(version.stderr).toBe('');
     expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
-    for (const command of ['adapter', 'receiver', 'check', 'backtest', 'simulate', 'dashboards', 'demo']) {
+    for (const command of ['adapter', 'receiver', 'check', 'backtest', 'simulate', 'dashboards', 'rbac', 'demo']) {
       const help = run(command, '--help');
       expect(help.status, `${command} --help: ${help.stderr}`).toBe(0);
     }
