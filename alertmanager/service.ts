@@ -91,14 +91,16 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     }
     cluster = (w) => localClusters.get(workloadKey(w.namespace, w.name))!;
   }
+  let kubeConfig: KubeConfig | undefined;
+  const kube = () => (kubeConfig ??= options.kubeConfig ?? defaultKubeConfig());
   let apis: KubeApis | undefined;
   if (!cluster || (!options.store && !r.stateFile) || (r.leaderElection.enabled && !options.leadership) || r.provisioning.enabled) {
     if (r.target === 'kubernetes') {
-      apis = createKubeApis(options.kubeConfig ?? defaultKubeConfig(), { timeoutMs: r.kubernetes.requestTimeout * 1000, retries: r.kubernetes.retries });
+      apis = createKubeApis(kube(), { timeoutMs: r.kubernetes.requestTimeout * 1000, retries: r.kubernetes.retries });
     }
   }
   if (!cluster) cluster = (w) => kubernetesCluster(apis!, w);
-  const ownNamespace = r.leaderElection.namespace ?? podNamespace(env);
+  const ownNamespace = r.leaderElection.namespace ?? (apis ? podNamespace(env, kube()) : 'default');
   const store =
     options.store ??
     (r.stateFile ? new FileStore(r.stateFile) : apis ? new ConfigMapStore(apis, ownNamespace, r.kubernetes.stateConfigMap) : new InMemoryStore());
@@ -141,7 +143,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
   }
   let metricsReader;
   if (r.metricsAuthentication === 'kubernetes') {
-    const reviews = apis ?? createKubeApis(options.kubeConfig ?? defaultKubeConfig(), { timeoutMs: r.kubernetes.requestTimeout * 1000, retries: r.kubernetes.retries });
+    const reviews = apis ?? createKubeApis(kube(), { timeoutMs: r.kubernetes.requestTimeout * 1000, retries: r.kubernetes.retries });
     metricsReader = requireMetricsReader(tokenReviewer(reviews), subjectAccessReviewer(reviews), 'shadowscale-receiver');
   }
   const app = webhookApp({

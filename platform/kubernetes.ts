@@ -4,7 +4,6 @@
  * and retries with exponential backoff for what is worth retrying (409 conflicts, 429, 5xx, network
  * errors and timeouts). Nothing else retries: a 404 or 422 is a configuration problem to report.
  */
-import { readFileSync } from 'node:fs';
 import {
   ApiException,
   AppsV1Api,
@@ -68,22 +67,13 @@ export function defaultKubeConfig(): KubeConfig {
   return kc;
 }
 
-/** Where a pod's ServiceAccount credentials, and its namespace, are mounted. */
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
 /**
- * The namespace this process runs in: $POD_NAMESPACE (the downward API), else the ServiceAccount's
- * namespace file every pod has, else `default` (outside a cluster).
+ * The namespace this process runs in: $POD_NAMESPACE (the downward API), else the namespace of the
+ * kubeconfig's current context (in a pod, client-node reads the ServiceAccount's namespace file into
+ * it; outside, the context's, as kubectl uses), else `default`.
  */
-export function podNamespace(env: NodeJS.ProcessEnv = process.env, file = SERVICE_ACCOUNT_NAMESPACE_FILE): string {
-  if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
-  try {
-    const namespace = readFileSync(file, 'utf8').trim();
-    if (namespace) return namespace;
-  } catch {
-    // Not in a pod.
-  }
-  return 'default';
+export function podNamespace(env: NodeJS.ProcessEnv, kubeConfig: KubeConfig): string {
+  return env.POD_NAMESPACE || kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace?.trim() || 'default';
 }
 
 /** A KubeConfig for a plain API server URL (tests, `kubectl proxy`). */
