@@ -143,47 +143,59 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
   });
 
   const httpServer = http.createServer(app);
-  const httpAddress = await listen(httpServer, config.adapter.listen.http);
+  let httpAddress: string;
   let httpsServer: https.Server | undefined;
   let stopReload: (() => void) | undefined;
   let httpsAddress: string | undefined;
   let certificate: string | undefined;
-  if (config.adapter.listen.https) {
-    const material = await tlsMaterial(config);
-    certificate = material.cert;
-    // With front-proxy authentication the client certificate is asked for and checked per request
-    // (only /apis/ needs one: probes and /metrics stay open).
-    httpsServer = https.createServer(trust ? { ...material, requestCert: true, rejectUnauthorized: false, ca: trust.ca } : material, app);
-    httpsAddress = await listen(httpsServer, config.adapter.listen.https);
-    if (config.adapter.tls) {
-      stopReload = reloadOnChange(
-        httpsServer,
-        config.adapter.tls,
-        'adapter.tls',
-        (error) => (error ? logger.warn({ err: error }, 'renewed certificate not loaded; serving the previous one') : logger.info('certificate reloaded')),
-        // The front-proxy CA that client certificates are checked against stays in the new context.
-        { context: trust ? { ca: trust.ca } : {}, intervalMs: options.tlsReloadMs },
-      );
-    }
-  }
   let grpcServer: GrpcServer | undefined;
   let grpcAddress: string | undefined;
-  if (config.adapter.listen.grpc) {
-    const g = config.adapter.grpcTls;
-    let tls;
-    if (g) {
-      const read = (file: string, what: string) => {
-        try {
-          return readFileSync(file, 'utf8');
-        } catch (error) {
-          throw new SecretError(`adapter.grpcTls.${what}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-        }
-      };
-      tls = { cert: read(g.certFile, 'certFile'), key: read(g.keyFile, 'keyFile'), ...(g.clientCAFile ? { clientCA: read(g.clientCAFile, 'clientCAFile') } : {}) };
+  try {
+    httpAddress = await listen(httpServer, config.adapter.listen.http);
+    if (config.adapter.listen.https) {
+      const material = await tlsMaterial(config);
+      certificate = material.cert;
+      // With front-proxy authentication the client certificate is asked for and checked per request
+      // (only /apis/ needs one: probes and /metrics stay open).
+      httpsServer = https.createServer(trust ? { ...material, requestCert: true, rejectUnauthorized: false, ca: trust.ca } : material, app);
+      httpsAddress = await listen(httpsServer, config.adapter.listen.https);
+      if (config.adapter.tls) {
+        stopReload = reloadOnChange(
+          httpsServer,
+          config.adapter.tls,
+          'adapter.tls',
+          (error) => (error ? logger.warn({ err: error }, 'renewed certificate not loaded; serving the previous one') : logger.info('certificate reloaded')),
+          // The front-proxy CA that client certificates are checked against stays in the new context.
+          { context: trust ? { ca: trust.ca } : {}, intervalMs: options.tlsReloadMs },
+        );
+      }
     }
-    const { server, port } = await startKedaServer(config.adapter.listen.grpc, loop, metrics, tls);
-    grpcServer = server;
-    grpcAddress = `${splitAddress(config.adapter.listen.grpc).host}:${port}`;
+    if (config.adapter.listen.grpc) {
+      const g = config.adapter.grpcTls;
+      let tls;
+      if (g) {
+        const read = (file: string, what: string) => {
+          try {
+            return readFileSync(file, 'utf8');
+          } catch (error) {
+            throw new SecretError(`adapter.grpcTls.${what}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+          }
+        };
+        tls = { cert: read(g.certFile, 'certFile'), key: read(g.keyFile, 'keyFile'), ...(g.clientCAFile ? { clientCA: read(g.clientCAFile, 'clientCAFile') } : {}) };
+      }
+      const { server, port } = await startKedaServer(config.adapter.listen.grpc, loop, metrics, tls);
+      grpcServer = server;
+      grpcAddress = `${splitAddress(config.adapter.listen.grpc).host}:${port}`;
+    }
+  } catch (error) {
+    // A listener, a certificate or a port that fails stops what had started, so that the caller (the
+    // CLI, a test) is left with nothing running: no open port, no worker threads.
+    stopReload?.();
+    grpcServer?.forceShutdown();
+    httpsServer?.close();
+    httpServer.close();
+    await pool.close();
+    throw error;
   }
   logger.info({ http: httpAddress, https: httpsAddress, grpc: grpcAddress, workloads: config.workloads.length }, 'shadowscale adapter listening');
 

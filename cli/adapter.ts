@@ -3,6 +3,7 @@
  * HTTPS), to KEDA (external-scaler gRPC and metrics-api JSON) and to Prometheus (/metrics).
  */
 import { Command } from 'commander';
+import type { Config } from '../core/config.ts';
 import { loadConfigFile } from './config-file.ts';
 import { UsageError } from './errors.ts';
 import { logLevel, logLevelOption } from './log-level.ts';
@@ -33,7 +34,7 @@ export function adapterCommand(): Command {
  * The configuration with the serving certificate of the command line, which a deployment sets where
  * the configuration is shared (the HPA overlay mounts cert-manager's Secret; the KEDA one has none).
  */
-export function withServingCertificate<C extends { adapter: { tls?: { certFile: string; keyFile: string }; listen: { https?: string } } }>(config: C, flags: { tlsCertFile?: string; tlsPrivateKeyFile?: string }): C {
+export function withServingCertificate(config: Config, flags: { tlsCertFile?: string; tlsPrivateKeyFile?: string }): Config {
   const { tlsCertFile: certFile, tlsPrivateKeyFile: keyFile } = flags;
   if (!certFile && !keyFile) return config;
   if (!certFile || !keyFile) throw new UsageError('--tls-cert-file and --tls-private-key-file go together: give both, or neither (then adapter.tls, or a self-signed pair)');

@@ -336,9 +336,11 @@ describe('the kustomizations', () => {
         expect(objects.find((o) => o.kind === 'Issuer' && o.metadata.name === certificate.spec.issuerRef.name)).toBeDefined();
       }
     }
-    // The overlay labels what it renders (components added around it keep their own labels).
-    const fromComponents = (o: any) => ['ServiceMonitor', 'PrometheusRule', 'AlertmanagerConfig'].includes(o.kind) || (/ClusterRole/.test(o.kind) && o.metadata.name !== 'shadowscale-receiver' && !o.metadata.name.includes(':')) || (o.kind === 'ClusterRoleBinding' && o.metadata.name === 'shadowscale-receiver');
-    for (const o of objects.filter((x) => !fromComponents(x))) expect(o.metadata.labels?.['shadowscale.io/mode'], `${o.kind} ${o.metadata.name}`).toBe(overlay);
+    // The overlay labels what it renders itself (components added around it keep their own labels).
+    const key = (o: any) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    const fromOverlay = new Set((extras.length > 0 ? render(overlay, []) : objects).map(key));
+    expect(fromOverlay.size).toBeGreaterThan(20);
+    for (const o of objects.filter((x) => fromOverlay.has(key(x)))) expect(o.metadata.labels?.['shadowscale.io/mode'], `${o.kind} ${o.metadata.name}`).toBe(overlay);
   });
 
   it('set the namespace in one place: changing components/namespace moves every object and every reference to it', () => {
