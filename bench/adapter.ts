@@ -22,12 +22,9 @@ import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
 import { shiftToNow } from '../platform/runtime/openmetrics.ts';
 import { freePort } from '../platform/runtime/ports.ts';
 import { startPrometheus } from '../platform/runtime/prometheus.ts';
+import { arg } from './args.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
 const WORKLOADS = Number(arg('--workloads', '1000'));
 const DURATION = Number(arg('--duration', '10'));
 const HISTORY = arg('--history', '7d');

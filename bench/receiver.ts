@@ -23,12 +23,9 @@ import { FakeKubeApi } from '../test/harness/kube-api.ts';
 import { freePort } from '../platform/runtime/ports.ts';
 import { startProcess, waitForHttp } from '../platform/runtime/process.ts';
 import { startPrometheus } from '../platform/runtime/prometheus.ts';
+import { arg } from './args.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
 const WEBHOOKS = Number(arg('--webhooks', '300'));
 const CONCURRENCY = Number(arg('--concurrency', '20'));
 const NS = 'bench';

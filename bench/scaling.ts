@@ -14,13 +14,10 @@ import Table from 'cli-table3';
 import { LOAD_SERIES, ZERO_IS_MISSING } from './traces.ts';
 import { vegaScripts } from '../simulation/report.ts';
 import type { SimulationReport } from '../simulation/report.ts';
+import { arg } from './args.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, '..', 'shared', 'data');
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
 
 
 /** Every policy, and shadowscale with scale-down into the pool (issue 9's instance detachment). */

@@ -29,12 +29,9 @@ import { shiftToNow } from '../platform/runtime/openmetrics.ts';
 import { freePort } from '../platform/runtime/ports.ts';
 import { startProcess, waitForHttp, type ManagedProcess } from '../platform/runtime/process.ts';
 import { startPrometheus } from '../platform/runtime/prometheus.ts';
+import { arg } from './args.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
 const MINUTES = Number(arg('--minutes', '10'));
 const RATE = Number(arg('--rate', '500'));
 const WEBHOOKS_PER_SECOND = Number(arg('--webhooks', '20'));
