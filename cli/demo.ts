@@ -28,6 +28,7 @@ export function demoCommand(): Command {
     .option('--report <file>', 'HTML report of the simulator on the same trace', DEFAULT_OPTIONS.report)
     .option('--no-report', 'write no report')
     .option('--no-shadow', 'the same scenario with a reactive HPA only: no forecast-driven scaling, no shadows, no receiver actions')
+    .option('--chaos', 'fail the parts one after another (a shadow replica, Prometheus, Alertmanager, the receiver mid-promotion, the adapter) and report how the loop recovered; exits 1 if it did not')
     .action(async (opts: Record<string, string | boolean>) => {
       const port = (flag: string, v: string) => num(v, flag, (x) => Number.isInteger(x) && x >= 0 && x < 65536, 'a port number');
       const { runDemo } = await import('../demo/demo.ts');
@@ -41,7 +42,18 @@ export function demoCommand(): Command {
         noShadow: opts.shadow === false,
         ports: { prometheus: port('--prometheus-port', String(opts.prometheusPort)), alertmanager: port('--alertmanager-port', String(opts.alertmanagerPort)), proxy: port('--proxy-port', String(opts.proxyPort)) },
         report: opts.report === false ? undefined : String(opts.report),
+        chaos: opts.chaos === true,
       });
       if (result.summary.offered === 0) throw new Error('no request was offered');
+      const c = result.chaos;
+      if (c) {
+        const failed = [
+          ...c.faults.filter((f) => f.convergeSeconds === undefined).map((f) => `not converged: ${f.fault}`),
+          ...c.ladderViolations,
+          ...c.invariantViolations,
+          ...c.duplicates,
+        ];
+        if (failed.length > 0) throw new Error(`the loop did not recover from every fault:\n  ${failed.join('\n  ')}`);
+      }
     });
 }

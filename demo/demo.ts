@@ -24,6 +24,7 @@ import { LoadGenerator } from './loadgen.ts';
 import { AlertWatch, EventLog, fmtClock, liveLine, Narrator, summaryLines, whyNotReverted, type DemoEvent, type DemoSummary } from './narration.ts';
 import { rpsAt, scenario, surgePeak, traceTimeAt, type Scenario } from './scenario.ts';
 import { DemoStack, NS, PRIMARY, requireBinaries, SHADOW, WORKLOAD } from './stack.ts';
+import { Chaos, type ChaosReport } from './chaos.ts';
 
 export { DEFAULT_TRACE };
 export type { DemoEvent, DemoSummary };
@@ -47,6 +48,8 @@ export interface DemoOptions {
   ports: { prometheus: number; alertmanager: number; proxy: number };
   /** Where the HTML report goes; undefined: none. */
   report?: string;
+  /** Fail the parts one after another while it runs (demo/chaos.ts), and report how the loop recovered. */
+  chaos: boolean;
   /** Print the live view (the test turns it off). */
   print: (line: string) => void;
 }
@@ -55,6 +58,7 @@ export const DEFAULT_OPTIONS: DemoOptions = {
   ...DEFAULTS,
   trace: DEFAULT_TRACE,
   noShadow: false,
+  chaos: false,
   ports: { prometheus: 0, alertmanager: 0, proxy: 0 },
   print: (line) => process.stdout.write(`${line}\n`),
 };
@@ -78,6 +82,8 @@ export interface DemoResult {
   /** Every process the demo started (to check none is left). */
   pids: number[];
   reportFile?: string;
+  /** With `chaos`: each fault, how the loop converged after it, and what held throughout. */
+  chaos?: ChaosReport;
 }
 
 function demoConfig(s: Scenario, o: DemoOptions, dir: string): Config {
@@ -152,6 +158,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
   const log = new EventLog(elapsed, print);
   const narrator = new Narrator(log, w.primary.minReplicas, w.shadow?.minReplicas ?? 0);
   const audit: AuditEvent[] = [];
+  let chaos: Chaos | undefined;
   const stack = new DemoStack({
     scenario: s,
     config,
@@ -162,6 +169,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
       record: (e) => {
         audit.push(e);
         narrator.record(e);
+        chaos?.audit(e);
       },
     },
     local: {
@@ -177,6 +185,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
   let stopping = false;
   const cleanup = async () => {
     stopping = true;
+    await chaos?.stop();
     for (const t of timers) clearInterval(t);
     await load?.stop();
     await stack.stop();
@@ -245,6 +254,19 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     load = new LoadGenerator(() => proxy, () => rpsAt(s, elapsed()));
     load.onOffered = stack.countOffered;
     load.start();
+    if (o.chaos) {
+      const generator = load;
+      chaos = new Chaos({
+        stack,
+        workload: w,
+        durationSeconds: o.durationSeconds,
+        degrade: { at: s.degrade.at, seconds: s.degrade.seconds },
+        elapsed,
+        traffic: () => ({ offered: generator.stats.offered, unserved: generator.stats.errors + generator.stats.timeouts + generator.stats.dropped }),
+        print: (line) => !stopping && print(line),
+      });
+      chaos.start();
+    }
 
     // The scenario's events: the surge (already in the offered load) and the degradation of the serving set.
     let surged = false;
@@ -287,7 +309,9 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     const settleBy = Date.now() + 60_000;
     const settled = () =>
       cluster.proxy.state.active === PRIMARY && cluster.autoscaler.target === PRIMARY && cluster.autoscaler.minReplicas === w.primary.minReplicas && cluster.pool(SHADOW).spec === (w.shadow?.minReplicas ?? 0);
-    while (!settled() && Date.now() < settleBy) await new Promise((r) => setTimeout(r, 500));
+    // Under chaos, the last fault converges first (it may still be under way when the scenario ends).
+    while ((!settled() || (chaos && !chaos.finished())) && Date.now() < settleBy) await new Promise((r) => setTimeout(r, 500));
+    const chaosReport = await chaos?.stop();
     if (!settled()) print(`  ${fmtClock(elapsed())}  not reverted after 60 s: ${await whyNotReverted(prom, audit, w.shadow?.readiness?.latencyRatioMax)}`);
     await load.stop();
     print(`  ${fmtClock(elapsed())}  load stopped`);
@@ -313,6 +337,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
       prescales: log.count('prescale'),
     };
     for (const line of summaryLines(summary, { noShadow: o.noShadow, errors: st.errors, timeouts: st.timeouts, dropped: st.dropped, timeoutMs: load.options.timeoutMs, loadQuery: w.load, mirrorBrokenAfterPromotion: alerts.mirrorBrokenAfterPromotion })) print(line);
+    if (chaosReport) for (const line of Chaos.lines(chaosReport)) print(line);
     let reportFile: string | undefined;
     if (o.report) reportFile = await writeReport(s, o);
     if (reportFile) print(`  report of the simulator on the same trace: ${reportFile}`);
@@ -329,6 +354,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
       final,
       pids: [...stack.pids],
       ...(reportFile ? { reportFile } : {}),
+      ...(chaosReport ? { chaos: chaosReport } : {}),
     };
   } finally {
     process.off('SIGINT', onSignal);

@@ -64,6 +64,11 @@ export class ProcessPool {
       .map((r) => ({ port: r.port!, name: `${replicaSet}-${(r.child.pid ?? 0).toString(36).padStart(5, '0').slice(-5)}`, replicaSet }));
   }
 
+  /** PIDs of the replicas the pool holds now (ready or starting). */
+  pids(): number[] {
+    return this.replicas.flatMap((r) => (r.child.pid === undefined ? [] : [r.child.pid]));
+  }
+
   /** Ports of the ready replicas, oldest first. */
   readyPorts(): number[] {
     return this.replicas.filter((r) => r.ready && r.port !== undefined).map((r) => r.port!);
@@ -79,6 +84,17 @@ export class ProcessPool {
       const [gone] = this.replicas.splice(i >= 0 ? i : this.replicas.length - 1, 1);
       gone.child.kill('SIGTERM');
     }
+  }
+
+  /**
+   * One replica dies without warning (the OOM killer, a lost node): SIGKILL to its newest ready process,
+   * which the pool then replaces as a ReplicaSet would. Returns the PID killed, if a replica was ready.
+   */
+  killOne(): number | undefined {
+    const victim = [...this.replicas].reverse().find((r) => r.ready && r.child.pid !== undefined);
+    if (!victim) return undefined;
+    victim.child.kill('SIGKILL');
+    return victim.child.pid;
   }
 
   /** Replaces every replica with a new process (a rollout restart of a set that serves no traffic). */
