@@ -35,6 +35,8 @@ describe('one forecast-to-plan pipeline', () => {
       maxReplicas: 60,
       shadow: { minReplicas: 1, maxReplicas: 20, resourceFraction: 0.5 },
       forecast: { fitStepSeconds: 300, historySeconds: 5 * 86_400, refitSeconds: 3600, rescoreSeconds: 86_400 },
+      // The adapter reads the load at every tick, with no delay, so that both sides see the same values.
+      pipeline: { scrapeDelaySeconds: 0, adapter: { stepSeconds: TICK, refreshSeconds: TICK, jitter: 0 } },
     };
     const policy = shadowscalePolicy(setup);
     // The same forecasts the policy sees (the fits are deterministic).
@@ -50,14 +52,20 @@ workloads:
     shadow: { name: web-shadow, minReplicas: 1, maxReplicas: 20, resourceFraction: 0.5 }
 `).workloads[0];
 
-    const start = trace.start + 5 * 86_400;
+    // On the step grid, as the adapter's queries are.
+    const start = Math.ceil((trace.start + 5 * 86_400) / TICK) * TICK;
     const timestamps: number[] = [];
     const values: number[] = [];
+    // The hour before, which the adapter's history (and the policy's first refresh) holds already.
+    for (let t = start - 64 * TICK; t < start; t += TICK) {
+      timestamps.push(t);
+      values.push(loadAt(trace, t - TICK));
+    }
     let compared = 0;
     let withForecast = 0;
     for (let now = start; now < start + 86_400; now += TICK) {
       const observed = loadAt(trace, now - TICK);
-      const decision = policy.decide({ now, observed, load: observed, capacity: Infinity });
+      const decision = policy.decide({ now, observedAt: (t) => loadAt(trace, t - TICK), capacity: Infinity });
       timestamps.push(now);
       values.push(observed);
       const f = forecaster.at(now);

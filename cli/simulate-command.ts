@@ -16,7 +16,6 @@ export function simulateCommand(): Command {
     .option('--capacity <n>', 'requests per second one replica serves, or auto (about 20 replicas at the p95 load)', 'auto')
     .option('--target-utilization <x>', 'HPA target as a share of capacity', '0.8')
     .option('--shadow-resource-fraction <x>', 'resources of a shadow as a share of a replica', '0.5')
-    .option('--resize-delay <duration>', 'until a promoted shadow serves a full replica', '30s')
     .option('--warmup <duration>', 'trace time given as history only, not scored (auto: 3d or a fifth of the trace)', 'auto')
     .option('--compress <n>', 'time compression: the trace plays n times faster', '1')
     .option('--max-replicas <n>', 'HPA maxReplicas (auto: twice the peak load)', 'auto')

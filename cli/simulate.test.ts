@@ -31,10 +31,12 @@ describe('shadowscale simulate', () => {
     expect(Object.keys(out)).toEqual(['trace', 'steps', 'capacityPerReplica', 'provisioningLagSeconds', 'targetUtilization', 'policies']);
     expect(out).toMatchObject({ trace, provisioningLagSeconds: 120, targetUtilization: 0.8 });
     expect(out.policies.map((p: { policy: string }) => p.policy)).toEqual(['hpa', 'oracle']);
-    expect(Object.keys(out.policies[0])).toEqual(['policy', 'unservedFraction', 'violationSeconds', 'replicaSeconds', 'shadowReplicaSeconds', 'peakReplicas', 'scaleActions', 'hpaUnservedAtEqualCost']);
+    expect(Object.keys(out.policies[0])).toEqual(['policy', 'unservedFraction', 'violationSeconds', 'replicaSeconds', 'shadowReplicaSeconds', 'peakReplicas', 'scaleActions', 'hpaUnservedAtEqualCost', 'hpaTargetAtEqualCost', 'equalCostExtrapolated', 'poolReturns', 'scoredTicks', 'skippedTicks']);
     const [hpa, oracle] = out.policies;
-    // At its own cost hpa is on its frontier.
-    expect(hpa.hpaUnservedAtEqualCost).toBeCloseTo(hpa.unservedFraction, 12);
+    // At its own cost, the bisection finds hpa itself: its own target and unserved fraction.
+    expect(hpa.equalCostExtrapolated).toBe(false);
+    expect(hpa.hpaTargetAtEqualCost).toBeCloseTo(0.8, 2);
+    expect(hpa.hpaUnservedAtEqualCost).toBeCloseTo(hpa.unservedFraction, 4);
     expect(oracle.unservedFraction).toBe(0);
     expect(oracle.replicaSeconds).toBeLessThan(hpa.replicaSeconds);
   });

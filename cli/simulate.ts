@@ -19,7 +19,6 @@ export interface SimulateCliOptions {
   capacity: string;
   targetUtilization: string;
   shadowResourceFraction: string;
-  resizeDelay: string;
   warmup: string;
   compress: string;
   maxReplicas: string;
@@ -59,7 +58,6 @@ export function specFromOptions(trace: Trace, options: SimulateCliOptions): Simu
     provisioningLagSeconds: seconds(options.provisioningLag, '--provisioning-lag'),
     targetUtilization: number(options.targetUtilization, '--target-utilization', (x) => x > 0 && x <= 1, 'in (0, 1]'),
     shadowResourceFraction: number(options.shadowResourceFraction, '--shadow-resource-fraction', (x) => x > 0 && x <= 1, 'in (0, 1]'),
-    resizeDelaySeconds: seconds(options.resizeDelay, '--resize-delay'),
   });
 }
 
@@ -84,7 +82,7 @@ export async function runSimulateCli(options: SimulateCliOptions): Promise<void>
   if (options.report) writeFileSync(options.report, renderReport(report, results, frontier));
   if (options.json) {
     const { frontier: _frontier, ...rest } = report;
-    process.stdout.write(`${JSON.stringify({ ...rest, policies: report.policies.map(({ equalCostExtrapolated: _e, promotions: _p, ...p }) => p) })}\n`);
+    process.stdout.write(`${JSON.stringify(rest)}\n`);
   } else {
     process.stdout.write(renderTable(report));
   }

@@ -375,7 +375,6 @@ async function writeReport(s: Scenario, o: DemoOptions): Promise<string> {
     capacity: 'auto',
     targetUtilization: 0.8,
     shadowResourceFraction: 0.5,
-    resizeDelaySeconds: 30,
     warmupSeconds: Math.round(s.traceStart - full.start),
     maxReplicas: 'auto',
   });

@@ -61,8 +61,10 @@ export interface SimulationReport {
   provisioningLagSeconds: number;
   targetUtilization: number;
   policies: Array<
-    Pick<PolicyResult, 'policy' | 'unservedFraction' | 'violationSeconds' | 'replicaSeconds' | 'shadowReplicaSeconds' | 'peakReplicas' | 'scaleActions' | 'promotions'> & {
+    Pick<PolicyResult, 'policy' | 'unservedFraction' | 'violationSeconds' | 'replicaSeconds' | 'shadowReplicaSeconds' | 'peakReplicas' | 'scaleActions' | 'poolReturns' | 'scoredTicks' | 'skippedTicks'> & {
       hpaUnservedAtEqualCost: number;
+      /** The reactive HPA's target utilisation that spends the same replica-seconds (bisection). */
+      hpaTargetAtEqualCost: number;
       equalCostExtrapolated: boolean;
     }
   >;
@@ -116,7 +118,7 @@ export function renderReport(report: SimulationReport, results: PolicyResult[], 
   const rows = report.policies
     .map(
       (p) =>
-        `<tr><td>${escapeHtml(p.policy)}</td><td>${(p.unservedFraction * 100).toFixed(3)} %</td><td>${(p.violationSeconds / 60).toFixed(0)} min</td><td>${p.replicaSeconds.toExponential(3)}</td><td>${p.shadowReplicaSeconds.toExponential(3)}</td><td>${p.peakReplicas}</td><td>${p.scaleActions}</td><td>${p.promotions}</td><td>${(p.hpaUnservedAtEqualCost * 100).toFixed(3)} %${p.equalCostExtrapolated ? ' *' : ''}</td></tr>`,
+        `<tr><td>${escapeHtml(p.policy)}</td><td>${(p.unservedFraction * 100).toFixed(3)} %</td><td>${(p.violationSeconds / 60).toFixed(0)} min</td><td>${p.replicaSeconds.toExponential(3)}</td><td>${p.shadowReplicaSeconds.toExponential(3)}</td><td>${p.peakReplicas}</td><td>${p.scaleActions}</td><td>${p.poolReturns}</td><td>${(p.hpaUnservedAtEqualCost * 100).toFixed(3)} %${p.equalCostExtrapolated ? ' *' : ''}</td></tr>`,
     )
     .join('\n');
   return `<!doctype html>
@@ -127,7 +129,7 @@ ${vegaScripts()}
 <h1>shadowscale simulation</h1>
 <p>Trace <code>${escapeHtml(report.trace)}</code>: ${report.steps} ticks of 15 s; capacity ${report.capacityPerReplica.toPrecision(4)} requests/s per replica;
 provisioning lag ${report.provisioningLagSeconds} s; HPA target utilisation ${report.targetUtilization}.</p>
-<table><thead><tr><th>policy</th><th>unserved</th><th>violation</th><th>replica-seconds</th><th>of which shadows</th><th>peak replicas</th><th>scale actions</th><th>promoted</th><th>hpa unserved at equal cost</th></tr></thead>
+<table><thead><tr><th>policy</th><th>unserved</th><th>violation</th><th>replica-seconds</th><th>of which shadows</th><th>peak replicas</th><th>scale actions</th><th>pool returns</th><th>hpa unserved at equal cost</th></tr></thead>
 <tbody>${rows}</tbody></table>
 <p>* outside hpa's frontier: the nearest end is shown.</p>
 <div id="time" class="chart"></div><div id="unserved" class="chart"></div><div id="frontier" class="chart"></div>

@@ -7,7 +7,7 @@
 import Table from 'cli-table3';
 import { Piscina } from 'piscina';
 
-import { checkScoredSpan, defaultSpec, hpaFrontier, POLICIES, simulate, unservedAtEqualCost, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
+import { checkScoredSpan, defaultSpec, hpaAtEqualCost, hpaFrontier, POLICIES, simulate, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
 import { autoCapacity, type Trace } from '../core/simulator/trace.ts';
 import { siblingModule } from '../platform/module-file.ts';
 import type { SimulationReport } from './report.ts';
@@ -20,7 +20,6 @@ export interface SimulationSettings {
   provisioningLagSeconds: number;
   targetUtilization: number;
   shadowResourceFraction: number;
-  resizeDelaySeconds: number;
 }
 
 export function simulationSpec(trace: Trace, s: SimulationSettings): SimulationSpec {
@@ -35,7 +34,6 @@ export function simulationSpec(trace: Trace, s: SimulationSettings): SimulationS
     provisioningLagSeconds: s.provisioningLagSeconds,
     targetUtilization: s.targetUtilization,
     shadowResourceFraction: s.shadowResourceFraction,
-    resizeDelaySeconds: s.resizeDelaySeconds,
     maxReplicas,
     warmupSeconds: warmup,
   });
@@ -60,6 +58,7 @@ export async function runSimulation(trace: Trace, spec: SimulationSpec, policies
       onProgress?.(policy);
       results.push(inWorkers.has(policy) ? await inWorkers.get(policy)! : simulate(trace, POLICIES[policy], spec));
     }
+    onProgress?.('hpa at equal cost');
     return { report: buildReport(trace, spec, name, results, frontier), results, frontier };
   } finally {
     await pool?.destroy();
@@ -74,7 +73,7 @@ function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: 
     provisioningLagSeconds: spec.provisioningLagSeconds,
     targetUtilization: spec.targetUtilization,
     policies: results.map((r) => {
-      const equal = unservedAtEqualCost(frontier, r.replicaSeconds);
+      const equal = hpaAtEqualCost(trace, spec, r.replicaSeconds);
       return {
         policy: r.policy,
         unservedFraction: r.unservedFraction,
@@ -84,8 +83,11 @@ function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: 
         peakReplicas: r.peakReplicas,
         scaleActions: r.scaleActions,
         hpaUnservedAtEqualCost: equal.value,
+        hpaTargetAtEqualCost: equal.targetUtilization,
         equalCostExtrapolated: equal.extrapolated,
-        promotions: r.promotions,
+        poolReturns: r.poolReturns,
+        scoredTicks: r.scoredTicks,
+        skippedTicks: r.skippedTicks,
       };
     }),
     frontier: frontier.map((f) => ({ targetUtilization: f.targetUtilization, replicaSeconds: f.replicaSeconds, unservedFraction: f.unservedFraction })),
@@ -95,7 +97,7 @@ function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: 
 export function renderTable(report: SimulationReport): string {
   const table = new Table({
     style: { head: [], border: [] },
-    head: ['policy', 'unserved', 'violation', 'replica-s', 'of which shadow', 'peak', 'actions', 'promoted', 'hpa at equal cost'],
+    head: ['policy', 'unserved', 'violation', 'replica-s', 'of which shadow', 'peak', 'actions', 'pool returns', 'hpa at equal cost'],
   });
   const pct = (x: number) => `${(x * 100).toFixed(3)} %`;
   for (const p of report.policies) {
@@ -107,12 +109,12 @@ export function renderTable(report: SimulationReport): string {
       p.shadowReplicaSeconds.toExponential(3),
       p.peakReplicas,
       p.scaleActions,
-      p.promotions,
-      `${pct(p.hpaUnservedAtEqualCost)}${p.equalCostExtrapolated ? ' (beyond frontier)' : ''}`,
+      p.poolReturns,
+      p.equalCostExtrapolated ? `${pct(p.hpaUnservedAtEqualCost)} (no hpa target spends this: nearest end)` : `${pct(p.hpaUnservedAtEqualCost)} (target ${p.hpaTargetAtEqualCost.toFixed(3)})`,
     ]);
   }
   return [
-    `${report.trace}: ${report.steps} ticks of 15 s; capacity ${report.capacityPerReplica.toPrecision(4)} per replica; lag ${report.provisioningLagSeconds} s; target utilisation ${report.targetUtilization}`,
+    `${report.trace}: ${report.steps} ticks of 15 s${report.policies[0]?.skippedTicks ? ` (${report.policies[0].skippedTicks} on filled gaps, not scored)` : ''}; capacity ${report.capacityPerReplica.toPrecision(4)} per replica; lag ${report.provisioningLagSeconds} s; target utilisation ${report.targetUtilization}`,
     table.toString(),
     '',
   ].join('\n');

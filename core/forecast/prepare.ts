@@ -10,6 +10,8 @@ export interface PreparedSeries {
   /** Unix seconds of values[0]. */
   start: number;
   stepSeconds: number;
+  /** 1 where the point holds a real sample, 0 where it was imputed (a gap filled). */
+  sampled: Uint8Array;
   warnings: string[];
 }
 
@@ -98,6 +100,7 @@ export function prepareSeries(series: Series, options: PrepareOptions = {}): Pre
     from = last - options.maxPoints + 1;
   }
   const out = new Float64Array(last - from + 1);
+  const sampled = new Uint8Array(out.length);
   let imputed = 0;
   let longestGap = 0;
   let prevIndex = -1;
@@ -106,6 +109,7 @@ export function prepareSeries(series: Series, options: PrepareOptions = {}): Pre
     if (count[i] > 0) {
       const v = sum[i] / count[i];
       out[k] = v;
+      sampled[k] = 1;
       if (prevIndex >= 0 && k - prevIndex > 1) {
         // Linear interpolation across the gap (prevIndex, k).
         const a = out[prevIndex];
@@ -133,7 +137,7 @@ export function prepareSeries(series: Series, options: PrepareOptions = {}): Pre
   const trailing = gridLength - 1 - last;
   if (trailing > 0) warnings.push(`last ${trailing} steps had no valid sample; forecast starts after the last valid one`);
 
-  return { values: out, start: t0 + from * step, stepSeconds: step, warnings };
+  return { values: out, start: t0 + from * step, stepSeconds: step, sampled, warnings };
 }
 
 function medianSpacing(pairs: Array<[number, number]>): number | undefined {

@@ -1,7 +1,12 @@
 /**
  * The cluster model: primary pods that serve `capacityPerReplica` once ready, a provisioning lag from
  * the scale decision to ready, and a pool of shadow pods that cost a fraction of a replica and serve
- * only once promoted (a share of a replica at once, a full one after the in-place resize).
+ * no live traffic: the product has no move that turns a standby pod into serving capacity within a
+ * lag (its promotion is a swap of roles that first grows the standby to the serving set's size).
+ *
+ * The one exception is the product's warm pool (`provisioner/pool.ts`): pods a scale-down detaches
+ * from the primary (relabelled into the shadow's ReplicaSet, their resources unchanged, so they cost a
+ * full replica) return to the primary, ready at once, when it scales up again.
  *
  * Pods are kept in batches by the time they were asked for; scaling down removes the newest first,
  * so pods still starting go before ready ones, as a ReplicaSet does.
@@ -11,27 +16,26 @@ interface Batch {
   count: number;
   /** When the pods are ready (primaries) or warm (shadows). */
   readyAt: number;
-  /** Promoted shadows serve `partial` of a replica until this time, then a full one. */
-  fullAt: number;
 }
 
 export interface ClusterSpec {
   capacityPerReplica: number;
   provisioningLagSeconds: number;
   shadowResourceFraction: number;
-  resizeDelaySeconds: number;
 }
 
 export class Cluster {
   private primaries: Batch[] = [];
   private shadows: Batch[] = [];
+  /** Ready pods detached from the primary into the pool: full-size, and able to return. */
+  private detached: Batch[] = [];
 
   constructor(private readonly spec: ClusterSpec) {}
 
   /** Pods present from the start, ready. */
   seed(primaries: number, shadows: number, at: number): void {
-    if (primaries > 0) this.primaries.push({ count: primaries, readyAt: at, fullAt: at });
-    if (shadows > 0) this.shadows.push({ count: shadows, readyAt: at, fullAt: at });
+    if (primaries > 0) this.primaries.push({ count: primaries, readyAt: at });
+    if (shadows > 0) this.shadows.push({ count: shadows, readyAt: at });
   }
 
   /** Primary pods that exist, ready or starting (the scale target's status.replicas). */
@@ -39,37 +43,45 @@ export class Cluster {
     return sum(this.primaries);
   }
 
+  /** Pods of the pool: the planned shadows and the detached primaries. */
   shadowCount(): number {
-    return sum(this.shadows);
+    return sum(this.shadows) + sum(this.detached);
   }
 
-  readyShadows(now: number): number {
-    return this.shadows.reduce((n, b) => n + (b.readyAt <= now ? b.count : 0), 0);
+  detachedCount(): number {
+    return sum(this.detached);
   }
 
   /** Load the ready primaries serve at `now`. */
   capacity(now: number): number {
     let replicas = 0;
-    for (const b of this.primaries) {
-      if (b.readyAt > now) continue;
-      replicas += b.fullAt <= now ? b.count : b.count * this.spec.shadowResourceFraction;
-    }
+    for (const b of this.primaries) if (b.readyAt <= now) replicas += b.count;
     return replicas * this.spec.capacityPerReplica;
   }
 
   /**
    * Sets the number of primary pods: new ones are ready one provisioning lag from now. With
-   * `intoPool`, up to that many of the ready pods a scale-down removes are detached into the shadow
-   * pool instead of being killed (relabelled out of the primary's ReplicaSet, resized in place to the
-   * shadow fraction): warm at once. Returns how many were detached.
+   * `intoPool`, up to that many of the ready pods a scale-down removes are detached into the pool
+   * instead of being killed. A scale-up takes detached pods back first, ready at once, as the warm
+   * pool returns them to a primary that is scaling up. Returns how many were detached and returned.
    */
-  scalePrimaries(target: number, now: number, intoPool = 0): number {
+  scalePrimaries(target: number, now: number, intoPool = 0): { detached: number; returned: number } {
+    const returned = Math.min(Math.max(0, target - sum(this.primaries)), sum(this.detached));
+    if (returned > 0) {
+      take(this.detached, returned);
+      this.primaries.unshift({ count: returned, readyAt: now });
+    }
     const before = this.primaries.reduce((n, b) => n + (b.readyAt <= now ? b.count : 0), 0);
     scale(this.primaries, target, now + this.spec.provisioningLagSeconds);
     const after = this.primaries.reduce((n, b) => n + (b.readyAt <= now ? b.count : 0), 0);
     const detached = Math.min(Math.max(0, intoPool), Math.max(0, before - after));
-    if (detached > 0) this.shadows.push({ count: detached, readyAt: now, fullAt: now });
-    return detached;
+    if (detached > 0) this.detached.push({ count: detached, readyAt: now });
+    return { detached, returned };
+  }
+
+  /** Deletes up to `count` detached pods, the oldest first (the pool's idle de-provisioning). */
+  dropDetached(count: number): void {
+    take(this.detached, Math.min(count, sum(this.detached)));
   }
 
   /** Sets the size of the shadow pool: new shadows warm up in one provisioning lag too. */
@@ -78,31 +90,11 @@ export class Cluster {
   }
 
   /**
-   * Promotes up to `count` warm shadows to primaries at `now`: they serve their share of a replica at
-   * once and a full replica after the resize. Returns how many were promoted.
-   */
-  promote(count: number, now: number): number {
-    let left = Math.min(count, this.readyShadows(now));
-    const promoted = left;
-    // The oldest warm shadows go first.
-    for (const b of this.shadows) {
-      if (left === 0) break;
-      if (b.readyAt > now) continue;
-      const take = Math.min(b.count, left);
-      b.count -= take;
-      left -= take;
-    }
-    this.shadows = this.shadows.filter((b) => b.count > 0);
-    if (promoted > 0) this.primaries.unshift({ count: promoted, readyAt: now, fullAt: now + this.spec.resizeDelaySeconds });
-    return promoted;
-  }
-
-  /**
-   * Replica-seconds per second at `now`: primaries cost one each (promoted shadows are resized to a
-   * full replica), shadows their resource fraction.
+   * Replica-seconds per second: primaries cost one each, planned shadows their resource fraction,
+   * detached pods a full replica (they keep the primary's resources).
    */
   cost(): { primary: number; shadow: number } {
-    return { primary: this.primaryCount(), shadow: this.shadowCount() * this.spec.shadowResourceFraction };
+    return { primary: this.primaryCount(), shadow: sum(this.shadows) * this.spec.shadowResourceFraction + sum(this.detached) };
   }
 }
 
@@ -110,10 +102,21 @@ function sum(batches: Batch[]): number {
   return batches.reduce((n, b) => n + b.count, 0);
 }
 
+/** Removes `count` pods from the oldest batches. */
+function take(batches: Batch[], count: number): void {
+  let left = count;
+  for (const b of batches) {
+    const n = Math.min(b.count, left);
+    b.count -= n;
+    left -= n;
+  }
+  for (let i = batches.length - 1; i >= 0; i--) if (batches[i].count === 0) batches.splice(i, 1);
+}
+
 function scale(batches: Batch[], target: number, readyAt: number): void {
   const current = sum(batches);
   if (target > current) {
-    batches.push({ count: target - current, readyAt, fullAt: readyAt });
+    batches.push({ count: target - current, readyAt });
     return;
   }
   // Remove the newest pods first (still starting before ready).

@@ -49,7 +49,7 @@ export class ScheduledForecaster {
     const step = this.spec.fitStepSeconds;
     const perBucket = Math.max(1, Math.round(step / trace.stepSeconds));
     // Only what has happened by `now`, in whole buckets.
-    const available = Math.min(trace.values.length, Math.floor((now - trace.start) / trace.stepSeconds));
+    const available = Math.max(0, Math.min(trace.values.length, Math.floor((now - trace.start) / trace.stepSeconds)));
     const buckets = Math.floor(available / perBucket);
     const keep = Math.min(buckets, Math.floor(this.spec.historySeconds / step));
     const first = buckets - keep;

@@ -1,16 +1,15 @@
 /**
- * A scaling policy of the simulator. Each sync period it sees the present (never the future, but for
- * the oracle) and says either the metric value the HPA gets or, for the oracle, the replicas directly,
- * and for shadowscale the shadow pool it wants and whether to promote.
+ * A scaling policy of the simulator. Each sync period it sees the past (never the future, but for the
+ * oracle), as late as its pipeline delivers it, and says either the metric value the HPA gets or, for
+ * the oracle, the replicas directly, and for shadowscale the shadow pool it wants.
  */
 import type { Trace } from './trace.ts';
 
 export interface PolicyContext {
   now: number;
-  /** Load averaged over the last minute, as rate(...[1m]) gives it. */
-  observed: number;
-  /** Load and ready capacity at this tick (a primary short of capacity is degraded). */
-  load: number;
+  /** rate(...[1m]) at time `t` ≤ now: the mean load of the minute before `t`. Read it as late as the policy's pipeline would. */
+  observedAt(t: number): number;
+  /** Ready capacity at this tick. */
   capacity: number;
 }
 
@@ -21,8 +20,18 @@ export interface PolicyDecision {
   replicas?: number;
   /** Shadow pool size wanted. */
   shadowPool?: number;
-  /** Promote warm shadows now. */
-  promote?: boolean;
+}
+
+/**
+ * How late each side sees the load. Both read the same scrapes: a rate over a minute of samples
+ * scraped every `scrapeDelaySeconds` lags the true one-minute mean by about that much. The reactive
+ * HPA then reads it at every sync (prometheus-adapter or KEDA query on demand). shadowscale's adapter
+ * reads the recorded rate at its `step`, every `refresh` (plus up to `jitter` of it), and serves what
+ * it read last until the next refresh.
+ */
+export interface PipelineSpec {
+  scrapeDelaySeconds: number;
+  adapter: { stepSeconds: number; refreshSeconds: number; jitter: number };
 }
 
 export interface PolicySetup {
@@ -35,12 +44,13 @@ export interface PolicySetup {
   maxReplicas: number;
   shadow: { minReplicas: number; maxReplicas: number; resourceFraction: number };
   forecast: { fitStepSeconds: number; historySeconds: number; refitSeconds: number; rescoreSeconds: number };
+  pipeline: PipelineSpec;
 }
 
 export interface Policy {
   readonly name: string;
   readonly usesShadows: boolean;
-  /** Scale-downs detach ready primaries into the shadow pool instead of killing them (issue 9's instance detachment). */
+  /** Scale-downs detach ready primaries into the pool instead of killing them, and scale-ups take them back (the warm pool). */
   readonly scaleDownIntoPool?: boolean;
   decide(ctx: PolicyContext): PolicyDecision;
   /** Counters worth reporting (fits made, promotions asked...). */

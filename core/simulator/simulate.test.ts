@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Cluster } from './cluster.ts';
-import { defaultSpec, hpaFrontier, POLICIES, simulate, unservedAtEqualCost, type PolicyResult } from './simulate.ts';
+import { defaultSpec, hpaAtEqualCost, hpaFrontier, POLICIES, simulate } from './simulate.ts';
 import type { Trace } from './trace.ts';
 import { autoCapacity, loadAt, peakLoad } from './trace.ts';
 
@@ -29,7 +29,7 @@ describe('trace', () => {
 
 describe('cluster', () => {
   it('starts pods one lag after the decision and removes the newest (starting) ones first', () => {
-    const c = new Cluster({ capacityPerReplica: 10, provisioningLagSeconds: 120, shadowResourceFraction: 0.5, resizeDelaySeconds: 30 });
+    const c = new Cluster({ capacityPerReplica: 10, provisioningLagSeconds: 120, shadowResourceFraction: 0.5 });
     c.seed(2, 0, 0);
     c.scalePrimaries(5, 100);
     expect(c.capacity(219)).toBe(20);
@@ -39,30 +39,32 @@ describe('cluster', () => {
     expect(c.primaryCount()).toBe(3);
   });
 
-  it('promotes warm shadows: half a replica at once, a full one after the resize, and charges them in full', () => {
-    const c = new Cluster({ capacityPerReplica: 10, provisioningLagSeconds: 120, shadowResourceFraction: 0.5, resizeDelaySeconds: 30 });
-    c.seed(2, 3, 0);
-    expect(c.cost()).toEqual({ primary: 2, shadow: 1.5 });
-    expect(c.promote(2, 100)).toBe(2);
-    expect(c.capacity(100)).toBe(20 + 2 * 5);
-    expect(c.capacity(130)).toBe(40);
-    expect(c.cost()).toEqual({ primary: 4, shadow: 0.5 });
-    expect(c.promote(5, 100)).toBe(1); // only one warm shadow left
-  });
-
-  it('detaches ready pods into the pool on a scale-down, up to the room given, warm at once', () => {
-    const c = new Cluster({ capacityPerReplica: 10, provisioningLagSeconds: 120, shadowResourceFraction: 0.5, resizeDelaySeconds: 30 });
+  it('detaches ready pods into the pool on a scale-down, up to the room given, and takes them back first on a scale-up, ready at once', () => {
+    const c = new Cluster({ capacityPerReplica: 10, provisioningLagSeconds: 120, shadowResourceFraction: 0.5 });
     c.seed(6, 1, 0);
     c.scalePrimaries(8, 100); // 2 starting
     // Down to 3: the 2 starting pods go first (not detached), then 3 ready ones, of which 2 fit the pool.
-    expect(c.scalePrimaries(3, 150, 2)).toBe(2);
+    expect(c.scalePrimaries(3, 150, 2)).toEqual({ detached: 2, returned: 0 });
     expect(c.primaryCount()).toBe(3);
     expect(c.shadowCount()).toBe(3);
-    expect(c.readyShadows(150)).toBe(3);
-    expect(c.cost()).toEqual({ primary: 3, shadow: 1.5 });
+    expect(c.detachedCount()).toBe(2);
+    // Detached pods keep the primary's resources: a full replica each; the planned shadow half of one.
+    expect(c.cost()).toEqual({ primary: 3, shadow: 0.5 + 2 });
     // Without room, a scale-down kills as before.
-    expect(c.scalePrimaries(2, 160, 0)).toBe(0);
+    expect(c.scalePrimaries(2, 160, 0)).toEqual({ detached: 0, returned: 0 });
     expect(c.shadowCount()).toBe(3);
+    // Up to 5: the 2 detached pods come back serving at once, a third one starts.
+    expect(c.scalePrimaries(5, 200)).toEqual({ detached: 0, returned: 2 });
+    expect(c.capacity(200)).toBe(40);
+    expect(c.capacity(320)).toBe(50);
+    expect(c.detachedCount()).toBe(0);
+  });
+
+  it('gives no capacity to shadows: they serve no live traffic', () => {
+    const c = new Cluster({ capacityPerReplica: 10, provisioningLagSeconds: 120, shadowResourceFraction: 0.5 });
+    c.seed(2, 5, 0);
+    expect(c.capacity(1000)).toBe(20);
+    expect(c.cost()).toEqual({ primary: 2, shadow: 2.5 });
   });
 });
 
@@ -105,18 +107,24 @@ describe('simulate', () => {
 });
 
 describe('equal-cost comparison', () => {
-  const point = (replicaSeconds: number, unservedFraction: number) => ({ replicaSeconds, unservedFraction }) as PolicyResult;
-  const frontier = [point(100, 0.1), point(200, 0.02), point(400, 0.01)];
+  const trace = stepTrace(4, 40, 120, 90, 40);
 
-  it('interpolates hpa\'s unserved fraction at the same cost', () => {
-    expect(unservedAtEqualCost(frontier, 150).value).toBeCloseTo(0.06, 12);
-    expect(unservedAtEqualCost(frontier, 150).extrapolated).toBe(false);
-    expect(unservedAtEqualCost(frontier, 300).value).toBeCloseTo(0.015, 12);
+  it('finds the hpa target that spends exactly the given replica-seconds, by bisection', () => {
+    const at07 = simulate(trace, POLICIES.hpa, spec({ targetUtilization: 0.7 }));
+    const equal = hpaAtEqualCost(trace, spec(), at07.replicaSeconds);
+    expect(equal.extrapolated).toBe(false);
+    // The cost matches to 0.1 %, so the unserved fraction is the one of (about) that target.
+    const there = simulate(trace, POLICIES.hpa, spec({ targetUtilization: equal.targetUtilization }));
+    expect(Math.abs(there.replicaSeconds - at07.replicaSeconds) / at07.replicaSeconds).toBeLessThan(0.002);
+    expect(equal.value).toBeCloseTo(at07.unservedFraction, 3);
+    expect(equal.runs).toBeLessThan(40);
   });
 
-  it('clamps beyond the frontier and says so', () => {
-    expect(unservedAtEqualCost(frontier, 50)).toEqual({ value: 0.1, extrapolated: true });
-    expect(unservedAtEqualCost(frontier, 500)).toEqual({ value: 0.01, extrapolated: true });
+  it('says when no target spends that much, or that little, and gives the nearest end', () => {
+    const dearest = simulate(trace, POLICIES.hpa, spec({ targetUtilization: 0.05 }));
+    expect(hpaAtEqualCost(trace, spec(), dearest.replicaSeconds * 2)).toMatchObject({ value: dearest.unservedFraction, targetUtilization: 0.05, extrapolated: true });
+    const cheapest = simulate(trace, POLICIES.hpa, spec({ targetUtilization: 1 }));
+    expect(hpaAtEqualCost(trace, spec(), cheapest.replicaSeconds / 2)).toMatchObject({ value: cheapest.unservedFraction, targetUtilization: 1, extrapolated: true });
   });
 
   it('draws hpa\'s frontier from 0.95 down to 0.3: more replica-seconds, no more unserved load', () => {

@@ -1,16 +1,18 @@
 /**
  * Replays a trace through the cluster model under a policy, one HPA sync period (15 s) at a time, and
  * measures what users and the bill would see. Every policy starts from the same state after the same
- * warm-up (history the forecasting policies may learn from, not scored).
+ * warm-up (history the forecasting policies may learn from, not scored), and sees the load as late as
+ * its pipeline would deliver it (policy.ts PipelineSpec). Only the trace's real samples are scored:
+ * a filled gap is an interpolation that reads the sample after it.
  */
 import { Cluster } from './cluster.ts';
 import { HpaController } from '../hpa.ts';
-import type { Policy, PolicyFactory, PolicySetup } from './policy.ts';
+import type { PipelineSpec, Policy, PolicyFactory, PolicySetup } from './policy.ts';
 import { holtWintersPolicy } from './policies/holt-winters.ts';
 import { hpaPolicy } from './policies/hpa.ts';
 import { oraclePolicy } from './policies/oracle.ts';
 import { shadowscalePolicy, shadowscalePoolPolicy } from './policies/shadowscale.ts';
-import { loadAt, traceEnd, type Trace } from './trace.ts';
+import { loadAt, sampledAt, traceEnd, type Trace } from './trace.ts';
 
 export const POLICIES: Record<string, PolicyFactory> = {
   hpa: hpaPolicy,
@@ -28,15 +30,13 @@ export interface SimulationSpec {
   minReplicas: number;
   maxReplicas: number;
   shadowResourceFraction: number;
-  resizeDelaySeconds: number;
-  /** From the decision to promote to the promoted shadows serving (alert, webhook, API call). */
-  promotionDelaySeconds: number;
   shadowMinReplicas: number;
   shadowMaxReplicas: number;
   /** Trace time used only as history before scoring starts. */
   warmupSeconds: number;
   tickSeconds: number;
   forecast: PolicySetup['forecast'];
+  pipeline: PipelineSpec;
 }
 
 export interface TimelinePoint {
@@ -50,7 +50,7 @@ export interface TimelinePoint {
 export interface PolicyResult {
   policy: string;
   targetUtilization: number;
-  /** Request-seconds above ready capacity. */
+  /** Request-seconds above ready capacity, at the ticks on real samples. */
   unserved: number;
   unservedFraction: number;
   violationSeconds: number;
@@ -58,7 +58,11 @@ export interface PolicyResult {
   shadowReplicaSeconds: number;
   peakReplicas: number;
   scaleActions: number;
-  promotions: number;
+  /** Pods the warm pool returned to the primary, ready at once (shadowscale+pool). */
+  poolReturns: number;
+  /** Ticks scored (on real samples) and skipped (on filled gaps). */
+  scoredTicks: number;
+  skippedTicks: number;
   stats: Record<string, number>;
   /** One point a minute, for plots. */
   timeline: TimelinePoint[];
@@ -74,13 +78,13 @@ export function defaultSpec(overrides: Partial<SimulationSpec> & Pick<Simulation
     minReplicas: 1,
     maxReplicas: 1000,
     shadowResourceFraction: 0.5,
-    resizeDelaySeconds: 30,
-    promotionDelaySeconds: 30,
     shadowMinReplicas: 1,
     shadowMaxReplicas: 5,
     warmupSeconds: 3 * 86_400,
     tickSeconds: 15,
     forecast: { fitStepSeconds: 300, historySeconds: 3 * 86_400, refitSeconds: 3600, rescoreSeconds: 86_400 },
+    // A 30 s scrape interval; the adapter's defaults (adapter.step, refresh, jitter).
+    pipeline: { scrapeDelaySeconds: 30, adapter: { stepSeconds: 60, refreshSeconds: 60, jitter: 0.1 } },
     ...overrides,
   };
 }
@@ -105,13 +109,13 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
     maxReplicas: spec.maxReplicas,
     shadow: { minReplicas: spec.shadowMinReplicas, maxReplicas: spec.shadowMaxReplicas, resourceFraction: spec.shadowResourceFraction },
     forecast: spec.forecast,
+    pipeline: spec.pipeline,
   };
   const policy: Policy = factory(setup);
   const cluster = new Cluster({
     capacityPerReplica: spec.capacityPerReplica,
     provisioningLagSeconds: spec.provisioningLagSeconds,
     shadowResourceFraction: spec.shadowResourceFraction,
-    resizeDelaySeconds: spec.resizeDelaySeconds,
   });
   const hpa = new HpaController({ minReplicas: spec.minReplicas, maxReplicas: spec.maxReplicas, targetAverageValue: spec.targetUtilization * spec.capacityPerReplica });
 
@@ -122,10 +126,16 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
   let specReplicas = clamp(Math.ceil(loadAt(trace, start) / (spec.targetUtilization * spec.capacityPerReplica)), spec.minReplicas, spec.maxReplicas);
   cluster.seed(specReplicas, policy.usesShadows ? spec.shadowMinReplicas : 0, start - spec.provisioningLagSeconds);
 
-  // rate(...[1m]): the mean of the last minute's ticks.
+  // rate(...[1m]) at t: the mean of the minute's ticks up to t. A policy reads it as late as its pipeline does.
   const windowTicks = Math.max(1, Math.round(60 / tick));
-  const recent: number[] = [];
-  let recentSum = 0;
+  let now = start;
+  const observedAt = (t: number): number => {
+    if (t > now + 1e-9) throw new RangeError(`a policy read the load at ${t}, after the present ${now}`);
+    let sum = 0;
+    // Before the trace begins there is no sample: its first value stands in (not a drop to zero).
+    for (let k = 0; k < windowTicks; k++) sum += loadAt(trace, Math.max(trace.start, t - k * tick));
+    return sum / windowTicks;
+  };
 
   let unserved = 0;
   let total = 0;
@@ -134,66 +144,65 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
   let shadowReplicaSeconds = 0;
   let peakReplicas = specReplicas;
   let scaleActions = 0;
-  let promotions = 0;
-  let pendingPromotionAt = Infinity;
-  // Pods detached into the pool by scale-downs, kept warm for DETACHED_IDLE_SECONDS (when and how many).
+  let poolReturns = 0;
+  let scoredTicks = 0;
+  let skippedTicks = 0;
+  // Pods detached into the pool by scale-downs: the warm pool shrinks back after DETACHED_IDLE_SECONDS.
   const detachedAt: Array<{ t: number; count: number }> = [];
   const timeline: TimelinePoint[] = [];
 
   for (let t = start; t < end; t += tick) {
+    now = t;
     const load = loadAt(trace, t);
     const capacity = cluster.capacity(t);
-    const short = Math.max(0, load - capacity);
-    unserved += short * tick;
-    total += load * tick;
-    if (short > 0) violationSeconds += tick;
+    const scored = sampledAt(trace, t);
+    if (scored) {
+      const short = Math.max(0, load - capacity);
+      unserved += short * tick;
+      total += load * tick;
+      if (short > 0) violationSeconds += tick;
+      scoredTicks++;
+    } else skippedTicks++;
     if ((t - start) % 60 < tick) timeline.push({ t, load, capacity, replicas: cluster.primaryCount(), shadows: cluster.shadowCount() });
 
-    recent.push(load);
-    recentSum += load;
-    if (recent.length > windowTicks) recentSum -= recent.shift()!;
-    const observed = recentSum / recent.length;
-
-    const decision = policy.decide({ now: t, observed, load, capacity });
-
-    // A promotion decided now lands after the alert → webhook → API-call delay.
-    if (t >= pendingPromotionAt) {
-      const deficit = Math.max(0, load - cluster.capacity(t));
-      const shadowServes = spec.capacityPerReplica * spec.shadowResourceFraction;
-      const wanted = Math.max(1, Math.ceil(deficit / shadowServes));
-      const promoted = cluster.promote(wanted, t);
-      if (promoted > 0) {
-        promotions += promoted;
-        // The receiver raises the primary's replicas by the promoted shadows, so the HPA starts from there.
-        specReplicas = cluster.primaryCount();
-      }
-      pendingPromotionAt = Infinity;
-    }
-    if (decision.promote && pendingPromotionAt === Infinity && cluster.readyShadows(t) > 0) pendingPromotionAt = t + spec.promotionDelaySeconds;
+    const decision = policy.decide({ now: t, observedAt, capacity });
 
     let desired: number;
     if (decision.replicas !== undefined) desired = decision.replicas;
-    else desired = hpa.sync(t, decision.metric ?? observed, specReplicas, cluster.primaryCount());
+    else desired = hpa.sync(t, decision.metric ?? observedAt(t), specReplicas, cluster.primaryCount());
     if (desired !== specReplicas) scaleActions++;
     specReplicas = desired;
     if (policy.scaleDownIntoPool) {
-      while (detachedAt.length > 0 && t - detachedAt[0].t >= DETACHED_IDLE_SECONDS) detachedAt.shift();
-      const kept = detachedAt.reduce((n, d) => n + d.count, 0);
-      const room = Math.max(0, spec.shadowMaxReplicas - Math.max(kept, decision.shadowPool ?? 0));
-      const detached = cluster.scalePrimaries(desired, t, room);
-      if (detached > 0) detachedAt.push({ t, count: detached });
-      // The pool keeps the planner's size, or the detached pods until they have idled long enough.
-      const keep = detachedAt.reduce((n, d) => n + d.count, 0);
-      if (decision.shadowPool !== undefined) cluster.scaleShadows(Math.min(spec.shadowMaxReplicas, Math.max(decision.shadowPool, keep)), t);
+      // Detached pods idle for long enough are deleted (the pool's de-provisioning), the oldest first.
+      let expired = 0;
+      while (detachedAt.length > 0 && t - detachedAt[0].t >= DETACHED_IDLE_SECONDS) expired += detachedAt.shift()!.count;
+      if (expired > 0) cluster.dropDetached(expired);
+      const planned = decision.shadowPool ?? 0;
+      const room = Math.max(0, spec.shadowMaxReplicas - planned - cluster.detachedCount());
+      const moved = cluster.scalePrimaries(desired, t, room);
+      // Returned pods leave the newest detachments last: take them from the record's end.
+      for (let left = moved.returned; left > 0 && detachedAt.length > 0; ) {
+        const d = detachedAt[detachedAt.length - 1];
+        const n = Math.min(d.count, left);
+        d.count -= n;
+        left -= n;
+        if (d.count === 0) detachedAt.pop();
+      }
+      if (moved.detached > 0) detachedAt.push({ t, count: moved.detached });
+      poolReturns += moved.returned;
+      cluster.scaleShadows(Math.min(spec.shadowMaxReplicas, planned), t);
     } else {
       cluster.scalePrimaries(desired, t);
       if (policy.usesShadows && decision.shadowPool !== undefined) cluster.scaleShadows(decision.shadowPool, t);
     }
     peakReplicas = Math.max(peakReplicas, cluster.primaryCount());
-    // The pods that exist after this sync's decisions run (and cost) until the next one.
-    const cost = cluster.cost();
-    replicaSeconds += (cost.primary + cost.shadow) * tick;
-    shadowReplicaSeconds += cost.shadow * tick;
+    // The pods that exist after this sync's decisions run (and cost) until the next one; counted over
+    // the scored ticks, as the unserved load is.
+    if (scored) {
+      const cost = cluster.cost();
+      replicaSeconds += (cost.primary + cost.shadow) * tick;
+      shadowReplicaSeconds += cost.shadow * tick;
+    }
   }
 
   return {
@@ -206,7 +215,9 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
     shadowReplicaSeconds,
     peakReplicas,
     scaleActions,
-    promotions,
+    poolReturns,
+    scoredTicks,
+    skippedTicks,
     stats: policy.stats?.() ?? {},
     timeline,
   };
@@ -218,24 +229,49 @@ export function hpaFrontier(trace: Trace, spec: SimulationSpec): PolicyResult[] 
   return targets.map((targetUtilization) => simulate(trace, hpaPolicy, { ...spec, targetUtilization }));
 }
 
+export interface EqualCost {
+  /** The reactive HPA's unserved fraction at the given replica-seconds. */
+  value: number;
+  /** Its target utilisation there. */
+  targetUtilization: number;
+  /** The cost lies outside what targets from 0.05 to 1 spend: the nearest end's figures, not a match. */
+  extrapolated: boolean;
+  /** Simulations run to find it. */
+  runs: number;
+}
+
 /**
- * hpa's unserved fraction at the same replica-seconds, interpolated linearly on its frontier; clamped
- * to the frontier's ends (`extrapolated` says so) when the cost lies outside it.
+ * The reactive HPA's unserved fraction at exactly `replicaSeconds`, found by bisection on its target
+ * utilisation (its cost falls as the target rises) until a target spends within 0.1 % of it; where the
+ * cost jumps past it, the two settings 1e-4 apart on either side are mixed linearly. Never a chord
+ * across a coarse frontier; outside the range of targets, the nearest end, marked `extrapolated`.
  */
-export function unservedAtEqualCost(frontier: readonly PolicyResult[], replicaSeconds: number): { value: number; extrapolated: boolean } {
-  const points = [...frontier].sort((a, b) => a.replicaSeconds - b.replicaSeconds);
-  if (replicaSeconds <= points[0].replicaSeconds) return { value: points[0].unservedFraction, extrapolated: replicaSeconds < points[0].replicaSeconds };
-  const last = points[points.length - 1];
-  if (replicaSeconds >= last.replicaSeconds) return { value: last.unservedFraction, extrapolated: replicaSeconds > last.replicaSeconds };
-  for (let i = 1; i < points.length; i++) {
-    const a = points[i - 1];
-    const b = points[i];
-    if (replicaSeconds <= b.replicaSeconds) {
-      const w = (replicaSeconds - a.replicaSeconds) / (b.replicaSeconds - a.replicaSeconds);
-      return { value: a.unservedFraction + w * (b.unservedFraction - a.unservedFraction), extrapolated: false };
-    }
+export function hpaAtEqualCost(trace: Trace, spec: SimulationSpec, replicaSeconds: number): EqualCost {
+  let runs = 0;
+  const at = (targetUtilization: number) => {
+    runs++;
+    return simulate(trace, hpaPolicy, { ...spec, targetUtilization });
+  };
+  let dear = at(0.05);
+  let cheap = at(1);
+  if (replicaSeconds >= dear.replicaSeconds) return { value: dear.unservedFraction, targetUtilization: 0.05, extrapolated: replicaSeconds > dear.replicaSeconds, runs };
+  if (replicaSeconds <= cheap.replicaSeconds) return { value: cheap.unservedFraction, targetUtilization: 1, extrapolated: replicaSeconds < cheap.replicaSeconds, runs };
+  // The HPA's cost is a step function of its target (whole replicas): stop on a target within 0.1 %
+  // of the cost, or when the bracket is 1e-4 wide around a jump (then the two settings are mixed).
+  while (dear.targetUtilization - cheap.targetUtilization < -1e-4) {
+    const mid = at((dear.targetUtilization + cheap.targetUtilization) / 2);
+    if (Math.abs(mid.replicaSeconds - replicaSeconds) <= 1e-3 * replicaSeconds) return { value: mid.unservedFraction, targetUtilization: mid.targetUtilization, extrapolated: false, runs };
+    if (mid.replicaSeconds >= replicaSeconds) dear = mid;
+    else cheap = mid;
   }
-  return { value: last.unservedFraction, extrapolated: true };
+  const span = dear.replicaSeconds - cheap.replicaSeconds;
+  const w = span > 0 ? (replicaSeconds - cheap.replicaSeconds) / span : 0;
+  return {
+    value: cheap.unservedFraction + w * (dear.unservedFraction - cheap.unservedFraction),
+    targetUtilization: cheap.targetUtilization + w * (dear.targetUtilization - cheap.targetUtilization),
+    extrapolated: false,
+    runs,
+  };
 }
 
 function clamp(x: number, lo: number, hi: number): number {

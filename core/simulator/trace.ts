@@ -10,6 +10,11 @@ export interface Trace {
   stepSeconds: number;
   /** Requests per second; each holds until the next point. */
   values: Float64Array;
+  /**
+   * 1 where the point is a real sample, 0 where a gap was filled (by interpolation, which reads the
+   * sample after the gap: the future). Absent: every point is real. Only real points are scored.
+   */
+  sampled?: Uint8Array;
 }
 
 export function traceFromSeries(series: Series, options: { compress?: number; zeroIsMissing?: boolean } = {}): Trace {
@@ -17,7 +22,7 @@ export function traceFromSeries(series: Series, options: { compress?: number; ze
   if (!(compress > 0)) throw new RangeError(`compression factor must be positive, got ${compress}`);
   const prepared = prepareSeries(series, { zeroIsMissing: options.zeroIsMissing });
   // Time compression: a day of the trace passes in 1/compress of a day; the load per second is kept.
-  return { start: prepared.start, stepSeconds: prepared.stepSeconds / compress, values: prepared.values };
+  return { start: prepared.start, stepSeconds: prepared.stepSeconds / compress, values: prepared.values, sampled: prepared.sampled };
 }
 
 export function traceEnd(trace: Trace): number {
@@ -28,6 +33,12 @@ export function traceEnd(trace: Trace): number {
 export function loadAt(trace: Trace, t: number): number {
   const i = Math.floor((t - trace.start) / trace.stepSeconds);
   return i >= 0 && i < trace.values.length ? trace.values[i] : 0;
+}
+
+/** Whether the point that holds at t is a real sample (not a filled gap); false outside the trace. */
+export function sampledAt(trace: Trace, t: number): boolean {
+  const i = Math.floor((t - trace.start) / trace.stepSeconds);
+  return i >= 0 && i < trace.values.length && (trace.sampled === undefined || trace.sampled[i] === 1);
 }
 
 /** Highest load over [from, to], step-held. */

@@ -12,10 +12,11 @@ export const holtWintersPolicy: PolicyFactory = (setup) => {
     name: 'holt-winters',
     usesShadows: false,
     decide(ctx) {
+      const observed = ctx.observedAt(ctx.now - setup.pipeline.scrapeDelaySeconds);
       const f = forecaster.at(ctx.now);
-      if (!f) return { metric: ctx.observed };
+      if (!f) return { metric: observed };
       const i = Math.min(f.point.length - 1, Math.max(0, Math.floor((ctx.now + setup.provisioningLagSeconds - f.start) / f.stepSeconds)));
-      return { metric: Math.max(ctx.observed, f.point[i]) };
+      return { metric: Math.max(observed, f.point[i]) };
     },
     stats: () => ({ fits: forecaster.fits }),
   };

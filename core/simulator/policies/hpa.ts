@@ -1,8 +1,8 @@
-/** Reactive HPA: the observed load over the last minute, as the metric. */
+/** Reactive HPA: the load over the last minute, as the scrapes deliver it, as the metric. */
 import type { PolicyFactory } from '../policy.ts';
 
-export const hpaPolicy: PolicyFactory = () => ({
+export const hpaPolicy: PolicyFactory = (setup) => ({
   name: 'hpa',
   usesShadows: false,
-  decide: (ctx) => ({ metric: ctx.observed }),
+  decide: (ctx) => ({ metric: ctx.observedAt(ctx.now - setup.pipeline.scrapeDelaySeconds) }),
 });

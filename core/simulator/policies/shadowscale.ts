@@ -1,13 +1,18 @@
 /**
- * shadowscale: the planner's predicted load fed to the same HPA, plus the warm shadow pool the planner
- * sizes. As live, the plan is anchored: the load observed now, plus the rise the forecast (chosen by
- * backtest, refitted on a schedule) expects over the provisioning lag, plus two standard deviations of
- * the load's own change over a lag in the last hour. Its HPA targets `capacityPerReplica`, as the
- * adapter's documentation prescribes (the plan carries the headroom), where the reactive HPA keeps its
- * utilisation target; the metric is scaled so that the shared HPA model does exactly that.
- * Shadows are promoted when the primaries fall short of the load (a degraded primary), or when the
- * load leaves the forecast's 95 % band (an anomaly) and eats into the headroom, as the receiver does
- * on those alerts.
+ * shadowscale as the product runs it: the adapter's plan fed to the HPA, plus the warm shadow pool the
+ * plan sizes. The plan is the adapter's own (core/planner/serving.ts): the load the adapter observed,
+ * plus the rise the forecast (chosen by backtest, refitted on a schedule) expects over the provisioning
+ * lag, plus two standard deviations of the load's own change over a lag in the last hour. The adapter
+ * sees the load as its pipeline delivers it: the recorded rate at its step, read at each refresh (with
+ * its jitter), served until the next one (policy.ts PipelineSpec). Its HPA targets
+ * `capacityPerReplica`, as the adapter's documentation prescribes (the plan carries the headroom), where
+ * the reactive HPA keeps its utilisation target; the metric is scaled so that the shared HPA model does
+ * exactly that.
+ *
+ * The shadows serve no live traffic here: the receiver's promotion is a swap of roles that first grows
+ * the standby to the serving set's size, so it adds no capacity within a provisioning lag, and the
+ * simulator must not credit one. (The receiver's pre-scale, which raises the HPA's floor on an alert,
+ * is not modelled yet: the plan already drives the HPA.)
  */
 import { plan } from '../../planner/planner.ts';
 import { forecastWindow, VOLATILITY_WINDOW_SECONDS, volatilityOf } from '../../planner/serving.ts';
@@ -16,8 +21,20 @@ import type { PolicyFactory } from '../policy.ts';
 
 export const shadowscalePolicy: PolicyFactory = (setup) => shadowscale(setup, false);
 
-/** shadowscale whose scale-downs move pods into the shadow pool, kept there for an idle period. */
+/** shadowscale whose scale-downs move pods into the pool, and whose scale-ups take them back (the warm pool). */
 export const shadowscalePoolPolicy: PolicyFactory = (setup) => shadowscale(setup, true);
+
+/** A small deterministic generator (mulberry32), so that a run's refresh jitter is the same every time. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
 
 function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): ReturnType<PolicyFactory> {
   const forecaster = new ScheduledForecaster(setup.trace, { model: 'auto', lagSeconds: setup.provisioningLagSeconds, ...setup.forecast });
@@ -26,34 +43,42 @@ function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): Re
     primary: { minReplicas: setup.minReplicas, maxReplicas: setup.maxReplicas },
     shadow: setup.shadow,
   };
-  // The observed load of the last hour and a lag (what the adapter's history holds for the volatility).
-  const keep = Math.ceil((VOLATILITY_WINDOW_SECONDS + setup.provisioningLagSeconds) / setup.tickSeconds) + 2;
-  const recent: { timestamps: number[]; values: number[] } = { timestamps: [], values: [] };
-  let anomalies = 0;
+  const { scrapeDelaySeconds: delay, adapter } = setup.pipeline;
+  const step = adapter.stepSeconds;
+  // What the adapter's history holds of the last hour and a lag (for the volatility), one point a step.
+  const keep = Math.ceil((VOLATILITY_WINDOW_SECONDS + setup.provisioningLagSeconds) / step) + 2;
+  const read: { timestamps: number[]; values: number[] } = { timestamps: [], values: [] };
+  const jitter = seeded(1);
+  let nextRefresh = -Infinity;
+  let refreshes = 0;
   return {
     name: intoPool ? 'shadowscale+pool' : 'shadowscale',
     usesShadows: true,
     scaleDownIntoPool: intoPool,
     decide(ctx) {
-      recent.timestamps.push(ctx.now);
-      recent.values.push(ctx.observed);
-      if (recent.values.length > keep) {
-        recent.timestamps.shift();
-        recent.values.shift();
+      if (ctx.now >= nextRefresh) {
+        // A refresh: the step points up to now, each the recorded rate as the scrapes had delivered it.
+        const newest = Math.floor(ctx.now / step) * step;
+        const last = read.timestamps[read.timestamps.length - 1] ?? -Infinity;
+        for (let t = Math.max(last + step, newest - (keep - 1) * step); t <= newest; t += step) {
+          read.timestamps.push(t);
+          read.values.push(ctx.observedAt(t - delay));
+        }
+        if (read.values.length > keep) {
+          read.timestamps.splice(0, read.values.length - keep);
+          read.values.splice(0, read.values.length - keep);
+        }
+        nextRefresh = ctx.now + adapter.refreshSeconds * (1 + adapter.jitter * jitter());
+        refreshes++;
       }
-      const f = forecaster.at(ctx.now);
+      const observed = read.values[read.values.length - 1];
+      // Refitted on the history the scrapes had delivered by now.
+      const f = forecaster.at(ctx.now - delay);
       // What the adapter serves (adapter/serving.ts view()): the same window, volatility and plan.
       const window = f ? forecastWindow(f, ctx.now, setup.provisioningLagSeconds) : undefined;
-      const p = plan(spec, { forecast: window, trusted: forecaster.trusted, observedLoad: ctx.observed, lagVolatility: volatilityOf(recent, setup.tickSeconds, setup.provisioningLagSeconds) });
-      const upperNow = window ? window.upper95[0] : Infinity;
-      const anomaly = ctx.observed > upperNow;
-      const degraded = ctx.load > ctx.capacity;
-      if (anomaly) anomalies++;
-      // An anomaly only promotes once it eats into the headroom the HPA keeps: the band is a forecast
-      // of 5-minute means, and minute-level noise crosses it without needing capacity.
-      const promote = degraded || (anomaly && ctx.load > setup.targetUtilization * ctx.capacity);
-      return { metric: setup.targetUtilization * p.predictedLoad, shadowPool: p.shadowPoolSize, promote };
+      const p = plan(spec, { forecast: window, trusted: forecaster.trusted, observedLoad: observed, lagVolatility: volatilityOf(read, step, setup.provisioningLagSeconds) });
+      return { metric: setup.targetUtilization * p.predictedLoad, shadowPool: p.shadowPoolSize };
     },
-    stats: () => ({ fits: forecaster.fits, anomalyTicks: anomalies, trusted: forecaster.trusted ? 1 : 0 }),
+    stats: () => ({ fits: forecaster.fits, refreshes, trusted: forecaster.trusted ? 1 : 0 }),
   };
 }
