@@ -20,7 +20,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, '..', 'shared', 'data');
 
 
-/** Every policy, and shadowscale with scale-down into the pool (issue 9's instance detachment). */
+/** Every policy, and shadowscale with the warm pool (scale-downs detach pods, scale-ups take them back). */
 const POLICY_NAMES = ['hpa', 'holt-winters', 'shadowscale', 'shadowscale+pool', 'oracle'];
 
 interface Job {
@@ -86,11 +86,15 @@ async function main(): Promise<void> {
   const summary: Record<string, Record<string, number>> = {};
   for (const lag of lags) {
     const at = outcomes.filter((o) => o.lag === lag && o.report);
-    const table = new Table({ style: { head: [], border: [] }, head: ['trace', 'policy', 'unserved', 'hpa at equal cost', 'replica-s ÷ hpa', 'shadow share', 'violation min'] });
+    const table = new Table({ style: { head: [], border: [] }, head: ['trace', 'policy', 'unserved', 'hpa at equal cost', '÷ hpa at equal cost', 'replica-s ÷ hpa', 'shadow share', 'violation min', 'scored'] });
     for (const o of at) {
       const hpa = o.report!.policies.find((p) => p.policy === 'hpa')!;
       for (const p of o.report!.policies) {
-        table.push([o.trace.split('/').pop()!.replace('.csv', ''), p.policy, pct(p.unservedFraction), pct(p.hpaUnservedAtEqualCost), (p.replicaSeconds / hpa.replicaSeconds).toFixed(3), (p.shadowReplicaSeconds / p.replicaSeconds).toFixed(3), (p.violationSeconds / 60).toFixed(0)]);
+        // `*`: no hpa target spends this much (or this little); the figure is the nearest end's.
+        const mark = p.equalCostExtrapolated ? ' *' : '';
+        const ratio = p.hpaUnservedAtEqualCost > 0 ? (p.unservedFraction / p.hpaUnservedAtEqualCost).toFixed(3) : '-';
+        const scored = `${((100 * p.scoredTicks) / (p.scoredTicks + p.skippedTicks)).toFixed(0)} %`;
+        table.push([o.trace.split('/').pop()!.replace('.csv', ''), p.policy, pct(p.unservedFraction), `${pct(p.hpaUnservedAtEqualCost)}${mark}`, `${ratio}${mark}`, (p.replicaSeconds / hpa.replicaSeconds).toFixed(3), (p.shadowReplicaSeconds / p.replicaSeconds).toFixed(3), (p.violationSeconds / 60).toFixed(0), scored]);
       }
     }
     const pick = (policy: string, field: 'unservedFraction' | 'hpaUnservedAtEqualCost' | 'replicaSeconds') =>
@@ -114,7 +118,21 @@ async function main(): Promise<void> {
         return p.hpaUnservedAtEqualCost > 0 ? p.unservedFraction / p.hpaUnservedAtEqualCost : NaN;
       }));
       summary[lag][`${policy}.medianRatioToMedianHpaAtEqualCost`] = summary[lag][`${policy}.unservedFraction`] / summary[lag][`${policy}.hpaUnservedAtEqualCost`];
+      const ratios = at.map((o) => {
+        const p = o.report!.policies.find((x) => x.policy === policy)!;
+        return { trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: p.hpaUnservedAtEqualCost > 0 ? p.unservedFraction / p.hpaUnservedAtEqualCost : NaN, extrapolated: p.equalCostExtrapolated };
+      });
+      const above = ratios.filter((r) => r.ratio > 1.1);
+      // At defaults: the policy against hpa at its own default target, trace by trace.
+      const worse = at.filter((o) => o.report!.policies.find((x) => x.policy === policy)!.unservedFraction > o.report!.policies.find((x) => x.policy === 'hpa')!.unservedFraction);
+      const vsOracle = median(at.map((o) => o.report!.policies.find((x) => x.policy === policy)!.replicaSeconds / o.report!.policies.find((x) => x.policy === 'oracle')!.replicaSeconds));
+      summary[lag][`${policy}.tracesAbove1.10`] = above.length;
+      summary[lag][`${policy}.tracesWorseThanHpaAtDefaults`] = worse.length;
+      summary[lag][`${policy}.replicaSecondsVsOracle`] = vsOracle;
+      summary[lag][`${policy}.equalCostExtrapolated`] = ratios.filter((r) => r.extrapolated).length;
       console.log(`${policy}: median over traces of unserved ÷ hpa at equal cost ${summary[lag][`${policy}.ratioToHpaAtEqualCost`].toFixed(3)}; median unserved ÷ median hpa at equal cost ${summary[lag][`${policy}.medianRatioToMedianHpaAtEqualCost`].toFixed(3)}`);
+      console.log(`  traces above 1.10: ${above.length} (${above.map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}); equal cost beyond hpa's targets: ${ratios.filter((r) => r.extrapolated).length}`);
+      console.log(`  more unserved than hpa at its default target: ${worse.length} of ${at.length}; replica-seconds ÷ oracle's, median ${vsOracle.toFixed(3)}`);
     }
   }
 

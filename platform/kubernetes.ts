@@ -1,8 +1,9 @@
 /**
  * The one Kubernetes client of both services: a KubeConfig found by the usual rules (KUBECONFIG / ~/.kube/config, or the
- * in-cluster service account), typed API clients from @kubernetes/client-node, a per-request timeout,
- * and retries with exponential backoff for what is worth retrying (409 conflicts, 429, 5xx, network
- * errors and timeouts). Nothing else retries: a 404 or 422 is a configuration problem to report.
+ * in-cluster service account), typed API clients from @kubernetes/client-node over kept connections
+ * (kube-http.ts), a per-request timeout, and retries with exponential backoff for what is worth
+ * retrying (409 conflicts, 429, 5xx, network errors and timeouts). Nothing else retries: a 404 or 422
+ * is a configuration problem to report.
  */
 import {
   ApiException,
@@ -16,6 +17,8 @@ import {
   DiscoveryV1Api,
   PolicyV1Api,
   KubeConfig,
+  ServerConfiguration,
+  createConfiguration,
   Observable,
   setHeaderMiddleware,
   PatchStrategy,
@@ -23,6 +26,8 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
+
+import { keepAliveHttpLibrary, type KeepAliveHttp } from './kube-http.ts';
 
 
 /**
@@ -32,6 +37,8 @@ import {
 export class LocalDecision extends Error {}
 
 export interface KubeApis {
+  /** The kept-connection HTTP layer (absent through a proxy): its resend count, and close() to let the connections go. */
+  http?: KeepAliveHttp;
   apps: AppsV1Api;
   authentication: AuthenticationV1Api;
   authorization: AuthorizationV1Api;
@@ -103,16 +110,22 @@ export function createKubeApis(kc: KubeConfig, settings: { timeoutMs: number; re
   const plain: ConfigurationOptions = { middleware: [timeout], middlewareMergeStrategy: 'append' };
   const merge: ConfigurationOptions = { middleware: [timeout, setHeaderMiddleware('Content-Type', PatchStrategy.MergePatch)], middlewareMergeStrategy: 'append' };
   const baseDelay = settings.baseDelayMs ?? 200;
+  // Kept connections, except through a proxy (client-node's proxy agents stay on its own HTTP layer).
+  const cluster = kc.getCurrentCluster();
+  const httpApi = cluster && !cluster.proxyUrl ? keepAliveHttpLibrary() : undefined;
+  const make = <T>(Api: new (configuration: ReturnType<typeof createConfiguration>) => T): T =>
+    httpApi ? new Api(createConfiguration({ baseServer: new ServerConfiguration(cluster!.server, {}), authMethods: { default: kc }, httpApi })) : (kc.makeApiClient(Api as never) as T);
   return {
-    apps: kc.makeApiClient(AppsV1Api),
-    authentication: kc.makeApiClient(AuthenticationV1Api),
-    authorization: kc.makeApiClient(AuthorizationV1Api),
-    autoscaling: kc.makeApiClient(AutoscalingV2Api),
-    core: kc.makeApiClient(CoreV1Api),
-    custom: kc.makeApiClient(CustomObjectsApi),
-    discovery: kc.makeApiClient(DiscoveryV1Api),
-    coordination: kc.makeApiClient(CoordinationV1Api),
-    policy: kc.makeApiClient(PolicyV1Api),
+    apps: make(AppsV1Api),
+    authentication: make(AuthenticationV1Api),
+    authorization: make(AuthorizationV1Api),
+    autoscaling: make(AutoscalingV2Api),
+    core: make(CoreV1Api),
+    custom: make(CustomObjectsApi),
+    discovery: make(DiscoveryV1Api),
+    coordination: make(CoordinationV1Api),
+    policy: make(PolicyV1Api),
+    http: httpApi,
     options: (patch) => (patch ? merge : plain),
     async retry<T>(what: string, fn: () => Promise<T>, options?: { conflicts?: boolean }): Promise<T> {
       for (let attempt = 0; ; attempt++) {

@@ -23,7 +23,7 @@ export interface RecordedRequest {
   at: number;
 }
 
-type Fault = { match: (r: RecordedRequest) => boolean; times: number; status?: number; hang?: boolean };
+type Fault = { match: (r: RecordedRequest) => boolean; times: number; status?: number; hang?: boolean; reset?: boolean };
 
 const COLLECTIONS: Array<{ re: RegExp; kind: string; apiVersion: string }> = [
   { re: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments/, kind: 'Deployment', apiVersion: 'apps/v1' },
@@ -64,8 +64,18 @@ export class FakeKubeApi {
   private version = 1000;
   private server?: http.Server;
   private readonly hanging = new Set<http.ServerResponse>();
+  /** Per connection, what restarts its idle timer once a response is sent (idleCloseMs). */
+  private readonly idleWatch = new WeakMap<object, () => void>();
   url = '';
   readyDelayMs = 0;
+  /** TCP connections accepted so far (how many the clients opened). */
+  connections = 0;
+  /**
+   * Closes a connection idle for this long, without saying so in a Keep-Alive header (as a load
+   * balancer in front of the API server does): a client may write its next request on it just as it
+   * closes. Undefined: idle connections are kept 65 s, and the server says so.
+   */
+  idleCloseMs?: number;
   /**
    * A gateway controller: when set, an HTTPRoute whose spec changed has its generation bumped (as the
    * API server does) and, this many ms later, its status.parents conditions Accepted and ResolvedRefs
@@ -89,6 +99,19 @@ export class FakeKubeApi {
     this.server = http.createServer((req, res) => this.handle(req, res));
     // Like the API server, keep idle connections for long (Node's default is 5 s).
     this.server.keepAliveTimeout = 65_000;
+    this.server.on('connection', (socket) => {
+      this.connections++;
+      if (this.idleCloseMs === undefined) return;
+      let timer: NodeJS.Timeout | undefined;
+      const idle = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => socket.destroy(), this.idleCloseMs);
+      };
+      idle();
+      socket.on('data', () => clearTimeout(timer));
+      socket.on('close', () => clearTimeout(timer));
+      this.idleWatch.set(socket, idle);
+    });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.url;
@@ -100,9 +123,12 @@ export class FakeKubeApi {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
-  /** Answers the next `times` requests matching with `status`, or never answers them (`hang`). */
-  inject(match: (r: RecordedRequest) => boolean, fault: { status?: number; hang?: boolean; times?: number }): void {
-    this.faults.push({ match, times: fault.times ?? 1, status: fault.status, hang: fault.hang });
+  /**
+   * Answers the next `times` requests matching with `status`, never answers them (`hang`), or closes
+   * their connection without an answer (`reset`: the server closed it just as the request came).
+   */
+  inject(match: (r: RecordedRequest) => boolean, fault: { status?: number; hang?: boolean; reset?: boolean; times?: number }): void {
+    this.faults.push({ match, times: fault.times ?? 1, status: fault.status, hang: fault.hang, reset: fault.reset });
   }
 
   clearFaults(): void {
@@ -182,6 +208,10 @@ export class FakeKubeApi {
           this.hanging.add(res);
           return;
         }
+        if (fault.reset) {
+          req.socket.destroy();
+          return;
+        }
         this.send(res, fault.status!, status(fault.status!, fault.status === 409 ? 'Conflict' : 'InternalError', `injected ${fault.status}`));
         return;
       }
@@ -196,6 +226,8 @@ export class FakeKubeApi {
   }
 
   private send(res: http.ServerResponse, code: number, body: unknown): void {
+    const socket = res.socket;
+    res.once('finish', () => socket && this.idleWatch.get(socket)?.());
     res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }
 
