@@ -4,7 +4,7 @@
  * client-node 1.4 sends every call through node-fetch with a new agent, so each call opens a new TCP
  * and TLS connection (hundreds of milliseconds in a burst). Its agents cannot simply be made
  * keep-alive: node-fetch 2 mistakes a reused socket for a truncated chunked body and fails with
- * "Premature close" (node-fetch issue 1767). This library takes the TLS settings client-node puts on
+ * "Premature close". This library takes the TLS settings client-node puts on
  * each request (CA, client certificate and key, server name, verification) and sends the request
  * through one undici pool per set of settings, which keeps connections open and honours the server's
  * keep-alive hints.
