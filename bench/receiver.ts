@@ -6,10 +6,10 @@
  *   - sent → the first request of any kind at the API server (the state ConfigMap read),
  *   - sent → the first write to the workload (the HPA floor patch),
  *   - and the receiver's own histogram shadowscale_receiver_receipt_to_api_call_seconds.
- * Two rounds: sequential (one webhook at a time) and bursts of --concurrency at once.
+ * Rounds of --webhooks each: sequential (one webhook at a time), then bursts of each --bursts size at once.
  * A benchmark: it prints what it measured and writes bench/results/receiver.{json,txt}; it asserts nothing.
  *
- * Options: --webhooks N (300), --concurrency C (20).
+ * Options: --webhooks N (300), --bursts 20,100.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -27,7 +27,7 @@ import { arg } from './args.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WEBHOOKS = Number(arg('--webhooks', '300'));
-const CONCURRENCY = Number(arg('--concurrency', '20'));
+const BURSTS = arg('--bursts', '20,100').split(',').map(Number);
 const NS = 'bench';
 const TOKEN = 'bench-token';
 
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'shadowscale-bench-receiver-'));
   const api = new FakeKubeApi();
   await api.start();
-  const names = Array.from({ length: WEBHOOKS * 2 }, (_, i) => `w${String(i).padStart(4, '0')}`);
+  const names = Array.from({ length: WEBHOOKS * (1 + BURSTS.length) }, (_, i) => `w${String(i).padStart(4, '0')}`);
   for (const name of names) {
     api.deployment(NS, name, 4);
     api.deployment(NS, `${name}-shadow`, 1);
@@ -130,7 +130,8 @@ async function main(): Promise<void> {
   };
 
   const sequential = await measure(names.slice(0, WEBHOOKS), 1);
-  const burst = await measure(names.slice(WEBHOOKS), CONCURRENCY);
+  const bursts = [];
+  for (const [i, size] of BURSTS.entries()) bursts.push(await measure(names.slice(WEBHOOKS * (i + 1), WEBHOOKS * (i + 2)), size));
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const histogram = metrics.split('\n').filter((l) => l.startsWith('shadowscale_receiver_receipt_to_api_call_seconds'));
 
@@ -140,14 +141,12 @@ async function main(): Promise<void> {
   exporter.close();
   rmSync(dir, { recursive: true, force: true });
 
-  const result = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, sequential, burst, receiverHistogram: histogram };
+  const result = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, sequential, bursts, apiConnections: api.connections, receiverHistogram: histogram };
   const lines = [
     `receiver: webhook → Kubernetes API (in-test API server, plan from a real Prometheus), ${new Date().toISOString()}`,
     `${'round'.padEnd(22)} ${'n'.padStart(4)}  ${'answered p50/p99 ms'.padStart(20)}  ${'1st API call p50/p99'.padStart(21)}  ${'1st write p50/p99 ms'.padStart(21)}`,
-    ...[
-      ['sequential', sequential],
-      [`bursts of ${CONCURRENCY}`, burst],
-    ].map(([label, r]: any) => `${String(label).padEnd(22)} ${String(r.webhooks).padStart(4)}  ${`${r.answeredMs.p50} / ${r.answeredMs.p99}`.padStart(20)}  ${`${r.firstApiCallMs.p50} / ${r.firstApiCallMs.p99}`.padStart(21)}  ${`${r.firstWriteMs.p50} / ${r.firstWriteMs.p99}`.padStart(21)}`),
+    ...[['sequential', sequential] as const, ...bursts.map((b) => [`bursts of ${b.concurrency}`, b] as const)].map(([label, r]: any) => `${String(label).padEnd(22)} ${String(r.webhooks).padStart(4)}  ${`${r.answeredMs.p50} / ${r.answeredMs.p99}`.padStart(20)}  ${`${r.firstApiCallMs.p50} / ${r.firstApiCallMs.p99}`.padStart(21)}  ${`${r.firstWriteMs.p50} / ${r.firstWriteMs.p99}`.padStart(21)}`),
+    `connections the receiver opened to the API server: ${api.connections}`,
     '',
     'receiver histogram (receipt → first write, seconds):',
     ...histogram.filter((l) => /_(sum|count)|le="(0.005|0.01|0.025|0.05|0.1)"/.test(l)),
