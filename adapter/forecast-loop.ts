@@ -61,6 +61,8 @@ export class ForecastLoop {
     private readonly pool: FitPool,
     private readonly events: LoopEvents = {},
     private readonly now: () => number = Date.now,
+    /** Workloads refreshed at once (adapter.concurrency, `auto` resolved by the caller). */
+    private readonly concurrency = typeof config.adapter.concurrency === 'number' ? config.adapter.concurrency : 2,
   ) {
     for (const w of config.workloads) {
       const timing = workloadTiming(config, w);
@@ -108,7 +110,7 @@ export class ForecastLoop {
   /** Refreshes every workload once, `concurrency` at a time; for start-up, tests and benchmarks. */
   async refreshAll(): Promise<void> {
     const queue = [...this.states.values()];
-    const workers = Array.from({ length: this.config.adapter.concurrency }, async () => {
+    const workers = Array.from({ length: this.concurrency }, async () => {
       for (let s = queue.shift(); s && !this.stopping; s = queue.shift()) await this.refresh(s);
     });
     await Promise.all(workers);
@@ -156,7 +158,7 @@ export class ForecastLoop {
     const now = this.now();
     let nextDue = Infinity;
     for (const s of this.states.values()) {
-      if (this.running >= this.config.adapter.concurrency) break;
+      if (this.running >= this.concurrency) break;
       if (s.running) continue;
       if (s.nextRunAt <= now) void this.refresh(s).finally(() => this.schedule());
       else nextDue = Math.min(nextDue, s.nextRunAt);
@@ -166,7 +168,7 @@ export class ForecastLoop {
       this.rungCheckedAt = now;
       for (const s of this.states.values()) if (s.lastAttempt) this.logRung(s);
     }
-    const delay = this.running >= this.config.adapter.concurrency ? 1000 : Math.max(10, Math.min(1000, nextDue - now));
+    const delay = this.running >= this.concurrency ? 1000 : Math.max(10, Math.min(1000, nextDue - now));
     this.timer = setTimeout(() => this.schedule(), delay);
     this.timer.unref();
   }

@@ -27,6 +27,7 @@ import { startKedaServer } from './keda.ts';
 import { tokenMatches } from '../core/bearer.ts';
 import { createAdapterMetrics } from './metrics.ts';
 import { restRouter } from './rest.ts';
+import { usableCpus } from '../platform/cpus.ts';
 
 export interface AdapterOptions {
   logger?: Logger;
@@ -97,13 +98,14 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     metricsReader = requireMetricsReader(tokenReviewer(apis), subjectAccessReviewer(apis), 'shadowscale-adapter');
   }
   const client = prometheusClientFromConfig(config, options.env);
-  const pool: FitPool = createFitPool(Math.min(config.adapter.concurrency, 8));
+  const concurrency = config.adapter.concurrency === 'auto' ? usableCpus() : config.adapter.concurrency;
+  const pool: FitPool = createFitPool(Math.min(concurrency, 8));
   let metricsRef: ReturnType<typeof createAdapterMetrics> | undefined;
   const loop = new ForecastLoop(config, client, pool, {
     onQuery: (w, s, e) => metricsRef?.queryObserved(w, s, e),
     onFit: (w, s, e) => metricsRef?.fitObserved(w, s, e),
     log: (level, message, fields) => logger[level](fields ?? {}, message),
-  }, options.now);
+  }, options.now, concurrency);
   const metrics = createAdapterMetrics(loop, config.adapter.forecastTTL);
   metricsRef = metrics;
 

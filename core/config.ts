@@ -302,8 +302,11 @@ const adapterSchema = z
     refresh: duration.default(60),
     /** How long a forecast is served after its last successful refresh before the reactive value takes over. */
     forecastTTL: duration.default(600),
-    /** Workloads fitted at once (each fit runs in a worker thread). */
-    concurrency: z.number().int().min(1).max(64).default(2),
+    /**
+     * Workloads fitted at once (each fit runs in a worker thread, at most 8); `auto`: one per CPU this
+     * process may use (its container's CPU limit included).
+     */
+    concurrency: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
     /** Random delay added to each refresh, as a fraction of the interval, so workloads do not refresh in step. */
     jitter: z.number().min(0).max(1).default(0.1),
     autoCandidates: z.array(z.enum(MODEL_NAMES)).min(1).optional(),
