@@ -3,9 +3,16 @@
  * history with PromQL (incrementally after the first time), fit in a worker thread, and keep the
  * result. At most `concurrency` workloads refresh at once; one workload's failure is recorded on that
  * workload and never stops the others. The request path only ever reads what this loop stored.
+ *
+ * The backtest that chooses `auto`'s model and measures trust is the costly part of a fit (six more
+ * fits). It runs on a workload's first fit and then hourly; a restarted adapter does not redo it: the
+ * scores it exported (shadowscale_backtest_*) are read back from Prometheus once, and one computed
+ * within the hour for the same settings (`spec`) is used until it is due.
  */
 import { bucketEdgesQuery, sloBucket } from './slo-bucket.ts';
 import { workloadKey, workloadTiming, type Config, type WorkloadConfig } from '../core/config.ts';
+import { createHash } from 'node:crypto';
+
 import { isTrusted } from '../core/planner/planner.ts';
 import { volatilityOf } from '../core/planner/serving.ts';
 import type { ModelName } from '../core/forecast/types.ts';
@@ -40,6 +47,19 @@ interface WorkloadState extends WorkloadSnapshot {
   loggedRung?: ServingRung;
 }
 
+/** How often a workload's backtest runs again. */
+export const RESCORE_MS = 3_600_000;
+
+/**
+ * What a backtest score depends on, as a short hash: a score computed for other settings (after a
+ * configuration change) is not read back.
+ */
+export function scoreSpec(config: Config, w: WorkloadConfig): string {
+  const t = workloadTiming(config, w);
+  const what = [w.model, config.adapter.autoCandidates ?? null, t.historySeconds, t.stepSeconds, w.provisioningLag, w.seasonality ?? null, w.load];
+  return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 12);
+}
+
 /** Forecasts kept to find the one made a lag ago (a few refreshes' worth is enough). */
 const PAST_FORECASTS = 16;
 /** Samples refetched before the last one cached, for samples that arrived late. */
@@ -54,6 +74,10 @@ export class ForecastLoop {
   private stopped = true;
   private stopping = false;
   private readonly waiters = new Set<() => void>();
+  /** The scores read back from Prometheus, once, before the first fits. */
+  private remembered?: Promise<void>;
+  /** Workloads whose first fit used a score read back (no backtest then). */
+  rememberedScores = 0;
 
   constructor(
     private readonly config: Config,
@@ -193,7 +217,56 @@ export class ForecastLoop {
     }
   }
 
+  /** The settings a workload's backtest score depends on (exported with the score). */
+  scoreSpec(w: WorkloadConfig): string {
+    return scoreSpec(this.config, w);
+  }
+
+  /**
+   * The backtest scores an earlier adapter exported within the hour, for the same settings: each one
+   * is used as this workload's score until it is due (so a restart does not run a thousand backtests
+   * at once). Prometheus not answering only means every workload is scored afresh.
+   */
+  private async rememberScores(): Promise<void> {
+    const window = `${RESCORE_MS / 1000}s`;
+    let stamps, errors;
+    try {
+      [stamps, errors] = await Promise.all([
+        this.client.query(`last_over_time(shadowscale_backtest_timestamp_seconds[${window}])`),
+        this.client.query(`last_over_time(shadowscale_backtest_error[${window}])`),
+      ]);
+    } catch (error) {
+      this.events.log?.('info', `backtest scores not read back from Prometheus (every workload is scored afresh): ${(error as Error).message}`);
+      return;
+    }
+    const now = this.now();
+    let used = 0;
+    // The error series of the same target (an adapter replica) as the stamp: all labels but their own.
+    const sameTarget = (labels: Record<string, string>, drop: string[]) =>
+      JSON.stringify(Object.entries(labels).filter(([k]) => k !== '__name__' && !drop.includes(k)).sort(([a], [b]) => a.localeCompare(b)));
+    for (const stamp of stamps) {
+      const { namespace, workload, model, folds, spec } = stamp.labels;
+      const s = this.states.get(workloadKey(namespace ?? '', workload ?? ''));
+      if (!s || s.score || spec !== scoreSpec(this.config, s.config)) continue;
+      if (s.config.model !== 'auto' && model !== s.config.model) continue;
+      const at = stamp.value * 1000;
+      if (!(now - at < RESCORE_MS && at <= now)) continue;
+      const target = sameTarget(stamp.labels, ['model', 'folds', 'spec']);
+      const metric = (name: string) => errors.find((e) => e.labels.metric === name && sameTarget(e.labels, ['metric']) === target)?.value;
+      const [mae, relMae, coverage80, coverage95] = ['mae', 'relative_mae', 'coverage80', 'coverage95'].map(metric);
+      if (mae === undefined || coverage80 === undefined || coverage95 === undefined) continue;
+      s.score = { mae, relMae: relMae ?? null, coverage80, coverage95, folds: Number(folds) || 0, at };
+      s.chosenModel = model as ModelName;
+      s.trusted = isTrusted(s.score);
+      used++;
+    }
+    this.rememberedScores = used;
+    if (used > 0) this.events.log?.('info', `backtest scores of ${used} workloads read back from Prometheus; they are scored again when due`);
+  }
+
   private async refreshOnce(s: WorkloadState): Promise<void> {
+    this.remembered ??= this.rememberScores();
+    await this.remembered;
     const { stepSeconds, historySeconds } = s.timing;
     const w = s.config;
     const end = Math.floor(this.now() / 1000 / stepSeconds) * stepSeconds;
@@ -231,9 +304,10 @@ export class ForecastLoop {
       return;
     }
 
-    // 2. Fit in a worker; rescore (choose for `auto`, measure trust) on the first fit and then hourly.
+    // 2. Fit in a worker; rescore (choose for `auto`, measure trust) on the first fit (unless a score
+    // was read back) and then hourly.
     const fitStarted = performance.now();
-    const rescore = !s.score || this.now() - s.score.at >= 3_600_000;
+    const rescore = !s.score || this.now() - s.score.at >= RESCORE_MS;
     try {
       const outcome = await this.pool.run({
         timestamps: Float64Array.from(s.history.timestamps),

@@ -186,6 +186,21 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
     },
   });
 
+  new Gauge({
+    name: 'shadowscale_backtest_timestamp_seconds',
+    help: 'When the workload\'s backtest score (shadowscale_backtest_error) was computed, for which model, over how many folds, and for which settings (`spec`, a hash): a restarted adapter reads the scores back instead of running every backtest again.',
+    labelNames: [...wl, 'model', 'folds', 'spec'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((labels, { state }) => {
+        const s = state.score;
+        if (!s || !state.chosenModel) return;
+        this.set({ ...labels, model: state.chosenModel, folds: String(s.folds), spec: loop.scoreSpec(state.config) }, s.at / 1000);
+      });
+    },
+  });
+
   const fitDuration = new Histogram({
     name: 'shadowscale_fit_duration_seconds',
     help: 'Duration of forecast fits in the worker pool, including the backtest when one ran.',

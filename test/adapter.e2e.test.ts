@@ -320,6 +320,32 @@ describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic'
     const errors = await queryRange(prometheus.url, 'shadowscale_prometheus_query_errors_total{workload="broken"}', Date.now() / 1000 - 30, Date.now() / 1000, 1);
     expect(errors[0].metric.error_type).toBe('bad_data');
   });
+
+  it('restarted, reads its backtest scores back from Prometheus instead of running every backtest again; a changed setting is scored afresh', async () => {
+    const stamps = 'shadowscale_backtest_timestamp_seconds{namespace="web"}';
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
+      if ((await queryRange(prometheus.url, stamps, Date.now() / 1000 - 30, Date.now() / 1000, 1)).length >= 2) break;
+    }
+    const before = (await getJson(`${adapter.httpUrl}/predict/capacity?workload=nasa&namespace=web`)).body;
+    const ports = { http: await freePort(), https: await freePort(), grpc: await freePort() };
+    const again = config(prometheus.url, ports);
+    // One setting the score depends on changed for nasa-dry: its old score does not apply.
+    again.workloads[1].provisioningLag = 180;
+    const restarted = await startAdapter(again, { logger: pino({ level: 'silent' }), now: () => nowMs + 60_000 });
+    try {
+      expect(restarted.loop.rememberedScores).toBe(1);
+      const after = (await getJson(`${restarted.httpUrl}/predict/capacity?workload=nasa&namespace=web`)).body;
+      // The very score, computed when the first adapter fitted (its clock), not a new one.
+      expect(after.backtest).toEqual(before.backtest);
+      expect(after.backtest.at).toBe(nowMs);
+      expect(after.trusted).toBe(before.trusted);
+      expect(after.model.used).toBe(before.model.used);
+      const dry = (await getJson(`${restarted.httpUrl}/predict/capacity?workload=nasa-dry&namespace=web`)).body;
+      expect(dry.backtest.at).toBe(nowMs + 60_000);
+    } finally {
+      await restarted.stop();
+    }
+  });
 });
 
 describe('adapter when Prometheus goes away mid-run', () => {
