@@ -1,7 +1,8 @@
 /**
  * `npm run bench:adapter`: the adapter with 1,000 configured workloads against a real Prometheus,
  * run as its own process (`shadowscale adapter`), measured from outside:
- *   - the time to compute the first forecasts of all workloads (start to /readyz),
+ *   - the time to compute the first forecasts of all workloads (start to /readyz), and again after a
+ *     restart, when the adapter reads its backtest scores back from Prometheus (which scrapes it),
  *   - p50/p99 latency and throughput of the external-metrics endpoint (HTTPS, a random workload's
  *     selector per request) under autocannon at a fixed 1,000 req/s and at full speed, while the
  *     adapter keeps refreshing in the background.
@@ -52,8 +53,14 @@ async function main(): Promise<void> {
   // query and its own fit while Prometheus stores one series.
   const trace = loadFixture(NASA_TWO_WEEKS);
   const timestamps = shiftToNow(trace.timestamps, 60);
-  const prometheus = await startPrometheus({ history: [{ name: 'http_requests_per_minute', labels: { workload: 'nasa' }, timestamps, values: trace.values }] });
   const ports = { http: await freePort(), https: await freePort() };
+  // It scrapes the adapter (every 10 s: 1,000 workloads export tens of thousands of series), so that a
+  // restarted adapter finds its backtest scores there.
+  const prometheus = await startPrometheus({
+    history: [{ name: 'http_requests_per_minute', labels: { workload: 'nasa' }, timestamps, values: trace.values }],
+    scrapeTargets: [{ job: 'shadowscale-adapter', target: `127.0.0.1:${ports.http}` }],
+    scrapeInterval: '10s',
+  });
   const dir = mkdtempSync(join(tmpdir(), 'shadowscale-bench-'));
   const workloads = Array.from({ length: WORKLOADS }, (_, i) => [
     `  - name: w-${i}`,
@@ -82,8 +89,9 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
-  const started = performance.now();
-  const adapter = spawn(process.execPath, [join(ROOT, 'bin', 'shadowscale.mjs'), 'adapter', '--config', configFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const start = () => spawn(process.execPath, [join(ROOT, 'bin', 'shadowscale.mjs'), 'adapter', '--config', configFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  let started = performance.now();
+  let adapter = start();
   const results: Record<string, unknown> = {};
   try {
     await waitFor(`http://127.0.0.1:${ports.http}/healthz`, 60_000);
@@ -145,6 +153,22 @@ async function main(): Promise<void> {
     const quantile = (q: number) => buckets.find((b) => b.count >= q * total)?.le;
     results.serverSide = { requests: total, p50AtMostSeconds: quantile(0.5), p99AtMostSeconds: quantile(0.99) };
     console.log(`server-side handler time over ${total} requests: p50 ≤ ${quantile(0.5)! * 1000} ms, p99 ≤ ${quantile(0.99)! * 1000} ms (histogram bucket bounds)`);
+
+    // A restart (a rolling update): once Prometheus holds every workload's score, the adapter again.
+    for (let i = 0; ; i++) {
+      const r = (await (await fetch(`${prometheus.url}/api/v1/query?query=count(shadowscale_backtest_timestamp_seconds)`)).json()) as any;
+      if (Number(r.data.result[0]?.value[1] ?? 0) >= WORKLOADS) break;
+      if (i > 120) throw new Error('the backtest scores were not scraped');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    adapter.kill('SIGTERM');
+    await new Promise((r) => adapter.once('exit', r));
+    started = performance.now();
+    adapter = start();
+    await waitFor(`http://127.0.0.1:${ports.http}/readyz`, 3_600_000);
+    const restart = (performance.now() - started) / 1000;
+    results.restartFirstRoundSeconds = restart;
+    console.log(`restarted: first forecasts of ${WORKLOADS} workloads with their backtest scores read back from Prometheus: ${restart.toFixed(1)} s from start (${((restart * 1000) / WORKLOADS).toFixed(0)} ms a workload)`);
   } finally {
     adapter.kill('SIGTERM');
     await new Promise((r) => adapter.once('exit', r));
