@@ -10,9 +10,8 @@
  */
 import type { ActionStep } from '../actuators/target.ts';
 import type { AuditEvent } from '../alertmanager/audit.ts';
-import type { WorkloadConfig } from '../core/config.ts';
+import { workloadKey, type WorkloadConfig } from '../core/config.ts';
 import { nextStep, type DesiredState } from '../core/promotion/promotion.ts';
-import { workloadKey } from '../core/config.ts';
 import { fmtClock } from './narration.ts';
 import { NS, PRIMARY, SHADOW, WORKLOAD, type DemoStack } from './stack.ts';
 

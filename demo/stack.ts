@@ -21,7 +21,7 @@ import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
 import type { Audit } from '../alertmanager/audit.ts';
 import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
 import { PrometheusSignals } from '../alertmanager/signals.ts';
-import { workloadKey, type Config } from '../core/config.ts';
+import type { Config } from '../core/config.ts';
 import { PrometheusClient } from '../platform/prometheus.ts';
 import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../platform/runtime/alertmanager.ts';
 import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups, writeTargetsFile } from '../platform/runtime/podmonitor.ts';
