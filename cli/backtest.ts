@@ -6,7 +6,7 @@ import Table from 'cli-table3';
 import cliProgress from 'cli-progress';
 
 import { parseDuration } from '../core/duration.ts';
-import { backtest, DEFAULT_AUTO_CANDIDATES, type BacktestResult } from '../core/forecast/backtest.ts';
+import { backtest, type BacktestResult } from '../core/forecast/backtest.ts';
 import { loadForecastModels } from '../core/forecast/engine.ts';
 import { prepareSeries } from '../core/forecast/prepare.ts';
 import { MODEL_NAMES, type ModelChoice, type ModelName } from '../core/forecast/types.ts';
