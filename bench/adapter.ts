@@ -10,7 +10,7 @@
  *
  * Options: --workloads N (1000), --duration S (10), --history 7d, --step 5m, --model mstl, --refresh 1m
  * (a refresh longer than the run measures serving alone, without fits competing for the two cores),
- * --plain (plain HTTP instead of HTTPS).
+ * --plain (plain HTTP instead of HTTPS), --no-restart (Prometheus does not scrape the adapter, no restart).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -34,6 +34,7 @@ const MODEL = arg('--model', 'mstl');
 const REFRESH = arg('--refresh', '1m');
 /** Measure over plain HTTP instead of HTTPS, to see what TLS costs. */
 const PLAIN = process.argv.includes('--plain');
+const RESTART = !process.argv.includes('--no-restart');
 
 async function waitFor(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -58,8 +59,7 @@ async function main(): Promise<void> {
   // restarted adapter finds its backtest scores there.
   const prometheus = await startPrometheus({
     history: [{ name: 'http_requests_per_minute', labels: { workload: 'nasa' }, timestamps, values: trace.values }],
-    scrapeTargets: [{ job: 'shadowscale-adapter', target: `127.0.0.1:${ports.http}` }],
-    scrapeInterval: '10s',
+    ...(RESTART ? { scrapeTargets: [{ job: 'shadowscale-adapter', target: `127.0.0.1:${ports.http}` }], scrapeInterval: '10s' } : {}),
   });
   const dir = mkdtempSync(join(tmpdir(), 'shadowscale-bench-'));
   const workloads = Array.from({ length: WORKLOADS }, (_, i) => [
@@ -155,20 +155,22 @@ async function main(): Promise<void> {
     console.log(`server-side handler time over ${total} requests: p50 ≤ ${quantile(0.5)! * 1000} ms, p99 ≤ ${quantile(0.99)! * 1000} ms (histogram bucket bounds)`);
 
     // A restart (a rolling update): once Prometheus holds every workload's score, the adapter again.
-    for (let i = 0; ; i++) {
+    for (let i = 0; RESTART; i++) {
       const r = (await (await fetch(`${prometheus.url}/api/v1/query?query=count(shadowscale_backtest_timestamp_seconds)`)).json()) as any;
       if (Number(r.data.result[0]?.value[1] ?? 0) >= WORKLOADS) break;
       if (i > 120) throw new Error('the backtest scores were not scraped');
       await new Promise((r) => setTimeout(r, 1000));
     }
-    adapter.kill('SIGTERM');
-    await new Promise((r) => adapter.once('exit', r));
-    started = performance.now();
-    adapter = start();
-    await waitFor(`http://127.0.0.1:${ports.http}/readyz`, 3_600_000);
-    const restart = (performance.now() - started) / 1000;
-    results.restartFirstRoundSeconds = restart;
-    console.log(`restarted: first forecasts of ${WORKLOADS} workloads with their backtest scores read back from Prometheus: ${restart.toFixed(1)} s from start (${((restart * 1000) / WORKLOADS).toFixed(0)} ms a workload)`);
+    if (RESTART) {
+      adapter.kill('SIGTERM');
+      await new Promise((r) => adapter.once('exit', r));
+      started = performance.now();
+      adapter = start();
+      await waitFor(`http://127.0.0.1:${ports.http}/readyz`, 3_600_000);
+      const restart = (performance.now() - started) / 1000;
+      results.restartFirstRoundSeconds = restart;
+      console.log(`restarted: first forecasts of ${WORKLOADS} workloads with their backtest scores read back from Prometheus: ${restart.toFixed(1)} s from start (${((restart * 1000) / WORKLOADS).toFixed(0)} ms a workload)`);
+    }
   } finally {
     adapter.kill('SIGTERM');
     await new Promise((r) => adapter.once('exit', r));
