@@ -24,6 +24,7 @@ import { freePort } from '../platform/runtime/ports.ts';
 import { startProcess, waitForHttp } from '../platform/runtime/process.ts';
 import { startPrometheus } from '../platform/runtime/prometheus.ts';
 import { arg } from './args.ts';
+import { builtShadowscale } from './built.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WEBHOOKS = Number(arg('--webhooks', '300'));
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
       workloads: names.map((name) => ({ name, namespace: NS, load: 'up', capacityPerReplica: 10, primary: { name, minReplicas: 2, maxReplicas: 40 }, shadow: { name: `${name}-shadow`, minReplicas: 1, maxReplicas: 10 } })),
     }),
   );
-  const proc = startProcess(process.execPath, [join(ROOT, 'bin', 'shadowscale.mjs'), 'receiver', '--config', join(dir, 'config.yaml')], {
+  const proc = startProcess(process.execPath, builtShadowscale(['receiver', '--config', join(dir, 'config.yaml')]), {
     logFile: join(dir, 'receiver.log'),
     env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig') },
   });
