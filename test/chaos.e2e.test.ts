@@ -10,15 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 import { Chaos } from '../demo/chaos.ts';
 import { runDemo } from '../demo/demo.ts';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive } from './harness/wait.ts';
 
 describe('shadowscale demo --chaos', () => {
   it('converges after every fault, with the ladder monotonic, the sets above their minimum and no action twice', async () => {

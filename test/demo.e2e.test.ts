@@ -7,15 +7,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { runDemo, type DemoResult } from '../demo/demo.ts';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive } from './harness/wait.ts';
 
 describe('shadowscale demo', () => {
   it('forecasts, pre-scales before the surge peaks, promotes when the primary degrades, reverts, and leaves nothing running', async () => {

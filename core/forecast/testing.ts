@@ -1,5 +1,8 @@
 /** Synthetic series for the forecasting tests: known shape, so errors can be bounded exactly. */
+import { mulberry32 } from '../random.ts';
 import type { Series } from './types.ts';
+
+export { mulberry32 };
 
 export function seasonalSeries(options: {
   cycles: number;
@@ -21,17 +24,6 @@ export function seasonalSeries(options: {
     values.push(truth(i) + noise * gaussian(random));
   }
   return { timestamps, values, truth };
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function gaussian(random: () => number): number {

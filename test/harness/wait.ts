@@ -8,3 +8,13 @@ export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Whether a process of this PID is alive (signal 0 checks without sending anything). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

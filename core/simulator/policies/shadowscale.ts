@@ -15,6 +15,7 @@
  * is not modelled yet: the plan already drives the HPA.)
  */
 import { plan } from '../../planner/planner.ts';
+import { mulberry32 } from '../../random.ts';
 import { forecastWindow, VOLATILITY_WINDOW_SECONDS, volatilityOf } from '../../planner/serving.ts';
 import { ScheduledForecaster } from '../forecaster.ts';
 import type { PolicyFactory } from '../policy.ts';
@@ -23,18 +24,6 @@ export const shadowscalePolicy: PolicyFactory = (setup) => shadowscale(setup, fa
 
 /** shadowscale whose scale-downs move pods into the pool, and whose scale-ups take them back (the warm pool). */
 export const shadowscalePoolPolicy: PolicyFactory = (setup) => shadowscale(setup, true);
-
-/** A small deterministic generator (mulberry32), so that a run's refresh jitter is the same every time. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): ReturnType<PolicyFactory> {
   const forecaster = new ScheduledForecaster(setup.trace, { model: 'auto', lagSeconds: setup.provisioningLagSeconds, ...setup.forecast });
@@ -48,7 +37,8 @@ function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): Re
   // What the adapter's history holds of the last hour and a lag (for the volatility), one point a step.
   const keep = Math.ceil((VOLATILITY_WINDOW_SECONDS + setup.provisioningLagSeconds) / step) + 2;
   const read: { timestamps: number[]; values: number[] } = { timestamps: [], values: [] };
-  const jitter = seeded(1);
+  // Seeded, so that a run's refresh jitter is the same every time.
+  const jitter = mulberry32(1);
   let nextRefresh = -Infinity;
   let refreshes = 0;
   return {
