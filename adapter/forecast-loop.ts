@@ -85,8 +85,8 @@ export class ForecastLoop {
     private readonly pool: FitPool,
     private readonly events: LoopEvents = {},
     private readonly now: () => number = Date.now,
-    /** Workloads refreshed at once (adapter.concurrency, `auto` resolved by the caller). */
-    private readonly concurrency = typeof config.adapter.concurrency === 'number' ? config.adapter.concurrency : 2,
+    /** Workloads refreshed at once: adapter.concurrency, `auto` resolved by the caller. */
+    private readonly concurrency: number,
   ) {
     for (const w of config.workloads) {
       const timing = workloadTiming(config, w);

@@ -92,8 +92,9 @@ export class Chaos {
     if (e.event !== 'action' || e.result !== 'success') return;
     const step = e.step as ActionStep;
     this.actions.push({ t: this.d.elapsed(), step });
-    // A promotion under way: the swap is decided and this step moves towards the shadow serving.
-    const towardsShadow = (step.kind === 'scale' && step.set === SHADOW && step.why.startsWith('grow')) || (step.kind === 'route' && step.active === SHADOW);
+    // A promotion under way: the swap onto the shadow is decided, and this step grows the shadow (the
+    // incoming set) or moves the traffic onto it; retargeting and shrinking the old set remain.
+    const towardsShadow = (step.kind === 'scale' && step.set === SHADOW && step.replicas > step.from) || (step.kind === 'route' && step.active === SHADOW);
     if (this.desired?.swapped && this.desired.active === SHADOW && towardsShadow) this.onPromotionStep?.(step);
   }
 
