@@ -14,7 +14,7 @@ import { workloadKey, workloadTiming, type Config, type WorkloadConfig } from '.
 import { createHash } from 'node:crypto';
 
 import { isTrusted } from '../core/planner/planner.ts';
-import { volatilityOf } from '../core/planner/serving.ts';
+import { riseHeadroomOf, volatilityOf } from '../core/planner/serving.ts';
 import type { ModelName } from '../core/forecast/types.ts';
 import type { FitPool } from './fit-pool.ts';
 import { PrometheusQueryError, type PrometheusClient } from '../platform/prometheus.ts';
@@ -60,6 +60,9 @@ export function scoreSpec(config: Config, w: WorkloadConfig): string {
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 12);
 }
 
+/** Current-load queries in flight at once (adapter.observe). */
+const OBSERVE_CONCURRENCY = 8;
+
 /** Forecasts kept to find the one made a lag ago (a few refreshes' worth is enough). */
 const PAST_FORECASTS = 16;
 /** Samples refetched before the last one cached, for samples that arrived late. */
@@ -78,6 +81,9 @@ export class ForecastLoop {
   private remembered?: Promise<void>;
   /** Workloads whose first fit used a score read back (no backtest then). */
   rememberedScores = 0;
+  private observeTimer?: NodeJS.Timeout;
+  /** The round of current-load queries under way, if one is. */
+  private observing?: Promise<void>;
 
   constructor(
     private readonly config: Config,
@@ -116,6 +122,11 @@ export class ForecastLoop {
   start(): void {
     // A stop during the first round wins over the start that follows it.
     if (this.stopping) return;
+    const observe = this.config.adapter.observe;
+    if (observe !== 'off' && !this.observeTimer) {
+      this.observeTimer = setInterval(() => void this.observeAll(), observe * 1000);
+      this.observeTimer.unref();
+    }
     this.stopped = false;
     const now = this.now();
     for (const s of this.states.values()) {
@@ -128,6 +139,8 @@ export class ForecastLoop {
     this.stopped = true;
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.observeTimer) clearInterval(this.observeTimer);
+    await this.observing;
     while (this.running > 0) await new Promise<void>((r) => this.waiters.add(r));
   }
 
@@ -138,6 +151,36 @@ export class ForecastLoop {
       for (let s = queue.shift(); s && !this.stopping; s = queue.shift()) await this.refresh(s);
     });
     await Promise.all(workers);
+  }
+
+  /**
+   * Reads every workload's current load once (`adapter.observe`), a few queries at a time; a round
+   * still under way is not started again. A failed query changes nothing: the refresh reports
+   * Prometheus' errors, and a load no longer read ages out with the TTL.
+   */
+  observeAll(): Promise<void> {
+    this.observing ??= (async () => {
+      const queue = [...this.states.values()];
+      await Promise.all(
+        Array.from({ length: OBSERVE_CONCURRENCY }, async () => {
+          for (let s = queue.shift(); s && !this.stopping; s = queue.shift()) await this.observeOne(s);
+        }),
+      );
+    })().finally(() => (this.observing = undefined));
+    return this.observing;
+  }
+
+  private async observeOne(s: WorkloadState): Promise<void> {
+    let result;
+    try {
+      result = await this.client.query(s.config.load, this.now() / 1000);
+    } catch {
+      return;
+    }
+    // No series: no data now. Several: the refresh says what is wrong with the query.
+    if (result.length !== 1) return;
+    const { value, timestamp } = result[0];
+    if (Number.isFinite(value) && value >= 0 && !(s.observed && s.observed.at > timestamp)) s.observed = { value, at: timestamp };
   }
 
   /** True once every workload has been tried at least once. */
@@ -215,6 +258,12 @@ export class ForecastLoop {
         this.waiters.clear();
       }
     }
+  }
+
+  /** How late the plan may see the load: every `adapter.observe`, else every refresh. */
+  private seenEvery(s: WorkloadState): number {
+    const observe = this.config.adapter.observe;
+    return observe === 'off' ? s.timing.refreshSeconds : observe;
   }
 
   /** The settings a workload's backtest score depends on (exported with the score). */
@@ -295,8 +344,10 @@ export class ForecastLoop {
       const newest = s.history.timestamps[lastIndex];
       current = newest > newestBefore || newest >= end - 2 * stepSeconds;
       if (current) s.dataAt = this.now();
-      if (Number.isFinite(lastValue) && lastValue >= 0) s.observed = { value: lastValue, at: s.history.timestamps[lastIndex] };
+      // A current load read since (adapter.observe) is newer than the history's last step.
+      if (Number.isFinite(lastValue) && lastValue >= 0 && !(s.observed && s.observed.at > newest)) s.observed = { value: lastValue, at: newest };
       s.lagVolatility = volatilityOf(s.history, stepSeconds, s.lagSeconds);
+      s.riseHeadroom = riseHeadroomOf(s.history, stepSeconds, s.lagSeconds + this.seenEvery(s), w.headroomQuantile);
       this.events.onQuery?.(w, (performance.now() - queryStarted) / 1000);
     } catch (error) {
       this.events.onQuery?.(w, (performance.now() - queryStarted) / 1000, error as Error);

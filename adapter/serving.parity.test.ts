@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 import { parseConfig } from '../core/config.ts';
 import type { Forecast } from '../core/forecast/types.ts';
-import { volatilityOf } from '../core/planner/serving.ts';
+import { riseHeadroomOf, volatilityOf } from '../core/planner/serving.ts';
 import { parseSeriesCsv } from '../core/series/csv.ts';
 import { ScheduledForecaster } from '../core/simulator/forecaster.ts';
 import type { PolicySetup } from '../core/simulator/policy.ts';
@@ -34,8 +34,10 @@ describe('one forecast-to-plan pipeline', () => {
       minReplicas: 2,
       maxReplicas: 60,
       shadow: { minReplicas: 1, maxReplicas: 20, resourceFraction: 0.5 },
+      headroomQuantile: 0.95,
       forecast: { fitStepSeconds: 300, historySeconds: 5 * 86_400, refitSeconds: 3600, rescoreSeconds: 86_400 },
-      // The adapter reads the load at every tick, with no delay, so that both sides see the same values.
+      // The adapter reads the load at every tick, with no delay, so that both sides see the same values
+      // (adapter.observe off: the plan's load is the history's last step).
       pipeline: { scrapeDelaySeconds: 0, adapter: { stepSeconds: TICK, refreshSeconds: TICK, jitter: 0 } },
     };
     const policy = shadowscalePolicy(setup);
@@ -51,18 +53,21 @@ workloads:
     primary: { name: web, minReplicas: ${setup.minReplicas}, maxReplicas: ${setup.maxReplicas} }
     shadow: { name: web-shadow, minReplicas: 1, maxReplicas: 20, resourceFraction: 0.5 }
 `).workloads[0];
+    // The workload's default, as the simulator's is.
+    expect(w.headroomQuantile).toBe(setup.headroomQuantile);
 
     // On the step grid, as the adapter's queries are.
     const start = Math.ceil((trace.start + 5 * 86_400) / TICK) * TICK;
     const timestamps: number[] = [];
     const values: number[] = [];
-    // The hour before, which the adapter's history (and the policy's first refresh) holds already.
-    for (let t = start - 64 * TICK; t < start; t += TICK) {
+    // The day before, which the adapter's history (and the policy's first refresh) holds already.
+    for (let t = start - 1500 * TICK; t < start; t += TICK) {
       timestamps.push(t);
       values.push(loadAt(trace, t - TICK));
     }
     let compared = 0;
     let withForecast = 0;
+    let learned = 0;
     for (let now = start; now < start + 86_400; now += TICK) {
       const observed = loadAt(trace, now - TICK);
       const decision = policy.decide({ now, observedAt: (t) => loadAt(trace, t - TICK), capacity: Infinity });
@@ -77,6 +82,8 @@ workloads:
           pastForecasts: [],
           observed: { value: observed, at: now },
           lagVolatility: volatilityOf({ timestamps: timestamps.slice(-80), values: values.slice(-80) }, TICK, LAG),
+          // What the adapter learns at each refresh (forecast-loop.ts): over a lag and a refresh.
+          riseHeadroom: riseHeadroomOf({ timestamps, values }, TICK, LAG + TICK, w.headroomQuantile),
           trusted: forecaster.trusted,
           lastAttempt: { at: now * 1000, ok: true },
         },
@@ -87,8 +94,11 @@ workloads:
       expect(decision.shadowPool, `shadow pool at ${now}`).toBe(served.plan.shadowPoolSize);
       compared++;
       if (served.rung === 'fresh') withForecast++;
+      if (riseHeadroomOf({ timestamps, values }, TICK, LAG + TICK, w.headroomQuantile) !== undefined) learned++;
     }
     expect(compared).toBe(1440);
     expect(withForecast).toBeGreaterThan(1400);
+    // The learned headroom is what both planned on throughout.
+    expect(learned).toBe(1440);
   }, 120_000);
 });

@@ -53,6 +53,8 @@ export interface WorkloadSnapshot {
   observed?: { value: number; at: number };
   /** How much the load moved over one lag in the last hour (root mean square of its changes). */
   lagVolatility?: number;
+  /** The headroom learned from the load's rises over the last day (core/planner/serving.ts riseHeadroomOf). */
+  riseHeadroom?: number;
   score?: BacktestScore;
   trusted: boolean;
   lastAttempt?: Attempt;
@@ -111,7 +113,7 @@ export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): Wo
     rung = 'minimum';
   }
   const usesForecast = rung === 'fresh' || rung === 'stale';
-  const planned = plan(spec, { forecast: usesForecast ? window : undefined, trusted: s.trusted, observedLoad: observed, lagVolatility: observed !== undefined ? s.lagVolatility : undefined });
+  const planned = plan(spec, { forecast: usesForecast ? window : undefined, trusted: s.trusted, observedLoad: observed, lagVolatility: observed !== undefined ? s.lagVolatility : undefined, riseHeadroom: observed !== undefined ? s.riseHeadroom : undefined });
   const unscaled = s.config.dryRun ? plan(spec, { trusted: false, observedLoad: observed }) : planned;
   // The replicas the HPA and KEDA get are pods of the set they scale: after a promotion onto smaller
   // shadow pods, that many more of them (the plan itself stays in primary pods).

@@ -30,11 +30,19 @@ function errorOf(text: string): string {
 }
 
 describe('parseConfig', () => {
+  it('reads the current-load interval and the headroom quantile, and names a bad one', () => {
+    expect(parseConfig(VALID.replace('refresh: 1m', 'refresh: 1m\n  observe: \'off\'')).adapter.observe).toBe('off');
+    expect(parseConfig(VALID.replace('refresh: 1m', 'refresh: 1m\n  observe: 30s')).adapter.observe).toBe(30);
+    expect(errorOf(VALID.replace('refresh: 1m', 'refresh: 1m\n  observe: never'))).toContain('adapter.observe');
+    expect(parseConfig(VALID.replace('model: auto', 'model: auto\n    headroomQuantile: 0.99')).workloads[0].headroomQuantile).toBe(0.99);
+    expect(errorOf(VALID.replace('model: auto', 'model: auto\n    headroomQuantile: 1'))).toContain('workloads[0].headroomQuantile');
+  });
+
   it('reads the example configuration with durations in seconds and defaults filled in', () => {
     const config = parseConfig(VALID);
     expect(config.prometheus).toMatchObject({ url: 'http://127.0.0.1:9090', timeout: 10 });
-    expect(config.adapter).toMatchObject({ history: 14 * 86400, step: 60, refresh: 60, forecastTTL: 600 });
-    expect(config.workloads[0]).toMatchObject({ provisioningLag: 120, capacityPerReplica: 50, dryRun: false });
+    expect(config.adapter).toMatchObject({ history: 14 * 86400, step: 60, refresh: 60, forecastTTL: 600, observe: 15 });
+    expect(config.workloads[0]).toMatchObject({ provisioningLag: 120, capacityPerReplica: 50, dryRun: false, headroomQuantile: 0.95 });
     expect(config.workloads[0].shadow).toMatchObject({ mirrorPercent: 10, resourceFraction: 0.5 });
     expect(workloadTiming(config, config.workloads[0])).toEqual({ stepSeconds: 60, historySeconds: 14 * 86400, refreshSeconds: 60, horizonSeconds: 120, horizonSteps: 2 });
   });

@@ -178,6 +178,12 @@ const workloadSchema = z
     history: duration.optional(),
     step: duration.optional(),
     refresh: duration.optional(),
+    /**
+     * Headroom the plan keeps above the load: the `quantile` of how far the load rose within one
+     * provisioning lag (plus how late the adapter sees it) over the last day. Higher: fewer unserved
+     * requests on a jump, more replicas all the time.
+     */
+    headroomQuantile: z.number().gt(0).lt(1).default(0.95),
     /** The primary's SLO: beyond it the primary counts as degraded (ShadowscalePrimaryDegraded). */
     slo: z
       .object({
@@ -302,6 +308,12 @@ const adapterSchema = z
     refresh: duration.default(60),
     /** How long a forecast is served after its last successful refresh before the reactive value takes over. */
     forecastTTL: duration.default(600),
+    /**
+     * How often the current load is read (one instant query per workload), between the forecast's
+     * refreshes: the plan is the load now plus what is coming, so the load must be as fresh as the
+     * HPA's own metric would be. `off`: the last step of the refreshed history only.
+     */
+    observe: z.union([z.literal('off'), duration]).default(15),
     /**
      * Workloads fitted at once (each fit runs in a worker thread, at most 8); `auto`: one per CPU this
      * process may use (its container's CPU limit included).

@@ -18,7 +18,7 @@ import fit from '../adapter/fit-worker.ts';
 import { loadExternalScalerProto } from '../adapter/keda.ts';
 import { toQuantity } from '../platform/quantity.ts';
 import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
-import { volatilityOf } from '../core/planner/serving.ts';
+import { riseHeadroomOf, volatilityOf } from '../core/planner/serving.ts';
 import { view } from '../adapter/serving.ts';
 import { parseConfig, workloadTiming, type Config } from '../core/config.ts';
 import { isTrusted } from '../core/planner/planner.ts';
@@ -158,6 +158,8 @@ describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic'
         pastForecasts: [],
         observed: { value: values[values.length - 1], at: timestamps[timestamps.length - 1] },
         lagVolatility: volatilityOf({ timestamps, values }, STEP, w.provisioningLag),
+        // Learned over a lag and the time the load takes to be seen again (adapter.observe, 15 s).
+        riseHeadroom: riseHeadroomOf({ timestamps, values }, STEP, w.provisioningLag + 15, w.headroomQuantile),
         score,
         trusted: isTrusted(score),
         lastAttempt: { at: nowMs, ok: true },
@@ -180,6 +182,18 @@ describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic'
     expect(body.predictedLoad).toBe(expected.view.served.predictedLoad);
     expect(body.desiredReplicas).toBe(expected.view.served.desiredReplicas);
     expect(body.backtest.relMae).toBe(expected.outcome.score!.relMae);
+  });
+
+  it('reads the current load between refreshes with an instant query at its own clock (adapter.observe), and plans on it', async () => {
+    const expected = await offline('nasa');
+    await adapter.loop.observeAll();
+    const { body } = await getJson(`${adapter.httpUrl}/predict/capacity?workload=nasa&namespace=web`);
+    // The instant query's time, not the history's last step (a minute boundary at or before it).
+    expect(body.observed).toEqual({ value: shifted.values[shifted.values.length - 1] / 60, at: nowMs / 1000 });
+    expect(body.predictedLoad).toBe(expected.view.served.predictedLoad);
+    // A workload whose query answers nothing keeps what it had (here: nothing).
+    const broken = await getJson(`${adapter.httpUrl}/predict/capacity?workload=broken&namespace=web`);
+    expect(broken.body.observed).toBeNull();
   });
 
   it('serves the HPA the offline value through external.metrics.k8s.io over HTTPS, selected by label', async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isTrusted, lagVolatility, plan, type PlannerSpec } from './planner.ts';
+import { riseHeadroomOf } from './serving.ts';
+import { mulberry32 } from '../random.ts';
 
 const spec: PlannerSpec = {
   capacityPerReplica: 50,
@@ -69,6 +71,57 @@ describe('the anchored plan (observed load, forecast shape, volatility)', () => 
 
   it('adds the headroom to the observed load when there is no forecast', () => {
     expect(plan(spec, { trusted: false, observedLoad: 130, lagVolatility: 10 })).toMatchObject({ predictedLoad: 150, bound: 'observed', desiredReplicas: 3 });
+  });
+});
+
+describe('the learned headroom', () => {
+  const grid = (values: number[]) => ({ timestamps: values.map((_, i) => i * 60), values });
+
+  it('plans on the load\'s own rises instead of its volatility when they are known', () => {
+    const falling = { point: [500, 450, 400], upper80: [0, 0, 0], upper95: [0, 0, 0] };
+    expect(plan(spec, { forecast: falling, trusted: true, observedLoad: 300, lagVolatility: 20, riseHeadroom: 75 }).predictedLoad).toBe(375);
+    expect(plan(spec, { trusted: false, observedLoad: 130, lagVolatility: 10, riseHeadroom: 5 })).toMatchObject({ predictedLoad: 135, bound: 'observed' });
+    // Unknown or not a load: the volatility's headroom.
+    expect(plan(spec, { trusted: false, observedLoad: 130, lagVolatility: 10, riseHeadroom: NaN }).predictedLoad).toBe(150);
+  });
+
+  it('is the quantile of the highest rise within the reaction time after each point of the last day', () => {
+    // A ramp of 1 a minute: over 3 minutes every point is followed by a rise of 3.
+    expect(riseHeadroomOf(grid(Array.from({ length: 200 }, (_, i) => i)), 60, 180, 0.95)).toBe(3);
+    // 2.5 minutes round up to 3 steps: the whole reaction time is covered.
+    expect(riseHeadroomOf(grid(Array.from({ length: 200 }, (_, i) => i)), 60, 150, 0.95)).toBe(3);
+    // Flat at 100 with a +50 spike every 33rd minute: 3 points in 33 (9 %) see it coming within 3 minutes.
+    const spiky = Array.from({ length: 33 * 40 }, (_, i) => (i % 33 === 32 ? 150 : 100));
+    expect(riseHeadroomOf(grid(spiky), 60, 180, 0.95)).toBe(50);
+    expect(riseHeadroomOf(grid(spiky), 60, 180, 0.85)).toBe(0);
+    // Only the last day counts: a spike two days ago is forgotten.
+    const old = [...Array.from({ length: 1440 }, (_, i) => (i === 10 ? 500 : 100)), ...Array.from({ length: 1440 * 2 }, () => 100)];
+    expect(riseHeadroomOf(grid(old), 60, 180, 0.999)).toBe(0);
+  });
+
+  it('selects the same quantile a full sort would, on a heavy-tailed random load', () => {
+    const random = mulberry32(7);
+    for (let run = 0; run < 20; run++) {
+      const values = Array.from({ length: 1500 }, () => 100 * Math.exp(2 * random()) + (random() < 0.02 ? 1000 * random() : 0));
+      const rises: number[] = [];
+      for (let i = values.length - 1440 - 3; i + 3 < values.length; i++) rises.push(Math.max(values[i + 1], values[i + 2], values[i + 3]) - values[i]);
+      rises.sort((a, b) => a - b);
+      for (const q of [0.5, 0.9, 0.95, 0.99]) {
+        expect(riseHeadroomOf(grid(values), 60, 180, q)).toBe(Math.max(0, rises[Math.floor(q * rises.length)]));
+      }
+    }
+  });
+
+  it('skips gaps, places samples on the step grid, and needs an hour of rises', () => {
+    // The same ramp with every 10th sample missing: the rises around a gap still see the next sample.
+    const ramp = Array.from({ length: 200 }, (_, i) => i);
+    const timestamps = ramp.map((_, i) => i * 60).filter((_, i) => i % 10 !== 5);
+    const values = ramp.filter((_, i) => i % 10 !== 5);
+    expect(riseHeadroomOf({ timestamps, values }, 60, 180, 0.95)).toBe(3);
+    expect(riseHeadroomOf(grid(Array.from({ length: 50 }, (_, i) => i)), 60, 180, 0.95)).toBeUndefined();
+    expect(riseHeadroomOf(grid([]), 60, 180, 0.95)).toBeUndefined();
+    // A falling load needs none.
+    expect(riseHeadroomOf(grid(Array.from({ length: 200 }, (_, i) => 1000 - i)), 60, 180, 0.95)).toBe(0);
   });
 });
 

@@ -35,6 +35,11 @@ export interface PlannerInput {
    * lag in the recent past (`lagVolatility`). With it and the observed load, the plan is anchored.
    */
   lagVolatility?: number;
+  /**
+   * Headroom learned from the load's own rises (`riseHeadroomOf`): when known, it is the headroom,
+   * and the volatility is not used.
+   */
+  riseHeadroom?: number;
 }
 
 export interface Plan {
@@ -78,7 +83,8 @@ export function plan(spec: PlannerSpec, input: PlannerInput): Plan {
   const { capacityPerReplica, primary } = spec;
   const observed = finiteOrUndefined(input.observedLoad);
   const volatility = finiteOrUndefined(input.lagVolatility);
-  const headroom = volatility !== undefined ? (spec.headroomZ ?? 2) * volatility : undefined;
+  const rise = finiteOrUndefined(input.riseHeadroom);
+  const headroom = rise ?? (volatility !== undefined ? (spec.headroomZ ?? 2) * volatility : undefined);
 
   let predictedLoad: number;
   let bound: Plan['bound'];
@@ -89,7 +95,8 @@ export function plan(spec: PlannerSpec, input: PlannerInput): Plan {
     // Anchored: the load a lag from now is the load now, plus the rise the forecast's shape expects
     // over the lag, within the load's own volatility over a lag. The forecast, made at its last refit,
     // contributes its shape, not its level; the headroom is wide when the load is jumpy and narrow when
-    // it is calm, which a fixed utilisation target cannot do.
+    // it is calm, which a fixed utilisation target cannot do: the load's own rises over a reaction
+    // time when they are known, else a multiple of its volatility.
     bound = 'anchored';
     increase = Math.max(0, Math.max(...points) - points[0]);
     predictedLoad = observed + increase + headroom;

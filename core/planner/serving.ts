@@ -53,3 +53,71 @@ export function volatilityOf(h: { timestamps: ArrayLike<number>; values: ArrayLi
   const v = lagVolatility(grid, lagSteps, windowSteps);
   return v === undefined ? undefined : v * Math.sqrt(lagSeconds / (lagSteps * stepSeconds));
 }
+
+/** The load's rises are learned over the last day. */
+export const RISE_WINDOW_SECONDS = 86_400;
+/** Fewer rises than an hour's worth at a one-minute step: too few to take a quantile of. */
+const MIN_RISES = 60;
+
+/**
+ * Headroom learned from the workload's own history: the `quantile` of how far the load rose above
+ * each point of the last day within the next `reactionSeconds` (the provisioning lag plus how late the
+ * adapter sees the load). Heavy-tailed jumps show in it as they happened, where a multiple of a standard
+ * deviation assumes a normal spread; a calm load gets little. History on its step grid, missing samples
+ * as gaps; undefined with fewer than an hour's worth of rises.
+ */
+export function riseHeadroomOf(
+  h: { timestamps: ArrayLike<number>; values: ArrayLike<number> },
+  stepSeconds: number,
+  reactionSeconds: number,
+  quantile: number,
+  windowSeconds = RISE_WINDOW_SECONDS,
+): number | undefined {
+  if (h.timestamps.length === 0) return undefined;
+  const ahead = Math.max(1, Math.ceil(reactionSeconds / stepSeconds - 1e-9));
+  const n = Math.max(1, Math.round(windowSeconds / stepSeconds)) + ahead;
+  const grid = new Float64Array(n).fill(NaN);
+  const last = h.timestamps[h.timestamps.length - 1];
+  for (let i = h.timestamps.length - 1; i >= 0; i--) {
+    const k = n - 1 - Math.round((last - h.timestamps[i]) / stepSeconds);
+    if (k < 0) break;
+    grid[k] = h.values[i];
+  }
+  // Typed, and selected rather than sorted: the adapter and the simulator run this at every refresh.
+  const all = new Float64Array(n);
+  let count = 0;
+  for (let i = 0; i + ahead < n; i++) {
+    if (!Number.isFinite(grid[i])) continue;
+    let peak = -Infinity;
+    for (let j = i + 1; j <= i + ahead; j++) if (grid[j] > peak) peak = grid[j];
+    if (Number.isFinite(peak)) all[count++] = peak - grid[i];
+  }
+  if (count < MIN_RISES) return undefined;
+  return Math.max(0, nthSmallest(all.subarray(0, count), Math.min(count - 1, Math.floor(quantile * count))));
+}
+
+/** The k-th smallest value (0-based) of `a`, found in place by selection (Hoare's), in linear time on average. */
+function nthSmallest(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return a[k];
+}

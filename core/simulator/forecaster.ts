@@ -97,3 +97,69 @@ export class ScheduledForecaster {
     }
   }
 }
+
+/** What a policy reads forecasts from: a live forecaster, or a replay of one (`ForecastRecording`). */
+export interface ForecastSource {
+  at(now: number): StoredForecast | undefined;
+  readonly trusted: boolean;
+  readonly fits: number;
+}
+
+/**
+ * The forecasts of one trace under one forecaster spec, fitted once and replayed: runs of policies that
+ * differ only in what they do with the forecasts (a headroom setting tuned over a grid) read the same
+ * fits without paying for them again. Exact as long as every run asks at the same times (the same
+ * simulation spec), which is what the fits being deterministic then guarantees.
+ */
+export class ForecastRecording {
+  private readonly live: ScheduledForecaster;
+  private readonly fitsAt: Array<{ at: number; forecast?: StoredForecast; trusted: boolean }> = [];
+  private reached = -Infinity;
+
+  constructor(trace: Trace, spec: ForecasterSpec) {
+    this.live = new ScheduledForecaster(trace, spec);
+  }
+
+  /** A reader from the beginning; calls must come in time order, as a simulation's do. */
+  reader(): ForecastSource {
+    let i = -1;
+    let trusted = false;
+    let fits = 0;
+    const self = this;
+    return {
+      at(now: number) {
+        if (now > self.reached) {
+          const before = self.live.fits;
+          const forecast = self.live.at(now);
+          if (self.live.fits !== before || self.fitsAt.length === 0) self.fitsAt.push({ at: now, forecast, trusted: self.live.trusted });
+          self.reached = now;
+        }
+        while (i + 1 < self.fitsAt.length && self.fitsAt[i + 1].at <= now) {
+          i++;
+          fits++;
+        }
+        trusted = i >= 0 ? self.fitsAt[i].trusted : false;
+        return i >= 0 ? self.fitsAt[i].forecast : undefined;
+      },
+      get trusted() {
+        return trusted;
+      },
+      get fits() {
+        return fits;
+      },
+    };
+  }
+}
+
+/** Recordings per forecaster spec, for the runs on one trace. */
+export class ForecastCache {
+  private readonly recordings = new Map<string, ForecastRecording>();
+  constructor(private readonly trace: Trace) {}
+
+  reader(spec: ForecasterSpec): ForecastSource {
+    const key = JSON.stringify(spec);
+    let r = this.recordings.get(key);
+    if (!r) this.recordings.set(key, (r = new ForecastRecording(this.trace, spec)));
+    return r.reader();
+  }
+}

@@ -3,6 +3,7 @@
  * oracle), as late as its pipeline delivers it, and says either the metric value the HPA gets or, for
  * the oracle, the replicas directly, and for shadowscale the shadow pool it wants.
  */
+import type { ForecastCache } from './forecaster.ts';
 import type { Trace } from './trace.ts';
 
 export interface PolicyContext {
@@ -31,7 +32,8 @@ export interface PolicyDecision {
  */
 export interface PipelineSpec {
   scrapeDelaySeconds: number;
-  adapter: { stepSeconds: number; refreshSeconds: number; jitter: number };
+  /** `observeSeconds`: the adapter's current-load reads (adapter.observe); undefined when off. */
+  adapter: { stepSeconds: number; refreshSeconds: number; jitter: number; observeSeconds?: number };
 }
 
 export interface PolicySetup {
@@ -43,8 +45,12 @@ export interface PolicySetup {
   minReplicas: number;
   maxReplicas: number;
   shadow: { minReplicas: number; maxReplicas: number; resourceFraction: number };
+  /** The workload's headroomQuantile. */
+  headroomQuantile: number;
   forecast: { fitStepSeconds: number; historySeconds: number; refitSeconds: number; rescoreSeconds: number };
   pipeline: PipelineSpec;
+  /** Forecasts already fitted on this trace by an earlier run, to replay (a tuning grid); absent: fitted live. */
+  forecasts?: ForecastCache;
 }
 
 export interface Policy {

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseSeriesCsv } from '../series/csv.ts';
 import { Cluster } from './cluster.ts';
+import { ForecastCache } from './forecaster.ts';
 import { defaultSpec, hpaAtEqualCost, hpaFrontier, POLICIES, simulate } from './simulate.ts';
 import type { Trace } from './trace.ts';
-import { autoCapacity, loadAt, peakLoad } from './trace.ts';
+import { autoCapacity, loadAt, peakLoad, traceFromSeries } from './trace.ts';
 
 /** One point a minute: flat at `base`, with a step up to `peak` for `minutes` from minute `at`. */
 function stepTrace(hours: number, base: number, peak: number, at: number, minutes: number): Trace {
@@ -104,6 +108,28 @@ describe('simulate', () => {
     // Two shadows at half a replica, all the time.
     expect(r.shadowReplicaSeconds).toBe(2 * 0.5 * 7200);
   });
+});
+
+describe('forecasts fitted once and replayed', () => {
+  it('give a tuning grid exactly the run it would have had with live fits, and the headroom quantile changes the plan', () => {
+    const file = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'nasa_http_1995-07-01_to_07-14_per_minute.csv');
+    const trace = traceFromSeries(parseSeriesCsv(readFileSync(file, 'utf8'), file));
+    const s = spec({ capacityPerReplica: autoCapacity(trace), warmupSeconds: 12 * 86_400 });
+    const live = simulate(trace, POLICIES.shadowscale, s);
+    const cache = new ForecastCache(trace);
+    const recorded = simulate(trace, POLICIES.shadowscale, s, { forecasts: cache });
+    const replayed = simulate(trace, POLICIES.shadowscale, s, { forecasts: cache });
+    for (const r of [recorded, replayed]) {
+      expect(r.replicaSeconds).toBe(live.replicaSeconds);
+      expect(r.unserved).toBe(live.unserved);
+      expect(r.stats).toEqual(live.stats);
+    }
+    expect(live.stats.fits).toBeGreaterThan(40);
+    // The knob tuned over the replays: a higher quantile keeps more headroom.
+    const wider = simulate(trace, POLICIES.shadowscale, { ...s, headroomQuantile: 0.99 }, { forecasts: cache });
+    expect(wider.replicaSeconds).toBeGreaterThan(live.replicaSeconds);
+    expect(wider.unserved).toBeLessThanOrEqual(live.unserved);
+  }, 120_000);
 });
 
 describe('equal-cost comparison', () => {

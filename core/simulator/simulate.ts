@@ -13,6 +13,7 @@ import { hpaPolicy } from './policies/hpa.ts';
 import { oraclePolicy } from './policies/oracle.ts';
 import { shadowscalePolicy, shadowscalePoolPolicy } from './policies/shadowscale.ts';
 import { loadAt, sampledAt, traceEnd, type Trace } from './trace.ts';
+import type { ForecastCache } from './forecaster.ts';
 
 export const POLICIES: Record<string, PolicyFactory> = {
   hpa: hpaPolicy,
@@ -32,6 +33,8 @@ export interface SimulationSpec {
   shadowResourceFraction: number;
   shadowMinReplicas: number;
   shadowMaxReplicas: number;
+  /** The workloads' headroomQuantile (core/config.ts). */
+  headroomQuantile: number;
   /** Trace time used only as history before scoring starts. */
   warmupSeconds: number;
   tickSeconds: number;
@@ -80,11 +83,12 @@ export function defaultSpec(overrides: Partial<SimulationSpec> & Pick<Simulation
     shadowResourceFraction: 0.5,
     shadowMinReplicas: 1,
     shadowMaxReplicas: 5,
+    headroomQuantile: 0.95,
     warmupSeconds: 3 * 86_400,
     tickSeconds: 15,
     forecast: { fitStepSeconds: 300, historySeconds: 3 * 86_400, refitSeconds: 3600, rescoreSeconds: 86_400 },
-    // A 30 s scrape interval; the adapter's defaults (adapter.step, refresh, jitter).
-    pipeline: { scrapeDelaySeconds: 30, adapter: { stepSeconds: 60, refreshSeconds: 60, jitter: 0.1 } },
+    // A 30 s scrape interval; the adapter's defaults (adapter.step, refresh, jitter, observe).
+    pipeline: { scrapeDelaySeconds: 30, adapter: { stepSeconds: 60, refreshSeconds: 60, jitter: 0.1, observeSeconds: 15 } },
     ...overrides,
   };
 }
@@ -97,7 +101,7 @@ export function checkScoredSpan(trace: Trace, spec: SimulationSpec): void {
   }
 }
 
-export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationSpec): PolicyResult {
+export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationSpec, options: { forecasts?: ForecastCache } = {}): PolicyResult {
   const tick = spec.tickSeconds;
   const setup: PolicySetup = {
     trace,
@@ -108,8 +112,10 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
     minReplicas: spec.minReplicas,
     maxReplicas: spec.maxReplicas,
     shadow: { minReplicas: spec.shadowMinReplicas, maxReplicas: spec.shadowMaxReplicas, resourceFraction: spec.shadowResourceFraction },
+    headroomQuantile: spec.headroomQuantile,
     forecast: spec.forecast,
     pipeline: spec.pipeline,
+    forecasts: options.forecasts,
   };
   const policy: Policy = factory(setup);
   const cluster = new Cluster({

@@ -2,12 +2,12 @@
  * shadowscale as the product runs it: the adapter's plan fed to the HPA, plus the warm shadow pool the
  * plan sizes. The plan is the adapter's own (core/planner/serving.ts): the load the adapter observed,
  * plus the rise the forecast (chosen by backtest, refitted on a schedule) expects over the provisioning
- * lag, plus two standard deviations of the load's own change over a lag in the last hour. The adapter
- * sees the load as its pipeline delivers it: the recorded rate at its step, read at each refresh (with
- * its jitter), served until the next one (policy.ts PipelineSpec). Its HPA targets
- * `capacityPerReplica`, as the adapter's documentation prescribes (the plan carries the headroom), where
- * the reactive HPA keeps its utilisation target; the metric is scaled so that the shared HPA model does
- * exactly that.
+ * lag, plus the headroom learned from the load's own rises over the last day. The adapter sees the load
+ * as its pipeline delivers it (policy.ts PipelineSpec): the current load read every `observe` (an
+ * instant query of the recorded rate), and the history on its step grid read at each refresh (with its
+ * jitter), from which the headroom is learned. Its HPA targets `capacityPerReplica`, as the adapter's
+ * documentation prescribes (the plan carries the headroom), where the reactive HPA keeps its
+ * utilisation target; the metric is scaled so that the shared HPA model does exactly that.
  *
  * The shadows serve no live traffic here: the receiver's promotion is a swap of roles that first grows
  * the standby to the serving set's size, so it adds no capacity within a provisioning lag, and the
@@ -16,7 +16,7 @@
  */
 import { plan } from '../../planner/planner.ts';
 import { mulberry32 } from '../../random.ts';
-import { forecastWindow, VOLATILITY_WINDOW_SECONDS, volatilityOf } from '../../planner/serving.ts';
+import { forecastWindow, RISE_WINDOW_SECONDS, riseHeadroomOf, VOLATILITY_WINDOW_SECONDS, volatilityOf } from '../../planner/serving.ts';
 import { ScheduledForecaster } from '../forecaster.ts';
 import type { PolicyFactory } from '../policy.ts';
 
@@ -26,7 +26,8 @@ export const shadowscalePolicy: PolicyFactory = (setup) => shadowscale(setup, fa
 export const shadowscalePoolPolicy: PolicyFactory = (setup) => shadowscale(setup, true);
 
 function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): ReturnType<PolicyFactory> {
-  const forecaster = new ScheduledForecaster(setup.trace, { model: 'auto', lagSeconds: setup.provisioningLagSeconds, ...setup.forecast });
+  const fspec = { model: 'auto' as const, lagSeconds: setup.provisioningLagSeconds, ...setup.forecast };
+  const forecaster = setup.forecasts ? setup.forecasts.reader(fspec) : new ScheduledForecaster(setup.trace, fspec);
   const spec = {
     capacityPerReplica: setup.capacityPerReplica,
     primary: { minReplicas: setup.minReplicas, maxReplicas: setup.maxReplicas },
@@ -34,13 +35,21 @@ function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): Re
   };
   const { scrapeDelaySeconds: delay, adapter } = setup.pipeline;
   const step = adapter.stepSeconds;
-  // What the adapter's history holds of the last hour and a lag (for the volatility), one point a step.
-  const keep = Math.ceil((VOLATILITY_WINDOW_SECONDS + setup.provisioningLagSeconds) / step) + 2;
+  // How late the plan sees the load: every `observe`, or (with it off) every refresh.
+  const seenEvery = adapter.observeSeconds ?? adapter.refreshSeconds;
+  const reaction = setup.provisioningLagSeconds + seenEvery;
+  // What the adapter's history holds of the last day and a reaction time (for the learned headroom,
+  // and the last hour for the volatility), one point a step.
+  const keep = Math.ceil((Math.max(RISE_WINDOW_SECONDS, VOLATILITY_WINDOW_SECONDS) + reaction) / step) + 2;
   const read: { timestamps: number[]; values: number[] } = { timestamps: [], values: [] };
   // Seeded, so that a run's refresh jitter is the same every time.
   const jitter = mulberry32(1);
   let nextRefresh = -Infinity;
+  let nextObserve = -Infinity;
   let refreshes = 0;
+  let observed: number | undefined;
+  let volatility: number | undefined;
+  let headroom: number | undefined;
   return {
     name: intoPool ? 'shadowscale+pool' : 'shadowscale',
     usesShadows: true,
@@ -60,13 +69,20 @@ function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): Re
         }
         nextRefresh = ctx.now + adapter.refreshSeconds * (1 + adapter.jitter * jitter());
         refreshes++;
+        volatility = volatilityOf(read, step, setup.provisioningLagSeconds);
+        headroom = riseHeadroomOf(read, step, reaction, setup.headroomQuantile);
+        if (adapter.observeSeconds === undefined) observed = read.values[read.values.length - 1];
       }
-      const observed = read.values[read.values.length - 1];
+      if (adapter.observeSeconds !== undefined && ctx.now >= nextObserve) {
+        // The instant query of the recorded rate: the load as the scrapes have delivered it by now.
+        observed = ctx.observedAt(ctx.now - delay);
+        nextObserve = ctx.now + adapter.observeSeconds;
+      }
       // Refitted on the history the scrapes had delivered by now.
       const f = forecaster.at(ctx.now - delay);
       // What the adapter serves (adapter/serving.ts view()): the same window, volatility and plan.
       const window = f ? forecastWindow(f, ctx.now, setup.provisioningLagSeconds) : undefined;
-      const p = plan(spec, { forecast: window, trusted: forecaster.trusted, observedLoad: observed, lagVolatility: volatilityOf(read, step, setup.provisioningLagSeconds) });
+      const p = plan(spec, { forecast: window, trusted: forecaster.trusted, observedLoad: observed, lagVolatility: volatility, riseHeadroom: headroom });
       return { metric: setup.targetUtilization * p.predictedLoad, shadowPool: p.shadowPoolSize };
     },
     stats: () => ({ fits: forecaster.fits, refreshes, trusted: forecaster.trusted ? 1 : 0 }),
