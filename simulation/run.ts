@@ -39,18 +39,33 @@ export function simulationSpec(trace: Trace, s: SimulationSettings): SimulationS
   });
 }
 
-/** Policies that fit forecasts run in worker threads (seconds each); the others are milliseconds. */
-const FORECASTING = new Set(['holt-winters', 'shadowscale', 'shadowscale+pool']);
+/**
+ * Policies that fit forecasts run in worker threads (seconds each); the others are milliseconds. The
+ * policies of one group share a worker and their forecasts.
+ */
+const FORECASTING = new Map([
+  ['holt-winters', 'holt-winters'],
+  ['shadowscale', 'shadowscale'],
+  ['shadowscale+pool', 'shadowscale'],
+]);
 
 export async function runSimulation(trace: Trace, spec: SimulationSpec, policies: string[], name: string, onProgress?: (what: string) => void): Promise<{ report: SimulationReport; results: PolicyResult[]; frontier: PolicyResult[] }> {
   checkScoredSpan(trace, spec);
-  const forecasting = policies.filter((p) => FORECASTING.has(p));
+  const groups = new Map<string, string[]>();
+  for (const p of policies) {
+    const group = FORECASTING.get(p);
+    if (group) groups.set(group, [...(groups.get(group) ?? []), p]);
+  }
   const worker = siblingModule(import.meta.url, 'worker');
-  const pool = forecasting.length > 0
-    ? new Piscina({ filename: worker.url.href, maxThreads: Math.min(2, forecasting.length), execArgv: worker.execArgv })
+  const pool = groups.size > 0
+    ? new Piscina({ filename: worker.url.href, maxThreads: Math.min(2, groups.size), execArgv: worker.execArgv })
     : undefined;
   try {
-    const inWorkers = new Map(forecasting.map((policy) => [policy, pool!.run({ trace, policy, spec }) as Promise<PolicyResult>]));
+    const inWorkers = new Map<string, Promise<PolicyResult>>();
+    for (const group of groups.values()) {
+      const done = pool!.run({ trace, policies: group, spec }) as Promise<PolicyResult[]>;
+      group.forEach((policy, i) => inWorkers.set(policy, done.then((results) => results[i])));
+    }
     onProgress?.('hpa frontier');
     const frontier = hpaFrontier(trace, spec);
     const results: PolicyResult[] = [];

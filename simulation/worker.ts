@@ -1,7 +1,13 @@
-/** Runs one policy's simulation in a worker thread, so the forecasting policies use both cores. */
+/**
+ * Runs policies' simulations in a worker thread, so the forecasting policies use both cores. Policies
+ * of one job that fit the same forecasts (shadowscale with and without the warm pool) fit them once:
+ * the first run records them and the next replays them (core/simulator/forecaster.ts ForecastCache).
+ */
+import { ForecastCache } from '../core/simulator/forecaster.ts';
 import { POLICIES, simulate, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
 import type { Trace } from '../core/simulator/trace.ts';
 
-export default function run(job: { trace: Trace; policy: string; spec: SimulationSpec }): PolicyResult {
-  return simulate(job.trace, POLICIES[job.policy], job.spec);
+export default function run(job: { trace: Trace; policies: string[]; spec: SimulationSpec }): PolicyResult[] {
+  const forecasts = new ForecastCache(job.trace);
+  return job.policies.map((policy) => simulate(job.trace, POLICIES[policy], job.spec, { forecasts }));
 }
