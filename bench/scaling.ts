@@ -4,7 +4,9 @@
  * bench/results/scaling.json and scaling.html. Two simulations run at a time (one per core).
  * A benchmark: it reports, it does not assert.
  *
- * Options: --only SUBSTRING, --lags 60s,120s,300s
+ * Options: --only SUBSTRING, --lags 60s,120s,300s, --capacities auto,auto:5 (capacity per replica: about
+ * 20, or R, replicas at the trace's p95 load; each a setting of its own, to show how sensitive the
+ * figures are to it)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -26,7 +28,11 @@ const POLICY_NAMES = ['hpa', 'holt-winters', 'shadowscale', 'shadowscale+pool', 
 interface Job {
   trace: string;
   lag: string;
+  capacity: string;
 }
+
+/** The name of a lag and capacity in the tables and the JSON: the lag alone at the default capacity. */
+const settingOf = (j: { lag: string; capacity: string }) => (j.capacity === 'auto' ? j.lag : `${j.lag} capacity ${j.capacity}`);
 interface Outcome extends Job {
   report?: SimulationReport;
   error?: string;
@@ -35,7 +41,7 @@ interface Outcome extends Job {
 
 function runJob(job: Job): Promise<Outcome> {
   const started = performance.now();
-  const args = [join(ROOT, 'bin', 'shadowscale.mjs'), 'simulate', '--trace', join(DATA, job.trace), '--provisioning-lag', job.lag, '--policies', POLICY_NAMES.join(','), '--json'];
+  const args = [join(ROOT, 'bin', 'shadowscale.mjs'), 'simulate', '--trace', join(DATA, job.trace), '--provisioning-lag', job.lag, '--capacity', job.capacity, '--policies', POLICY_NAMES.join(','), '--json'];
   if (ZERO_IS_MISSING.has(job.trace)) args.push('--zero-as-missing');
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -62,7 +68,9 @@ async function main(): Promise<void> {
   if (!existsSync(DATA)) throw new Error(`no data at ${DATA}`);
   const only = arg('--only', '');
   const lags = arg('--lags', '60s,120s,300s').split(',');
-  const jobs: Job[] = LOAD_SERIES.filter((t) => t.includes(only)).flatMap((trace) => lags.map((lag) => ({ trace, lag })));
+  const capacities = arg('--capacities', 'auto').split(',');
+  const settings = lags.flatMap((lag) => capacities.map((capacity) => ({ lag, capacity })));
+  const jobs: Job[] = LOAD_SERIES.filter((t) => t.includes(only)).flatMap((trace) => settings.map((s) => ({ trace, ...s })));
   const outcomes: Outcome[] = [];
   let done = 0;
   const queue = [...jobs];
@@ -75,17 +83,19 @@ async function main(): Promise<void> {
         const sh = outcome.report?.policies.find((p) => p.policy === 'shadowscale');
         const hpa = outcome.report?.policies.find((p) => p.policy === 'hpa');
         process.stderr.write(
-          `[${done}/${jobs.length}] ${job.trace} lag ${job.lag}: ${outcome.error ? `error: ${outcome.error}` : `hpa ${(hpa!.unservedFraction * 100).toFixed(3)} %, shadowscale ${(sh!.unservedFraction * 100).toFixed(3)} % (hpa at equal cost ${(sh!.hpaUnservedAtEqualCost * 100).toFixed(3)} %)`} in ${outcome.seconds.toFixed(0)} s\n`,
+          `[${done}/${jobs.length}] ${job.trace} ${settingOf(job)}: ${outcome.error ? `error: ${outcome.error}` : `hpa ${(hpa!.unservedFraction * 100).toFixed(3)} %, shadowscale ${(sh!.unservedFraction * 100).toFixed(3)} % (hpa at equal cost ${(sh!.hpaUnservedAtEqualCost * 100).toFixed(3)} %)`} in ${outcome.seconds.toFixed(0)} s\n`,
         );
       }
     }),
   );
-  outcomes.sort((a, b) => jobs.findIndex((j) => j.trace === a.trace && j.lag === a.lag) - jobs.findIndex((j) => j.trace === b.trace && j.lag === b.lag));
+  const order = (o: Job) => jobs.findIndex((j) => j.trace === o.trace && j.lag === o.lag && j.capacity === o.capacity);
+  outcomes.sort((a, b) => order(a) - order(b));
 
   const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(3)} %` : '-');
   const summary: Record<string, Record<string, number>> = {};
-  for (const lag of lags) {
-    const at = outcomes.filter((o) => o.lag === lag && o.report);
+  for (const setting of settings.map(settingOf)) {
+    const lag = setting;
+    const at = outcomes.filter((o) => settingOf(o) === setting && o.report);
     const table = new Table({ style: { head: [], border: [] }, head: ['trace', 'policy', 'unserved', 'hpa at equal cost', '÷ hpa at equal cost', 'replica-s ÷ hpa', 'shadow share', 'violation min', 'scored'] });
     for (const o of at) {
       const hpa = o.report!.policies.find((p) => p.policy === 'hpa')!;
@@ -138,10 +148,10 @@ async function main(): Promise<void> {
 
   const results = join(ROOT, 'bench', 'results');
   mkdirSync(results, { recursive: true });
-  writeFileSync(join(results, 'scaling.json'), `${JSON.stringify({ generatedAt: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, lags, summary, runs: outcomes }, null, 2)}\n`);
+  writeFileSync(join(results, 'scaling.json'), `${JSON.stringify({ generatedAt: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, lags, capacities, summary, runs: outcomes }, null, 2)}\n`);
   const rows = outcomes
     .filter((o) => o.report)
-    .flatMap((o) => o.report!.policies.map((p) => ({ trace: o.trace.split('/').pop()!.replace('.csv', ''), lag: o.lag, ...p })));
+    .flatMap((o) => o.report!.policies.map((p) => ({ trace: o.trace.split('/').pop()!.replace('.csv', ''), lag: settingOf(o), ...p })));
   const chart = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: 'Unserved load per trace and policy (log scale), by provisioning lag',

@@ -13,7 +13,7 @@ export function simulateCommand(): Command {
     .requiredOption('--trace <file>', 'CSV timestamp,value; values read as requests per second')
     .option('--policies <list>', `policies to compare (${POLICY_NAMES.join(', ')})`, 'hpa,holt-winters,shadowscale,oracle')
     .option('--provisioning-lag <duration>', 'from scale decision to ready', '120s')
-    .option('--capacity <n>', 'requests per second one replica serves, or auto (about 20 replicas at the p95 load)', 'auto')
+    .option('--capacity <n>', 'requests per second one replica serves, or auto[:R] (about R replicas at the p95 load; 20 by default)', 'auto')
     .option('--target-utilization <x>', 'HPA target as a share of capacity', '0.8')
     .option('--shadow-resource-fraction <x>', 'resources of a shadow as a share of a replica', '0.5')
     .option('--warmup <duration>', 'trace time given as history only, not scored (auto: 3d or a fifth of the trace)', 'auto')

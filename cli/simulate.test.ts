@@ -39,6 +39,9 @@ describe('shadowscale simulate', () => {
     expect(hpa.hpaUnservedAtEqualCost).toBeCloseTo(hpa.unservedFraction, 4);
     expect(oracle.unservedFraction).toBe(0);
     expect(oracle.replicaSeconds).toBeLessThan(hpa.replicaSeconds);
+    // auto:5 sizes a replica for about 5 at the p95 load: four times auto's 20-replica capacity.
+    const coarse = JSON.parse(run('--trace', trace, '--policies', 'hpa', '--capacity', 'auto:5', '--json').stdout);
+    expect(coarse.capacityPerReplica).toBeCloseTo(4 * out.capacityPerReplica, 9);
   });
 
   it('runs every policy on a short trace and writes a self-contained report', () => {
@@ -59,6 +62,7 @@ describe('shadowscale simulate', () => {
     ['a missing trace', ['--trace', '/nonexistent.csv'], '--trace /nonexistent.csv: no such file'],
     ['a bad lag', ['--trace', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--provisioning-lag', 'soon'], '--provisioning-lag "soon" is not a duration'],
     ['a bad utilisation', ['--trace', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--target-utilization', '1.5'], '--target-utilization must be in (0, 1], got "1.5"'],
+    ['a bad capacity', ['--trace', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--capacity', 'auto:0'], '--capacity must be a positive number, auto or auto:R (R replicas at the p95 load), got "auto:0"'],
     ['a trace too short for its warm-up', ['--trace', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--warmup', '30d'], 'less than an hour is left to score'],
   ])('fails on %s with one line naming it, exit status 2', (_what, args, message) => {
     const r = run(...args);

@@ -9,7 +9,7 @@ import { parseSeriesCsv } from '../core/series/csv.ts';
 import { POLICIES, type SimulationSpec } from '../core/simulator/simulate.ts';
 import { traceFromSeries, type Trace } from '../core/simulator/trace.ts';
 import { renderReport } from '../simulation/report.ts';
-import { renderTable, runSimulation, simulationSpec } from '../simulation/run.ts';
+import { renderTable, runSimulation, simulationSpec, type SimulationSettings } from '../simulation/run.ts';
 import { UsageError } from './errors.ts';
 
 export interface SimulateCliOptions {
@@ -40,6 +40,14 @@ function seconds(text: string, flag: string): number {
   return s;
 }
 
+/** `--capacity`: a number, `auto`, or `auto:R` (about R replicas at the trace's 95th percentile). */
+function capacityOption(text: string): SimulationSettings['capacity'] {
+  if (text === 'auto') return 'auto';
+  const m = /^auto:(\d+)$/.exec(text);
+  if (m && Number(m[1]) >= 1) return { replicasAtP95: Number(m[1]) };
+  return number(text, '--capacity', (x) => x > 0, 'a positive number, auto or auto:R (R replicas at the p95 load)');
+}
+
 export function loadTrace(file: string, options: { compress?: number; zeroIsMissing?: boolean } = {}): Trace {
   let text: string;
   try {
@@ -52,7 +60,7 @@ export function loadTrace(file: string, options: { compress?: number; zeroIsMiss
 
 export function specFromOptions(trace: Trace, options: SimulateCliOptions): SimulationSpec {
   return simulationSpec(trace, {
-    capacity: options.capacity === 'auto' ? 'auto' : number(options.capacity, '--capacity', (x) => x > 0, 'a positive number or auto'),
+    capacity: capacityOption(options.capacity),
     maxReplicas: options.maxReplicas === 'auto' ? 'auto' : number(options.maxReplicas, '--max-replicas', (x) => Number.isInteger(x) && x >= 1, 'a positive integer or auto'),
     warmupSeconds: options.warmup === 'auto' ? 'auto' : seconds(options.warmup, '--warmup'),
     provisioningLagSeconds: seconds(options.provisioningLag, '--provisioning-lag'),

@@ -14,7 +14,8 @@ import type { SimulationReport } from './report.ts';
 
 /** What a run is given, in numbers; `auto` derives the value from the trace. */
 export interface SimulationSettings {
-  capacity: number | 'auto';
+  /** `auto`: about 20 replicas at the trace's 95th percentile; `{ replicasAtP95 }`: about that many. */
+  capacity: number | 'auto' | { replicasAtP95: number };
   maxReplicas: number | 'auto';
   warmupSeconds: number | 'auto';
   provisioningLagSeconds: number;
@@ -23,7 +24,7 @@ export interface SimulationSettings {
 }
 
 export function simulationSpec(trace: Trace, s: SimulationSettings): SimulationSpec {
-  const capacity = s.capacity === 'auto' ? autoCapacity(trace) : s.capacity;
+  const capacity = s.capacity === 'auto' ? autoCapacity(trace) : typeof s.capacity === 'object' ? autoCapacity(trace, s.capacity.replicasAtP95) : s.capacity;
   const peak = trace.values.reduce((m, v) => Math.max(m, v), 0);
   const maxReplicas = s.maxReplicas === 'auto' ? Math.max(2, Math.ceil((2 * peak) / capacity)) : s.maxReplicas;
   const span = trace.values.length * trace.stepSeconds;
