@@ -34,7 +34,7 @@ describe('one forecast-to-plan pipeline', () => {
       minReplicas: 2,
       maxReplicas: 60,
       shadow: { minReplicas: 1, maxReplicas: 20, resourceFraction: 0.5 },
-      headroomQuantile: 0.95,
+      headroomQuantile: 0.9,
       forecast: { fitStepSeconds: 300, historySeconds: 5 * 86_400, refitSeconds: 3600, rescoreSeconds: 86_400 },
       // The adapter reads the load at every tick, with no delay, so that both sides see the same values
       // (adapter.observe off: the plan's load is the history's last step).

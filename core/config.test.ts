@@ -42,7 +42,7 @@ describe('parseConfig', () => {
     const config = parseConfig(VALID);
     expect(config.prometheus).toMatchObject({ url: 'http://127.0.0.1:9090', timeout: 10 });
     expect(config.adapter).toMatchObject({ history: 14 * 86400, step: 60, refresh: 60, forecastTTL: 600, observe: 15 });
-    expect(config.workloads[0]).toMatchObject({ provisioningLag: 120, capacityPerReplica: 50, dryRun: false, headroomQuantile: 0.95 });
+    expect(config.workloads[0]).toMatchObject({ provisioningLag: 120, capacityPerReplica: 50, dryRun: false, headroomQuantile: 0.9 });
     expect(config.workloads[0].shadow).toMatchObject({ mirrorPercent: 10, resourceFraction: 0.5 });
     expect(workloadTiming(config, config.workloads[0])).toEqual({ stepSeconds: 60, historySeconds: 14 * 86400, refreshSeconds: 60, horizonSeconds: 120, horizonSteps: 2 });
   });

@@ -183,7 +183,7 @@ const workloadSchema = z
      * provisioning lag (plus how late the adapter sees it) over the last day. Higher: fewer unserved
      * requests on a jump, more replicas all the time.
      */
-    headroomQuantile: z.number().gt(0).lt(1).default(0.95),
+    headroomQuantile: z.number().gt(0).lt(1).default(0.9),
     /** The primary's SLO: beyond it the primary counts as degraded (ShadowscalePrimaryDegraded). */
     slo: z
       .object({

@@ -83,7 +83,7 @@ export function defaultSpec(overrides: Partial<SimulationSpec> & Pick<Simulation
     shadowResourceFraction: 0.5,
     shadowMinReplicas: 1,
     shadowMaxReplicas: 5,
-    headroomQuantile: 0.95,
+    headroomQuantile: 0.9,
     warmupSeconds: 3 * 86_400,
     tickSeconds: 15,
     forecast: { fitStepSeconds: 300, historySeconds: 3 * 86_400, refitSeconds: 3600, rescoreSeconds: 86_400 },
