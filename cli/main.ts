@@ -12,6 +12,7 @@ import { checkCommand } from './check.ts';
 import { receiverCommand } from './receiver.ts';
 import { backtestCommand } from './backtest-command.ts';
 import { simulateCommand } from './simulate-command.ts';
+import { whatifCommand } from './whatif-command.ts';
 import { dashboardsCommand } from './dashboards.ts';
 import { demoCommand } from './demo.ts';
 import { rbacCommand } from './rbac.ts';
@@ -25,6 +26,7 @@ export function program(): Command {
     .addCommand(adapterCommand())
     .addCommand(receiverCommand())
     .addCommand(simulateCommand())
+    .addCommand(whatifCommand())
     .addCommand(dashboardsCommand())
     .addCommand(rbacCommand())
     .addCommand(demoCommand())

@@ -1,0 +1,128 @@
+/**
+ * `shadowscale whatif`: for each configured workload, its load history fetched from Prometheus with
+ * the adapter's own query and step, replayed through the simulator under the reactive HPA (with the
+ * target given), shadowscale exactly as the adapter would serve it (the workload's capacity, lag,
+ * bounds, shadows and headroom; the adapter's step, refresh and observe interval), and the oracle;
+ * then, in words, what it would have changed. The same simulation as `shadowscale simulate` on the
+ * same series with the same settings.
+ */
+import { writeFileSync } from 'node:fs';
+
+import { parseDuration } from '../core/duration.ts';
+import { workloadKey, workloadTiming, type Config, type WorkloadConfig } from '../core/config.ts';
+import type { SimulationSpec } from '../core/simulator/simulate.ts';
+import { traceFromSeries, type Trace } from '../core/simulator/trace.ts';
+import { PrometheusClient, prometheusClientFromConfig } from '../platform/prometheus.ts';
+import type { SimulationReport } from '../simulation/report.ts';
+import { renderReport } from '../simulation/report.ts';
+import { renderTable, runSimulation, simulationSpec } from '../simulation/run.ts';
+import { loadConfigFile } from './config-file.ts';
+import { UsageError } from './errors.ts';
+
+export interface WhatifCliOptions {
+  config: string;
+  workload?: string;
+  since: string;
+  prometheus?: string;
+  targetUtilization: string;
+  json?: boolean;
+  report?: string;
+}
+
+/** The policies compared: what runs today, what shadowscale would do, and the best any policy could. */
+export const WHATIF_POLICIES = ['hpa', 'shadowscale', 'oracle'];
+
+export interface WhatifResult {
+  workload: string;
+  from: number;
+  to: number;
+  report: SimulationReport;
+  summary: string;
+}
+
+/** The simulation of one workload as the adapter would serve it: its settings, the adapter's pipeline. */
+export function whatifSpec(config: Config, w: WorkloadConfig, trace: Trace, targetUtilization: number): SimulationSpec {
+  const timing = workloadTiming(config, w);
+  const base = simulationSpec(trace, {
+    capacity: w.capacityPerReplica,
+    maxReplicas: w.primary.maxReplicas,
+    warmupSeconds: 'auto',
+    provisioningLagSeconds: w.provisioningLag,
+    targetUtilization,
+    shadowResourceFraction: w.shadow?.resourceFraction ?? 0.5,
+  });
+  const observe = config.adapter.observe;
+  return {
+    ...base,
+    minReplicas: w.primary.minReplicas,
+    shadowMinReplicas: w.shadow?.minReplicas ?? 0,
+    shadowMaxReplicas: w.shadow?.maxReplicas ?? 0,
+    headroomQuantile: w.headroomQuantile,
+    pipeline: {
+      ...base.pipeline,
+      adapter: { stepSeconds: timing.stepSeconds, refreshSeconds: timing.refreshSeconds, jitter: config.adapter.jitter, observeSeconds: observe === 'off' ? undefined : observe },
+    },
+  };
+}
+
+/** What the figures mean, in one sentence. */
+export function whatifSummary(report: SimulationReport, days: number): string {
+  const hpa = report.policies.find((p) => p.policy === 'hpa')!;
+  const ss = report.policies.find((p) => p.policy === 'shadowscale')!;
+  const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+  const cost = ss.replicaSeconds / hpa.replicaSeconds;
+  const equal = ss.equalCostExtrapolated ? `no HPA target spends that much; the most any spends would have left ${pct(ss.hpaUnservedAtEqualCost)}` : `an HPA spending the same would have left ${pct(ss.hpaUnservedAtEqualCost)}`;
+  return `on the last ${days.toFixed(days < 2 ? 1 : 0)} days scored: ${pct(ss.unservedFraction)} unserved instead of ${pct(hpa.unservedFraction)} for ${cost.toFixed(2)} × the replica-seconds; ${equal}`;
+}
+
+export async function runWhatif(options: WhatifCliOptions, out: NodeJS.WritableStream = process.stdout, now = Date.now()): Promise<WhatifResult[]> {
+  const config = loadConfigFile(options.config);
+  const since = parseDuration(options.since);
+  if (since === undefined || since <= 0) throw new UsageError(`--since "${options.since}" is not a duration such as 14d or 36h`);
+  const target = Number(options.targetUtilization);
+  if (!(target > 0 && target <= 1)) throw new UsageError(`--target-utilization must be in (0, 1], got "${options.targetUtilization}"`);
+  const workloads = options.workload ? config.workloads.filter((w) => workloadKey(w.namespace, w.name) === options.workload) : config.workloads;
+  if (workloads.length === 0) throw new UsageError(`--workload ${options.workload}: no such workload in ${options.config} (expected namespace/name, one of ${config.workloads.map((w) => workloadKey(w.namespace, w.name)).join(', ')})`);
+  const client = options.prometheus ? new PrometheusClient({ url: options.prometheus, timeoutSeconds: config.prometheus.timeout, retries: 1 }) : prometheusClientFromConfig(config);
+  const url = options.prometheus ?? config.prometheus.url;
+  const progress = !options.json && process.stderr.isTTY ? (what: string) => process.stderr.write(`${what}...\n`) : undefined;
+
+  const results: WhatifResult[] = [];
+  for (const w of workloads) {
+    const key = workloadKey(w.namespace, w.name);
+    const { stepSeconds } = workloadTiming(config, w);
+    const to = Math.floor(now / 1000 / stepSeconds) * stepSeconds;
+    const from = to - since;
+    progress?.(`${key}: reading ${options.since} of its load from ${url}`);
+    let series;
+    try {
+      series = await client.queryRange(w.load, from, to, stepSeconds);
+    } catch (error) {
+      throw new Error(`${key}: the load query cannot be read from Prometheus at ${url}: ${(error as Error).message}`);
+    }
+    if (series.length !== 1) {
+      throw new Error(`${key}: the load query returned ${series.length} series over the last ${options.since}; ${series.length === 0 ? 'there is no history to replay' : 'aggregate it to one (e.g. sum(...))'}`);
+    }
+    const trace = traceFromSeries({ timestamps: series[0].timestamps, values: series[0].values });
+    const spec = whatifSpec(config, w, trace, target);
+    let run;
+    try {
+      run = await runSimulation(trace, spec, WHATIF_POLICIES, key, progress && ((what) => progress(`${key}: simulating ${what}`)));
+    } catch (error) {
+      if (error instanceof RangeError) throw new UsageError(`${key}: ${error.message} (ask for more with --since)`);
+      throw error;
+    }
+    const scoredDays = (run.report.steps * spec.tickSeconds) / 86_400;
+    const result = { workload: key, from, to, report: run.report, summary: whatifSummary(run.report, scoredDays) };
+    results.push(result);
+    if (options.report) {
+      const file = workloads.length === 1 ? options.report : options.report.replace(/(\.html?)?$/, (ext) => `-${w.namespace}-${w.name}${ext || '.html'}`);
+      writeFileSync(file, renderReport(run.report, run.results, run.frontier));
+    }
+    if (!options.json) out.write(`${key}: ${result.summary}\n${renderTable(run.report)}\n`);
+  }
+  if (options.json) {
+    out.write(`${JSON.stringify({ since: options.since, targetUtilization: target, workloads: results.map(({ report: { frontier: _f, ...report }, ...r }) => ({ ...r, report })) })}\n`);
+  }
+  return results;
+}
