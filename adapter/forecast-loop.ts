@@ -18,6 +18,7 @@ import { riseHeadroomOf, volatilityOf } from '../core/planner/serving.ts';
 import type { ModelName } from '../core/forecast/types.ts';
 import type { FitPool } from './fit-pool.ts';
 import { PrometheusQueryError, type PrometheusClient } from '../platform/prometheus.ts';
+import { Counterfactual } from './counterfactual.ts';
 import { view, type ServingRung, type Attempt, type BacktestScore, type FittedForecast, type WorkloadSnapshot, type WorkloadView } from './serving.ts';
 
 export interface LoopEvents {
@@ -107,6 +108,7 @@ export class ForecastLoop {
         lagSeconds: w.provisioningLag,
         fitHorizon: Math.ceil((w.provisioningLag + Math.max(timing.refreshSeconds, config.adapter.forecastTTL)) / timing.stepSeconds) + 1,
         pastForecasts: [],
+        counterfactual: w.dryRun ? new Counterfactual({ capacityPerReplica: w.capacityPerReplica, lagSeconds: w.provisioningLag, minReplicas: w.primary.minReplicas, maxReplicas: w.primary.maxReplicas }) : undefined,
         trusted: false,
         nextRunAt: 0,
         running: false,
@@ -180,7 +182,22 @@ export class ForecastLoop {
     // No series: no data now. Several: the refresh says what is wrong with the query.
     if (result.length !== 1) return;
     const { value, timestamp } = result[0];
-    if (Number.isFinite(value) && value >= 0 && !(s.observed && s.observed.at > timestamp)) s.observed = { value, at: timestamp };
+    if (Number.isFinite(value) && value >= 0 && !(s.observed && s.observed.at > timestamp)) {
+      s.observed = { value, at: timestamp };
+      this.recordCounterfactual(s);
+    }
+  }
+
+  /** In dry-run, one more observation of what the HPA is asked against what the plan would ask. */
+  private recordCounterfactual(s: WorkloadState): void {
+    if (!s.counterfactual || !s.observed || !s.lastAttempt) return;
+    const v = view(s, this.now(), this.config.adapter.forecastTTL);
+    s.counterfactual.record(this.now() / 1000, s.observed.value, { hpa: v.served.predictedLoad, shadowscale: v.plan.predictedLoad });
+  }
+
+  /** The loop's clock, in unix seconds (the metrics read the counterfactual's window with it). */
+  nowSeconds(): number {
+    return this.now() / 1000;
   }
 
   /** True once every workload has been tried at least once. */
@@ -388,6 +405,8 @@ export class ForecastLoop {
       s.trusted = isTrusted(s.score);
       s.lastFitSeconds = outcome.fitMs / 1000;
       s.lastAttempt = { at: fittedAt, ok: true } satisfies Attempt;
+      // Without adapter.observe, the counterfactual is observed at each refresh.
+      if (this.config.adapter.observe === 'off') this.recordCounterfactual(s);
       this.events.onFit?.(w, (performance.now() - fitStarted) / 1000);
     } catch (error) {
       this.events.onFit?.(w, (performance.now() - fitStarted) / 1000, error as Error);

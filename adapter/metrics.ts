@@ -9,6 +9,7 @@ import { MODEL_NAMES } from '../core/forecast/types.ts';
 import type { ForecastLoop } from './forecast-loop.ts';
 import { PrometheusQueryError } from '../platform/prometheus.ts';
 import { SERVING_RUNGS } from './serving.ts';
+import { SIDES, type CounterfactualTotals, type Side } from './counterfactual.ts';
 
 const QUANTILES = [
   ['0.5', 'point'],
@@ -60,6 +61,31 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
       });
     },
   });
+  const counterfactual = (name: string, help: string, pick: (t: CounterfactualTotals, side: Side) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [...wl, 'side'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const now = loop.nowSeconds();
+        each((labels, { state }) => {
+          const totals = state.counterfactual?.totals(now);
+          if (!totals || totals.seconds === 0) return;
+          for (const side of SIDES) {
+            const value = pick(totals, side);
+            if (Number.isFinite(value)) this.set({ ...labels, side }, value);
+          }
+        });
+      },
+    });
+  counterfactual(
+    'shadowscale_whatif_unserved_ratio',
+    'Dry-run workloads, over the last day: the share of the observed load that would have gone unserved with the HPA asked what it is asked now (side="hpa") and with it asked what the plan would ask (side="shadowscale"), each through the HPA algorithm and replicas that take the provisioning lag to be ready.',
+    (t, side) => (t.load > 0 ? t.unserved[side] / t.load : 0),
+  );
+  counterfactual('shadowscale_whatif_replica_seconds', 'Dry-run workloads, over the last day: the replica-seconds each side (as shadowscale_whatif_unserved_ratio) would have cost.', (t, side) => t.replicaSeconds[side]);
   const served = (name: string, help: string, pick: (v: ReturnType<ForecastLoop['all']> extends Generator<infer T> ? T : never) => number) =>
     new Gauge({
       name,
@@ -80,6 +106,7 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
   served('shadowscale_shadow_pool_size', 'Shadow replicas the planner wants warm for the increase to come.', ({ view }) => view.served.shadowPoolSize);
   served('shadowscale_forecast_desired_replicas', 'Primary replicas the forecast plan asks for, even in dry-run mode: compare with shadowscale_desired_replicas before trusting it.', ({ view }) => view.plan.desiredReplicas);
   served('shadowscale_load_lag_volatility', 'How much the load moves over one provisioning lag (root mean square of its changes in the last hour); the plan keeps twice this as headroom while the learned headroom is unknown.', ({ state }) => state.lagVolatility ?? NaN);
+  served('shadowscale_whatif_window_seconds', 'Dry-run workloads: the seconds of the last day the counterfactual (shadowscale_whatif_*) observed; it starts with the adapter.', ({ state }) => state.counterfactual?.totals(loop.nowSeconds()).seconds ?? NaN);
   served('shadowscale_load_headroom', 'Headroom the plan keeps above the observed load: the headroomQuantile of how far the load rose within one provisioning lag (and the time the adapter takes to see it) over the last day.', ({ state }) => state.riseHeadroom ?? NaN);
   served('shadowscale_observed_load', 'The last observed value of the workload load query.', ({ state }) => state.observed?.value ?? NaN);
   served('shadowscale_capacity_per_replica', 'Configured load one replica serves within its SLO.', ({ state }) => state.config.capacityPerReplica);

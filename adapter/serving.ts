@@ -7,6 +7,7 @@ import { plan, type Plan, type PlannerSpec } from '../core/planner/planner.ts';
 import { forecastWindow } from '../core/planner/serving.ts';
 import type { Forecast, ModelName } from '../core/forecast/types.ts';
 import type { WorkloadConfig } from '../core/config.ts';
+import type { Counterfactual } from './counterfactual.ts';
 
 /** The serving ladder (what the HPA and KEDA get); not the model ladder of core/forecast (`Rung` there). */
 export type ServingRung = 'fresh' | 'stale' | 'reactive' | 'minimum';
@@ -53,6 +54,8 @@ export interface WorkloadSnapshot {
   observed?: { value: number; at: number };
   /** How much the load moved over one lag in the last hour (root mean square of its changes). */
   lagVolatility?: number;
+  /** In dry-run: what the HPA was asked against what the plan would have asked, over the last day. */
+  counterfactual?: Counterfactual;
   /** The headroom learned from the load's rises over the last day (core/planner/serving.ts riseHeadroomOf). */
   riseHeadroom?: number;
   score?: BacktestScore;

@@ -88,6 +88,12 @@ function history(end: number): HistorySeries[] {
   gauge('shadowscale_forecast_desired_replicas', w, (i) => Math.ceil((load(i) * 1.3) / 50));
   gauge('shadowscale_shadow_pool_size', w, () => 2);
   gauge('shadowscale_shadow_mirror_percent', w, () => 10);
+  // The dry-run counterfactual.
+  for (const [side, ratio, cost] of [['hpa', 0.012, 4e5], ['shadowscale', 0.002, 4.6e5]] as const) {
+    gauge('shadowscale_whatif_unserved_ratio', { ...w, side }, () => ratio);
+    gauge('shadowscale_whatif_replica_seconds', { ...w, side }, () => cost);
+  }
+  gauge('shadowscale_whatif_window_seconds', w, () => 86_400);
   gauge('shadowscale_forecast_age_seconds', w, () => 20);
   gauge('shadowscale_last_refresh_success', w, () => 1);
   for (const rung of ['fresh', 'stale', 'reactive', 'minimum']) gauge('shadowscale_serving_rung', { ...w, rung }, () => (rung === 'fresh' ? 1 : 0));

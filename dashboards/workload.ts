@@ -1,8 +1,8 @@
 /**
  * shadowscale workload drill-down (`$namespace`, `$workload`): primary and shadow side by side
  * (latency, errors, CPU, memory, load per replica against capacity), the shadow/primary ratios the
- * readiness gate uses, the anomaly score, the forecast model and its backtest, warm-up traffic and the
- * workload's alerts.
+ * readiness gate uses, the anomaly score, the forecast model and its backtest, warm-up traffic, what
+ * the plan would have changed while in dry-run, and the workload's alerts.
  */
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 
@@ -136,6 +136,28 @@ export function workloadDashboard(): dashboard.Dashboard {
         { expr: `shadowscale_warmup_target_rps{${W}}`, legend: 'target' },
       ],
       dashed: ['target'],
+    }),
+    timeseries({
+      title: 'What shadowscale would have changed (dry-run): unserved load',
+      description:
+        'While the workload is in `dryRun`, over the last day: the share of the observed load that would have gone unserved with the HPA asked what it is asked now (hpa) and with it asked what the forecast plan would ask (shadowscale), each through the HPA algorithm and replicas that take the provisioning lag to be ready. Read it, with the next panel, before turning `dryRun` off. Empty for workloads that serve their plan.',
+      unit: 'percentunit',
+      min: 0,
+      w: 12,
+      h: 7,
+      thresholds: [{ value: null, color: 'green' }],
+      queries: [{ expr: `max by (side) (shadowscale_whatif_unserved_ratio{${W}})`, legend: '{{side}}' }],
+    }),
+    timeseries({
+      title: 'What shadowscale would have changed (dry-run): replica-seconds',
+      description:
+        'While the workload is in `dryRun`, over the last day (or since the adapter started, shadowscale_whatif_window_seconds): the replica-seconds each side of the previous panel would have cost. shadowscale buys its lower unserved load with these.',
+      unit: 's',
+      min: 0,
+      w: 12,
+      h: 7,
+      thresholds: [{ value: null, color: 'green' }],
+      queries: [{ expr: `max by (side) (shadowscale_whatif_replica_seconds{${W}})`, legend: '{{side}}' }],
     }),
     table({
       title: 'Alerts',

@@ -99,6 +99,8 @@ describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic'
   // A frozen clock: the adapter's query window and forecast window are then known exactly.
   const nowMs = Math.floor(Date.now() / 1000) * 1000;
   const shifted = shiftedTrace(nowMs / 1000);
+  // The clock moves only where a test moves it (and puts it back).
+  let clockOffsetMs = 0;
   let prometheus: PrometheusServer;
   let adapter: RunningAdapter;
   let cfg: Config;
@@ -115,7 +117,7 @@ describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic'
     load: sum(rate(http_requests_total))
     capacityPerReplica: 10
     primary: { name: broken, minReplicas: 3, maxReplicas: 10 }`);
-    adapter = await startAdapter(cfg, { logger: pino({ level: 'silent' }), now: () => nowMs });
+    adapter = await startAdapter(cfg, { logger: pino({ level: 'silent' }), now: () => nowMs + clockOffsetMs });
     trustedCa = adapter.certificate;
   }, 120_000);
 
@@ -230,6 +232,32 @@ describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic'
     expect(body.plan.desiredReplicas).toBe(expected.view.plan.desiredReplicas);
     expect(body.plan.bound).not.toBe('observed');
     expect(expected.view.served.bound).toBe('observed');
+  });
+
+  it('keeps, for the dry-run workload only, what the HPA is asked against what the plan would ask, and exports it', async () => {
+    try {
+      for (const offset of [0, 15_000, 30_000, 45_000]) {
+        clockOffsetMs = offset;
+        await adapter.loop.observeAll();
+      }
+      const text = await (await fetch(`${adapter.httpUrl}/metrics`)).text();
+      const sample = (name: string, workload: string, side?: string) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`workload="${workload}"`) && (!side || l.includes(`side="${side}"`)));
+        return line === undefined ? undefined : Number(line.split(' ').pop());
+      };
+      // Three intervals of 15 s observed; the load is flat, so neither side leaves any unserved.
+      expect(sample('shadowscale_whatif_window_seconds', 'nasa-dry')).toBe(45);
+      for (const side of ['hpa', 'shadowscale']) {
+        expect(sample('shadowscale_whatif_unserved_ratio', 'nasa-dry', side)).toBe(0);
+        expect(sample('shadowscale_whatif_replica_seconds', 'nasa-dry', side)).toBeGreaterThan(0);
+      }
+      // The plan keeps headroom: it would have cost more than the reactive value.
+      expect(sample('shadowscale_whatif_replica_seconds', 'nasa-dry', 'shadowscale')).toBeGreaterThanOrEqual(sample('shadowscale_whatif_replica_seconds', 'nasa-dry', 'hpa')!);
+      expect(sample('shadowscale_whatif_window_seconds', 'nasa')).toBeUndefined();
+      expect(sample('shadowscale_whatif_unserved_ratio', 'nasa', 'hpa')).toBeUndefined();
+    } finally {
+      clockOffsetMs = 0;
+    }
   });
 
   it('answers the discovery documents kubectl and the aggregator read', async () => {
