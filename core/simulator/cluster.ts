@@ -59,13 +59,6 @@ export class Cluster {
     return replicas * this.spec.capacityPerReplica;
   }
 
-  /** Load the warm shadows could serve at `now`: each at its resource fraction of a replica. */
-  shadowCapacity(now: number): number {
-    let shadows = 0;
-    for (const b of this.shadows) if (b.readyAt <= now) shadows += b.count;
-    return shadows * this.spec.shadowResourceFraction * this.spec.capacityPerReplica;
-  }
-
   /**
    * Sets the number of primary pods: new ones are ready one provisioning lag from now. With
    * `intoPool`, up to that many of the ready pods a scale-down removes are detached into the pool
