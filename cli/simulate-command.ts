@@ -18,6 +18,7 @@ export function simulateCommand(): Command {
     .option('--shadow-resource-fraction <x>', 'resources of a shadow as a share of a replica', '0.5')
     .option('--warmup <duration>', 'trace time given as history only, not scored (auto: 3d or a fifth of the trace)', 'auto')
     .option('--compress <n>', 'time compression: the trace plays n times faster', '1')
+    .option('--min-replicas <n>', 'HPA minReplicas', '1')
     .option('--max-replicas <n>', 'HPA maxReplicas (auto: twice the peak load)', 'auto')
     .option('--zero-as-missing', 'read exact zeros as missing samples')
     .option('--json', 'print one JSON object')

@@ -21,6 +21,7 @@ export interface SimulateCliOptions {
   shadowResourceFraction: string;
   warmup: string;
   compress: string;
+  minReplicas?: string;
   maxReplicas: string;
   zeroAsMissing?: boolean;
   json?: boolean;
@@ -59,7 +60,8 @@ export function loadTrace(file: string, options: { compress?: number; zeroIsMiss
 }
 
 export function specFromOptions(trace: Trace, options: SimulateCliOptions): SimulationSpec {
-  return simulationSpec(trace, {
+  const minReplicas = number(options.minReplicas ?? '1', '--min-replicas', (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+  const spec = simulationSpec(trace, {
     capacity: capacityOption(options.capacity),
     maxReplicas: options.maxReplicas === 'auto' ? 'auto' : number(options.maxReplicas, '--max-replicas', (x) => Number.isInteger(x) && x >= 1, 'a positive integer or auto'),
     warmupSeconds: options.warmup === 'auto' ? 'auto' : seconds(options.warmup, '--warmup'),
@@ -67,6 +69,8 @@ export function specFromOptions(trace: Trace, options: SimulateCliOptions): Simu
     targetUtilization: number(options.targetUtilization, '--target-utilization', (x) => x > 0 && x <= 1, 'in (0, 1]'),
     shadowResourceFraction: number(options.shadowResourceFraction, '--shadow-resource-fraction', (x) => x > 0 && x <= 1, 'in (0, 1]'),
   });
+  if (minReplicas > spec.maxReplicas) throw new UsageError(`--min-replicas ${minReplicas} is above --max-replicas ${spec.maxReplicas}`);
+  return { ...spec, minReplicas };
 }
 
 /** What `shadowscale simulate` does with its options (cli/simulate-command.ts defines them). */

@@ -13,7 +13,9 @@ export function whatifCommand(): Command {
     .option('--workload <namespace/name>', 'only this workload')
     .option('--since <duration>', 'how much history to replay (the first part of it, up to 3 days, is history only, not scored)', '14d')
     .option('--prometheus <url>', 'the Prometheus to read from (default: prometheus.url of the configuration)')
-    .option('--target-utilization <x>', "the HPA you run today: its target as a share of capacityPerReplica", '0.8')
+    .option('--target-utilization <x>', "the HPA you run today, when it cannot be read from the cluster: its target as a share of capacityPerReplica", '0.8')
+    .option('--kubeconfig <file>', 'the cluster to read each workload\'s HPA from (default: KUBECONFIG, ~/.kube/config or in-cluster)')
+    .option('--no-cluster', 'do not read the HPAs from the cluster: the configuration\'s replica bounds and --target-utilization')
     .option('--json', 'print one JSON object')
     .option('--report <file>', 'write the simulator\'s self-contained HTML page (one per workload: the file name gets its namespace and name when there are several)')
     .action(async (options: WhatifCliOptions) => {

@@ -16,11 +16,18 @@ import { PrometheusClient, prometheusClientFromConfig } from '../platform/promet
 import type { SimulationReport } from '../simulation/report.ts';
 import { renderReport } from '../simulation/report.ts';
 import { renderTable, runSimulation, simulationSpec } from '../simulation/run.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+
+import { createKubeApis, defaultKubeConfig, type KubeApis } from '../platform/kubernetes.ts';
 import { loadConfigFile } from './config-file.ts';
+import { readAutoscaler, type ReplayedAutoscaler } from './whatif-autoscaler.ts';
 import { UsageError } from './errors.ts';
 
 export interface WhatifCliOptions {
   config: string;
+  /** false (--no-cluster): do not read the autoscalers from the cluster. */
+  cluster?: boolean;
+  kubeconfig?: string;
   workload?: string;
   since: string;
   prometheus?: string;
@@ -34,27 +41,34 @@ export const WHATIF_POLICIES = ['hpa', 'shadowscale', 'oracle'];
 
 export interface WhatifResult {
   workload: string;
+  autoscaler: ReplayedAutoscaler;
   from: number;
   to: number;
   report: SimulationReport;
   summary: string;
 }
 
+function loadKubeConfig(file: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(file);
+  return kc;
+}
+
 /** The simulation of one workload as the adapter would serve it: its settings, the adapter's pipeline. */
-export function whatifSpec(config: Config, w: WorkloadConfig, trace: Trace, targetUtilization: number): SimulationSpec {
+export function whatifSpec(config: Config, w: WorkloadConfig, trace: Trace, autoscaler: Pick<ReplayedAutoscaler, 'minReplicas' | 'maxReplicas' | 'targetUtilization'>): SimulationSpec {
   const timing = workloadTiming(config, w);
   const base = simulationSpec(trace, {
     capacity: w.capacityPerReplica,
-    maxReplicas: w.primary.maxReplicas,
+    maxReplicas: autoscaler.maxReplicas,
     warmupSeconds: 'auto',
     provisioningLagSeconds: w.provisioningLag,
-    targetUtilization,
+    targetUtilization: autoscaler.targetUtilization,
     shadowResourceFraction: w.shadow?.resourceFraction ?? 0.5,
   });
   const observe = config.adapter.observe;
   return {
     ...base,
-    minReplicas: w.primary.minReplicas,
+    minReplicas: autoscaler.minReplicas,
     shadowMinReplicas: w.shadow?.minReplicas ?? 0,
     shadowMaxReplicas: w.shadow?.maxReplicas ?? 0,
     headroomQuantile: w.headroomQuantile,
@@ -77,8 +91,9 @@ export function whatifSummary(report: SimulationReport, days: number): string {
 
 export async function runWhatif(options: WhatifCliOptions, out: NodeJS.WritableStream = process.stdout, now = Date.now()): Promise<WhatifResult[]> {
   const config = loadConfigFile(options.config);
-  const since = parseDuration(options.since);
-  if (since === undefined || since <= 0) throw new UsageError(`--since "${options.since}" is not a duration such as 14d or 36h`);
+  const parsedSince = parseDuration(options.since);
+  if (parsedSince === undefined || parsedSince <= 0) throw new UsageError(`--since "${options.since}" is not a duration such as 14d or 36h`);
+  const since: number = parsedSince;
   const target = Number(options.targetUtilization);
   if (!(target > 0 && target <= 1)) throw new UsageError(`--target-utilization must be in (0, 1], got "${options.targetUtilization}"`);
   const workloads = options.workload ? config.workloads.filter((w) => workloadKey(w.namespace, w.name) === options.workload) : config.workloads;
@@ -86,43 +101,64 @@ export async function runWhatif(options: WhatifCliOptions, out: NodeJS.WritableS
   const client = options.prometheus ? new PrometheusClient({ url: options.prometheus, timeoutSeconds: config.prometheus.timeout, retries: 1 }) : prometheusClientFromConfig(config);
   const url = options.prometheus ?? config.prometheus.url;
   const progress = !options.json && process.stderr.isTTY ? (what: string) => process.stderr.write(`${what}...\n`) : undefined;
+  let apis: KubeApis | undefined;
+  if (options.cluster !== false) {
+    let kc: KubeConfig;
+    try {
+      kc = options.kubeconfig ? loadKubeConfig(options.kubeconfig) : defaultKubeConfig();
+    } catch (error) {
+      throw new UsageError(`--kubeconfig ${options.kubeconfig}: ${(error as Error).message}`);
+    }
+    apis = createKubeApis(kc, { timeoutMs: 5000, retries: 0 });
+  }
+  try {
+    return await replayAll();
+  } finally {
+    await apis?.http?.close();
+  }
 
-  const results: WhatifResult[] = [];
-  for (const w of workloads) {
-    const key = workloadKey(w.namespace, w.name);
-    const { stepSeconds } = workloadTiming(config, w);
-    const to = Math.floor(now / 1000 / stepSeconds) * stepSeconds;
-    const from = to - since;
-    progress?.(`${key}: reading ${options.since} of its load from ${url}`);
-    let series;
-    try {
-      series = await client.queryRange(w.load, from, to, stepSeconds);
-    } catch (error) {
-      throw new Error(`${key}: the load query cannot be read from Prometheus at ${url}: ${(error as Error).message}`);
+  async function replayAll(): Promise<WhatifResult[]> {
+    const results: WhatifResult[] = [];
+    for (const w of workloads) {
+      const key = workloadKey(w.namespace, w.name);
+      const { stepSeconds } = workloadTiming(config, w);
+      const to = Math.floor(now / 1000 / stepSeconds) * stepSeconds;
+      const from = to - since;
+      progress?.(`${key}: reading ${options.since} of its load from ${url}`);
+      let series;
+      try {
+        series = await client.queryRange(w.load, from, to, stepSeconds);
+      } catch (error) {
+        throw new Error(`${key}: the load query cannot be read from Prometheus at ${url}: ${(error as Error).message}`);
+      }
+      if (series.length !== 1) {
+        throw new Error(`${key}: the load query returned ${series.length} series over the last ${options.since}; ${series.length === 0 ? 'there is no history to replay' : 'aggregate it to one (e.g. sum(...))'}`);
+      }
+      const trace = traceFromSeries({ timestamps: series[0].timestamps, values: series[0].values });
+      const read = apis ? await readAutoscaler(apis, w, target) : { unavailable: '--no-cluster' };
+      const autoscaler: ReplayedAutoscaler = 'unavailable' in read
+        ? { source: `the configuration's primary.minReplicas and maxReplicas, and --target-utilization ${target} (${read.unavailable})`, minReplicas: w.primary.minReplicas, maxReplicas: w.primary.maxReplicas, targetUtilization: target }
+        : read;
+      const spec = whatifSpec(config, w, trace, autoscaler);
+      let run;
+      try {
+        run = await runSimulation(trace, spec, WHATIF_POLICIES, key, progress && ((what) => progress(`${key}: simulating ${what}`)));
+      } catch (error) {
+        if (error instanceof RangeError) throw new UsageError(`${key}: ${error.message} (ask for more with --since)`);
+        throw error;
+      }
+      const scoredDays = (run.report.steps * spec.tickSeconds) / 86_400;
+      const result = { workload: key, autoscaler, from, to, report: run.report, summary: whatifSummary(run.report, scoredDays) };
+      results.push(result);
+      if (options.report) {
+        const file = workloads.length === 1 ? options.report : options.report.replace(/(\.html?)?$/, (ext) => `-${w.namespace}-${w.name}${ext || '.html'}`);
+        writeFileSync(file, renderReport(run.report, run.results, run.frontier));
+      }
+      if (!options.json) out.write(`${key}: ${result.summary}\n  the HPA replayed: ${autoscaler.minReplicas}..${autoscaler.maxReplicas} replicas at ${autoscaler.targetUtilization} of capacityPerReplica, from ${autoscaler.source}\n${renderTable(run.report)}\n`);
     }
-    if (series.length !== 1) {
-      throw new Error(`${key}: the load query returned ${series.length} series over the last ${options.since}; ${series.length === 0 ? 'there is no history to replay' : 'aggregate it to one (e.g. sum(...))'}`);
+    if (options.json) {
+      out.write(`${JSON.stringify({ since: options.since, workloads: results.map(({ report: { frontier: _f, ...report }, ...r }) => ({ ...r, report })) })}\n`);
     }
-    const trace = traceFromSeries({ timestamps: series[0].timestamps, values: series[0].values });
-    const spec = whatifSpec(config, w, trace, target);
-    let run;
-    try {
-      run = await runSimulation(trace, spec, WHATIF_POLICIES, key, progress && ((what) => progress(`${key}: simulating ${what}`)));
-    } catch (error) {
-      if (error instanceof RangeError) throw new UsageError(`${key}: ${error.message} (ask for more with --since)`);
-      throw error;
-    }
-    const scoredDays = (run.report.steps * spec.tickSeconds) / 86_400;
-    const result = { workload: key, from, to, report: run.report, summary: whatifSummary(run.report, scoredDays) };
-    results.push(result);
-    if (options.report) {
-      const file = workloads.length === 1 ? options.report : options.report.replace(/(\.html?)?$/, (ext) => `-${w.namespace}-${w.name}${ext || '.html'}`);
-      writeFileSync(file, renderReport(run.report, run.results, run.frontier));
-    }
-    if (!options.json) out.write(`${key}: ${result.summary}\n${renderTable(run.report)}\n`);
+    return results;
   }
-  if (options.json) {
-    out.write(`${JSON.stringify({ since: options.since, targetUtilization: target, workloads: results.map(({ report: { frontier: _f, ...report }, ...r }) => ({ ...r, report })) })}\n`);
-  }
-  return results;
 }

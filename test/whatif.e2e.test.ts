@@ -1,8 +1,9 @@
 /**
  * `shadowscale whatif` end to end: a real Prometheus holding five days of real HTTP traffic (NASA,
- * July 1995, per minute) as a workload's load series; whatif reads it back with the adapter's query and
- * step and replays it. Its figures are those of `shadowscale simulate` on a CSV of the same series
- * with the same settings, to the last digit, and its HTML report is written.
+ * July 1995, per minute) as a workload's load series, and the in-test API server holding the HPA the
+ * workload runs today; whatif reads both and replays the series. Its figures are those of
+ * `shadowscale simulate` on a CSV of the same series with the HPA's settings, to the last digit, and
+ * its HTML report is written.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { runWhatif } from '../cli/whatif.ts';
+import { parseQuantity } from '../platform/quantity.ts';
+import { FakeKubeApi } from './harness/kube-api.ts';
 import { autoCapacity } from '../core/simulator/trace.ts';
 import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
 import { loadFixture, NASA_TWO_WEEKS } from './harness/fixtures.ts';
@@ -33,8 +36,23 @@ describe('shadowscale whatif against a real Prometheus', () => {
   const capacity = autoCapacity({ start: 0, stepSeconds: STEP, values: Float64Array.from(values) });
   let prometheus: PrometheusServer;
   let configFile: string;
+  let kubeconfig: string;
+  const kube = new FakeKubeApi();
+  // The HPA run today: 2..50 replicas, its Pods metric (requests per second) at 70 % of capacity.
+  const averageValue = `${Math.round(0.7 * capacity * 1000)}m`;
+  const target = parseQuantity(averageValue) / capacity;
 
   beforeAll(async () => {
+    const server = await kube.start();
+    kube.hpa('web', 'nasa', 'nasa', 2, 50, { metrics: [{ type: 'Pods', pods: { metric: { name: 'http_requests_per_second' }, target: { type: 'AverageValue', averageValue } } }] });
+    kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "${server}", insecure-skip-tls-verify: true } }]
+users: [{ name: u, user: { token: test } }]
+contexts: [{ name: ctx, context: { cluster: c, user: u } }]
+current-context: ctx
+`);
     prometheus = await startPrometheus({ history: [{ name: 'http_requests_per_second', labels: { workload: 'nasa', namespace: 'web' }, timestamps, values }] });
     configFile = join(dir, 'shadowscale.yaml');
     writeFileSync(
@@ -59,21 +77,30 @@ workloads:
 
   afterAll(async () => {
     await prometheus?.stop();
+    await kube.stop();
   });
 
-  it('gives the figures simulate gives on the same series with the same settings, says what they mean, and writes the report', async () => {
+  it('replays the HPA read from the cluster, gives the figures simulate gives on the same series with the same settings, says what they mean, and writes the report', async () => {
     let text = '';
     const out = new Writable({ write: (chunk, _enc, done) => ((text += chunk), done()) });
     const report = join(dir, 'whatif.html');
-    const [result] = await runWhatif({ config: configFile, workload: 'web/nasa', since: `${DAYS}d`, targetUtilization: '0.8', json: true, report }, out, nowMs);
+    const [result] = await runWhatif({ config: configFile, workload: 'web/nasa', since: `${DAYS}d`, targetUtilization: '0.8', kubeconfig, json: true, report }, out, nowMs);
     const json = JSON.parse(text);
     expect(json.workloads).toHaveLength(1);
     expect(json.workloads[0]).toMatchObject({ workload: 'web/nasa', from: end - DAYS * 86_400, to: end });
+    expect(json.workloads[0].autoscaler).toEqual({
+      source: `HorizontalPodAutoscaler web/nasa (target from its Pods metric's averageValue ${averageValue} ÷ capacityPerReplica ${capacity})`,
+      minReplicas: 2,
+      maxReplicas: 50,
+      targetUtilization: target,
+    });
+    expect(json.workloads[0].report.targetUtilization).toBe(target);
+    expect(kube.requests.filter((r) => r.method !== 'GET')).toEqual([]);
 
     // The same series as a CSV, through `shadowscale simulate` with the same settings.
     const csv = join(dir, 'nasa.csv');
     writeFileSync(csv, `timestamp,value\n${timestamps.map((t, i) => `${t},${values[i]}`).join('\n')}\n`);
-    const sim = spawnSync(process.execPath, [BIN, 'simulate', '--trace', csv, '--policies', 'hpa,shadowscale,oracle', '--capacity', String(capacity), '--max-replicas', '60', '--provisioning-lag', '2m', '--json'], { encoding: 'utf8', timeout: 300_000 });
+    const sim = spawnSync(process.execPath, [BIN, 'simulate', '--trace', csv, '--policies', 'hpa,shadowscale,oracle', '--capacity', String(capacity), '--max-replicas', '50', '--min-replicas', '2', '--target-utilization', String(target), '--provisioning-lag', '2m', '--json'], { encoding: 'utf8', timeout: 300_000 });
     expect(sim.stderr).toBe('');
     const simulated = JSON.parse(sim.stdout);
     expect(json.workloads[0].report.policies).toEqual(simulated.policies);
@@ -88,8 +115,19 @@ workloads:
     expect(readFileSync(report, 'utf8')).toMatch(/^<!doctype html>[\s\S]*web\/nasa[\s\S]*<\/html>\s*$/i);
   }, 600_000);
 
+  it('says where the HPA replayed comes from when the cluster has none for the workload, or is not asked', async () => {
+    const quiet = new Writable({ write: (_c, _e, d) => d() });
+    // The workload's HPA deleted: the configuration's bounds and the flag.
+    kube.objects.delete('/apis/autoscaling/v2/namespaces/web/horizontalpodautoscalers/nasa');
+    const [missing] = await runWhatif({ config: configFile, workload: 'web/nasa', since: '2d', targetUtilization: '0.75', kubeconfig, json: true }, quiet, nowMs);
+    expect(missing.autoscaler).toEqual({ source: "the configuration's primary.minReplicas and maxReplicas, and --target-utilization 0.75 (no HorizontalPodAutoscaler web/nasa)", minReplicas: 1, maxReplicas: 60, targetUtilization: 0.75 });
+    const [off] = await runWhatif({ config: configFile, workload: 'web/nasa', since: '2d', targetUtilization: '0.75', cluster: false, json: true }, quiet, nowMs);
+    expect(off.autoscaler.source).toContain('(--no-cluster)');
+    expect(off.report.policies).toEqual(missing.report.policies);
+  }, 300_000);
+
   it('names a workload whose query has no history, and a workload that is not configured, with exit status 2 for the latter', async () => {
-    await expect(runWhatif({ config: configFile, workload: 'web/other', since: '1d', targetUtilization: '0.8', json: true }, new Writable({ write: (_c, _e, d) => d() }), nowMs)).rejects.toThrow(
+    await expect(runWhatif({ config: configFile, workload: 'web/other', since: '1d', targetUtilization: '0.8', cluster: false, json: true }, new Writable({ write: (_c, _e, d) => d() }), nowMs)).rejects.toThrow(
       'web/other: the load query returned 0 series over the last 1d; there is no history to replay',
     );
     const r = spawnSync(process.execPath, [BIN, 'whatif', '--config', configFile, '--workload', 'web/nope'], { encoding: 'utf8', timeout: 60_000 });
