@@ -16,6 +16,7 @@ export function whatifCommand(): Command {
     .option('--target-utilization <x>', "the HPA you run today, when it cannot be read from the cluster: its target as a share of capacityPerReplica", '0.8')
     .option('--kubeconfig <file>', 'the cluster to read each workload\'s HPA from (default: KUBECONFIG, ~/.kube/config or in-cluster)')
     .option('--no-cluster', 'do not read the HPAs from the cluster: the configuration\'s replica bounds and --target-utilization')
+    .option('--estimate-capacity', 'replay with the capacity per replica estimated from Prometheus (the most a ready primary replica served within the SLO) instead of the configured one')
     .option('--json', 'print one JSON object')
     .option('--report <file>', 'write the simulator\'s self-contained HTML page (one per workload: the file name gets its namespace and name when there are several)')
     .action(async (options: WhatifCliOptions) => {

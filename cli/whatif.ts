@@ -25,6 +25,8 @@ import { UsageError } from './errors.ts';
 
 export interface WhatifCliOptions {
   config: string;
+  /** Replay with the capacity per replica estimated from Prometheus instead of the configured one. */
+  estimateCapacity?: boolean;
   /** false (--no-cluster): do not read the autoscalers from the cluster. */
   cluster?: boolean;
   kubeconfig?: string;
@@ -41,6 +43,8 @@ export const WHATIF_POLICIES = ['hpa', 'shadowscale', 'oracle'];
 
 export interface WhatifResult {
   workload: string;
+  /** The capacity per replica replayed, and where it comes from. */
+  capacity: { perReplica: number; source: string };
   autoscaler: ReplayedAutoscaler;
   from: number;
   to: number;
@@ -77,6 +81,24 @@ export function whatifSpec(config: Config, w: WorkloadConfig, trace: Trace, auto
       adapter: { stepSeconds: timing.stepSeconds, refreshSeconds: timing.refreshSeconds, jitter: config.adapter.jitter, observeSeconds: observe === 'off' ? undefined : observe },
     },
   };
+}
+
+/** Load per ready replica whose quantile, at the times the SLO was met, estimates the capacity. */
+export const CAPACITY_QUANTILE = 0.99;
+
+/**
+ * The PromQL of the capacity estimate over `window`: the `CAPACITY_QUANTILE` of the load each ready
+ * primary replica carried (shadowscale:requests_per_ready_replica:rate1m, from the KPI rules) at the
+ * minutes its p99 latency and its error ratio were within the workload's SLO. A lower bound: the most
+ * a replica was seen to serve well, not the most it could.
+ */
+export function capacityEstimateQuery(w: Pick<WorkloadConfig, 'namespace' | 'name'>, window: string): string {
+  const sel = `namespace="${w.namespace}", workload="${w.name}"`;
+  return `quantile_over_time(${CAPACITY_QUANTILE}, (
+  shadowscale:requests_per_ready_replica:rate1m{${sel}, role="primary"}
+  and on (namespace, workload) (shadowscale:request_latency_seconds:p99_rate5m{${sel}, role="primary"} <= on (namespace, workload) shadowscale:bound:latency_p99_seconds)
+  and on (namespace, workload) (shadowscale:request_errors:ratio_rate5m{${sel}, role="primary"} <= on (namespace, workload) shadowscale:bound:error_ratio)
+)[${window}:1m])`;
 }
 
 /** What the figures mean, in one sentence. */
@@ -135,11 +157,30 @@ export async function runWhatif(options: WhatifCliOptions, out: NodeJS.WritableS
         throw new Error(`${key}: the load query returned ${series.length} series over the last ${options.since}; ${series.length === 0 ? 'there is no history to replay' : 'aggregate it to one (e.g. sum(...))'}`);
       }
       const trace = traceFromSeries({ timestamps: series[0].timestamps, values: series[0].values });
-      const read = apis ? await readAutoscaler(apis, w, target) : { unavailable: '--no-cluster' };
+      let capacity = { perReplica: w.capacityPerReplica, source: 'capacityPerReplica of the configuration' };
+      if (options.estimateCapacity) {
+        const window = `${since}s`;
+        let estimate;
+        try {
+          estimate = await client.query(capacityEstimateQuery(w, window), to);
+        } catch (error) {
+          throw new Error(`${key}: the capacity cannot be estimated from Prometheus at ${url}: ${(error as Error).message}`);
+        }
+        const value = estimate[0]?.value;
+        if (!(value !== undefined && Number.isFinite(value) && value > 0)) {
+          throw new Error(`${key}: no estimate of the capacity per replica: over the last ${options.since}, no minute with the load per ready primary replica (shadowscale:requests_per_ready_replica:rate1m) and its p99 latency and error ratio within the SLO; are the KPI rules loaded and the adapter scraped?`);
+        }
+        capacity = {
+          perReplica: value,
+          source: `estimated: the ${CAPACITY_QUANTILE} quantile of the load per ready primary replica over the last ${options.since}, at the minutes its p99 latency and error ratio were within the SLO (configured: ${w.capacityPerReplica})`,
+        };
+      }
+      const replayed = { ...w, capacityPerReplica: capacity.perReplica };
+      const read = apis ? await readAutoscaler(apis, replayed, target) : { unavailable: '--no-cluster' };
       const autoscaler: ReplayedAutoscaler = 'unavailable' in read
         ? { source: `the configuration's primary.minReplicas and maxReplicas, and --target-utilization ${target} (${read.unavailable})`, minReplicas: w.primary.minReplicas, maxReplicas: w.primary.maxReplicas, targetUtilization: target }
         : read;
-      const spec = whatifSpec(config, w, trace, autoscaler);
+      const spec = whatifSpec(config, replayed, trace, autoscaler);
       let run;
       try {
         run = await runSimulation(trace, spec, WHATIF_POLICIES, key, progress && ((what) => progress(`${key}: simulating ${what}`)));
@@ -148,13 +189,13 @@ export async function runWhatif(options: WhatifCliOptions, out: NodeJS.WritableS
         throw error;
       }
       const scoredDays = (run.report.steps * spec.tickSeconds) / 86_400;
-      const result = { workload: key, autoscaler, from, to, report: run.report, summary: whatifSummary(run.report, scoredDays) };
+      const result = { workload: key, capacity, autoscaler, from, to, report: run.report, summary: whatifSummary(run.report, scoredDays) };
       results.push(result);
       if (options.report) {
         const file = workloads.length === 1 ? options.report : options.report.replace(/(\.html?)?$/, (ext) => `-${w.namespace}-${w.name}${ext || '.html'}`);
         writeFileSync(file, renderReport(run.report, run.results, run.frontier));
       }
-      if (!options.json) out.write(`${key}: ${result.summary}\n  the HPA replayed: ${autoscaler.minReplicas}..${autoscaler.maxReplicas} replicas at ${autoscaler.targetUtilization} of capacityPerReplica, from ${autoscaler.source}\n${renderTable(run.report)}\n`);
+      if (!options.json) out.write(`${key}: ${result.summary}\n  capacity per replica ${capacity.perReplica.toPrecision(4)}: ${capacity.source}\n  the HPA replayed: ${autoscaler.minReplicas}..${autoscaler.maxReplicas} replicas at ${autoscaler.targetUtilization} of capacityPerReplica, from ${autoscaler.source}\n${renderTable(run.report)}\n`);
     }
     if (options.json) {
       out.write(`${JSON.stringify({ since: options.since, workloads: results.map(({ report: { frontier: _f, ...report }, ...r }) => ({ ...r, report })) })}\n`);

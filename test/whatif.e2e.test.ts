@@ -34,6 +34,7 @@ describe('shadowscale whatif against a real Prometheus', () => {
   const values = full.values.slice(-n);
   const timestamps = values.map((_, i) => end - (n - 1 - i) * STEP);
   const capacity = autoCapacity({ start: 0, stepSeconds: STEP, values: Float64Array.from(values) });
+  const perReplica = timestamps.map((_, i) => 30 + 10 * Math.sin((2 * Math.PI * i) / 1440));
   let prometheus: PrometheusServer;
   let configFile: string;
   let kubeconfig: string;
@@ -53,7 +54,19 @@ users: [{ name: u, user: { token: test } }]
 contexts: [{ name: ctx, context: { cluster: c, user: u } }]
 current-context: ctx
 `);
-    prometheus = await startPrometheus({ history: [{ name: 'http_requests_per_second', labels: { workload: 'nasa', namespace: 'web' }, timestamps, values }] });
+    const kpi = { namespace: 'web', workload: 'nasa' };
+    prometheus = await startPrometheus({
+      history: [
+        { name: 'http_requests_per_second', labels: { workload: 'nasa', namespace: 'web' }, timestamps, values },
+        // What the KPI rules recorded: the load per ready primary replica, its p99 (over the SLO when
+        // a replica carries more than 38) and error ratio, and the workload's bounds.
+        { name: 'shadowscale:requests_per_ready_replica:rate1m', labels: { ...kpi, role: 'primary' }, timestamps, values: perReplica },
+        { name: 'shadowscale:request_latency_seconds:p99_rate5m', labels: { ...kpi, role: 'primary' }, timestamps, values: perReplica.map((r) => (r > 38 ? 0.8 : 0.3)) },
+        { name: 'shadowscale:request_errors:ratio_rate5m', labels: { ...kpi, role: 'primary' }, timestamps, values: timestamps.map(() => 0.001) },
+        { name: 'shadowscale:bound:latency_p99_seconds', labels: kpi, timestamps, values: timestamps.map(() => 0.5) },
+        { name: 'shadowscale:bound:error_ratio', labels: kpi, timestamps, values: timestamps.map(() => 0.01) },
+      ],
+    });
     configFile = join(dir, 'shadowscale.yaml');
     writeFileSync(
       configFile,
@@ -66,6 +79,11 @@ workloads:
     provisioningLag: 2m
     primary: { name: nasa, minReplicas: 1, maxReplicas: 60 }
     shadow: { name: nasa-shadow, minReplicas: 1, maxReplicas: 5, resourceFraction: 0.5, mirrorPercent: 10 }
+  - name: bare
+    namespace: web
+    load: http_requests_per_second{workload="nasa"}
+    capacityPerReplica: ${capacity}
+    primary: { name: bare, minReplicas: 1, maxReplicas: 60 }
   - name: other
     namespace: web
     load: http_requests_per_second{workload="other"}
@@ -126,12 +144,28 @@ workloads:
     expect(off.report.policies).toEqual(missing.report.policies);
   }, 300_000);
 
+  it('estimates the capacity per replica from the KPI series: the most a replica carried within the SLO', async () => {
+    const [r] = await runWhatif({ config: configFile, workload: 'web/nasa', since: `${DAYS}d`, targetUtilization: '0.8', cluster: false, estimateCapacity: true, json: true }, new Writable({ write: (_c, _e, d) => d() }), nowMs);
+    // Prometheus' quantile_over_time: linear between the ranks, over the minutes within the SLO.
+    const within = perReplica.filter((x) => x <= 38).sort((a, b) => a - b);
+    const rank = 0.99 * (within.length - 1);
+    const expected = within[Math.floor(rank)] + (within[Math.ceil(rank)] - within[Math.floor(rank)]) * (rank - Math.floor(rank));
+    expect(r.capacity.perReplica).toBeCloseTo(expected, 3);
+    expect(r.capacity.perReplica).toBeLessThan(38);
+    expect(r.capacity.source).toBe(`estimated: the 0.99 quantile of the load per ready primary replica over the last ${DAYS}d, at the minutes its p99 latency and error ratio were within the SLO (configured: ${capacity})`);
+    expect(r.report.capacityPerReplica).toBe(r.capacity.perReplica);
+    // A workload with a load but no KPI series: it says what is missing.
+    await expect(runWhatif({ config: configFile, workload: 'web/bare', since: '1d', targetUtilization: '0.8', cluster: false, estimateCapacity: true }, new Writable({ write: (_c, _e, d) => d() }), nowMs)).rejects.toThrow(
+      'web/bare: no estimate of the capacity per replica: over the last 1d, no minute with the load per ready primary replica',
+    );
+  }, 300_000);
+
   it('names a workload whose query has no history, and a workload that is not configured, with exit status 2 for the latter', async () => {
     await expect(runWhatif({ config: configFile, workload: 'web/other', since: '1d', targetUtilization: '0.8', cluster: false, json: true }, new Writable({ write: (_c, _e, d) => d() }), nowMs)).rejects.toThrow(
       'web/other: the load query returned 0 series over the last 1d; there is no history to replay',
     );
     const r = spawnSync(process.execPath, [BIN, 'whatif', '--config', configFile, '--workload', 'web/nope'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe(`shadowscale whatif: --workload web/nope: no such workload in ${configFile} (expected namespace/name, one of web/nasa, web/other)`);
+    expect(r.stderr.trim()).toBe(`shadowscale whatif: --workload web/nope: no such workload in ${configFile} (expected namespace/name, one of web/nasa, web/bare, web/other)`);
   });
 });
