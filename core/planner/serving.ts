@@ -43,6 +43,13 @@ export function volatilityOf(h: { timestamps: ArrayLike<number>; values: ArrayLi
   const lagSteps = Math.max(1, Math.round(lagSeconds / stepSeconds));
   const windowSteps = Math.max(lagSteps + 2, Math.round(VOLATILITY_WINDOW_SECONDS / stepSeconds));
   const n = windowSteps + lagSteps;
+  const grid = lastOnGrid(h, stepSeconds, n);
+  const v = lagVolatility(grid, lagSteps, windowSteps);
+  return v === undefined ? undefined : v * Math.sqrt(lagSeconds / (lagSteps * stepSeconds));
+}
+
+/** The last `n` steps of a history on its step grid, ending at its newest sample; missing samples are NaN. */
+function lastOnGrid(h: { timestamps: ArrayLike<number>; values: ArrayLike<number> }, stepSeconds: number, n: number): Float64Array {
   const grid = new Float64Array(n).fill(NaN);
   const last = h.timestamps[h.timestamps.length - 1];
   for (let i = h.timestamps.length - 1; i >= 0; i--) {
@@ -50,8 +57,7 @@ export function volatilityOf(h: { timestamps: ArrayLike<number>; values: ArrayLi
     if (k < 0) break;
     grid[k] = h.values[i];
   }
-  const v = lagVolatility(grid, lagSteps, windowSteps);
-  return v === undefined ? undefined : v * Math.sqrt(lagSeconds / (lagSteps * stepSeconds));
+  return grid;
 }
 
 /** The load's rises are learned over the last day. */
@@ -76,13 +82,7 @@ export function riseHeadroomOf(
   if (h.timestamps.length === 0) return undefined;
   const ahead = Math.max(1, Math.ceil(reactionSeconds / stepSeconds - 1e-9));
   const n = Math.max(1, Math.round(windowSeconds / stepSeconds)) + ahead;
-  const grid = new Float64Array(n).fill(NaN);
-  const last = h.timestamps[h.timestamps.length - 1];
-  for (let i = h.timestamps.length - 1; i >= 0; i--) {
-    const k = n - 1 - Math.round((last - h.timestamps[i]) / stepSeconds);
-    if (k < 0) break;
-    grid[k] = h.values[i];
-  }
+  const grid = lastOnGrid(h, stepSeconds, n);
   // Typed, and selected rather than sorted: the adapter and the simulator run this at every refresh.
   const all = new Float64Array(n);
   let count = 0;
