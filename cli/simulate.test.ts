@@ -62,6 +62,7 @@ describe('shadowscale simulate', () => {
     ['a missing trace', ['--trace', '/nonexistent.csv'], '--trace /nonexistent.csv: no such file'],
     ['a bad lag', ['--trace', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--provisioning-lag', 'soon'], '--provisioning-lag "soon" is not a duration'],
     ['a bad utilisation', ['--trace', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--target-utilization', '1.5'], '--target-utilization must be in (0, 1], got "1.5"'],
+    ['a floor above the ceiling', ['--trace', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--min-replicas', '9', '--max-replicas', '8'], '--min-replicas 9 is above --max-replicas 8'],
     ['a bad capacity', ['--trace', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--capacity', 'auto:0'], '--capacity must be a positive number, auto or auto:R (R replicas at the p95 load), got "auto:0"'],
     ['a trace too short for its warm-up', ['--trace', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--warmup', '30d'], 'less than an hour is left to score'],
   ])('fails on %s with one line naming it, exit status 2', (_what, args, message) => {

@@ -167,5 +167,10 @@ workloads:
     const r = spawnSync(process.execPath, [BIN, 'whatif', '--config', configFile, '--workload', 'web/nope'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toBe(`shadowscale whatif: --workload web/nope: no such workload in ${configFile} (expected namespace/name, one of web/nasa, web/bare, web/other)`);
+    // Bad options are named before Prometheus or the cluster is asked anything.
+    const quiet = new Writable({ write: (_c, _e, d) => d() });
+    await expect(runWhatif({ config: configFile, since: 'a while', targetUtilization: '0.8' }, quiet, nowMs)).rejects.toThrow('--since "a while" is not a duration such as 14d or 36h');
+    await expect(runWhatif({ config: configFile, since: '1d', targetUtilization: '1.5' }, quiet, nowMs)).rejects.toThrow('--target-utilization must be in (0, 1], got "1.5"');
+    await expect(runWhatif({ config: configFile, since: '1d', targetUtilization: '0.8', kubeconfig: join(dir, 'missing-kubeconfig') }, quiet, nowMs)).rejects.toThrow(`--kubeconfig ${join(dir, 'missing-kubeconfig')}:`);
   });
 });
