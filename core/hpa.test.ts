@@ -66,3 +66,53 @@ describe('HPA algorithm (AverageValue external metric, default behavior)', () =>
     expect(new HpaController(spec).sync(0, 1000, 0, 0)).toBe(0);
   });
 });
+
+/** The stabilization and rate limits written as plainly as the controller's code reads, to check the fast windows against. */
+function referenceSync(spec: { up: number; down: number; period: number; min: number; max: number; target: number }) {
+  const recs: Array<{ at: number; replicas: number }> = [];
+  const ups: Array<{ at: number; change: number }> = [];
+  const downs: Array<{ at: number; change: number }> = [];
+  return (now: number, usage: number, specReplicas: number, statusReplicas: number): number => {
+    const ratio = usage / (spec.target * statusReplicas);
+    const proposal = Math.abs(1 - ratio) <= 0.1 ? specReplicas : Math.ceil(usage / spec.target - 1e-9);
+    let up = proposal;
+    let down = proposal;
+    for (const r of recs) {
+      if (r.at > now - spec.up) up = Math.min(up, r.replicas);
+      if (r.at > now - spec.down) down = Math.max(down, r.replicas);
+    }
+    const stabilized = Math.min(Math.max(specReplicas, up), down);
+    recs.push({ at: now, replicas: proposal });
+    const inPeriod = (es: Array<{ at: number; change: number }>) => es.filter((e) => e.at > now - spec.period).reduce((n, e) => n + e.change, 0);
+    const periodStart = specReplicas - inPeriod(ups) + inPeriod(downs);
+    let desired = stabilized;
+    if (desired > specReplicas) desired = Math.min(desired, Math.max(specReplicas, Math.max(periodStart + 4, Math.ceil(periodStart * 2))), spec.max);
+    else if (desired < specReplicas) desired = Math.max(desired, Math.min(specReplicas, Math.floor(periodStart * 0)), spec.min);
+    desired = Math.min(spec.max, Math.max(spec.min, desired));
+    if (desired > specReplicas) ups.push({ at: now, change: desired - specReplicas });
+    if (desired < specReplicas) downs.push({ at: now, change: specReplicas - desired });
+    return desired;
+  };
+}
+
+describe('HPA stabilization windows', () => {
+  it('decide as a plain scan of every recommendation would, over long random runs and several windows', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (const [up, down, period] of [[0, 300, 15], [60, 300, 15], [120, 30, 60], [0, 0, 15]]) {
+      const spec = { up, down, period, min: 1, max: 60, target: 10 };
+      const fast = new HpaController({ minReplicas: 1, maxReplicas: 60, targetAverageValue: 10, scaleUpStabilizationSeconds: up, scaleDownStabilizationSeconds: down, periodSeconds: period });
+      const plain = referenceSync(spec);
+      let replicas = 5;
+      let load = 50;
+      for (let k = 0; k < 5000; k++) {
+        const now = k * 15 + (k % 3);
+        load = Math.max(0, load + (random() - 0.5) * 40);
+        const a = fast.sync(now, load, replicas, replicas);
+        const b = plain(now, load, replicas, replicas);
+        expect(a, `sync ${k} (windows ${up}/${down}/${period})`).toBe(b);
+        replicas = a;
+      }
+    }
+  });
+});

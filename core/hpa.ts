@@ -41,20 +41,70 @@ export interface HpaSpec {
   periodSeconds?: number;
 }
 
-interface Recommendation {
-  at: number;
-  replicas: number;
+/**
+ * The highest (or lowest) of the values pushed within the last `windowSeconds`, in amortised
+ * constant time (a monotonic queue): the simulator runs a million syncs a trace.
+ */
+class WindowExtreme {
+  private at: number[] = [];
+  private value: number[] = [];
+  private head = 0;
+
+  constructor(private readonly windowSeconds: number, private readonly highest: boolean) {}
+
+  /** The extreme of the values pushed after `now - windowSeconds`, or undefined. */
+  extreme(now: number): number | undefined {
+    while (this.head < this.at.length && this.at[this.head] <= now - this.windowSeconds) this.head++;
+    return this.head < this.at.length ? this.value[this.head] : undefined;
+  }
+
+  push(at: number, value: number): void {
+    // Values no more extreme than the new one can never be the answer again.
+    while (this.at.length > this.head && (this.highest ? this.value[this.value.length - 1] <= value : this.value[this.value.length - 1] >= value)) {
+      this.at.pop();
+      this.value.pop();
+    }
+    this.at.push(at);
+    this.value.push(value);
+    if (this.head > 64 && this.head * 2 > this.at.length) {
+      this.at = this.at.slice(this.head);
+      this.value = this.value.slice(this.head);
+      this.head = 0;
+    }
+  }
 }
 
-interface ScaleEvent {
-  at: number;
-  change: number;
+/** Changes made within the policy period, oldest first. */
+class RecentChanges {
+  private at: number[] = [];
+  private change: number[] = [];
+  private head = 0;
+
+  push(at: number, change: number): void {
+    this.at.push(at);
+    this.change.push(change);
+  }
+
+  /** The sum of the changes made after `cutoff` (older ones are dropped). */
+  sumAfter(cutoff: number): number {
+    while (this.head < this.at.length && this.at[this.head] <= cutoff) this.head++;
+    if (this.head > 64 && this.head * 2 > this.at.length) {
+      this.at = this.at.slice(this.head);
+      this.change = this.change.slice(this.head);
+      this.head = 0;
+    }
+    let n = 0;
+    for (let i = this.head; i < this.change.length; i++) n += this.change[i];
+    return n;
+  }
 }
 
 export class HpaController {
-  private readonly recommendations: Recommendation[] = [];
-  private readonly upEvents: ScaleEvent[] = [];
-  private readonly downEvents: ScaleEvent[] = [];
+  /** The lowest and the highest recommendation within the scale-up and scale-down stabilization windows. */
+  private readonly upWindow: WindowExtreme;
+  private readonly downWindow: WindowExtreme;
+  private readonly upEvents = new RecentChanges();
+  private readonly downEvents = new RecentChanges();
   private readonly s: Required<HpaSpec>;
 
   constructor(spec: HpaSpec) {
@@ -68,6 +118,8 @@ export class HpaController {
       periodSeconds: 15,
       ...spec,
     };
+    this.upWindow = new WindowExtreme(this.s.scaleUpStabilizationSeconds, false);
+    this.downWindow = new WindowExtreme(this.s.scaleDownStabilizationSeconds, true);
   }
 
   /**
@@ -91,16 +143,15 @@ export class HpaController {
     // stabilizeRecommendationWithBehaviors.
     let up = proposal;
     let down = proposal;
-    for (const r of this.recommendations) {
-      if (r.at > now - s.scaleUpStabilizationSeconds) up = Math.min(up, r.replicas);
-      if (r.at > now - s.scaleDownStabilizationSeconds) down = Math.max(down, r.replicas);
-    }
+    const lowest = this.upWindow.extreme(now);
+    const highest = this.downWindow.extreme(now);
+    if (lowest !== undefined) up = Math.min(up, lowest);
+    if (highest !== undefined) down = Math.max(down, highest);
     let stabilized = specReplicas;
     if (stabilized < up) stabilized = up;
     if (stabilized > down) stabilized = down;
-    this.recommendations.push({ at: now, replicas: proposal });
-    const horizon = Math.max(s.scaleUpStabilizationSeconds, s.scaleDownStabilizationSeconds);
-    while (this.recommendations.length > 0 && this.recommendations[0].at <= now - horizon) this.recommendations.shift();
+    this.upWindow.push(now, proposal);
+    this.downWindow.push(now, proposal);
 
     // convertDesiredReplicasWithBehaviorRate.
     let desired = stabilized;
@@ -119,14 +170,13 @@ export class HpaController {
     }
     desired = Math.min(s.maxReplicas, Math.max(s.minReplicas, desired));
 
-    if (desired > specReplicas) this.upEvents.push({ at: now, change: desired - specReplicas });
-    if (desired < specReplicas) this.downEvents.push({ at: now, change: specReplicas - desired });
+    if (desired > specReplicas) this.upEvents.push(now, desired - specReplicas);
+    if (desired < specReplicas) this.downEvents.push(now, specReplicas - desired);
     return desired;
   }
 
   /** Replicas added (or removed) within the current policy period. */
-  private changeInPeriod(events: ScaleEvent[], now: number): number {
-    while (events.length > 0 && events[0].at <= now - this.s.periodSeconds) events.shift();
-    return events.reduce((sum, e) => sum + e.change, 0);
+  private changeInPeriod(events: RecentChanges, now: number): number {
+    return events.sumAfter(now - this.s.periodSeconds);
   }
 }

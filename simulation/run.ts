@@ -7,7 +7,7 @@
 import Table from 'cli-table3';
 import { Piscina } from 'piscina';
 
-import { checkScoredSpan, defaultSpec, hpaAtEqualCost, hpaFrontier, POLICIES, simulate, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
+import { checkScoredSpan, defaultSpec, hpaAtEqualCost, hpaFrontier, HpaRuns, POLICIES, simulate, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
 import { autoCapacity, type Trace } from '../core/simulator/trace.ts';
 import { siblingModule } from '../platform/module-file.ts';
 import type { SimulationReport } from './report.ts';
@@ -68,20 +68,21 @@ export async function runSimulation(trace: Trace, spec: SimulationSpec, policies
       group.forEach((policy, i) => inWorkers.set(policy, done.then((results) => results[i])));
     }
     onProgress?.('hpa frontier');
-    const frontier = hpaFrontier(trace, spec);
+    const hpaRuns = new HpaRuns(trace, spec);
+    const frontier = hpaFrontier(trace, spec, hpaRuns);
     const results: PolicyResult[] = [];
     for (const policy of policies) {
       onProgress?.(policy);
       results.push(inWorkers.has(policy) ? await inWorkers.get(policy)! : simulate(trace, POLICIES[policy], spec));
     }
     onProgress?.('hpa at equal cost');
-    return { report: buildReport(trace, spec, name, results, frontier), results, frontier };
+    return { report: buildReport(trace, spec, name, results, frontier, hpaRuns), results, frontier };
   } finally {
     await pool?.destroy();
   }
 }
 
-function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: PolicyResult[], frontier: PolicyResult[]): SimulationReport {
+function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: PolicyResult[], frontier: PolicyResult[], hpaRuns: HpaRuns): SimulationReport {
   return {
     trace: name,
     steps: Math.ceil((trace.values.length * trace.stepSeconds - spec.warmupSeconds) / spec.tickSeconds),
@@ -89,7 +90,7 @@ function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: 
     provisioningLagSeconds: spec.provisioningLagSeconds,
     targetUtilization: spec.targetUtilization,
     policies: results.map((r) => {
-      const equal = hpaAtEqualCost(trace, spec, r.replicaSeconds);
+      const equal = hpaAtEqualCost(trace, spec, r.replicaSeconds, hpaRuns);
       return {
         policy: r.policy,
         unservedFraction: r.unservedFraction,

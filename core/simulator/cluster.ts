@@ -99,7 +99,14 @@ export class Cluster {
 }
 
 function sum(batches: Batch[]): number {
-  return batches.reduce((n, b) => n + b.count, 0);
+  let n = 0;
+  for (const b of batches) n += b.count;
+  return n;
+}
+
+function sortedByReadiness(batches: Batch[]): boolean {
+  for (let i = 1; i < batches.length; i++) if (batches[i - 1].readyAt > batches[i].readyAt) return false;
+  return true;
 }
 
 /** Removes `count` pods from the oldest batches. */
@@ -115,13 +122,14 @@ function take(batches: Batch[], count: number): void {
 
 function scale(batches: Batch[], target: number, readyAt: number): void {
   const current = sum(batches);
+  if (target === current) return;
   if (target > current) {
     batches.push({ count: target - current, readyAt });
     return;
   }
   // Remove the newest pods first (still starting before ready).
   let excess = current - target;
-  batches.sort((a, b) => a.readyAt - b.readyAt);
+  if (!sortedByReadiness(batches)) batches.sort((a, b) => a.readyAt - b.readyAt);
   for (let i = batches.length - 1; i >= 0 && excess > 0; i--) {
     const take = Math.min(batches[i].count, excess);
     batches[i].count -= take;

@@ -101,7 +101,14 @@ export function checkScoredSpan(trace: Trace, spec: SimulationSpec): void {
   }
 }
 
-export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationSpec, options: { forecasts?: ForecastCache } = {}): PolicyResult {
+export interface SimulateOptions {
+  forecasts?: ForecastCache;
+  /** Keep the one-point-a-minute timeline (for plots); off for the HPA runs that only price a target. */
+  timeline?: boolean;
+}
+
+export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationSpec, options: SimulateOptions = {}): PolicyResult {
+  const keepTimeline = options.timeline ?? true;
   const tick = spec.tickSeconds;
   const setup: PolicySetup = {
     trace,
@@ -169,7 +176,7 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
       if (short > 0) violationSeconds += tick;
       scoredTicks++;
     } else skippedTicks++;
-    if ((t - start) % 60 < tick) timeline.push({ t, load, capacity, replicas: cluster.primaryCount(), shadows: cluster.shadowCount() });
+    if (keepTimeline && (t - start) % 60 < tick) timeline.push({ t, load, capacity, replicas: cluster.primaryCount(), shadows: cluster.shadowCount() });
 
     const decision = policy.decide({ now: t, observedAt, capacity });
 
@@ -230,9 +237,36 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
 }
 
 /** hpa at target utilisations from 0.95 down to 0.3: what reactive scaling buys with more replicas. */
-export function hpaFrontier(trace: Trace, spec: SimulationSpec): PolicyResult[] {
+export function hpaFrontier(trace: Trace, spec: SimulationSpec, runs: HpaRuns = new HpaRuns(trace, spec)): PolicyResult[] {
   const targets = [0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3];
-  return targets.map((targetUtilization) => simulate(trace, hpaPolicy, { ...spec, targetUtilization }));
+  return targets.map((targetUtilization) => runs.at(targetUtilization));
+}
+
+/**
+ * The reactive HPA's runs on one trace and spec, by target utilisation, each simulated once: the
+ * frontier and every policy's equal-cost bisection share them. Without timelines: they only price a
+ * target.
+ */
+export class HpaRuns {
+  private readonly byTarget = new Map<number, PolicyResult>();
+  /** Simulations actually run. */
+  simulated = 0;
+  constructor(private readonly trace: Trace, private readonly spec: SimulationSpec) {}
+
+  at(targetUtilization: number): PolicyResult {
+    let r = this.byTarget.get(targetUtilization);
+    if (!r) {
+      this.simulated++;
+      r = simulate(this.trace, hpaPolicy, { ...this.spec, targetUtilization }, { timeline: false });
+      this.byTarget.set(targetUtilization, r);
+    }
+    return r;
+  }
+
+  /** The targets simulated so far. */
+  priced(): Iterable<PolicyResult> {
+    return this.byTarget.values();
+  }
 }
 
 export interface EqualCost {
@@ -249,24 +283,36 @@ export interface EqualCost {
 /**
  * The reactive HPA's unserved fraction at exactly `replicaSeconds`, found by bisection on its target
  * utilisation (its cost falls as the target rises) until a target spends within 0.1 % of it; where the
- * cost jumps past it, the two settings 1e-4 apart on either side are mixed linearly. Never a chord
+ * cost jumps past it, the two settings 1e-4 apart on either side are mixed linearly. Targets `cache`
+ * has already priced start the bracket (or are the answer, within the 0.1 %). Never a chord
  * across a coarse frontier; outside the range of targets, the nearest end, marked `extrapolated`.
  */
-export function hpaAtEqualCost(trace: Trace, spec: SimulationSpec, replicaSeconds: number): EqualCost {
+export function hpaAtEqualCost(trace: Trace, spec: SimulationSpec, replicaSeconds: number, cache: HpaRuns = new HpaRuns(trace, spec)): EqualCost {
   let runs = 0;
   const at = (targetUtilization: number) => {
     runs++;
-    return simulate(trace, hpaPolicy, { ...spec, targetUtilization });
+    return cache.at(targetUtilization);
   };
   let dear = at(0.05);
   let cheap = at(1);
   if (replicaSeconds >= dear.replicaSeconds) return { value: dear.unservedFraction, targetUtilization: 0.05, extrapolated: replicaSeconds > dear.replicaSeconds, runs };
   if (replicaSeconds <= cheap.replicaSeconds) return { value: cheap.unservedFraction, targetUtilization: 1, extrapolated: replicaSeconds < cheap.replicaSeconds, runs };
+  // Targets already priced (the frontier, other policies' bisections): one within 0.1 % of the cost
+  // is the answer; otherwise the nearest on either side narrow the bracket.
+  const tolerance = 1e-3 * replicaSeconds;
+  let nearest: PolicyResult | undefined;
+  for (const r of cache.priced()) {
+    const off = Math.abs(r.replicaSeconds - replicaSeconds);
+    if (off <= tolerance && (!nearest || off < Math.abs(nearest.replicaSeconds - replicaSeconds))) nearest = r;
+    if (r.replicaSeconds >= replicaSeconds && r.targetUtilization > dear.targetUtilization && r.targetUtilization < cheap.targetUtilization) dear = r;
+    if (r.replicaSeconds < replicaSeconds && r.targetUtilization < cheap.targetUtilization && r.targetUtilization > dear.targetUtilization) cheap = r;
+  }
+  if (nearest) return { value: nearest.unservedFraction, targetUtilization: nearest.targetUtilization, extrapolated: false, runs };
   // The HPA's cost is a step function of its target (whole replicas): stop on a target within 0.1 %
   // of the cost, or when the bracket is 1e-4 wide around a jump (then the two settings are mixed).
   while (dear.targetUtilization - cheap.targetUtilization < -1e-4) {
     const mid = at((dear.targetUtilization + cheap.targetUtilization) / 2);
-    if (Math.abs(mid.replicaSeconds - replicaSeconds) <= 1e-3 * replicaSeconds) return { value: mid.unservedFraction, targetUtilization: mid.targetUtilization, extrapolated: false, runs };
+    if (Math.abs(mid.replicaSeconds - replicaSeconds) <= tolerance) return { value: mid.unservedFraction, targetUtilization: mid.targetUtilization, extrapolated: false, runs };
     if (mid.replicaSeconds >= replicaSeconds) dear = mid;
     else cheap = mid;
   }
