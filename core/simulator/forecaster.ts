@@ -31,8 +31,16 @@ export class ScheduledForecaster {
   trusted = false;
   fits = 0;
 
+  /** Trace points per fitted point, and the fit's step: the fit step in whole trace points, never finer than the trace. */
+  private readonly perBucket: number;
+  private readonly step: number;
+
   constructor(private readonly trace: Trace, private readonly spec: ForecasterSpec) {
     this.chosen = spec.model === 'auto' ? DEFAULT_AUTO_CANDIDATES[0] : spec.model;
+    // A trace coarser than the fit step is fitted at its own step: its points are held, so a finer
+    // grid would only repeat them (and cost as many more points a fit).
+    this.perBucket = Math.max(1, Math.round(spec.fitStepSeconds / trace.stepSeconds));
+    this.step = this.perBucket * trace.stepSeconds;
   }
 
   /** The forecast valid at `now`, refitted first if it is due. */
@@ -45,13 +53,11 @@ export class ScheduledForecaster {
   }
 
   private history(now: number): { values: Float64Array; start: number } {
-    const { trace } = this;
-    const step = this.spec.fitStepSeconds;
-    const perBucket = Math.max(1, Math.round(step / trace.stepSeconds));
+    const { trace, perBucket } = this;
     // Only what has happened by `now`, in whole buckets.
     const available = Math.max(0, Math.min(trace.values.length, Math.floor((now - trace.start) / trace.stepSeconds)));
     const buckets = Math.floor(available / perBucket);
-    const keep = Math.min(buckets, Math.floor(this.spec.historySeconds / step));
+    const keep = Math.min(buckets, Math.floor(this.spec.historySeconds / this.step));
     const first = buckets - keep;
     const values = new Float64Array(keep);
     for (let b = 0; b < keep; b++) {
@@ -59,13 +65,13 @@ export class ScheduledForecaster {
       for (let k = 0; k < perBucket; k++) sum += trace.values[(first + b) * perBucket + k];
       values[b] = sum / perBucket;
     }
-    return { values, start: trace.start + first * perBucket * trace.stepSeconds };
+    return { values, start: trace.start + first * this.step };
   }
 
   private refit(now: number): void {
     const { values, start } = this.history(now);
     if (values.length < 2) return;
-    const step = this.spec.fitStepSeconds;
+    const step = this.step;
     const horizon = Math.ceil((this.spec.refitSeconds + this.spec.lagSeconds) / step) + 1;
     if (now >= this.nextScore) {
       this.rescore(values, start);
@@ -81,12 +87,12 @@ export class ScheduledForecaster {
     const candidates = this.spec.model === 'auto' ? DEFAULT_AUTO_CANDIDATES : [this.spec.model as ModelName];
     try {
       const result = backtest(values, {
-        horizon: Math.max(1, Math.ceil(this.spec.lagSeconds / this.spec.fitStepSeconds)),
+        horizon: Math.max(1, Math.ceil(this.spec.lagSeconds / this.step)),
         folds: 6,
         selectionWindows: 0,
         models: candidates,
         autoCandidates: candidates,
-        stepSeconds: this.spec.fitStepSeconds,
+        stepSeconds: this.step,
         startSeconds: start,
       });
       this.chosen = result.selected;
