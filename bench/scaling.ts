@@ -1,22 +1,27 @@
 /**
- * `npm run bench:scaling`: every suitable real trace of ../shared/data through `shadowscale simulate`
- * at provisioning lags of 60 s, 120 s and 300 s; a table per trace, the medians, and
- * bench/results/scaling.json and scaling.html. Two simulations run at a time (one per core).
+ * `npm run bench:scaling`: every suitable real trace of ../shared/data through the simulator at
+ * provisioning lags of 60 s, 120 s and 300 s; a table per trace, the medians, and
+ * bench/results/scaling.json and scaling.html. The traces run in two worker threads (one per core),
+ * each trace with all its settings at once so that its forecasts are fitted once for every lag and
+ * capacity (the fits do not depend on them), exactly as `shadowscale simulate` would run each setting.
  * A benchmark: it reports, it does not assert.
  *
  * Options: --only SUBSTRING, --lags 60s,120s,300s, --capacities auto,auto:5 (capacity per replica: about
  * 20, or R, replicas at the trace's p95 load; each a setting of its own, to show how sensitive the
  * figures are to it)
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
+import { Piscina } from 'piscina';
 import { LOAD_SERIES, ZERO_IS_MISSING } from './traces.ts';
 import { vegaScripts } from '../simulation/report.ts';
 import type { SimulationReport } from '../simulation/report.ts';
+import type { SimulationSettings } from '../simulation/run.ts';
+import { parseDuration } from '../core/duration.ts';
 import { arg } from './args.ts';
+import { loadTrace } from '../cli/simulate.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, '..', 'shared', 'data');
@@ -36,25 +41,30 @@ const settingOf = (j: { lag: string; capacity: string }) => (j.capacity === 'aut
 interface Outcome extends Job {
   report?: SimulationReport;
   error?: string;
+  /** Time the trace's task took in its worker, all its settings together. */
   seconds: number;
 }
 
-function runJob(job: Job): Promise<Outcome> {
-  const started = performance.now();
-  const args = [join(ROOT, 'bin', 'shadowscale.mjs'), 'simulate', '--trace', join(DATA, job.trace), '--provisioning-lag', job.lag, '--capacity', job.capacity, '--policies', POLICY_NAMES.join(','), '--json'];
-  if (ZERO_IS_MISSING.has(job.trace)) args.push('--zero-as-missing');
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    child.on('exit', (code) => {
-      const seconds = (performance.now() - started) / 1000;
-      if (code === 0) resolve({ ...job, report: JSON.parse(out), seconds });
-      else resolve({ ...job, error: err.trim().split('\n').pop(), seconds });
-    });
-  });
+/** A trace's span in seconds: how long its simulation runs. */
+function traceLength(file: string): number {
+  const t = loadTrace(join(DATA, file), { zeroIsMissing: ZERO_IS_MISSING.has(file) });
+  return t.values.length * t.stepSeconds;
+}
+
+/** `shadowscale simulate`'s defaults, at a lag and a capacity (`auto` or `auto:R`). */
+function settingsOf(lag: string, capacity: string): SimulationSettings {
+  const lagSeconds = parseDuration(lag);
+  if (lagSeconds === undefined) throw new Error(`--lags: ${lag} is not a duration`);
+  const m = /^auto:(\d+)$/.exec(capacity);
+  if (capacity !== 'auto' && !m) throw new Error(`--capacities: ${capacity} is not auto or auto:R`);
+  return {
+    capacity: m ? { replicasAtP95: Number(m[1]) } : 'auto',
+    maxReplicas: 'auto',
+    warmupSeconds: 'auto',
+    provisioningLagSeconds: lagSeconds,
+    targetUtilization: 0.8,
+    shadowResourceFraction: 0.5,
+  };
 }
 
 function median(xs: number[]): number {
@@ -71,23 +81,39 @@ async function main(): Promise<void> {
   const capacities = arg('--capacities', 'auto').split(',');
   const settings = lags.flatMap((lag) => capacities.map((capacity) => ({ lag, capacity })));
   const jobs: Job[] = LOAD_SERIES.filter((t) => t.includes(only)).flatMap((trace) => settings.map((s) => ({ trace, ...s })));
+  const specs = settings.map((s) => settingsOf(s.lag, s.capacity));
+  const worker = new URL(`../simulation/worker.ts`, import.meta.url);
+  const pool = new Piscina({ filename: worker.href, name: 'trace', maxThreads: 2, minThreads: 2, execArgv: process.execArgv });
   const outcomes: Outcome[] = [];
   let done = 0;
-  const queue = [...jobs];
+  const started = performance.now();
+  // The longest traces first, so that the last ones to finish are short.
+  const traces = LOAD_SERIES.filter((t) => t.includes(only)).sort((a, b) => traceLength(b) - traceLength(a));
   await Promise.all(
-    [0, 1].map(async () => {
-      for (let job = queue.shift(); job; job = queue.shift()) {
-        const outcome = await runJob(job);
+    traces.map(async (trace) => {
+      let reports: SimulationReport[] | undefined;
+      let error: string | undefined;
+      let seconds = NaN;
+      try {
+        ({ reports, seconds } = await pool.run({ file: join(DATA, trace), name: trace, zeroIsMissing: ZERO_IS_MISSING.has(trace), settings: specs, policies: POLICY_NAMES }));
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      settings.forEach((setting, i) => {
+        const outcome: Outcome = { trace, ...setting, seconds, ...(reports ? { report: reports[i] } : { error }) };
         outcomes.push(outcome);
         done++;
         const sh = outcome.report?.policies.find((p) => p.policy === 'shadowscale');
         const hpa = outcome.report?.policies.find((p) => p.policy === 'hpa');
         process.stderr.write(
-          `[${done}/${jobs.length}] ${job.trace} ${settingOf(job)}: ${outcome.error ? `error: ${outcome.error}` : `hpa ${(hpa!.unservedFraction * 100).toFixed(3)} %, shadowscale ${(sh!.unservedFraction * 100).toFixed(3)} % (hpa at equal cost ${(sh!.hpaUnservedAtEqualCost * 100).toFixed(3)} %)`} in ${outcome.seconds.toFixed(0)} s\n`,
+          `[${done}/${jobs.length}] ${trace} ${settingOf(setting)}: ${outcome.error ? `error: ${outcome.error}` : `hpa ${(hpa!.unservedFraction * 100).toFixed(3)} %, shadowscale ${(sh!.unservedFraction * 100).toFixed(3)} % (hpa at equal cost ${(sh!.hpaUnservedAtEqualCost * 100).toFixed(3)} %)`} (the trace's ${settings.length} settings in ${seconds.toFixed(0)} s)\n`,
         );
-      }
+      });
     }),
   );
+  await pool.destroy();
+  const wall = (performance.now() - started) / 1000;
+  console.log(`${traces.length} traces × ${settings.length} settings × ${POLICY_NAMES.length} policies in ${wall.toFixed(0)} s on 2 worker threads`);
   const order = (o: Job) => jobs.findIndex((j) => j.trace === o.trace && j.lag === o.lag && j.capacity === o.capacity);
   outcomes.sort((a, b) => order(a) - order(b));
 
@@ -148,7 +174,7 @@ async function main(): Promise<void> {
 
   const results = join(ROOT, 'bench', 'results');
   mkdirSync(results, { recursive: true });
-  writeFileSync(join(results, 'scaling.json'), `${JSON.stringify({ generatedAt: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, lags, capacities, summary, runs: outcomes }, null, 2)}\n`);
+  writeFileSync(join(results, 'scaling.json'), `${JSON.stringify({ generatedAt: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, lags, capacities, summary, wallSeconds: wall, runs: outcomes }, null, 2)}\n`);
   const rows = outcomes
     .filter((o) => o.report)
     .flatMap((o) => o.report!.policies.map((p) => ({ trace: o.trace.split('/').pop()!.replace('.csv', ''), lag: settingOf(o), ...p })));

@@ -8,6 +8,7 @@ import Table from 'cli-table3';
 import { Piscina } from 'piscina';
 
 import { checkScoredSpan, defaultSpec, hpaAtEqualCost, hpaFrontier, HpaRuns, POLICIES, simulate, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
+import { ForecastCache } from '../core/simulator/forecaster.ts';
 import { autoCapacity, type Trace } from '../core/simulator/trace.ts';
 import { siblingModule } from '../platform/module-file.ts';
 import type { SimulationReport } from './report.ts';
@@ -80,6 +81,21 @@ export async function runSimulation(trace: Trace, spec: SimulationSpec, policies
   } finally {
     await pool?.destroy();
   }
+}
+
+/**
+ * Every policy at every spec, on one trace, in this thread: the forecasting policies fit once for all
+ * specs whose fits are the same (ForecastCache: other lags and capacities), the HPA runs of each spec
+ * are shared by its frontier and its equal-cost searches. For benchmarks that run traces in parallel.
+ */
+export function simulateTraceAt(trace: Trace, specs: SimulationSpec[], policies: string[], name: string): SimulationReport[] {
+  const forecasts = new ForecastCache(trace);
+  return specs.map((spec) => {
+    checkScoredSpan(trace, spec);
+    const results = policies.map((policy) => simulate(trace, POLICIES[policy], spec, { forecasts }));
+    const hpaRuns = new HpaRuns(trace, spec);
+    return buildReport(trace, spec, name, results, hpaFrontier(trace, spec, hpaRuns), hpaRuns);
+  });
 }
 
 function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: PolicyResult[], frontier: PolicyResult[], hpaRuns: HpaRuns): SimulationReport {

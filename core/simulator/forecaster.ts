@@ -43,6 +43,26 @@ export class ScheduledForecaster {
     this.step = this.perBucket * trace.stepSeconds;
   }
 
+  /**
+   * What the fits depend on, beyond the trace and the times they are asked at: two specs with the same
+   * key fit the very same forecasts. The lag only sets the horizons, which at a 5-minute step are the
+   * same for lags of 1, 2 and 5 minutes.
+   */
+  static fitKey(trace: Trace, spec: ForecasterSpec): string {
+    const f = new ScheduledForecaster(trace, spec);
+    return JSON.stringify([spec.model, f.step, spec.historySeconds, spec.refitSeconds, spec.rescoreSeconds, f.horizon(), f.scoreHorizon()]);
+  }
+
+  /** Fitted steps: to the next refit and one lag beyond. */
+  private horizon(): number {
+    return Math.ceil((this.spec.refitSeconds + this.spec.lagSeconds) / this.step) + 1;
+  }
+
+  /** The backtest's horizon: one lag. */
+  private scoreHorizon(): number {
+    return Math.max(1, Math.ceil(this.spec.lagSeconds / this.step));
+  }
+
   /** The forecast valid at `now`, refitted first if it is due. */
   at(now: number): StoredForecast | undefined {
     if (now >= this.nextFit) {
@@ -72,7 +92,7 @@ export class ScheduledForecaster {
     const { values, start } = this.history(now);
     if (values.length < 2) return;
     const step = this.step;
-    const horizon = Math.ceil((this.spec.refitSeconds + this.spec.lagSeconds) / step) + 1;
+    const horizon = this.horizon();
     if (now >= this.nextScore) {
       this.rescore(values, start);
       this.nextScore = now + this.spec.rescoreSeconds;
@@ -87,7 +107,7 @@ export class ScheduledForecaster {
     const candidates = this.spec.model === 'auto' ? DEFAULT_AUTO_CANDIDATES : [this.spec.model as ModelName];
     try {
       const result = backtest(values, {
-        horizon: Math.max(1, Math.ceil(this.spec.lagSeconds / this.step)),
+        horizon: this.scoreHorizon(),
         folds: 6,
         selectionWindows: 0,
         models: candidates,
@@ -157,13 +177,13 @@ export class ForecastRecording {
   }
 }
 
-/** Recordings per forecaster spec, for the runs on one trace. */
+/** Recordings per forecaster spec (by what the fits depend on), for the runs on one trace: runs at other lags or capacities share them. */
 export class ForecastCache {
   private readonly recordings = new Map<string, ForecastRecording>();
   constructor(private readonly trace: Trace) {}
 
   reader(spec: ForecasterSpec): ForecastSource {
-    const key = JSON.stringify(spec);
+    const key = ScheduledForecaster.fitKey(this.trace, spec);
     let r = this.recordings.get(key);
     if (!r) this.recordings.set(key, (r = new ForecastRecording(this.trace, spec)));
     return r.reader();

@@ -7,7 +7,8 @@ import { ScheduledForecaster } from '../forecaster.ts';
 import type { PolicyFactory } from '../policy.ts';
 
 export const holtWintersPolicy: PolicyFactory = (setup) => {
-  const forecaster = new ScheduledForecaster(setup.trace, { model: 'holt-winters', lagSeconds: setup.provisioningLagSeconds, ...setup.forecast });
+  const fspec = { model: 'holt-winters' as const, lagSeconds: setup.provisioningLagSeconds, ...setup.forecast };
+  const forecaster = setup.forecasts ? setup.forecasts.reader(fspec) : new ScheduledForecaster(setup.trace, fspec);
   return {
     name: 'holt-winters',
     usesShadows: false,
