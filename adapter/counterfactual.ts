@@ -48,11 +48,13 @@ export class Counterfactual {
   private last?: { at: number; load: number };
 
   constructor(private readonly spec: CounterfactualSpec) {
-    const side = () => {
+    // The HPA of today keeps the cluster's tolerance; shadowscale's is the example HPA, which scales up
+    // at any rise (behavior.scaleUp.tolerance 0).
+    const side = (scaleUpTolerance?: number) => {
       const cluster = new Cluster({ capacityPerReplica: spec.capacityPerReplica, provisioningLagSeconds: spec.lagSeconds, shadowResourceFraction: 0 });
-      return { hpa: new HpaController({ minReplicas: spec.minReplicas, maxReplicas: spec.maxReplicas, targetAverageValue: spec.capacityPerReplica }), cluster, replicas: 0 };
+      return { hpa: new HpaController({ minReplicas: spec.minReplicas, maxReplicas: spec.maxReplicas, targetAverageValue: spec.capacityPerReplica, scaleUpTolerance }), cluster, replicas: 0 };
     };
-    this.sides = { hpa: side(), shadowscale: side() };
+    this.sides = { hpa: side(), shadowscale: side(0) };
   }
 
   /**

@@ -153,6 +153,13 @@ async function main(): Promise<void> {
         const p = o.report!.policies.find((x) => x.policy === policy)!;
         return p.hpaUnservedAtEqualCost > 0 ? p.unservedFraction / p.hpaUnservedAtEqualCost : NaN;
       }));
+      // Against a reactive HPA whose scale-up tolerance is 0 as well (a retuning shadowscale's own HPA gets).
+      const strict = at.map((o) => {
+        const p = o.report!.policies.find((x) => x.policy === policy)!;
+        return { trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: p.hpaStrictUnservedAtEqualCost > 0 ? p.unservedFraction / p.hpaStrictUnservedAtEqualCost : NaN };
+      });
+      summary[lag][`${policy}.ratioToStrictHpaAtEqualCost`] = median(strict.map((r) => r.ratio));
+      summary[lag][`${policy}.tracesAbove1.10VsStrictHpa`] = strict.filter((r) => r.ratio > 1.1).length;
       summary[lag][`${policy}.medianRatioToMedianHpaAtEqualCost`] = summary[lag][`${policy}.unservedFraction`] / summary[lag][`${policy}.hpaUnservedAtEqualCost`];
       const ratios = at.map((o) => {
         const p = o.report!.policies.find((x) => x.policy === policy)!;
@@ -168,6 +175,7 @@ async function main(): Promise<void> {
       summary[lag][`${policy}.equalCostExtrapolated`] = ratios.filter((r) => r.extrapolated).length;
       console.log(`${policy}: median over traces of unserved ÷ hpa at equal cost ${summary[lag][`${policy}.ratioToHpaAtEqualCost`].toFixed(3)}; median unserved ÷ median hpa at equal cost ${summary[lag][`${policy}.medianRatioToMedianHpaAtEqualCost`].toFixed(3)}`);
       console.log(`  traces above 1.10: ${above.length} (${above.map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}); equal cost beyond hpa's targets: ${ratios.filter((r) => r.extrapolated).length}`);
+      console.log(`  against an hpa with scale-up tolerance 0 too: median ${summary[lag][`${policy}.ratioToStrictHpaAtEqualCost`].toFixed(3)}, above 1.10: ${strict.filter((r) => r.ratio > 1.1).map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}`);
       console.log(`  more unserved than hpa at its default target: ${worse.length} of ${at.length}; replica-seconds ÷ oracle's, median ${vsOracle.toFixed(3)}`);
     }
   }

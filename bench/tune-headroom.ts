@@ -21,7 +21,7 @@ import Table from 'cli-table3';
 import { loadTrace } from '../cli/simulate.ts';
 import { parseDuration } from '../core/duration.ts';
 import { ForecastCache } from '../core/simulator/forecaster.ts';
-import { hpaAtEqualCost, POLICIES, simulate } from '../core/simulator/simulate.ts';
+import { hpaAtEqualCost, HpaRuns, POLICIES, simulate } from '../core/simulator/simulate.ts';
 import { simulationSpec } from '../simulation/run.ts';
 import { arg } from './args.ts';
 import { LOAD_SERIES, ZERO_IS_MISSING } from './traces.ts';
@@ -54,9 +54,11 @@ function runTrace(path: string, lagSeconds: number): TraceRun {
   const hpa = simulate(trace, POLICIES.hpa, spec);
   const oracle = simulate(trace, POLICIES.oracle, spec);
   const forecasts = new ForecastCache(trace);
+  // The HPA runs of the bisections, priced once for the whole grid.
+  const hpaRuns = new HpaRuns(trace, spec);
   const grid = GRID.map((q) => {
     const r = simulate(trace, POLICIES.shadowscale, { ...spec, headroomQuantile: q }, { forecasts });
-    const equal = hpaAtEqualCost(trace, spec, r.replicaSeconds);
+    const equal = hpaAtEqualCost(trace, spec, r.replicaSeconds, hpaRuns);
     return { q, unserved: r.unservedFraction, hpaAtEqualCost: equal.value, extrapolated: equal.extrapolated, replicaSeconds: r.replicaSeconds };
   });
   return { trace: path, hpa: { unserved: hpa.unservedFraction, replicaSeconds: hpa.replicaSeconds }, oracleReplicaSeconds: oracle.replicaSeconds, grid, seconds: (performance.now() - started) / 1000 };

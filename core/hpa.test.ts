@@ -116,3 +116,15 @@ describe('HPA stabilization windows', () => {
     }
   });
 });
+
+describe('HPA configurable tolerance (behavior.scaleUp.tolerance)', () => {
+  it('scales up past a 5 % rise with a scale-up tolerance of 0, and keeps 0.1 below', () => {
+    const strict = new HpaController({ ...spec, scaleUpTolerance: 0 });
+    const usual = new HpaController(spec);
+    // 20 pods at target 10: usage 210 is a ratio of 1.05.
+    expect(usual.sync(0, 210, 20, 20)).toBe(20);
+    expect(strict.sync(0, 210, 20, 20)).toBe(21);
+    // A ratio of 0.95 stays within the scale-down tolerance of both.
+    expect(new HpaController({ ...spec, scaleUpTolerance: 0 }).sync(0, 190, 20, 20)).toBe(20);
+  });
+});

@@ -5,7 +5,8 @@
  * default `behavior`:
  *   scale up:   no stabilization, max(4 pods, 100 %) per 15 s
  *   scale down: 300 s stabilization (highest recommendation wins), 100 % per 15 s
- *   tolerance 0.1 around a usage ratio of 1.
+ *   tolerance 0.1 around a usage ratio of 1 (per direction with `behavior.scaleUp/scaleDown.tolerance`,
+ *   KEP-4951: alpha in Kubernetes 1.33 behind HPAConfigurableTolerance, beta in 1.35).
  * Pure: the caller passes time and the metric; the controller keeps its recommendation and event
  * history the way the real one does.
  */
@@ -13,9 +14,12 @@
 /** The controller's default tolerance around a usage ratio of 1 (--horizontal-pod-autoscaler-tolerance). */
 export const DEFAULT_TOLERANCE = 0.1;
 
-/** Whether a usage ratio is within the tolerance of 1: the controller then keeps the replica count. */
-export function withinTolerance(ratio: number, tolerance = DEFAULT_TOLERANCE): boolean {
-  return Math.abs(1 - ratio) <= tolerance;
+/**
+ * Whether a usage ratio is within the tolerance of 1: the controller then keeps the replica count.
+ * `tolerance` applies below 1, `upTolerance` above (the same unless the HPA's behavior sets them apart).
+ */
+export function withinTolerance(ratio: number, tolerance = DEFAULT_TOLERANCE, upTolerance = tolerance): boolean {
+  return 1 - tolerance <= ratio && ratio <= 1 + upTolerance;
 }
 
 /**
@@ -32,6 +36,8 @@ export interface HpaSpec {
   /** target.averageValue, in the metric's unit. */
   targetAverageValue: number;
   tolerance?: number;
+  /** behavior.scaleUp.tolerance: the tolerance above a ratio of 1 (default: `tolerance`). */
+  scaleUpTolerance?: number;
   scaleUpStabilizationSeconds?: number;
   scaleDownStabilizationSeconds?: number;
   /** Policies over `periodSeconds`: the larger of them applies (selectPolicy: Max). */
@@ -108,8 +114,8 @@ export class HpaController {
   private readonly s: Required<HpaSpec>;
 
   constructor(spec: HpaSpec) {
+    const tolerance = spec.tolerance ?? DEFAULT_TOLERANCE;
     this.s = {
-      tolerance: DEFAULT_TOLERANCE,
       scaleUpStabilizationSeconds: 0,
       scaleDownStabilizationSeconds: 300,
       scaleUpPods: 4,
@@ -117,6 +123,8 @@ export class HpaController {
       scaleDownPercent: 100,
       periodSeconds: 15,
       ...spec,
+      tolerance,
+      scaleUpTolerance: spec.scaleUpTolerance ?? tolerance,
     };
     this.upWindow = new WindowExtreme(this.s.scaleUpStabilizationSeconds, false);
     this.downWindow = new WindowExtreme(this.s.scaleDownStabilizationSeconds, true);
@@ -136,7 +144,7 @@ export class HpaController {
     // ceil(usage / target), independent of how many pods there are.
     let proposal = specReplicas;
     const ratio = usage / (s.targetAverageValue * statusReplicas);
-    if (statusReplicas === 0 || !withinTolerance(ratio, s.tolerance)) {
+    if (statusReplicas === 0 || !withinTolerance(ratio, s.tolerance, s.scaleUpTolerance)) {
       proposal = Math.ceil(usage / s.targetAverageValue - 1e-9);
     }
 

@@ -66,6 +66,8 @@ export interface SimulationReport {
       /** The reactive HPA's target utilisation that spends the same replica-seconds (bisection). */
       hpaTargetAtEqualCost: number;
       equalCostExtrapolated: boolean;
+      /** The reactive HPA's unserved at equal cost when it too scales up at any rise (behavior.scaleUp.tolerance 0). */
+      hpaStrictUnservedAtEqualCost: number;
     }
   >;
   frontier: Array<Pick<PolicyResult, 'targetUtilization' | 'replicaSeconds' | 'unservedFraction'>>;

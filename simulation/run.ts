@@ -99,6 +99,8 @@ export function simulateTraceAt(trace: Trace, specs: SimulationSpec[], policies:
 }
 
 function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: PolicyResult[], frontier: PolicyResult[], hpaRuns: HpaRuns): SimulationReport {
+  const strictSpec = { ...spec, hpaScaleUpTolerance: 0 };
+  const strictRuns = spec.hpaScaleUpTolerance === 0 ? hpaRuns : new HpaRuns(trace, strictSpec);
   return {
     trace: name,
     steps: Math.ceil((trace.values.length * trace.stepSeconds - spec.warmupSeconds) / spec.tickSeconds),
@@ -107,6 +109,8 @@ function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: 
     targetUtilization: spec.targetUtilization,
     policies: results.map((r) => {
       const equal = hpaAtEqualCost(trace, spec, r.replicaSeconds, hpaRuns);
+      // The same against a reactive HPA that also sets behavior.scaleUp.tolerance to 0, as shadowscale's does.
+      const strict = hpaAtEqualCost(trace, strictSpec, r.replicaSeconds, strictRuns);
       return {
         policy: r.policy,
         unservedFraction: r.unservedFraction,
@@ -118,6 +122,7 @@ function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: 
         hpaUnservedAtEqualCost: equal.value,
         hpaTargetAtEqualCost: equal.targetUtilization,
         equalCostExtrapolated: equal.extrapolated,
+        hpaStrictUnservedAtEqualCost: strict.value,
         poolReturns: r.poolReturns,
         scoredTicks: r.scoredTicks,
         skippedTicks: r.skippedTicks,

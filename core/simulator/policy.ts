@@ -58,6 +58,8 @@ export interface Policy {
   readonly usesShadows: boolean;
   /** Scale-downs detach ready primaries into the pool instead of killing them, and scale-ups take them back (the warm pool). */
   readonly scaleDownIntoPool?: boolean;
+  /** Its HPA is the one shadowscale's examples ship (SimulationSpec.productScaleUpTolerance), not a reactive one. */
+  readonly productHpa?: boolean;
   decide(ctx: PolicyContext): PolicyDecision;
   /** Counters worth reporting (fits made, promotions asked...). */
   stats?(): Record<string, number>;

@@ -6,7 +6,7 @@
  * a filled gap is an interpolation that reads the sample after it.
  */
 import { Cluster } from './cluster.ts';
-import { HpaController } from '../hpa.ts';
+import { DEFAULT_TOLERANCE, HpaController } from '../hpa.ts';
 import type { PipelineSpec, Policy, PolicyFactory, PolicySetup } from './policy.ts';
 import { holtWintersPolicy } from './policies/holt-winters.ts';
 import { hpaPolicy } from './policies/hpa.ts';
@@ -40,6 +40,14 @@ export interface SimulationSpec {
   tickSeconds: number;
   forecast: PolicySetup['forecast'];
   pipeline: PipelineSpec;
+  /**
+   * behavior.scaleUp.tolerance of the HPAs: the reactive ones (hpa, holt-winters and the HPA at equal
+   * cost; Kubernetes' default 0.1), and the one shadowscale's plan feeds (0, as its example HPA sets
+   * it: with 0.1 the HPA ignores a plan up to 10 % above the replicas it has, which at a target of a
+   * whole replica's capacity is load left unserved).
+   */
+  hpaScaleUpTolerance: number;
+  productScaleUpTolerance: number;
 }
 
 export interface TimelinePoint {
@@ -89,6 +97,8 @@ export function defaultSpec(overrides: Partial<SimulationSpec> & Pick<Simulation
     forecast: { fitStepSeconds: 300, historySeconds: 3 * 86_400, refitSeconds: 3600, rescoreSeconds: 86_400 },
     // A 30 s scrape interval; the adapter's defaults (adapter.step, refresh, jitter, observe).
     pipeline: { scrapeDelaySeconds: 30, adapter: { stepSeconds: 60, refreshSeconds: 60, jitter: 0.1, observeSeconds: 15 } },
+    hpaScaleUpTolerance: DEFAULT_TOLERANCE,
+    productScaleUpTolerance: 0,
     ...overrides,
   };
 }
@@ -130,7 +140,12 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
     provisioningLagSeconds: spec.provisioningLagSeconds,
     shadowResourceFraction: spec.shadowResourceFraction,
   });
-  const hpa = new HpaController({ minReplicas: spec.minReplicas, maxReplicas: spec.maxReplicas, targetAverageValue: spec.targetUtilization * spec.capacityPerReplica });
+  const hpa = new HpaController({
+    minReplicas: spec.minReplicas,
+    maxReplicas: spec.maxReplicas,
+    targetAverageValue: spec.targetUtilization * spec.capacityPerReplica,
+    scaleUpTolerance: policy.productHpa ? spec.productScaleUpTolerance : spec.hpaScaleUpTolerance,
+  });
 
   checkScoredSpan(trace, spec);
   const start = trace.start + spec.warmupSeconds;

@@ -54,6 +54,7 @@ function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): Re
     name: intoPool ? 'shadowscale+pool' : 'shadowscale',
     usesShadows: true,
     scaleDownIntoPool: intoPool,
+    productHpa: true,
     decide(ctx) {
       if (ctx.now >= nextRefresh) {
         // A refresh: the step points up to now, each the recorded rate as the scrapes had delivered it.
