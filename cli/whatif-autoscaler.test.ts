@@ -31,4 +31,10 @@ describe('the HPA whatif replays', () => {
     // 80 per pod against a capacity of 50 would run every replica past what it serves.
     expect(fromHpa(hpa({ metrics: [{ type: 'Pods', pods: { metric: { name: 'rps' }, target: { type: 'AverageValue', averageValue: '80' } } }] }), w, 0.7).targetUtilization).toBe(0.7);
   });
+
+  it("replays the HPA's scale-up tolerance when its behavior sets one", () => {
+    const metrics = [{ type: 'External', external: { metric: { name: 'rps' }, target: { type: 'AverageValue', averageValue: '40' } } }];
+    expect(fromHpa(hpa({ metrics, behavior: { scaleUp: { tolerance: '50m' } } } as never), w, 0.8).scaleUpTolerance).toBeCloseTo(0.05, 9);
+    expect(fromHpa(hpa({ metrics }), w, 0.8).scaleUpTolerance).toBeUndefined();
+  });
 });

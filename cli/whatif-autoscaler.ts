@@ -17,6 +17,8 @@ export interface ReplayedAutoscaler {
   minReplicas: number;
   maxReplicas: number;
   targetUtilization: number;
+  /** Its behavior.scaleUp.tolerance, when set (else the cluster's default is replayed). */
+  scaleUpTolerance?: number;
 }
 
 /** The settings of an autoscaling/v2 HPA, for a workload whose replica serves `capacityPerReplica`. */
@@ -38,7 +40,10 @@ export function fromHpa(hpa: V2HorizontalPodAutoscaler, w: WorkloadConfig, fallb
     }
   }
   const usable = target !== undefined && target > 0 && target <= 1;
+  const tolerance = (hpa.spec?.behavior?.scaleUp as { tolerance?: string | number } | undefined)?.tolerance;
+  const scaleUpTolerance = tolerance === undefined ? undefined : parseQuantity(String(tolerance));
   return {
+    ...(scaleUpTolerance !== undefined && Number.isFinite(scaleUpTolerance) && scaleUpTolerance >= 0 ? { scaleUpTolerance } : {}),
     source: usable ? `${what} (target from ${how})` : `${what} (no AverageValue or Utilization target within capacity: --target-utilization ${fallbackTarget})`,
     minReplicas: hpa.spec?.minReplicas ?? 1,
     maxReplicas: hpa.spec?.maxReplicas ?? w.primary.maxReplicas,

@@ -59,7 +59,7 @@ function loadKubeConfig(file: string): KubeConfig {
 }
 
 /** The simulation of one workload as the adapter would serve it: its settings, the adapter's pipeline. */
-export function whatifSpec(config: Config, w: WorkloadConfig, trace: Trace, autoscaler: Pick<ReplayedAutoscaler, 'minReplicas' | 'maxReplicas' | 'targetUtilization'>): SimulationSpec {
+export function whatifSpec(config: Config, w: WorkloadConfig, trace: Trace, autoscaler: Pick<ReplayedAutoscaler, 'minReplicas' | 'maxReplicas' | 'targetUtilization' | 'scaleUpTolerance'>): SimulationSpec {
   const timing = workloadTiming(config, w);
   const base = simulationSpec(trace, {
     capacity: w.capacityPerReplica,
@@ -76,6 +76,7 @@ export function whatifSpec(config: Config, w: WorkloadConfig, trace: Trace, auto
     shadowMinReplicas: w.shadow?.minReplicas ?? 0,
     shadowMaxReplicas: w.shadow?.maxReplicas ?? 0,
     headroomQuantile: w.headroomQuantile,
+    ...(autoscaler.scaleUpTolerance !== undefined ? { hpaScaleUpTolerance: autoscaler.scaleUpTolerance } : {}),
     pipeline: {
       ...base.pipeline,
       adapter: { stepSeconds: timing.stepSeconds, refreshSeconds: timing.refreshSeconds, jitter: config.adapter.jitter, observeSeconds: observe === 'off' ? undefined : observe },
