@@ -5,7 +5,8 @@
  * workload and never stops the others. The request path only ever reads what this loop stored.
  *
  * The backtest that chooses `auto`'s model and measures trust is the costly part of a fit (six more
- * fits). It runs on a workload's first fit and then hourly; a restarted adapter does not redo it: the
+ * fits). It runs at the refresh after a workload's first fit (so that a cold start makes every first
+ * forecast before any backtest) and then hourly; a restarted adapter does not redo it: the
  * scores it exported (shadowscale_backtest_*) are read back from Prometheus once, and one computed
  * within the hour for the same settings (`spec`) is used until it is due.
  */
@@ -372,10 +373,13 @@ export class ForecastLoop {
       return;
     }
 
-    // 2. Fit in a worker; rescore (choose for `auto`, measure trust) on the first fit (unless a score
-    // was read back) and then hourly.
+    // 2. Fit in a worker; rescore (choose for `auto`, measure trust) at the refresh after the first fit
+    // (unless a score was read back) and then hourly. The first fit is not backtested: every workload
+    // gets a forecast before any backtest runs (a cold start of a thousand workloads waits for the fits
+    // alone, not six more fits each), and is served untrusted, with `auto`'s first candidate, until its
+    // backtest a refresh later.
     const fitStarted = performance.now();
-    const rescore = !s.score || this.now() - s.score.at >= RESCORE_MS;
+    const rescore = s.forecast !== undefined && (!s.score || this.now() - s.score.at >= RESCORE_MS);
     try {
       const outcome = await this.pool.run({
         timestamps: Float64Array.from(s.history.timestamps),

@@ -119,6 +119,11 @@ describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic'
     primary: { name: broken, minReplicas: 3, maxReplicas: 10 }`);
     adapter = await startAdapter(cfg, { logger: pino({ level: 'silent' }), now: () => nowMs + clockOffsetMs });
     trustedCa = adapter.certificate;
+    // The first round fits without backtests (ready sooner); the second one scores.
+    const first = (await getJson(`${adapter.httpUrl}/predict/capacity?workload=nasa&namespace=web`)).body;
+    expect(first.backtest).toBeNull();
+    expect(first.trusted).toBe(false);
+    await adapter.loop.refreshAll();
   }, 120_000);
 
   afterAll(async () => {
@@ -382,6 +387,9 @@ describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic'
       expect(after.backtest.at).toBe(nowMs);
       expect(after.trusted).toBe(before.trusted);
       expect(after.model.used).toBe(before.model.used);
+      // Not remembered: fitted first, scored at its next refresh.
+      expect((await getJson(`${restarted.httpUrl}/predict/capacity?workload=nasa-dry&namespace=web`)).body.backtest).toBeNull();
+      await restarted.loop.refreshAll();
       const dry = (await getJson(`${restarted.httpUrl}/predict/capacity?workload=nasa-dry&namespace=web`)).body;
       expect(dry.backtest.at).toBe(nowMs + 60_000);
     } finally {
