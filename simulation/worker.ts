@@ -4,7 +4,9 @@
  * the first run records them and the next replays them (core/simulator/forecaster.ts ForecastCache).
  */
 import { ForecastCache } from '../core/simulator/forecaster.ts';
-import { loadTrace } from '../cli/simulate.ts';
+import { readFileSync } from 'node:fs';
+import { parseSeriesCsv } from '../core/series/csv.ts';
+import { traceFromSeries } from '../core/simulator/trace.ts';
 import { simulateTraceAt, simulationSpec, type SimulationSettings } from './run.ts';
 import type { SimulationReport } from './report.ts';
 import { POLICIES, simulate, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
@@ -18,7 +20,7 @@ export default function run(job: { trace: Trace; policies: string[]; spec: Simul
 /** A benchmark's task: one trace file at several settings (`simulateTraceAt`), named `trace` in Piscina. */
 export function trace(job: { file: string; name: string; zeroIsMissing: boolean; settings: SimulationSettings[]; policies: string[] }): { reports: SimulationReport[]; seconds: number } {
   const started = performance.now();
-  const t = loadTrace(job.file, { zeroIsMissing: job.zeroIsMissing });
+  const t = traceFromSeries(parseSeriesCsv(readFileSync(job.file, 'utf8'), job.file), { zeroIsMissing: job.zeroIsMissing });
   const reports = simulateTraceAt(t, job.settings.map((s) => simulationSpec(t, s)), job.policies, job.name);
   return { reports, seconds: (performance.now() - started) / 1000 };
 }
