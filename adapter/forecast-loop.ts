@@ -377,9 +377,10 @@ export class ForecastLoop {
     // (unless a score was read back) and then hourly. The first fit is not backtested: every workload
     // gets a forecast before any backtest runs (a cold start of a thousand workloads waits for the fits
     // alone, not six more fits each), and is served untrusted, with `auto`'s first candidate, until its
-    // backtest a refresh later.
+    // backtest a refresh later. Likewise after a failed refresh (Prometheus back from an outage): the
+    // forecast is made current first, and a backtest that fell due waits for the next refresh.
     const fitStarted = performance.now();
-    const rescore = s.forecast !== undefined && (!s.score || this.now() - s.score.at >= RESCORE_MS);
+    const rescore = s.forecast !== undefined && s.lastAttempt?.ok === true && (!s.score || this.now() - s.score.at >= RESCORE_MS);
     try {
       const outcome = await this.pool.run({
         timestamps: Float64Array.from(s.history.timestamps),
