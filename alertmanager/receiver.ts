@@ -38,6 +38,10 @@ export interface AcceptResult {
 const MAX_STEPS = 12;
 /** When a step must wait (replicas not ready yet), look again this soon instead of at the next resync. */
 const WAIT_RETRY_MS = 1000;
+/** How old the observation made at the start of a reconciliation may be when its first step is chosen. */
+const FIRST_OBSERVATION_MAX_AGE_MS = 1000;
+/** How long a reconciliation past its first step lets other webhooks' first writes go first, at most. */
+const FIRST_WRITES_WAIT_MS = 250;
 /** Workloads reconciled at once by the periodic resync. */
 const RESYNC_CONCURRENCY = 8;
 
@@ -55,6 +59,9 @@ export class Receiver {
   private readonly memoryLocks = new Map<string, Promise<unknown>>();
   /** A reconciliation queued on a workload and not started yet, which later calls join. */
   private readonly waitingReconciles = new Map<string, Promise<void>>();
+  /** Per workload, the webhook-driven reconciliations that have not made their first write yet. */
+  private readonly awaitingFirstWrite = new Map<string, number>();
+  private firstWriteWaiters: Array<() => void> = [];
   private readonly clusters = new Map<string, WorkloadCluster>();
   private readonly lastDesired = new Map<string, DesiredState>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
@@ -99,6 +106,15 @@ export class Receiver {
         continue;
       }
       byWorkload.set(key, [...(byWorkload.get(key) ?? []), alert]);
+    }
+    // What the reconciliations of these alerts will read from Prometheus is read while their alerts
+    // are recorded (the readings are shared by every workload; see signals.ts).
+    for (const [key, alerts] of byWorkload) {
+      if (!(this.deps.isLeader?.() ?? true)) break;
+      const w = this.workloads.get(key)!;
+      if (!w.shadow) continue;
+      if (alerts.some((a) => a.status === 'firing' && a.action === 'prescale')) void this.deps.signals.plan(w).catch(() => undefined);
+      if (alerts.some((a) => a.action === 'promote' || a.action === 'demote')) void this.deps.signals.shadowReady(w).catch(() => undefined);
     }
     let recorded = 0;
     const changed: string[] = [];
@@ -224,18 +240,68 @@ export class Receiver {
     if (!w) return Promise.resolve();
     const waiting = this.waitingReconciles.get(key);
     if (waiting) return waiting;
+    const firstWrite = receivedAt !== undefined ? this.countFirstWrite(key) : undefined;
     const run = this.serially(key, async () => {
       this.waitingReconciles.delete(key);
       if (this.stopped) return;
       try {
-        await this.reconcileNow(key, w, receivedAt);
+        await this.reconcileNow(key, w, receivedAt, firstWrite);
       } catch (error) {
         this.deps.metrics.reconcileError(w.namespace, w.name);
         this.deps.audit.record({ event: 'error', namespace: w.namespace, workload: w.name, error: (error as Error).message });
+      } finally {
+        firstWrite?.();
       }
     });
     this.waitingReconciles.set(key, run);
     return run;
+  }
+
+  /**
+   * Counts a webhook-driven reconciliation of `key` as waiting for its first write; the function
+   * returned uncounts it (once, however often called).
+   */
+  private countFirstWrite(key: string): () => void {
+    this.awaitingFirstWrite.set(key, (this.awaitingFirstWrite.get(key) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.awaitingFirstWrite.get(key) ?? 1) - 1;
+      if (left > 0) this.awaitingFirstWrite.set(key, left);
+      else this.awaitingFirstWrite.delete(key);
+      if (this.awaitingFirstWrite.size === 0) {
+        const waiters = this.firstWriteWaiters;
+        this.firstWriteWaiters = [];
+        for (const go of waiters) go();
+      }
+    };
+  }
+
+  /**
+   * First writes first: a reconciliation past its first step lets the webhooks of other workloads
+   * reach their first write before it takes its next one (an Alertmanager flush of twenty workloads
+   * raises twenty floors before any of them goes on to grow its shadow), for at most
+   * FIRST_WRITES_WAIT_MS. A workload's own queued webhooks are not waited for: they wait for it.
+   */
+  private async firstWritesOfOthers(key: string): Promise<void> {
+    const others = () => this.awaitingFirstWrite.size - (this.awaitingFirstWrite.has(key) ? 1 : 0);
+    if (others() === 0) return;
+    await new Promise<void>((resolve) => {
+      let waiting = true;
+      const go = () => {
+        waiting = false;
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(go, FIRST_WRITES_WAIT_MS);
+      const check = () => {
+        if (!waiting) return;
+        if (others() === 0) go();
+        else this.firstWriteWaiters.push(check);
+      };
+      this.firstWriteWaiters.push(check);
+    });
   }
 
   /** Fencing: every write to the cluster or the memory happens only while this replica leads. */
@@ -244,10 +310,15 @@ export class Receiver {
     throw new NotLeader(`${w.namespace}/${w.name}: no longer the leader, stopped before ${before}`);
   }
 
-  private async reconcileNow(key: string, w: WorkloadConfig, receivedAt?: number): Promise<void> {
+  private async reconcileNow(key: string, w: WorkloadConfig, receivedAt?: number, firstWrite?: () => void): Promise<void> {
     if (!w.shadow) return;
     if (!(this.deps.isLeader?.() ?? true)) return;
     const cluster = this.clusterFor(key, w);
+    // The cluster is observed while the signals are read and the decision recorded: the first step
+    // goes out a round trip sooner. An observation older than a second by then is taken again.
+    const firstObservedAt = this.now();
+    const firstObservation = cluster.observe();
+    firstObservation.catch(() => undefined);
     const memory = await this.deps.store.load(key);
     const now = this.now();
     this.serving.set(key, memory.serving ?? w.primary.name);
@@ -312,7 +383,8 @@ export class Receiver {
     const fingerprints = firingFingerprints(next);
     const dryRun = this.deps.receiver.dryRun;
     for (let i = 0; i < MAX_STEPS; i++) {
-      const observed = await cluster.observe();
+      if (i > 0) await this.firstWritesOfOthers(key);
+      const observed = i === 0 && this.now() - firstObservedAt <= FIRST_OBSERVATION_MAX_AGE_MS ? await firstObservation : await cluster.observe();
       if (i === 0) {
         this.observeShadowCost(key, w, observed.replicas[desired.standby]?.spec ?? 0);
         // The router is the truth of who serves (a hand edit, or a crash between a route write and the memory).
@@ -340,6 +412,7 @@ export class Receiver {
       if (receivedAt !== undefined) {
         this.deps.metrics.receiptToCall((performance.now() - receivedAt) / 1000);
         receivedAt = undefined;
+        firstWrite?.();
       }
       this.fence(w, `${step.kind}: ${step.why}`);
       try {

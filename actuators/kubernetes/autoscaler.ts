@@ -4,9 +4,19 @@ export interface Autoscaler {
    * Which set it scales, its floor, its ceiling, the lowest floor it accepts, and what it must not be
    * used for (hygiene, below).
    */
-  observe(): Promise<{ target: string; minReplicas: number; maxReplicas?: number; lowest: number; blocks?: AutoscalerBlocks }>;
-  /** Retargets it and sets its floor, and its ceiling when `maxReplicas` is given. */
-  set(target: { kind: 'Deployment' | 'StatefulSet'; name: string }, minReplicas: number, maxReplicas?: number): Promise<void>;
+  observe(): Promise<{ target: string; minReplicas: number; maxReplicas?: number; lowest: number; blocks?: AutoscalerBlocks; observed?: ObservedVersion }>;
+  /**
+   * Retargets it and sets its floor, and its ceiling when `maxReplicas` is given. With `observed` (what
+   * `observe` returned), written on that version in one request; without, or when it changed since
+   * (409), read first and written on what was read.
+   */
+  set(target: { kind: 'Deployment' | 'StatefulSet'; name: string }, minReplicas: number, maxReplicas?: number, observed?: ObservedVersion): Promise<void>;
+}
+
+/** The version of an object as observed, and its ceiling then: a write made on it fails if the object changed since. */
+export interface ObservedVersion {
+  resourceVersion: string;
+  maxReplicas?: number;
 }
 
 /** Why shadowscale must not write an autoscaler at all, or must not retarget it in a swap. */

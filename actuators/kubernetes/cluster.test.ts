@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import { stringify } from 'yaml';
 
 import { parseConfig } from '../../core/config.ts';
 import { emptyMemory, recordAlerts } from '../../core/promotion/promotion.ts';
@@ -320,8 +321,10 @@ describe('one owner per field: the receiver and the warm pool', () => {
   it('never writes a scale computed from an older observation: it observes again and decides anew', async () => {
     let moved = false;
     api.onRequest = (r) => {
-      // Between the receiver's observation and its write, someone scales the shadow to 2.
-      if (!moved && r.method === 'GET' && r.path === `${DEPLOY}/checkout-shadow/scale`) {
+      // Between the receiver's observation and its write, someone scales the shadow to 2: the write,
+      // made on the version observed, is refused (409); the Scale read after it has 2, not the 1 the
+      // step was computed from.
+      if (!moved && r.method === 'PATCH' && r.path === `${DEPLOY}/checkout-shadow/scale`) {
         moved = true;
         scaleShadow(2);
       }
@@ -333,6 +336,9 @@ describe('one owner per field: the receiver and the warm pool', () => {
     const stale = audit.events.find((e) => e.event === 'wait' && /not taken/.test(e.why)) as { why: string };
     expect(stale.why).toMatch(/Deployment shop\/checkout-shadow has 2 replicas, not the 1 the step was computed from; observed again/);
     expect(api.get(`${DEPLOY}/checkout-shadow`).spec.replicas).toBe(3);
+    // The refused write on the version observed, the read after it, then the write decided anew.
+    const scales = api.requests.filter((r) => r.path === `${DEPLOY}/checkout-shadow/scale`).map((r) => r.method);
+    expect(scales).toEqual(['PATCH', 'GET', 'PATCH']);
   });
 
   it("runs a warm-pool pass on the workload's lock: never while a reconciliation is in flight", async () => {
@@ -590,5 +596,55 @@ describe('shadow cost', () => {
     // One shadow at the default resource fraction 0.5 for 10 s.
     expect(metrics).toMatch(/shadowscale_shadow_replicas\{namespace="shop",workload="checkout"\} 1/);
     expect(metrics).toMatch(/shadowscale_shadow_cost_replica_seconds_total\{namespace="shop",workload="checkout"\} 5/);
+  });
+});
+
+describe('first writes first', () => {
+  it('raises the floor of every workload in a webhook before growing any shadow, and waits at most 250 ms for a slow one', async () => {
+    await running.stop();
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const many = parseConfig(
+      stringify({
+        prometheus: { url: 'http://127.0.0.1:9' },
+        receiver: { listen: '127.0.0.1:0', resync: '1h', kubernetes: { requestTimeout: '2s', retries: 3 } },
+        workloads: names.map((n) => ({ name: n, namespace: NS, load: 'up', capacityPerReplica: 10, primary: { name: n, minReplicas: 2, maxReplicas: 20 }, shadow: { name: `${n}-shadow`, minReplicas: 1, maxReplicas: 5 } })),
+      }),
+    );
+    for (const n of names) {
+      api.deployment(NS, n, 2);
+      api.deployment(NS, `${n}-shadow`, 1);
+      api.hpa(NS, n, n, 2, 20);
+    }
+    running = await startReceiver(many, { kubeConfig: kubeConfigFor(api.url), signals, audit, logger: pino({ level: 'silent' }), noResync: true });
+    const hpaOf = (n: string) => `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${n}`;
+    const written = (path: string) => api.requests.find((r) => r.method === 'PATCH' && r.path === path)?.at;
+    const burst = (fingerprint: string) => ({
+      ...payload([]),
+      alerts: names.map((n) => ({ ...alert(`${fingerprint}-${n}`, 'prescale', 'firing', 'ShadowscaleLoadAnomaly'), labels: { alertname: 'ShadowscaleLoadAnomaly', namespace: NS, workload: n, shadowscale_action: 'prescale' } })),
+    });
+
+    expect(await post(burst('x'))).toBe(200);
+    await running.receiver.idle();
+    const floors = names.map((n) => written(hpaOf(n))!);
+    const shadows = names.map((n) => written(`${DEPLOY}/${n}-shadow/scale`)!);
+    expect(floors.every((t) => t !== undefined) && shadows.every((t) => t !== undefined)).toBe(true);
+    expect(Math.max(...floors)).toBeLessThanOrEqual(Math.min(...shadows));
+
+    // One workload's reads hang before its first write (retried after their 2 s timeout): the others
+    // go on after 250 ms.
+    for (const n of names) api.put(hpaOf(n), { ...api.get(hpaOf(n)), spec: { ...api.get(hpaOf(n)).spec, minReplicas: 2 } });
+    for (const n of names) api.put(`${DEPLOY}/${n}-shadow`, { ...api.get(`${DEPLOY}/${n}-shadow`), spec: { ...api.get(`${DEPLOY}/${n}-shadow`).spec, replicas: 1 } });
+    await running.stop();
+    running = await startReceiver(many, { kubeConfig: kubeConfigFor(api.url), signals, audit, logger: pino({ level: 'silent' }), noResync: true });
+    api.requests.length = 0;
+    api.inject((r) => r.method === 'GET' && r.path === hpaOf('a'), { hang: true, times: 2 });
+    expect(await post(burst('y'))).toBe(200);
+    await until('the other shadows grown', () => names.slice(1).every((n) => written(`${DEPLOY}/${n}-shadow/scale`) !== undefined), 1500);
+    const others = names.slice(1).map((n) => written(`${DEPLOY}/${n}-shadow/scale`)! - written(hpaOf(n))!);
+    expect(Math.max(...others)).toBeGreaterThanOrEqual(240);
+    expect(Math.max(...others)).toBeLessThan(1000);
+    expect(written(`${DEPLOY}/a-shadow/scale`)).toBeUndefined();
+    await running.receiver.idle();
+    expect(api.get(`${DEPLOY}/a-shadow`).spec.replicas).toBe(3);
   });
 });

@@ -6,7 +6,7 @@ import type { WorkloadConfig } from '../../core/config.ts';
 import { restartStamp, type ObservedState } from '../../core/promotion/promotion.ts';
 import type { ActionStep, WorkloadCluster } from '../target.ts';
 import type { KubeApis } from '../../platform/kubernetes.ts';
-import type { Autoscaler } from './autoscaler.ts';
+import type { Autoscaler, ObservedVersion } from './autoscaler.ts';
 import { eventRecorder } from './events.ts';
 import { horizontalPodAutoscaler } from './hpa.ts';
 import { httpRoute } from './httproute.ts';
@@ -46,6 +46,12 @@ export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCl
     return s;
   };
 
+  // The versions of the objects as last observed: a step computed from that observation is written
+  // on them in one request, each version used once. A step applied without an observation before it,
+  // or on an object that changed since (409), reads the object first.
+  const seen = new Map<string, string>();
+  let seenAutoscaler: ObservedVersion | undefined;
+
   return {
     canRoute: router !== undefined,
     async observe(): Promise<ObservedState> {
@@ -55,12 +61,16 @@ export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCl
         autoscaler?.observe(),
         router?.observe(),
       ]);
+      seen.clear();
+      if (primary.resourceVersion) seen.set(w.primary.name, primary.resourceVersion);
+      if (standby.resourceVersion) seen.set(shadow.name, standby.resourceVersion);
+      seenAutoscaler = a?.observed;
       const annotated = Number(primary.annotations[ANNOTATIONS.poolMax]);
       const poolMax = primary.annotations[ANNOTATIONS.poolMax] !== undefined && Number.isInteger(annotated) && annotated >= 0 ? Math.min(annotated, shadow.maxReplicas) : undefined;
       return {
         replicas: { [w.primary.name]: { spec: primary.spec, ready: primary.ready }, [shadow.name]: { spec: standby.spec, ready: standby.ready } },
         restartedAt: { [w.primary.name]: primary.restartedAt, [shadow.name]: standby.restartedAt },
-        ...(a ? { autoscaler: a } : {}),
+        ...(a ? { autoscaler: { target: a.target, minReplicas: a.minReplicas, ...(a.maxReplicas !== undefined ? { maxReplicas: a.maxReplicas } : {}), lowest: a.lowest, ...(a.blocks ? { blocks: a.blocks } : {}) } } : {}),
         ...(route ? { route } : {}),
         // The warm pool's maximum, from the same annotation the pool reads (invalid values are the provisioner's to report).
         ...(poolMax !== undefined ? { poolMax } : {}),
@@ -68,14 +78,20 @@ export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCl
     },
     async apply(step: ActionStep): Promise<void> {
       switch (step.kind) {
-        case 'scale':
-          return set(step.set).scale(step.replicas, step.from);
+        case 'scale': {
+          const version = seen.get(step.set);
+          seen.delete(step.set);
+          return set(step.set).scale(step.replicas, step.from, version);
+        }
         case 'route':
           if (!router) throw new Error(`workload ${w.namespace}/${w.name}: no router configured`);
           return router.set(step.active, step.mirror, step.mirrorPercent);
-        case 'autoscaler':
+        case 'autoscaler': {
           if (!autoscaler) throw new Error(`workload ${w.namespace}/${w.name}: no autoscaler configured`);
-          return autoscaler.set({ kind: kinds[step.target] ?? 'Deployment', name: step.target }, step.minReplicas, step.maxReplicas);
+          const observed = seenAutoscaler;
+          seenAutoscaler = undefined;
+          return autoscaler.set({ kind: kinds[step.target] ?? 'Deployment', name: step.target }, step.minReplicas, step.maxReplicas, observed);
+        }
         case 'restart':
           return set(step.set).restart(restartStamp(step.at));
       }

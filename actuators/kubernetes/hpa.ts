@@ -8,18 +8,30 @@ export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name:
     async observe() {
       const o = await apis.retry(`read ${what}`, () => apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, apis.options()));
       const blocks = hpaBlocks(what, o as Parameters<typeof hpaBlocks>[1], sets, resourceFraction);
-      return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicas ?? 1, maxReplicas: o.spec?.maxReplicas, lowest: 1, ...(blocks ? { blocks } : {}) };
+      const version = o.metadata?.resourceVersion;
+      return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicas ?? 1, maxReplicas: o.spec?.maxReplicas, lowest: 1, ...(blocks ? { blocks } : {}), ...(version ? { observed: { resourceVersion: version, maxReplicas: o.spec?.maxReplicas } } : {}) };
     },
-    async set(target, minReplicas, maxReplicas) {
-      await apis.retry(`update ${what}`, async () => {
-        const o = await apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, apis.options());
-        const ceiling = maxReplicas ?? o.spec?.maxReplicas ?? minReplicas;
+    async set(target, minReplicas, maxReplicas, observed) {
+      const body = (resourceVersion: string | undefined, currentMax: number | undefined) => {
+        const ceiling = maxReplicas ?? currentMax ?? minReplicas;
         const floor = Math.max(1, Math.min(minReplicas, ceiling));
-        const body = {
-          metadata: { resourceVersion: o.metadata?.resourceVersion },
+        return {
+          metadata: { resourceVersion },
           spec: { minReplicas: floor, ...(maxReplicas !== undefined ? { maxReplicas: Math.max(floor, maxReplicas) } : {}), scaleTargetRef: { apiVersion: 'apps/v1', kind: target.kind, name: target.name } },
         };
-        await apis.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name, namespace, body }, apis.options(true));
+      };
+      if (observed) {
+        try {
+          await apis.retry(`update ${what}`, () => apis.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name, namespace, body: body(observed.resourceVersion, observed.maxReplicas) }, apis.options(true)), { conflicts: false });
+          return;
+        } catch (error) {
+          // Changed since (its status is written every sync): read it and write on what was read.
+          if ((error as { code?: number }).code !== 409) throw error;
+        }
+      }
+      await apis.retry(`update ${what}`, async () => {
+        const o = await apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, apis.options());
+        await apis.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name, namespace, body: body(o.metadata?.resourceVersion, o.spec?.maxReplicas) }, apis.options(true));
       });
     },
   };

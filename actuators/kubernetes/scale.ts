@@ -8,9 +8,14 @@ import type { KubeApis } from '../../platform/kubernetes.ts';
 
 export interface ScaleTarget {
   readonly name: string;
-  observe(): Promise<{ spec: number; ready: number; restartedAt?: string; annotations: Record<string, string> }>;
-  /** Sets the replicas, only if they are still `from` (when given): StaleObservation otherwise. */
-  scale(replicas: number, from?: number): Promise<void>;
+  /** `resourceVersion`: the object's as read (its Scale has the same). */
+  observe(): Promise<{ spec: number; ready: number; restartedAt?: string; annotations: Record<string, string>; resourceVersion?: string }>;
+  /**
+   * Sets the replicas, only if they are still `from` (when given): StaleObservation otherwise. With
+   * `resourceVersion` (what `observe` returned), written on that version in one request; without, or
+   * when the object changed since (409), the Scale is read first.
+   */
+  scale(replicas: number, from?: number, resourceVersion?: string): Promise<void>;
   /** Rollout restart, stamped `at` (RFC 3339). */
   restart(at: string): Promise<void>;
 }
@@ -29,7 +34,8 @@ export function scaleTarget(apis: KubeApis, namespace: string, kind: 'Deployment
           : apis.apps.readNamespacedStatefulSet({ name, namespace }, apis.options()),
       );
       const restartedAt = o.spec?.template?.metadata?.annotations?.[RESTARTED_AT];
-      return { spec: o.spec?.replicas ?? 1, ready: o.status?.readyReplicas ?? 0, ...(restartedAt ? { restartedAt } : {}), annotations: o.metadata?.annotations ?? {} };
+      const version = o.metadata?.resourceVersion;
+      return { spec: o.spec?.replicas ?? 1, ready: o.status?.readyReplicas ?? 0, ...(restartedAt ? { restartedAt } : {}), annotations: o.metadata?.annotations ?? {}, ...(version ? { resourceVersion: version } : {}) };
     },
     async restart(at) {
       const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
@@ -39,7 +45,21 @@ export function scaleTarget(apis: KubeApis, namespace: string, kind: 'Deployment
           : apis.apps.patchNamespacedStatefulSet({ name, namespace, body }, apis.options(true)),
       );
     },
-    async scale(replicas, from) {
+    async scale(replicas, from, resourceVersion) {
+      const patch = (body: { metadata: { resourceVersion?: string }; spec: { replicas: number } }) =>
+        deployment
+          ? apis.apps.patchNamespacedDeploymentScale({ name, namespace, body }, apis.options(true))
+          : apis.apps.patchNamespacedStatefulSetScale({ name, namespace, body }, apis.options(true));
+      if (resourceVersion) {
+        // The object's version as observed (the step was computed from it): one write, refused by the
+        // API server (409) if anyone changed the object since, its status included; then as below.
+        try {
+          await apis.retry(`scale ${what} to ${replicas}`, () => patch({ metadata: { resourceVersion }, spec: { replicas } }), { conflicts: false });
+          return;
+        } catch (error) {
+          if ((error as { code?: number }).code !== 409) throw error;
+        }
+      }
       // Read the Scale for its resourceVersion and patch with it: a concurrent writer (the HPA) makes
       // this a 409, and the retry reads again; if the value it reads is no longer the one the step was
       // computed from, the step is not taken (the caller observes again and decides anew).
@@ -49,9 +69,7 @@ export function scaleTarget(apis: KubeApis, namespace: string, kind: 'Deployment
           : await apis.apps.readNamespacedStatefulSetScale({ name, namespace }, apis.options());
         if (current.spec?.replicas === replicas) return;
         if (from !== undefined && current.spec?.replicas !== from) throw new StaleObservation(`${what} has ${current.spec?.replicas} replicas, not the ${from} the step was computed from`);
-        const body = { metadata: { resourceVersion: current.metadata?.resourceVersion }, spec: { replicas } };
-        if (deployment) await apis.apps.patchNamespacedDeploymentScale({ name, namespace, body }, apis.options(true));
-        else await apis.apps.patchNamespacedStatefulSetScale({ name, namespace, body }, apis.options(true));
+        await patch({ metadata: { resourceVersion: current.metadata?.resourceVersion }, spec: { replicas } });
       });
     },
   };

@@ -20,21 +20,34 @@ export function scaledObject(apis: KubeApis, namespace: string, name: string, se
       const o = await apis.retry(`read ${what}`, read);
       // KEDA's defaults: minReplicaCount 0, maxReplicaCount 100.
       const blocks = scaledObjectBlocks(what, o, sets, resourceFraction);
-      return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicaCount ?? 0, maxReplicas: o.spec?.maxReplicaCount ?? 100, lowest: 0, ...(blocks ? { blocks } : {}) };
+      const version = o.metadata?.resourceVersion;
+      const maxReplicas = o.spec?.maxReplicaCount ?? 100;
+      return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicaCount ?? 0, maxReplicas, lowest: 0, ...(blocks ? { blocks } : {}), ...(version ? { observed: { resourceVersion: version, maxReplicas } } : {}) };
     },
-    async set(target, minReplicas, maxReplicas) {
-      await apis.retry(`update ${what}`, async () => {
-        const o = await read();
-        const floor = Math.max(0, Math.min(minReplicas, maxReplicas ?? o.spec?.maxReplicaCount ?? 100));
-        const body = {
-          metadata: { resourceVersion: o.metadata?.resourceVersion },
+    async set(target, minReplicas, maxReplicas, observed) {
+      const body = (resourceVersion: string | undefined, currentMax: number | undefined) => {
+        const floor = Math.max(0, Math.min(minReplicas, maxReplicas ?? currentMax ?? 100));
+        return {
+          metadata: { resourceVersion },
           spec: {
             minReplicaCount: floor,
             ...(maxReplicas !== undefined ? { maxReplicaCount: Math.max(floor, maxReplicas, 1) } : {}),
             scaleTargetRef: { apiVersion: 'apps/v1', kind: target.kind, name: target.name },
           },
         };
-        await apis.custom.patchNamespacedCustomObject({ ...ref, namespace, name, body }, apis.options(true));
+      };
+      if (observed) {
+        try {
+          await apis.retry(`update ${what}`, () => apis.custom.patchNamespacedCustomObject({ ...ref, namespace, name, body: body(observed.resourceVersion, observed.maxReplicas) }, apis.options(true)), { conflicts: false });
+          return;
+        } catch (error) {
+          // Changed since (KEDA writes its status): read it and write on what was read.
+          if ((error as { code?: number }).code !== 409) throw error;
+        }
+      }
+      await apis.retry(`update ${what}`, async () => {
+        const o = await read();
+        await apis.custom.patchNamespacedCustomObject({ ...ref, namespace, name, body: body(o.metadata?.resourceVersion, o.spec?.maxReplicaCount) }, apis.options(true));
       });
     },
   };

@@ -1,0 +1,146 @@
+/**
+ * The signals a reconciliation reads are read for the workloads wanted at once, and kept for a short
+ * while: one query per signal for a burst, never an answer older than `maxAgeMs`, never a failure
+ * hidden behind an older answer.
+ */
+import { describe, expect, it } from 'vitest';
+
+import type { WorkloadConfig } from '../core/config.ts';
+import type { InstantSample } from '../platform/prometheus.ts';
+import { PrometheusSignals } from './signals.ts';
+
+const workload = (namespace: string, name: string) => ({ namespace, name }) as WorkloadConfig;
+const sample = (metric: string, namespace: string, workload: string, value: number): InstantSample & { metric: string } => ({ metric, labels: { namespace, workload }, timestamp: 0, value });
+
+/**
+ * A Prometheus that answers the batched queries from `series` (the selector's two regular expressions
+ * applied as Prometheus applies them: anchored), counts them, and can be held or made to fail.
+ */
+function prometheus() {
+  const series: ReturnType<typeof sample>[] = [];
+  const queries: string[] = [];
+  let fail: Error | undefined;
+  let held: Array<() => void> | undefined;
+  return {
+    series,
+    queries,
+    failWith(error: Error | undefined) {
+      fail = error;
+    },
+    hold() {
+      held = [];
+    },
+    release() {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const go of waiting) go();
+    },
+    async query(q: string): Promise<InstantSample[]> {
+      queries.push(q);
+      if (held) await new Promise<void>((resolve) => held!.push(resolve));
+      if (fail) throw fail;
+      const m = /^max by \(namespace, workload\) \(([\w:]+)\{namespace=~("[^"]*"),workload=~("[^"]*")\}\)$/.exec(q);
+      if (!m) throw new Error(`unexpected query ${q}`);
+      const [namespaces, workloads] = [m[2], m[3]].map((re) => new RegExp(`^(?:${JSON.parse(re)})$`));
+      return series
+        .filter((s) => s.metric === m[1] && namespaces.test(s.labels.namespace) && workloads.test(s.labels.workload))
+        .map(({ labels, timestamp, value }) => ({ labels, timestamp, value }));
+    },
+  };
+}
+
+describe('PrometheusSignals', () => {
+  it('reads each signal once for the workloads wanted at once, by namespace and workload', async () => {
+    const p = prometheus();
+    p.series.push(
+      sample('shadowscale_forecast_desired_replicas', 'shop', 'checkout.v2', 9),
+      sample('shadowscale_shadow_pool_size', 'shop', 'checkout.v2', 2),
+      // A dot is not a wildcard: checkoutXv2 is another workload.
+      sample('shadowscale_forecast_desired_replicas', 'shop', 'checkoutXv2', 7),
+      sample('shadowscale_shadow_pool_size', 'shop', 'checkoutXv2', 1),
+      sample('shadowscale_forecast_desired_replicas', 'shop', 'cart', 4),
+      sample('shadowscale:shadow_ready:bool', 'shop', 'cart', 1),
+      // The same name in another namespace is another workload.
+      sample('shadowscale:shadow_ready:bool', 'other', 'checkout.v2', 1),
+    );
+    const now = 1_000_000;
+    const signals = new PrometheusSignals(p, { now: () => now });
+    const plans = await Promise.all(['checkout.v2', 'cart', 'checkout.v2', 'missing'].map((name) => signals.plan(workload('shop', name))));
+    expect(plans).toEqual([{ desiredReplicas: 9, shadowPoolSize: 2 }, undefined, { desiredReplicas: 9, shadowPoolSize: 2 }, undefined]);
+    expect(p.queries.sort()).toEqual([
+      'max by (namespace, workload) (shadowscale_forecast_desired_replicas{namespace=~"shop",workload=~"checkout\\\\.v2|cart|missing"})',
+      'max by (namespace, workload) (shadowscale_shadow_pool_size{namespace=~"shop",workload=~"checkout\\\\.v2|cart|missing"})',
+    ]);
+    expect(await Promise.all([signals.shadowReady(workload('shop', 'cart')), signals.shadowReady(workload('shop', 'checkout.v2'))])).toEqual([true, false]);
+    expect(p.queries).toHaveLength(3);
+    // Read and kept: absent included.
+    expect(await signals.riseExpected('shop', 'checkout.v2', 8)).toBe(true);
+    expect(await signals.riseExpected('shop', 'checkout.v2', 9)).toBe(false);
+    expect(await signals.riseExpected('shop', 'missing', 1)).toBeUndefined();
+    expect(p.queries).toHaveLength(3);
+    expect(await signals.riseExpected('shop', 'checkoutXv2', 1)).toBe(true);
+    expect(p.queries).toHaveLength(4);
+  });
+
+  it('reads at most 100 workloads per query', async () => {
+    const p = prometheus();
+    const signals = new PrometheusSignals(p, { now: () => 0 });
+    await Promise.all(Array.from({ length: 250 }, (_, i) => signals.shadowReady(workload('shop', `w${i}`))));
+    expect(p.queries.map((q) => q.split('|').length)).toEqual([100, 100, 50]);
+  });
+
+  it('reads again once the answer is older than maxAgeMs, and joins a read under way', async () => {
+    const p = prometheus();
+    p.series.push(sample('shadowscale:shadow_ready:bool', 'shop', 'checkout', 0));
+    let now = 0;
+    const signals = new PrometheusSignals(p, { maxAgeMs: 2000, now: () => now });
+    expect(await signals.shadowReady(workload('shop', 'checkout'))).toBe(false);
+    p.series[0].value = 1;
+    now = 2000;
+    expect(await signals.shadowReady(workload('shop', 'checkout'))).toBe(false);
+    expect(p.queries).toHaveLength(1);
+    now = 2001;
+    p.hold();
+    const first = signals.shadowReady(workload('shop', 'checkout'));
+    const second = signals.shadowReady(workload('shop', 'checkout'));
+    p.release();
+    expect(await Promise.all([first, second])).toEqual([true, true]);
+    expect(p.queries).toHaveLength(2);
+    // maxAgeMs 0: every call reads.
+    const uncached = new PrometheusSignals(p, { maxAgeMs: 0, now: () => now });
+    await uncached.shadowReady(workload('shop', 'checkout'));
+    now += 1;
+    await uncached.shadowReady(workload('shop', 'checkout'));
+    expect(p.queries).toHaveLength(4);
+  });
+
+  it('gives a failed read to its callers and never answers from an older copy; the next call reads again', async () => {
+    const p = prometheus();
+    p.series.push(sample('shadowscale:shadow_ready:bool', 'shop', 'checkout', 1));
+    let now = 0;
+    const signals = new PrometheusSignals(p, { maxAgeMs: 2000, now: () => now });
+    expect(await signals.shadowReady(workload('shop', 'checkout'))).toBe(true);
+    now = 5000;
+    p.failWith(new Error('Prometheus at http://127.0.0.1:9: connection refused'));
+    const calls = [signals.shadowReady(workload('shop', 'checkout')), signals.shadowReady(workload('shop', 'checkout'))];
+    for (const call of calls) await expect(call).rejects.toThrow(/connection refused/);
+    expect(p.queries).toHaveLength(2);
+    p.failWith(undefined);
+    expect(await signals.shadowReady(workload('shop', 'checkout'))).toBe(true);
+    expect(p.queries).toHaveLength(3);
+  });
+
+  it("stops waiting when the caller's signal aborts, without failing the others sharing the read", async () => {
+    const p = prometheus();
+    p.series.push(sample('shadowscale:shadow_ready:bool', 'shop', 'checkout', 1));
+    const signals = new PrometheusSignals(p, { now: () => 0 });
+    p.hold();
+    const controller = new AbortController();
+    const aborted = signals.shadowReady(workload('shop', 'checkout'), controller.signal);
+    const other = signals.shadowReady(workload('shop', 'checkout'));
+    controller.abort(new Error('reconciliation cancelled'));
+    await expect(aborted).rejects.toThrow(/reconciliation cancelled/);
+    p.release();
+    expect(await other).toBe(true);
+  });
+});
