@@ -4,12 +4,13 @@
  * matched by its `le` label as scraped, which clients spell differently ("0.5", "0.50", "1", "1.0",
  * "1e+06"), and Istio and Envoy write in milliseconds (the mappings mark those `le_unit="ms"`).
  */
+import { matchingExactly } from '../platform/prometheus.ts';
+
 export const BUCKET_SERIES = 'shadowscale:deployment_request_latency_bucket:rate5m';
 
 /** The query listing the bucket edges the mappings record for a workload's Deployments. */
 export function bucketEdgesQuery(namespace: string, deployments: readonly string[]): string {
-  const names = deployments.map((d) => d.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
-  return `group by (le, le_unit) (${BUCKET_SERIES}{namespace=${JSON.stringify(namespace)}, deployment=~${JSON.stringify(names)}})`;
+  return `group by (le, le_unit) (${BUCKET_SERIES}{namespace=${JSON.stringify(namespace)}, deployment=~${matchingExactly(deployments)}})`;
 }
 
 export interface BucketEdge {

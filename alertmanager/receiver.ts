@@ -108,7 +108,7 @@ export class Receiver {
       byWorkload.set(key, [...(byWorkload.get(key) ?? []), alert]);
     }
     // What the reconciliations of these alerts will read from Prometheus is read while their alerts
-    // are recorded (the readings are shared by every workload; see signals.ts).
+    // are recorded (in one query for the workloads of a flush, and kept a moment; see signals.ts).
     for (const [key, alerts] of byWorkload) {
       if (!(this.deps.isLeader?.() ?? true)) break;
       const w = this.workloads.get(key)!;

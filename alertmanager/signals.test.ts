@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 
 import type { WorkloadConfig } from '../core/config.ts';
-import type { InstantSample } from '../platform/prometheus.ts';
+import { PrometheusClient, type InstantSample } from '../platform/prometheus.ts';
+import { startPrometheus } from '../platform/runtime/prometheus.ts';
 import { PrometheusSignals } from './signals.ts';
 
 const workload = (namespace: string, name: string) => ({ namespace, name }) as WorkloadConfig;
@@ -142,5 +143,49 @@ describe('PrometheusSignals', () => {
     await expect(aborted).rejects.toThrow(/reconciliation cancelled/);
     p.release();
     expect(await other).toBe(true);
+  });
+
+  it('against a real Prometheus: one query per signal for the workloads asked at once, dots matched literally', async () => {
+    const end = Math.floor(Date.now() / 1000) - 30;
+    const timestamps = Array.from({ length: 10 }, (_, i) => end - 60 * (9 - i));
+    const series = (name: string, namespace: string, workload: string, value: number) => ({ name, labels: { namespace, workload, instance: `adapter-${value}` }, timestamps, values: timestamps.map(() => value) });
+    const prometheus = await startPrometheus({
+      history: [
+        series('shadowscale_forecast_desired_replicas', 'shop', 'checkout.v2', 9),
+        // A second adapter replica exporting the same plan: max() collapses them.
+        series('shadowscale_forecast_desired_replicas', 'shop', 'checkout.v2', 8),
+        series('shadowscale_shadow_pool_size', 'shop', 'checkout.v2', 2),
+        series('shadowscale_forecast_desired_replicas', 'shop', 'checkoutXv2', 3),
+        series('shadowscale_shadow_pool_size', 'shop', 'checkoutXv2', 1),
+        series('shadowscale_forecast_desired_replicas', 'web', 'site', 5),
+        series('shadowscale_shadow_pool_size', 'web', 'site', 4),
+        series('shadowscale:shadow_ready:bool', 'web', 'site', 1),
+      ],
+    });
+    try {
+      const client = new PrometheusClient({ url: prometheus.url, timeoutSeconds: 10 });
+      const queries: string[] = [];
+      const answered: string[][] = [];
+      const signals = new PrometheusSignals({
+        query: async (q, ...rest) => {
+          queries.push(q);
+          const samples = await client.query(q, ...rest);
+          answered.push(samples.map((s) => `${s.labels.namespace}/${s.labels.workload}`).sort());
+          return samples;
+        },
+      });
+      const [plans, ready] = await Promise.all([
+        Promise.all([workload('shop', 'checkout.v2'), workload('web', 'site'), workload('shop', 'checkout-v2'), workload('web', 'checkout.v2')].map((w) => signals.plan(w))),
+        Promise.all([workload('web', 'site'), workload('shop', 'checkout.v2')].map((w) => signals.shadowReady(w))),
+      ]);
+      expect(plans).toEqual([{ desiredReplicas: 9, shadowPoolSize: 2 }, { desiredReplicas: 5, shadowPoolSize: 4 }, undefined, undefined]);
+      expect(ready).toEqual([true, false]);
+      expect(queries).toHaveLength(3);
+      // Prometheus answered for the workloads asked, not for checkoutXv2 (the dot is not a wildcard).
+      expect(answered[queries.findIndex((q) => q.includes('shadowscale_forecast_desired_replicas'))]).toEqual(['shop/checkout.v2', 'web/site']);
+      expect(await signals.riseExpected('shop', 'checkoutXv2', 2)).toBe(true);
+    } finally {
+      await prometheus.stop();
+    }
   });
 });

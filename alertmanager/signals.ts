@@ -3,7 +3,7 @@
  * gate) and the planner's numbers, which the adapter exports (`shadowscale_forecast_desired_replicas`,
  * `shadowscale_shadow_pool_size`).
  *
- * The workloads whose signal is wanted in the same turn of the event loop are read by one query
+ * The workloads whose signal is wanted within a few milliseconds of each other are read by one query
  * (`max by (namespace, workload) (metric{namespace=~…, workload=~…})`), and each answer is kept for a
  * short while (`maxAgeMs`, 2 s): a burst of webhooks costs Prometheus a few small queries instead of two
  * per workload, the signals read while a webhook is recorded serve its reconciliation, and a webhook on
@@ -13,7 +13,7 @@
  */
 import type { WorkloadConfig } from '../core/config.ts';
 import type { PlanSnapshot } from '../core/promotion/promotion.ts';
-import type { PrometheusClient } from '../platform/prometheus.ts';
+import { matchingExactly, type PrometheusClient } from '../platform/prometheus.ts';
 
 export interface SignalSource {
   /** 1 from `shadowscale:shadow_ready:bool`; false when absent. Throws when Prometheus cannot answer. */
@@ -29,8 +29,6 @@ export interface SignalOptions {
 }
 
 const key = (namespace: string, workload: string) => `${namespace}/${workload}`;
-/** A regular expression matching exactly these strings (PromQL's are anchored), as a PromQL string. */
-const exactly = (values: Iterable<string>) => JSON.stringify([...new Set(values)].map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
 /** Workloads per query: keeps the PromQL small whatever the burst. */
 const MAX_BATCH = 100;
 /** How long a read waits for others to join it. */
@@ -86,7 +84,7 @@ class BatchedReading {
   private async read(keys: Map<string, { namespace: string; workload: string }>): Promise<Answer> {
     const at = this.now();
     const wanted = [...keys.values()];
-    const query = `max by (namespace, workload) (${this.metric}{namespace=~${exactly(wanted.map((w) => w.namespace))},workload=~${exactly(wanted.map((w) => w.workload))}})`;
+    const query = `max by (namespace, workload) (${this.metric}{namespace=~${matchingExactly(wanted.map((w) => w.namespace))},workload=~${matchingExactly(wanted.map((w) => w.workload))}})`;
     const answer: Answer = new Map();
     for (const s of await this.client.query(query)) {
       if (s.labels.namespace !== undefined && s.labels.workload !== undefined) answer.set(key(s.labels.namespace, s.labels.workload), s.value);

@@ -184,6 +184,14 @@ export class PrometheusClient {
   }
 }
 
+/**
+ * A PromQL string literal holding a regular expression that matches exactly these values (for `=~`;
+ * Prometheus anchors it), their metacharacters escaped: `checkout.v2` does not match `checkoutXv2`.
+ */
+export function matchingExactly(values: Iterable<string>): string {
+  return JSON.stringify([...new Set(values)].map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
+}
+
 export function parseSampleValue(v: string): number {
   if (v === '+Inf') return Infinity;
   if (v === '-Inf') return -Infinity;
