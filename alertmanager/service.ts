@@ -203,6 +203,22 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     }
   }
   metrics.leader(leadership.isLeader());
+  if (signals instanceof PrometheusSignals && r.signalRefresh !== 'off') {
+    let failing = false;
+    signals.startRefresh(config.workloads, {
+      refreshMs: r.signalRefresh * 1000,
+      active: () => leadership.isLeader(),
+      // Logged when it starts and stops failing, not at every refresh: the reads fall back to one per webhook.
+      onError: (error) => {
+        if (!failing) logger.warn({ err: error }, 'reading the signals of every workload failed; reading them per webhook until it works again');
+        failing = true;
+      },
+      onSuccess: () => {
+        if (failing) logger.info('reading the signals of every workload works again');
+        failing = false;
+      },
+    });
+  }
   if (!options.noResync) receiver.start();
   logger.info({ listen: address, target: r.target, dryRun: r.dryRun, workloads: config.workloads.length, localProxies: [...localClusters].map(([k, c]) => `${k}=${c.proxy.address}`) }, 'shadowscale receiver listening');
 
@@ -218,6 +234,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
       for (const g of warmups) g.stop();
       stopReload?.();
       receiver.stop();
+      if (signals instanceof PrometheusSignals) signals.stopRefresh();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

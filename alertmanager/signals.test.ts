@@ -3,7 +3,7 @@
  * while: one query per signal for a burst, never an answer older than `maxAgeMs`, never a failure
  * hidden behind an older answer.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import type { WorkloadConfig } from '../core/config.ts';
 import { PrometheusClient, type InstantSample } from '../platform/prometheus.ts';
@@ -11,6 +11,7 @@ import { startPrometheus } from '../platform/runtime/prometheus.ts';
 import { PrometheusSignals } from './signals.ts';
 
 const workload = (namespace: string, name: string) => ({ namespace, name }) as WorkloadConfig;
+const withShadow = (namespace: string, name: string) => ({ namespace, name, shadow: { name: `${name}-shadow` } }) as WorkloadConfig;
 const sample = (metric: string, namespace: string, workload: string, value: number): InstantSample & { metric: string } => ({ metric, labels: { namespace, workload }, timestamp: 0, value });
 
 /**
@@ -40,9 +41,9 @@ function prometheus() {
       queries.push(q);
       if (held) await new Promise<void>((resolve) => held!.push(resolve));
       if (fail) throw fail;
-      const m = /^max by \(namespace, workload\) \(([\w:]+)\{namespace=~("[^"]*"),workload=~("[^"]*")\}\)$/.exec(q);
+      const m = /^max by \(namespace, workload\) \(([\w:]+)\{namespace=~("[^"]*")(?:,workload=~("[^"]*"))?\}\)$/.exec(q);
       if (!m) throw new Error(`unexpected query ${q}`);
-      const [namespaces, workloads] = [m[2], m[3]].map((re) => new RegExp(`^(?:${JSON.parse(re)})$`));
+      const [namespaces, workloads] = [m[2], m[3] ?? '".*"'].map((re) => new RegExp(`^(?:${JSON.parse(re)})$`));
       return series
         .filter((s) => s.metric === m[1] && namespaces.test(s.labels.namespace) && workloads.test(s.labels.workload))
         .map(({ labels, timestamp, value }) => ({ labels, timestamp, value }));
@@ -145,6 +146,90 @@ describe('PrometheusSignals', () => {
     expect(await other).toBe(true);
   });
 
+  it('while refreshing, reads the whole fleet in one query per signal and answers from it without waiting', async () => {
+    const p = prometheus();
+    p.series.push(
+      sample('shadowscale_forecast_desired_replicas', 'shop', 'checkout', 9),
+      sample('shadowscale_shadow_pool_size', 'shop', 'checkout', 2),
+      sample('shadowscale:shadow_ready:bool', 'web', 'site', 1),
+      // Another namespace than the configured ones is not asked for.
+      sample('shadowscale_forecast_desired_replicas', 'elsewhere', 'checkout', 1),
+    );
+    let now = 0;
+    let leading = true;
+    const signals = new PrometheusSignals(p, { now: () => now });
+    vi.useFakeTimers();
+    try {
+      // A workload without shadows needs no signal.
+      signals.startRefresh([withShadow('shop', 'checkout'), withShadow('web', 'site'), workload('web', 'plain')], { refreshMs: 5000, active: () => leading });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(p.queries.sort()).toEqual([
+        'max by (namespace, workload) (shadowscale:shadow_ready:bool{namespace=~"shop|web"})',
+        'max by (namespace, workload) (shadowscale_forecast_desired_replicas{namespace=~"shop|web"})',
+        'max by (namespace, workload) (shadowscale_shadow_pool_size{namespace=~"shop|web"})',
+      ]);
+      expect(await signals.plan(withShadow('shop', 'checkout'))).toEqual({ desiredReplicas: 9, shadowPoolSize: 2 });
+      expect(await signals.plan(withShadow('web', 'site'))).toBeUndefined();
+      expect(await Promise.all([signals.shadowReady(withShadow('web', 'site')), signals.shadowReady(withShadow('shop', 'checkout'))])).toEqual([true, false]);
+      expect(p.queries).toHaveLength(3);
+      // Every refreshMs again, while leading.
+      p.series[0].value = 12;
+      now = 5000;
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(p.queries).toHaveLength(6);
+      expect(await signals.plan(withShadow('shop', 'checkout'))).toEqual({ desiredReplicas: 12, shadowPoolSize: 2 });
+      // Not leading: no refresh; the answers are kept two refreshes, then read when wanted.
+      leading = false;
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(p.queries).toHaveLength(6);
+      now = 15_000;
+      expect(await signals.plan(withShadow('shop', 'checkout'))).toEqual({ desiredReplicas: 12, shadowPoolSize: 2 });
+      expect(p.queries).toHaveLength(6);
+      now = 15_001;
+      const asked = signals.plan(withShadow('shop', 'checkout'));
+      await vi.advanceTimersByTimeAsync(5);
+      expect(await asked).toEqual({ desiredReplicas: 12, shadowPoolSize: 2 });
+      expect(p.queries.slice(6)).toEqual(expect.arrayContaining([expect.stringContaining('workload=~"checkout"')]));
+      signals.stopRefresh();
+      leading = true;
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect(p.queries).toHaveLength(8);
+    } finally {
+      signals.stopRefresh();
+      vi.useRealTimers();
+    }
+  });
+
+  it('a failed refresh is reported and hides nothing: once its answers expire, a read fails as without refresh', async () => {
+    const p = prometheus();
+    p.series.push(sample('shadowscale:shadow_ready:bool', 'shop', 'checkout', 1));
+    let now = 0;
+    const errors: string[] = [];
+    let successes = 0;
+    const signals = new PrometheusSignals(p, { now: () => now });
+    vi.useFakeTimers();
+    try {
+      signals.startRefresh([withShadow('shop', 'checkout')], { refreshMs: 5000, onError: (e) => errors.push(e.message), onSuccess: () => successes++ });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(successes).toBe(1);
+      p.failWith(new Error('Prometheus at http://127.0.0.1:9: connection refused'));
+      now = 5000;
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(errors).toEqual(['Prometheus at http://127.0.0.1:9: connection refused']);
+      // Kept from the refresh at 0 until 10,000.
+      now = 10_000;
+      expect(await signals.shadowReady(withShadow('shop', 'checkout'))).toBe(true);
+      now = 10_001;
+      const asked = signals.shadowReady(withShadow('shop', 'checkout'));
+      asked.catch(() => undefined);
+      await vi.advanceTimersByTimeAsync(5);
+      await expect(asked).rejects.toThrow(/connection refused/);
+    } finally {
+      signals.stopRefresh();
+      vi.useRealTimers();
+    }
+  });
+
   it('against a real Prometheus: one query per signal for the workloads asked at once, dots matched literally', async () => {
     const end = Math.floor(Date.now() / 1000) - 30;
     const timestamps = Array.from({ length: 10 }, (_, i) => end - 60 * (9 - i));
@@ -184,6 +269,16 @@ describe('PrometheusSignals', () => {
       // Prometheus answered for the workloads asked, not for checkoutXv2 (the dot is not a wildcard).
       expect(answered[queries.findIndex((q) => q.includes('shadowscale_forecast_desired_replicas'))]).toEqual(['shop/checkout.v2', 'web/site']);
       expect(await signals.riseExpected('shop', 'checkoutXv2', 2)).toBe(true);
+
+      // The fleet read: by namespace, every adapter replica collapsed, the absent kept as absent.
+      const before = queries.length;
+      const refreshed = new PrometheusSignals({ query: (q, ...rest) => (queries.push(q), client.query(q, ...rest)) });
+      await new Promise<void>((resolve, reject) => refreshed.startRefresh([withShadow('shop', 'checkout.v2'), withShadow('web', 'site'), withShadow('shop', 'checkout-v2')], { refreshMs: 60_000, onSuccess: resolve, onError: reject }));
+      refreshed.stopRefresh();
+      expect(queries.length - before).toBe(3);
+      expect(await Promise.all([withShadow('shop', 'checkout.v2'), withShadow('web', 'site'), withShadow('shop', 'checkout-v2')].map((w) => refreshed.plan(w)))).toEqual([{ desiredReplicas: 9, shadowPoolSize: 2 }, { desiredReplicas: 5, shadowPoolSize: 4 }, undefined]);
+      expect(await refreshed.shadowReady(withShadow('web', 'site'))).toBe(true);
+      expect(queries.length - before).toBe(3);
     } finally {
       await prometheus.stop();
     }

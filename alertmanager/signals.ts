@@ -3,13 +3,17 @@
  * gate) and the planner's numbers, which the adapter exports (`shadowscale_forecast_desired_replicas`,
  * `shadowscale_shadow_pool_size`).
  *
- * The workloads whose signal is wanted within a few milliseconds of each other are read by one query
- * (`max by (namespace, workload) (metric{namespace=~…, workload=~…})`), and each answer is kept for a
- * short while (`maxAgeMs`, 2 s): a burst of webhooks costs Prometheus a few small queries instead of two
- * per workload, the signals read while a webhook is recorded serve its reconciliation, and a webhook on
- * its own costs one query as small as before. The answers are already as old as the rule evaluation
- * and the scrape behind them (15-60 s), so two seconds more change nothing a decision depends on. A
- * failed read is never answered from an older copy: its callers get the error, as from their own query.
+ * While the receiver leads, every configured workload's signals are read every `refreshMs` (5 s by
+ * default; one query per signal for the whole fleet, `max by (namespace, workload) (metric{namespace=~…})`)
+ * and kept for two refreshes: a webhook's reconciliation finds them and does not wait for Prometheus,
+ * whose instant queries take 3-4 ms at best and 12-16 ms at p99 even when idle. The answers are already
+ * as old as the rule evaluation and the scrape behind them (15-60 s), so a few seconds more change
+ * nothing a decision depends on.
+ *
+ * A signal not kept (refresh off, a workload the last refresh did not reach, or a refresh that failed)
+ * is read when wanted: the workloads wanted within a few milliseconds of each other in one query
+ * (`max by (namespace, workload) (metric{namespace=~…, workload=~…})`), kept `maxAgeMs` (2 s). A failed
+ * read is never answered from a copy older than that: its callers get the error, as from their own query.
  */
 import type { WorkloadConfig } from '../core/config.ts';
 import type { PlanSnapshot } from '../core/promotion/promotion.ts';
@@ -23,10 +27,12 @@ export interface SignalSource {
 }
 
 export interface SignalOptions {
-  /** How long a workload's signal, once read, answers later calls (ms; default 2,000; 0 reads every time). */
+  /** How long a workload's signal, once read on demand, answers later calls (ms; default 2,000; 0 reads every time). */
   maxAgeMs?: number;
   now?: () => number;
 }
+
+type Wanted = { namespace: string; workload: string };
 
 const key = (namespace: string, workload: string) => `${namespace}/${workload}`;
 /** Workloads per query: keeps the PromQL small whatever the burst. */
@@ -38,10 +44,11 @@ type Answer = Map<string, number>;
 
 /** One signal, read for the workloads wanted at once, and kept per workload while it is young enough. */
 class BatchedReading {
-  private readonly kept = new Map<string, { at: number; value: number | undefined }>();
+  /** Each workload's last answer: when its query started, and until when it answers (ms). */
+  private readonly kept = new Map<string, { at: number; until: number; value: number | undefined }>();
   /** Reads under way, by workload. */
   private readonly inFlight = new Map<string, Promise<Answer>>();
-  private pending?: { keys: Map<string, { namespace: string; workload: string }>; answer: Promise<Answer>; send: () => void };
+  private pending?: { keys: Map<string, Wanted>; answer: Promise<Answer>; send: () => void };
 
   constructor(
     private readonly client: Pick<PrometheusClient, 'query'>,
@@ -53,7 +60,7 @@ class BatchedReading {
   async value(namespace: string, workload: string, signal?: AbortSignal): Promise<number | undefined> {
     const k = key(namespace, workload);
     const kept = this.kept.get(k);
-    if (kept && this.now() - kept.at <= this.maxAgeMs) return kept.value;
+    if (kept && this.now() <= kept.until) return kept.value;
     const answer = this.inFlight.get(k) ?? this.enqueue(k, namespace, workload);
     return (await abortable(answer, signal)).get(k);
   }
@@ -61,7 +68,7 @@ class BatchedReading {
   private enqueue(k: string, namespace: string, workload: string): Promise<Answer> {
     if (!this.pending || this.pending.keys.size >= MAX_BATCH) {
       let send!: () => void;
-      const keys = new Map<string, { namespace: string; workload: string }>();
+      const keys = new Map<string, Wanted>();
       const answer = new Promise<void>((resolve) => (send = resolve)).then(() => this.read(keys));
       const clear = () => {
         for (const k of keys.keys()) if (this.inFlight.get(k) === answer) this.inFlight.delete(k);
@@ -81,18 +88,32 @@ class BatchedReading {
     return this.pending.answer;
   }
 
-  private async read(keys: Map<string, { namespace: string; workload: string }>): Promise<Answer> {
-    const at = this.now();
+  private async read(keys: Map<string, Wanted>): Promise<Answer> {
     const wanted = [...keys.values()];
-    const query = `max by (namespace, workload) (${this.metric}{namespace=~${matchingExactly(wanted.map((w) => w.namespace))},workload=~${matchingExactly(wanted.map((w) => w.workload))}})`;
+    return this.keep(keys, `workload=~${matchingExactly(wanted.map((w) => w.workload))}`, this.maxAgeMs);
+  }
+
+  /**
+   * Reads the signal of every workload in `keys` in one query (by namespace only: the fleet's workload
+   * names would make a long regular expression) and keeps each answer for `keepMs`.
+   */
+  async readAll(keys: Map<string, Wanted>, keepMs: number): Promise<void> {
+    if (keys.size > 0) await this.keep(keys, undefined, keepMs);
+  }
+
+  private async keep(keys: Map<string, Wanted>, workloadMatcher: string | undefined, keepMs: number): Promise<Answer> {
+    const at = this.now();
+    const namespaces = `namespace=~${matchingExactly([...keys.values()].map((w) => w.namespace))}`;
+    const query = `max by (namespace, workload) (${this.metric}{${workloadMatcher ? `${namespaces},${workloadMatcher}` : namespaces}})`;
     const answer: Answer = new Map();
     for (const s of await this.client.query(query)) {
       if (s.labels.namespace !== undefined && s.labels.workload !== undefined) answer.set(key(s.labels.namespace, s.labels.workload), s.value);
     }
-    // Absent is an answer too (no plan exported, readiness unknown): kept like a value.
+    // Absent is an answer too (no plan exported, readiness unknown): kept like a value. A newer answer
+    // is never replaced by an older one.
     for (const k of keys.keys()) {
       const kept = this.kept.get(k);
-      if (!kept || kept.at <= at) this.kept.set(k, { at, value: answer.get(k) });
+      if (!kept || kept.at <= at) this.kept.set(k, { at, until: at + keepMs, value: answer.get(k) });
     }
     return answer;
   }
@@ -117,10 +138,22 @@ function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
   });
 }
 
+export interface RefreshOptions {
+  /** Milliseconds between two reads of the fleet's signals. */
+  refreshMs: number;
+  /** Read only while this says so (the leader's receiver). */
+  active?: () => boolean;
+  /** Told when a refresh fails (the signals are then read when wanted, as without refresh). */
+  onError?: (error: Error) => void;
+  onSuccess?: () => void;
+}
+
 export class PrometheusSignals implements SignalSource {
   private readonly ready: BatchedReading;
   private readonly desired: BatchedReading;
   private readonly pool: BatchedReading;
+  private refreshTimer?: NodeJS.Timeout;
+  private refreshing = false;
 
   constructor(client: Pick<PrometheusClient, 'query'>, options: SignalOptions = {}) {
     const maxAge = options.maxAgeMs ?? 2000;
@@ -129,6 +162,40 @@ export class PrometheusSignals implements SignalSource {
     this.ready = new BatchedReading(client, 'shadowscale:shadow_ready:bool', maxAge, now);
     this.desired = new BatchedReading(client, 'shadowscale_forecast_desired_replicas', maxAge, now);
     this.pool = new BatchedReading(client, 'shadowscale_shadow_pool_size', maxAge, now);
+  }
+
+  /**
+   * Reads the signals of `workloads` (those with shadows) now and every `refreshMs`, each kept for two
+   * refreshes; a refresh still running when the next is due makes that one skip.
+   */
+  startRefresh(workloads: readonly WorkloadConfig[], options: RefreshOptions): void {
+    this.stopRefresh();
+    const keys = new Map<string, Wanted>();
+    for (const w of workloads) if (w.shadow) keys.set(key(w.namespace, w.name), { namespace: w.namespace, workload: w.name });
+    if (keys.size === 0) return;
+    const keepMs = 2 * options.refreshMs;
+    const tick = () => {
+      this.refreshTimer = setTimeout(tick, options.refreshMs);
+      this.refreshTimer.unref?.();
+      if (this.refreshing || !(options.active?.() ?? true)) return;
+      this.refreshing = true;
+      void this.refreshAll(keys, keepMs)
+        .then(() => options.onSuccess?.(), (error: Error) => options.onError?.(error))
+        .finally(() => (this.refreshing = false));
+    };
+    tick();
+  }
+
+  /** Reads every signal of `keys` once (the three queries at once) and keeps the answers for `keepMs`. */
+  private async refreshAll(keys: Map<string, Wanted>, keepMs: number): Promise<void> {
+    const results = await Promise.allSettled([this.ready.readAll(keys, keepMs), this.desired.readAll(keys, keepMs), this.pool.readAll(keys, keepMs)]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  stopRefresh(): void {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
   }
 
   async shadowReady(w: WorkloadConfig, signal?: AbortSignal): Promise<boolean> {

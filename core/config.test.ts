@@ -85,7 +85,7 @@ describe('the shipped example configuration', () => {
 describe('the receiver settings', () => {
   it('fills in defaults: Kubernetes target, no leader election, a 5 m cooldown, an HPA named after the primary, no router', () => {
     const config = parseConfig(`${VALID}receiver: { listen: "127.0.0.1:8081" }\n`);
-    expect(config.receiver).toMatchObject({ target: 'kubernetes', cooldown: 300, minHold: 600, prescaleMax: 3600, maxRoleChangesPerHour: 2, leaderElection: { enabled: false } });
+    expect(config.receiver).toMatchObject({ target: 'kubernetes', cooldown: 300, minHold: 600, prescaleMax: 3600, maxRoleChangesPerHour: 2, signalRefresh: 5, leaderElection: { enabled: false } });
     expect(config.workloads[0]).toMatchObject({ actions: true, autoscaler: { kind: 'HorizontalPodAutoscaler' }, router: { kind: 'None' } });
   });
 
@@ -94,5 +94,12 @@ describe('the receiver settings', () => {
     expect(errorOf(VALID.replace('    model: auto\n', '    model: auto\n    router: { kind: HTTPRoute, name: checkout }\n'))).toMatch(/workloads\[0\]\.router\.port/);
     expect(errorOf(`${VALID}receiver: { leaderElection: { enabled: true, leaseDuration: 2s, retryPeriod: 5s } }\n`)).toMatch(/receiver\.leaderElection: retryPeriod must be shorter than leaseDuration/);
     expect(errorOf(`${VALID}receiver: { tokenFile: a, tokenEnv: B }\n`)).toMatch(/receiver: use either tokenFile or tokenEnv/);
+  });
+
+  it('reads the signals of every workload every signalRefresh, or when wanted with off', () => {
+    expect(parseConfig(`${VALID}receiver: { signalRefresh: 'off' }\n`).receiver.signalRefresh).toBe('off');
+    expect(parseConfig(`${VALID}receiver: { signalRefresh: 30s }\n`).receiver.signalRefresh).toBe(30);
+    expect(errorOf(`${VALID}receiver: { signalRefresh: 0s }\n`)).toMatch(/receiver\.signalRefresh/);
+    expect(errorOf(`${VALID}receiver: { signalRefresh: sometimes }\n`)).toMatch(/receiver\.signalRefresh/);
   });
 });

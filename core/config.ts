@@ -382,6 +382,12 @@ const receiverSchema = z
     maxRoleChangesPerHour: z.number().int().min(1).max(60).default(2),
     /** How often every workload is reconciled even without a webhook (cooldowns, readiness, drift). */
     resync: duration.default(15),
+    /**
+     * How often the leader reads every workload's plan and shadow readiness from Prometheus (three
+     * queries for the fleet), so that a webhook's reconciliation finds them instead of waiting for a
+     * query; `off`: read when a webhook needs them.
+     */
+    signalRefresh: z.union([z.literal('off'), duration.refine((s) => s > 0, { message: 'must be positive' })]).default(5),
     /** JSON-lines audit log; absent: standard output. */
     auditFile: z.string().min(1).optional(),
     /** Where the receiver keeps its memory of alerts and role changes (local target; Kubernetes uses a ConfigMap). */
