@@ -97,8 +97,8 @@ describe('the receiver settings', () => {
   });
 
   it('reads the signals of every workload every signalRefresh, or when wanted with off', () => {
-    expect(parseConfig(`${VALID}receiver: { signalRefresh: 'off' }\n`).receiver.signalRefresh).toBe('off');
-    expect(parseConfig(`${VALID}receiver: { signalRefresh: 30s }\n`).receiver.signalRefresh).toBe(30);
+    expect(parseConfig(`${VALID}receiver: { signalRefresh: 'off' }\n`).receiver?.signalRefresh).toBe('off');
+    expect(parseConfig(`${VALID}receiver: { signalRefresh: 30s }\n`).receiver?.signalRefresh).toBe(30);
     expect(errorOf(`${VALID}receiver: { signalRefresh: 0s }\n`)).toMatch(/receiver\.signalRefresh/);
     expect(errorOf(`${VALID}receiver: { signalRefresh: sometimes }\n`)).toMatch(/receiver\.signalRefresh/);
   });
