@@ -19,8 +19,16 @@ const QUANTILES = [
   ['0.975', 'upper95'],
 ] as const;
 
+type Item = ReturnType<ForecastLoop['all']> extends Generator<infer T> ? T : never;
+
+/** Workloads handled between two turns of the event loop while /metrics is rendered. */
+const SLICE = 100;
+const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export interface AdapterMetrics {
   registry: Registry;
+  /** The text of /metrics, rendered in slices; scrapes that arrive during a rendering share it. */
+  render(): Promise<string>;
   queryObserved(w: WorkloadConfig, seconds: number, error?: Error): void;
   fitObserved(w: WorkloadConfig, seconds: number, error?: Error): void;
   requestObserved(api: string, metric: string, code: string, seconds: number): void;
@@ -31,18 +39,46 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
   collectDefaultMetrics({ register: registry, prefix: 'shadowscale_adapter_' });
   const wl = ['workload', 'namespace'] as const;
 
-  const each = (fn: (labels: { workload: string; namespace: string }, item: ReturnType<ForecastLoop['all']> extends Generator<infer T> ? T : never) => void) => {
-    for (const item of loop.all()) fn({ workload: item.state.config.name, namespace: item.state.config.namespace }, item);
+  // A scrape of a thousand workloads renders some 35,000 series (300-500 ms of work): done in slices,
+  // with the event loop free between them for the HPA's and KEDA's requests, on one snapshot of the
+  // workloads' views taken once per scrape (not once per gauge), one rendering at a time.
+  let snapshot: Item[] | undefined;
+  const each = async (fn: (labels: { workload: string; namespace: string }, item: Item) => void) => {
+    const items = snapshot ?? [...loop.all()];
+    for (let i = 0; i < items.length; i++) {
+      fn({ workload: items[i].state.config.name, namespace: items[i].state.config.namespace }, items[i]);
+      if ((i + 1) % SLICE === 0) await yieldToRequests();
+    }
   };
+  let rendering: Promise<string> | undefined;
+  const render = () =>
+    (rendering ??= (async () => {
+      try {
+        const items: Item[] = [];
+        for (const item of loop.all()) if (items.push(item) % SLICE === 0) await yieldToRequests();
+        snapshot = items;
+        // One metric at a time (prom-client's registry.metrics() formats them all in one go), as
+        // registry.metrics() joins them in the Prometheus text format.
+        const parts: string[] = [];
+        for (const metric of registry.getMetricsAsArray()) {
+          parts.push(await registry.getSingleMetricAsString(metric.name));
+          await yieldToRequests();
+        }
+        return `${parts.join('\n\n')}\n`;
+      } finally {
+        snapshot = undefined;
+        rendering = undefined;
+      }
+    })());
 
   new Gauge({
     name: 'shadowscale_forecast_load',
     help: 'Forecast of the workload load one provisioning lag ahead: quantile 0.5 is the point forecast, 0.1/0.9 the 80 % band, 0.025/0.975 the 95 % band. Compare with shadowscale_forecast_lagged_load to judge accuracy.',
     labelNames: [...wl, 'quantile'],
     registers: [registry],
-    collect() {
+    async collect() {
       this.reset();
-      each((labels, { view }) => {
+      await each((labels, { view }) => {
         if (!view.atHorizon) return;
         for (const [quantile, field] of QUANTILES) this.set({ ...labels, quantile }, view.atHorizon[field]);
       });
@@ -53,9 +89,9 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
     help: 'The forecast made one provisioning lag ago for the present moment (same quantiles as shadowscale_forecast_load); subtract the observed load to get the forecast error.',
     labelNames: [...wl, 'quantile'],
     registers: [registry],
-    collect() {
+    async collect() {
       this.reset();
-      each((labels, { view }) => {
+      await each((labels, { view }) => {
         if (!view.forNow) return;
         for (const [quantile, field] of QUANTILES) this.set({ ...labels, quantile }, view.forNow[field]);
       });
@@ -67,10 +103,10 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
       help,
       labelNames: [...wl, 'side'],
       registers: [registry],
-      collect() {
+      async collect() {
         this.reset();
         const now = loop.nowSeconds();
-        each((labels, { state }) => {
+        await each((labels, { state }) => {
           const totals = state.counterfactual?.totals(now);
           if (!totals || totals.seconds === 0) return;
           for (const side of SIDES) {
@@ -92,10 +128,10 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
       help,
       labelNames: [...wl],
       registers: [registry],
-      collect() {
+      async collect() {
         this.reset();
         // Unknown is absent, not NaN: one NaN sample would poison every *_over_time of the rules.
-        each((labels, item) => {
+        await each((labels, item) => {
           const value = pick(item);
           if (Number.isFinite(value)) this.set(labels, value);
         });
@@ -123,9 +159,9 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
     help: 'Per-workload bounds from the shadowscale configuration, read by the recording and alerting rules (bound: latency_p99_seconds, error_ratio, min_request_rate, shadow_latency_ratio_max, shadow_error_ratio_diff_max, mirror_coverage_tolerance, anomaly_zscore, forecast_ttl_seconds, forecast_relative_error_max, forecast_coverage95_min).',
     labelNames: [...wl, 'bound'],
     registers: [registry],
-    collect() {
+    async collect() {
       this.reset();
-      each((labels, { state }) => {
+      await each((labels, { state }) => {
         const w = state.config;
         const bounds: Record<string, number> = {
           latency_p99_seconds: w.slo.latencyP99,
@@ -150,9 +186,9 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
     help: 'The histogram bucket whose upper edge is the workload latency SLO (le as scraped), value the SLO in seconds; absent when the SLO is not an edge. The rules count requests slower than the SLO above it.',
     labelNames: [...wl, 'le'],
     registers: [registry],
-    collect() {
+    async collect() {
       this.reset();
-      each((labels, { state }) => {
+      await each((labels, { state }) => {
         if (state.latencySloBucket !== undefined) this.set({ ...labels, le: state.latencySloBucket }, state.config.slo.latencyP99);
       });
     },
@@ -162,9 +198,9 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
     help: 'The Deployments (or StatefulSets) the configuration names for each workload, value 1: configured_role primary or shadow. The rules take the roles from these when the receiver exports none (shadowscale_workload_serving_share).',
     labelNames: [...wl, 'deployment', 'configured_role'],
     registers: [registry],
-    collect() {
+    async collect() {
       this.reset();
-      each((labels, { state }) => {
+      await each((labels, { state }) => {
         const w = state.config;
         this.set({ ...labels, deployment: w.primary.name, configured_role: 'primary' }, 1);
         if (w.shadow) this.set({ ...labels, deployment: w.shadow.name, configured_role: 'shadow' }, 1);
@@ -176,9 +212,9 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
     help: 'Which rung of the fallback ladder is served (1 for the current one): fresh forecast, stale forecast within the TTL, reactive (observed load), minimum.',
     labelNames: [...wl, 'rung'],
     registers: [registry],
-    collect() {
+    async collect() {
       this.reset();
-      each((labels, { view }) => {
+      await each((labels, { view }) => {
         for (const rung of SERVING_RUNGS) this.set({ ...labels, rung }, rung === view.rung ? 1 : 0);
       });
     },
@@ -188,9 +224,9 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
     help: 'The model producing the forecast (1 for the one in use), and the rung of the model ladder it came from.',
     labelNames: [...wl, 'model', 'rung'],
     registers: [registry],
-    collect() {
+    async collect() {
       this.reset();
-      each((labels, { state }) => {
+      await each((labels, { state }) => {
         if (!state.forecast) return;
         this.set({ ...labels, model: state.forecast.model, rung: state.forecast.forecast.rung }, 1);
       });
@@ -201,9 +237,9 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
     help: 'The forecast model\'s error on its own rolling-origin backtest at the provisioning lag: metric="relative_mae" (MAE ÷ seasonal-naive MAE; below 1 beats it), "mae", "coverage80" and "coverage95" (share of actuals inside the bands).',
     labelNames: [...wl, 'metric'],
     registers: [registry],
-    collect() {
+    async collect() {
       this.reset();
-      each((labels, { state }) => {
+      await each((labels, { state }) => {
         const s = state.score;
         if (!s) return;
         if (s.relMae !== null) this.set({ ...labels, metric: 'relative_mae' }, s.relMae);
@@ -219,9 +255,9 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
     help: 'When the workload\'s backtest score (shadowscale_backtest_error) was computed, for which model, over how many folds, and for which settings (`spec`, a hash): a restarted adapter reads the scores back instead of running every backtest again.',
     labelNames: [...wl, 'model', 'folds', 'spec'],
     registers: [registry],
-    collect() {
+    async collect() {
       this.reset();
-      each((labels, { state }) => {
+      await each((labels, { state }) => {
         const s = state.score;
         if (!s || !state.chosenModel) return;
         this.set({ ...labels, model: state.chosenModel, folds: String(s.folds), spec: loop.scoreSpec(state.config) }, s.at / 1000);
@@ -267,6 +303,7 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number): Ad
 
   return {
     registry,
+    render,
     queryObserved(w, seconds, error) {
       queryDuration.observe({ result: error ? 'error' : 'ok' }, seconds);
       if (error) {

@@ -124,7 +124,7 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     else res.status(503).type('text/plain').send('first forecasts not yet attempted');
   });
   app.get('/metrics', ...(metricsReader ? [metricsReader] : []), async (_req: Request, res: Response) => {
-    res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+    res.set('Content-Type', metrics.registry.contentType).send(await metrics.render());
   });
   if (trust) app.use(requireFrontProxy(trust, authorizer));
   app.use(externalMetricsRouter(loop, metrics, () => config.adapter.step, options.now));

@@ -4,16 +4,20 @@
  *   - the time to compute the first forecasts of all workloads (start to /readyz), and again after a
  *     restart, when the adapter reads its backtest scores back from Prometheus (which scrapes it),
  *   - p50/p99 latency and throughput of the external-metrics endpoint (HTTPS, a random workload's
- *     selector per request) under autocannon at a fixed 1,000 req/s and at full speed, while the
- *     adapter keeps refreshing in the background.
+ *     selector per request) under autocannon at a fixed 1,000 req/s and at full speed, right after the
+ *     first forecasts while the first backtests run on both cores,
+ *   - the steady state once every workload is scored: the adapter's CPU over a few refresh intervals,
+ *     whether it kept every workload refreshed, and the latency at 1,000 req/s with the adapter and the
+ *     load generator pinned to different CPUs (taskset).
  * A benchmark: it prints what it measured and writes bench/results/adapter.json; it asserts nothing.
  *
  * Options: --workloads N (1000), --duration S (10), --history 7d, --step 5m, --model mstl, --refresh 1m
  * (a refresh longer than the run measures serving alone, without fits competing for the two cores),
- * --plain (plain HTTP instead of HTTPS), --no-restart (Prometheus does not scrape the adapter, no restart).
+ * --plain (plain HTTP instead of HTTPS), --no-restart (Prometheus does not scrape the adapter, no steady
+ * state, no restart), --steady-refreshes N (3: refresh intervals the steady state is measured over).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +27,9 @@ import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
 import { shiftToNow } from '../platform/runtime/openmetrics.ts';
 import { freePort } from '../platform/runtime/ports.ts';
 import { startPrometheus } from '../platform/runtime/prometheus.ts';
+import { parseDuration } from '../core/duration.ts';
 import { arg } from './args.ts';
+import { builtShadowscale } from './built.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WORKLOADS = Number(arg('--workloads', '1000'));
@@ -35,6 +41,8 @@ const REFRESH = arg('--refresh', '1m');
 /** Measure over plain HTTP instead of HTTPS, to see what TLS costs. */
 const PLAIN = process.argv.includes('--plain');
 const RESTART = !process.argv.includes('--no-restart');
+/** Refresh intervals the steady state is measured over. */
+const STEADY_REFRESHES = Number(arg('--steady-refreshes', '3'));
 
 async function waitFor(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -47,6 +55,72 @@ async function waitFor(url: string, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${url} not ready after ${timeoutMs} ms`);
+}
+
+/** CPU seconds (user + system, all threads) a process has used, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** Pins every thread of a process to the given CPUs (`taskset -a -cp`). */
+function pin(pid: number, cpus: string): void {
+  const r = spawnSync('taskset', ['-a', '-cp', cpus, String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset -a -cp ${cpus} ${pid}: ${r.stderr || r.error}`);
+}
+
+async function promScalar(url: string, query: string): Promise<number> {
+  const r = (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}`)).json()) as any;
+  return Number(r.data?.result?.[0]?.value?.[1] ?? NaN);
+}
+
+/**
+ * The steady state, once every workload has its first forecast and its backtest: the adapter's CPU
+ * (all its threads) over STEADY_REFRESHES refresh intervals, how many refreshes it made in that time and
+ * the oldest forecast it served (as Prometheus scraped them), then the external-metrics latency at a
+ * fixed 1,000 req/s with the adapter and the load generator pinned to different CPUs.
+ */
+async function steadyState(pid: number, prometheusUrl: string, base: string, path: () => string): Promise<Record<string, unknown>> {
+  const refreshSeconds = parseDuration(REFRESH);
+  if (refreshSeconds === undefined) throw new Error(`--refresh ${REFRESH}: not a duration`);
+  const windowSeconds = STEADY_REFRESHES * refreshSeconds;
+  const cpuBefore = cpuSeconds(pid);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, windowSeconds * 1000));
+  const elapsed = (performance.now() - t0) / 1000;
+  const cores = (cpuSeconds(pid) - cpuBefore) / elapsed;
+  // Let Prometheus scrape the end of the window before asking it.
+  await new Promise((r) => setTimeout(r, 11_000));
+  const range = `${Math.round(windowSeconds)}s`;
+  const refreshes = await promScalar(prometheusUrl, `sum(increase(shadowscale_fit_duration_seconds_count[${range}]))`);
+  const failed = await promScalar(prometheusUrl, `sum(increase(shadowscale_fit_errors_total[${range}])) or vector(0)`);
+  const maxAge = await promScalar(prometheusUrl, `max(max_over_time(shadowscale_forecast_age_seconds[${range}]))`);
+  // Each workload is due every refresh × (1 + jitter/2) on average (jitter 0.1 by default).
+  const expected = (WORKLOADS * windowSeconds) / (refreshSeconds * 1.05);
+  console.log(`steady state over ${elapsed.toFixed(0)} s (${STEADY_REFRESHES} refresh intervals of ${refreshSeconds} s): adapter CPU ${cores.toFixed(2)} cores on average (all threads), ${refreshes.toFixed(0)} refreshes (${((100 * refreshes) / expected).toFixed(0)} % of the ${expected.toFixed(0)} due; ${failed.toFixed(0)} failed), oldest forecast served ${maxAge.toFixed(0)} s`);
+
+  // The adapter on CPU 1, this process (autocannon) on CPU 0.
+  pin(pid, '1');
+  pin(process.pid, '0');
+  try {
+    const run = await autocannon({
+      url: base,
+      connections: 10,
+      duration: DURATION,
+      overallRate: 1000,
+      tlsOptions: { rejectUnauthorized: false },
+      requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }],
+    });
+    const latencyMs = { p50: run.latency.p50, p90: run.latency.p90, p99: run.latency.p99, max: run.latency.max };
+    console.log(`steady state, fixed 1000 req/s, adapter on CPU 1 and the load generator on CPU 0: ${run.requests.total} requests, ${run.requests.average.toFixed(0)} req/s, latency p50 ${latencyMs.p50} ms, p90 ${latencyMs.p90} ms, p99 ${latencyMs.p99} ms, max ${latencyMs.max} ms, non-2xx ${run.non2xx}, errors ${run.errors}`);
+    return { windowSeconds: elapsed, adapterCores: cores, refreshes, refreshesDue: expected, failedRefreshes: failed, maxForecastAgeSeconds: maxAge, pinnedFixedRate: { requests: run.requests.total, throughputPerSecond: run.requests.average, latencyMs, non2xx: run.non2xx, errors: run.errors } };
+  } finally {
+    pin(pid, '0,1');
+    pin(process.pid, '0,1');
+  }
 }
 
 async function main(): Promise<void> {
@@ -89,7 +163,9 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
-  const start = () => spawn(process.execPath, [join(ROOT, 'bin', 'shadowscale.mjs'), 'adapter', '--config', configFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // As the image runs it: the compiled dist/, no TypeScript loader (in the process or its workers).
+  const command = builtShadowscale(['adapter', '--config', configFile]);
+  const start = () => spawn(process.execPath, command, { stdio: ['ignore', 'ignore', 'inherit'] });
   let started = performance.now();
   let adapter = start();
   const results: Record<string, unknown> = {};
@@ -104,6 +180,7 @@ async function main(): Promise<void> {
 
     const base = PLAIN ? `http://127.0.0.1:${ports.http}` : `https://127.0.0.1:${ports.https}`;
     const path = () => `/apis/external.metrics.k8s.io/v1beta1/namespaces/bench/shadowscale_predicted_load?labelSelector=workload%3Dw-${Math.floor(Math.random() * WORKLOADS)}`;
+    // Right after the first forecasts, while every workload's first backtest runs (both cores busy).
     for (const [name, rate] of [['fixed 1000 req/s', 1000], ['full speed', undefined]] as const) {
       const run = await autocannon({
         url: base,
@@ -121,7 +198,7 @@ async function main(): Promise<void> {
         errors: run.errors,
       };
       results[name] = figures;
-      console.log(`${name}: ${figures.requests} requests, ${figures.throughputPerSecond.toFixed(0)} req/s, latency p50 ${figures.latencyMs.p50} ms, p90 ${figures.latencyMs.p90} ms, p99 ${figures.latencyMs.p99} ms, max ${figures.latencyMs.max} ms, non-2xx ${figures.non2xx}, errors ${figures.errors}`);
+      console.log(`${name}, while the first backtests run: ${figures.requests} requests, ${figures.throughputPerSecond.toFixed(0)} req/s, latency p50 ${figures.latencyMs.p50} ms, p90 ${figures.latencyMs.p90} ms, p99 ${figures.latencyMs.p99} ms, max ${figures.latencyMs.max} ms, non-2xx ${figures.non2xx}, errors ${figures.errors}`);
     }
     // wrk (C, Debian package `wrk`), when installed: a load generator that costs less CPU than
     // autocannon, so on two cores it shows more of the adapter and less of the client.
@@ -155,7 +232,7 @@ async function main(): Promise<void> {
     console.log(`server-side handler time over ${total} requests: p50 ≤ ${quantile(0.5)! * 1000} ms, p99 ≤ ${quantile(0.99)! * 1000} ms (histogram bucket bounds)`);
 
     // Every workload scored (its backtest, a refresh after its first fit), as Prometheus has scraped it;
-    // then a restart (a rolling update): the adapter again, reading those scores back.
+    // then the steady state, and a restart (a rolling update): the adapter again, reading those scores back.
     for (let i = 0; RESTART; i++) {
       const r = (await (await fetch(`${prometheus.url}/api/v1/query?query=count(shadowscale_backtest_timestamp_seconds)`)).json()) as any;
       if (Number(r.data.result[0]?.value[1] ?? 0) >= WORKLOADS) {
@@ -167,6 +244,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000));
     }
     if (RESTART) {
+      results.steadyState = await steadyState(adapter.pid!, prometheus.url, base, path);
       adapter.kill('SIGTERM');
       await new Promise((r) => adapter.once('exit', r));
       started = performance.now();
