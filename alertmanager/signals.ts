@@ -145,6 +145,7 @@ export interface RefreshOptions {
   active?: () => boolean;
   /** Told when a refresh fails (the signals are then read when wanted, as without refresh). */
   onError?: (error: Error) => void;
+  /** Told when a refresh succeeds (after failures: the fleet's signals are kept again). */
   onSuccess?: () => void;
 }
 

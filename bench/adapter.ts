@@ -27,6 +27,7 @@ import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
 import { shiftToNow } from '../platform/runtime/openmetrics.ts';
 import { freePort } from '../platform/runtime/ports.ts';
 import { startPrometheus } from '../platform/runtime/prometheus.ts';
+import { PrometheusClient } from '../platform/prometheus.ts';
 import { parseDuration } from '../core/duration.ts';
 import { arg } from './args.ts';
 import { builtShadowscale } from './built.ts';
@@ -72,9 +73,36 @@ function pin(pid: number, cpus: string): void {
   if (r.status !== 0) throw new Error(`taskset -a -cp ${cpus} ${pid}: ${r.stderr || r.error}`);
 }
 
-async function promScalar(url: string, query: string): Promise<number> {
-  const r = (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}`)).json()) as any;
-  return Number(r.data?.result?.[0]?.value?.[1] ?? NaN);
+/** The sum of the samples of `name` (every label set) in the adapter's /metrics. */
+async function adapterSum(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+/** The first sample of an instant query's answer, NaN when empty. */
+async function promScalar(prometheus: PrometheusClient, query: string): Promise<number> {
+  return (await prometheus.query(query))[0]?.value ?? NaN;
+}
+
+/** autocannon against the external-metrics endpoint (a random workload a request), at `rate` req/s or full speed; its figures, printed. */
+async function load(label: string, base: string, path: () => string, rate?: number): Promise<Record<string, unknown>> {
+  const run = await autocannon({
+    url: base,
+    connections: 10,
+    duration: DURATION,
+    ...(rate ? { overallRate: rate } : {}),
+    tlsOptions: { rejectUnauthorized: false },
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }],
+  });
+  const figures = {
+    requests: run.requests.total,
+    throughputPerSecond: run.requests.average,
+    latencyMs: { p50: run.latency.p50, p90: run.latency.p90, p99: run.latency.p99, max: run.latency.max },
+    non2xx: run.non2xx,
+    errors: run.errors,
+  };
+  console.log(`${label}: ${figures.requests} requests, ${figures.throughputPerSecond.toFixed(0)} req/s, latency p50 ${figures.latencyMs.p50} ms, p90 ${figures.latencyMs.p90} ms, p99 ${figures.latencyMs.p99} ms, max ${figures.latencyMs.max} ms, non-2xx ${figures.non2xx}, errors ${figures.errors}`);
+  return figures;
 }
 
 /**
@@ -83,40 +111,35 @@ async function promScalar(url: string, query: string): Promise<number> {
  * the oldest forecast it served (as Prometheus scraped them), then the external-metrics latency at a
  * fixed 1,000 req/s with the adapter and the load generator pinned to different CPUs.
  */
-async function steadyState(pid: number, prometheusUrl: string, base: string, path: () => string): Promise<Record<string, unknown>> {
+async function steadyState(pid: number, port: number, prometheus: PrometheusClient, base: string, path: () => string): Promise<Record<string, unknown>> {
   const refreshSeconds = parseDuration(REFRESH);
   if (refreshSeconds === undefined) throw new Error(`--refresh ${REFRESH}: not a duration`);
   const windowSeconds = STEADY_REFRESHES * refreshSeconds;
+  // Refreshes counted from the adapter's own counters at both ends (exact; Prometheus' increase()
+  // extrapolates), the CPU from /proc.
+  const fitsBefore = await adapterSum(port, 'shadowscale_fit_duration_seconds_count');
+  const failedBefore = await adapterSum(port, 'shadowscale_fit_errors_total');
   const cpuBefore = cpuSeconds(pid);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, windowSeconds * 1000));
   const elapsed = (performance.now() - t0) / 1000;
   const cores = (cpuSeconds(pid) - cpuBefore) / elapsed;
-  // Let Prometheus scrape the end of the window before asking it.
+  const refreshes = (await adapterSum(port, 'shadowscale_fit_duration_seconds_count')) - fitsBefore;
+  const failed = (await adapterSum(port, 'shadowscale_fit_errors_total')) - failedBefore;
+  // Let Prometheus scrape the end of the window before asking it for the oldest forecast served.
   await new Promise((r) => setTimeout(r, 11_000));
   const range = `${Math.round(windowSeconds)}s`;
-  const refreshes = await promScalar(prometheusUrl, `sum(increase(shadowscale_fit_duration_seconds_count[${range}]))`);
-  const failed = await promScalar(prometheusUrl, `sum(increase(shadowscale_fit_errors_total[${range}])) or vector(0)`);
-  const maxAge = await promScalar(prometheusUrl, `max(max_over_time(shadowscale_forecast_age_seconds[${range}]))`);
+  const maxAge = await promScalar(prometheus, `max(max_over_time(shadowscale_forecast_age_seconds[${range}]))`);
   // Each workload is due every refresh × (1 + jitter/2) on average (jitter 0.1 by default).
-  const expected = (WORKLOADS * windowSeconds) / (refreshSeconds * 1.05);
+  const expected = (WORKLOADS * elapsed) / (refreshSeconds * 1.05);
   console.log(`steady state over ${elapsed.toFixed(0)} s (${STEADY_REFRESHES} refresh intervals of ${refreshSeconds} s): adapter CPU ${cores.toFixed(2)} cores on average (all threads), ${refreshes.toFixed(0)} refreshes (${((100 * refreshes) / expected).toFixed(0)} % of the ${expected.toFixed(0)} due; ${failed.toFixed(0)} failed), oldest forecast served ${maxAge.toFixed(0)} s`);
 
   // The adapter on CPU 1, this process (autocannon) on CPU 0.
   pin(pid, '1');
   pin(process.pid, '0');
   try {
-    const run = await autocannon({
-      url: base,
-      connections: 10,
-      duration: DURATION,
-      overallRate: 1000,
-      tlsOptions: { rejectUnauthorized: false },
-      requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }],
-    });
-    const latencyMs = { p50: run.latency.p50, p90: run.latency.p90, p99: run.latency.p99, max: run.latency.max };
-    console.log(`steady state, fixed 1000 req/s, adapter on CPU 1 and the load generator on CPU 0: ${run.requests.total} requests, ${run.requests.average.toFixed(0)} req/s, latency p50 ${latencyMs.p50} ms, p90 ${latencyMs.p90} ms, p99 ${latencyMs.p99} ms, max ${latencyMs.max} ms, non-2xx ${run.non2xx}, errors ${run.errors}`);
-    return { windowSeconds: elapsed, adapterCores: cores, refreshes, refreshesDue: expected, failedRefreshes: failed, maxForecastAgeSeconds: maxAge, pinnedFixedRate: { requests: run.requests.total, throughputPerSecond: run.requests.average, latencyMs, non2xx: run.non2xx, errors: run.errors } };
+    const pinnedFixedRate = await load('steady state, fixed 1000 req/s, adapter on CPU 1 and the load generator on CPU 0', base, path, 1000);
+    return { windowSeconds: elapsed, adapterCores: cores, refreshes, refreshesDue: expected, failedRefreshes: failed, maxForecastAgeSeconds: maxAge, pinnedFixedRate };
   } finally {
     pin(pid, '0,1');
     pin(process.pid, '0,1');
@@ -135,6 +158,7 @@ async function main(): Promise<void> {
     history: [{ name: 'http_requests_per_minute', labels: { workload: 'nasa' }, timestamps, values: trace.values }],
     ...(RESTART ? { scrapeTargets: [{ job: 'shadowscale-adapter', target: `127.0.0.1:${ports.http}` }], scrapeInterval: '10s' } : {}),
   });
+  const client = new PrometheusClient({ url: prometheus.url, timeoutSeconds: 30 });
   const dir = mkdtempSync(join(tmpdir(), 'shadowscale-bench-'));
   const workloads = Array.from({ length: WORKLOADS }, (_, i) => [
     `  - name: w-${i}`,
@@ -181,25 +205,7 @@ async function main(): Promise<void> {
     const base = PLAIN ? `http://127.0.0.1:${ports.http}` : `https://127.0.0.1:${ports.https}`;
     const path = () => `/apis/external.metrics.k8s.io/v1beta1/namespaces/bench/shadowscale_predicted_load?labelSelector=workload%3Dw-${Math.floor(Math.random() * WORKLOADS)}`;
     // Right after the first forecasts, while every workload's first backtest runs (both cores busy).
-    for (const [name, rate] of [['fixed 1000 req/s', 1000], ['full speed', undefined]] as const) {
-      const run = await autocannon({
-        url: base,
-        connections: 10,
-        duration: DURATION,
-        ...(rate ? { overallRate: rate } : {}),
-        tlsOptions: { rejectUnauthorized: false },
-        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }],
-      });
-      const figures = {
-        requests: run.requests.total,
-        throughputPerSecond: run.requests.average,
-        latencyMs: { p50: run.latency.p50, p90: run.latency.p90, p99: run.latency.p99, max: run.latency.max },
-        non2xx: run.non2xx,
-        errors: run.errors,
-      };
-      results[name] = figures;
-      console.log(`${name}, while the first backtests run: ${figures.requests} requests, ${figures.throughputPerSecond.toFixed(0)} req/s, latency p50 ${figures.latencyMs.p50} ms, p90 ${figures.latencyMs.p90} ms, p99 ${figures.latencyMs.p99} ms, max ${figures.latencyMs.max} ms, non-2xx ${figures.non2xx}, errors ${figures.errors}`);
-    }
+    for (const [name, rate] of [['fixed 1000 req/s', 1000], ['full speed', undefined]] as const) results[name] = await load(`${name}, while the first backtests run`, base, path, rate);
     // wrk (C, Debian package `wrk`), when installed: a load generator that costs less CPU than
     // autocannon, so on two cores it shows more of the adapter and less of the client.
     const wrk = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
@@ -234,8 +240,7 @@ async function main(): Promise<void> {
     // Every workload scored (its backtest, a refresh after its first fit), as Prometheus has scraped it;
     // then the steady state, and a restart (a rolling update): the adapter again, reading those scores back.
     for (let i = 0; RESTART; i++) {
-      const r = (await (await fetch(`${prometheus.url}/api/v1/query?query=count(shadowscale_backtest_timestamp_seconds)`)).json()) as any;
-      if (Number(r.data.result[0]?.value[1] ?? 0) >= WORKLOADS) {
+      if ((await promScalar(client, 'count(shadowscale_backtest_timestamp_seconds)')) >= WORKLOADS) {
         results.allScoredSeconds = (performance.now() - started) / 1000;
         console.log(`every workload's backtest done and scraped: ${(results.allScoredSeconds as number).toFixed(1)} s from start`);
         break;
@@ -244,7 +249,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000));
     }
     if (RESTART) {
-      results.steadyState = await steadyState(adapter.pid!, prometheus.url, base, path);
+      results.steadyState = await steadyState(adapter.pid!, ports.http, client, base, path);
       adapter.kill('SIGTERM');
       await new Promise((r) => adapter.once('exit', r));
       started = performance.now();
