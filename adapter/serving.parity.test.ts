@@ -39,6 +39,7 @@ describe('one forecast-to-plan pipeline', () => {
       // The adapter reads the load at every tick, with no delay, so that both sides see the same values
       // (adapter.observe off: the plan's load is the history's last step).
       pipeline: { scrapeDelaySeconds: 0, adapter: { stepSeconds: TICK, refreshSeconds: TICK, jitter: 0 } },
+      mirrorShare: 0.1,
     };
     const policy = shadowscalePolicy(setup);
     // The same forecasts the policy sees (the fits are deterministic).
@@ -70,7 +71,7 @@ workloads:
     let learned = 0;
     for (let now = start; now < start + 86_400; now += TICK) {
       const observed = loadAt(trace, now - TICK);
-      const decision = policy.decide({ now, observedAt: (t) => loadAt(trace, t - TICK), capacity: Infinity });
+      const decision = policy.decide({ now, observedAt: (t) => loadAt(trace, t - TICK), capacity: Infinity, standbyReady: 1, standbyHealthyAt: () => true });
       timestamps.push(now);
       values.push(observed);
       const f = forecaster.at(now);

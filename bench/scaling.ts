@@ -27,8 +27,11 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, '..', 'shared', 'data');
 
 
-/** Every policy, and shadowscale with the warm pool (scale-downs detach pods, scale-ups take them back). */
-const POLICY_NAMES = ['hpa', 'holt-winters', 'shadowscale', 'shadowscale+pool', 'oracle'];
+/**
+ * Every policy, shadowscale with the warm pool (scale-downs detach pods, scale-ups take them back) and
+ * with spill-over (a share of live traffic to the shadows while the serving set is short of the plan).
+ */
+const POLICY_NAMES = ['hpa', 'holt-winters', 'shadowscale', 'shadowscale+pool', 'shadowscale+spill', 'oracle'];
 
 interface Job {
   trace: string;
@@ -147,7 +150,19 @@ async function main(): Promise<void> {
     }
     console.log(`\nprovisioning lag ${lag} (${at.length} traces)`);
     console.log(table.toString());
-    for (const policy of ['shadowscale', 'shadowscale+pool']) {
+    // Spill-over against shadowscale alone, trace by trace: what routing a share to the shadows changes.
+    const spill = at.map((o) => {
+      const find = (policy: string) => o.report!.policies.find((x) => x.policy === policy)!;
+      const base = find('shadowscale').unservedFraction;
+      return { trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: base > 0 ? find('shadowscale+spill').unservedFraction / base : NaN };
+    });
+    summary[lag]['shadowscale+spill.unservedVsShadowscale'] = median(spill.map((r) => r.ratio));
+    summary[lag]['shadowscale+spill.tracesHelped'] = spill.filter((r) => r.ratio < 0.999).length;
+    summary[lag]['shadowscale+spill.tracesHurtOver10pct'] = spill.filter((r) => r.ratio > 1.1).length;
+    console.log(
+      `shadowscale+spill ÷ shadowscale (unserved, same replica-seconds): median ${summary[lag]['shadowscale+spill.unservedVsShadowscale'].toFixed(3)}; helps ${spill.filter((r) => r.ratio < 0.999).map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}; hurts ${spill.filter((r) => r.ratio > 1.001).map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}`,
+    );
+    for (const policy of ['shadowscale', 'shadowscale+pool', 'shadowscale+spill']) {
       // The median over traces of the policy's unserved ÷ hpa's at equal cost (traces where both are 0 left out).
       summary[lag][`${policy}.ratioToHpaAtEqualCost`] = median(at.map((o) => {
         const p = o.report!.policies.find((x) => x.policy === policy)!;

@@ -16,6 +16,7 @@ export function simulateCommand(): Command {
     .option('--capacity <n>', 'requests per second one replica serves, or auto[:R] (about R replicas at the p95 load; 20 by default)', 'auto')
     .option('--target-utilization <x>', 'HPA target as a share of capacity', '0.8')
     .option('--shadow-resource-fraction <x>', 'resources of a shadow as a share of a replica', '0.5')
+    .option('--mirror-percent <p>', 'share of the live load mirrored to the shadows, which their capacity serves first', '10')
     .option('--warmup <duration>', 'trace time given as history only, not scored (auto: 3d or a fifth of the trace)', 'auto')
     .option('--compress <n>', 'time compression: the trace plays n times faster', '1')
     .option('--min-replicas <n>', 'HPA minReplicas', '1')

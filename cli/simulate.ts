@@ -19,6 +19,7 @@ export interface SimulateCliOptions {
   capacity: string;
   targetUtilization: string;
   shadowResourceFraction: string;
+  mirrorPercent?: string;
   warmup: string;
   compress: string;
   minReplicas?: string;
@@ -68,6 +69,7 @@ export function specFromOptions(trace: Trace, options: SimulateCliOptions): Simu
     provisioningLagSeconds: seconds(options.provisioningLag, '--provisioning-lag'),
     targetUtilization: number(options.targetUtilization, '--target-utilization', (x) => x > 0 && x <= 1, 'in (0, 1]'),
     shadowResourceFraction: number(options.shadowResourceFraction, '--shadow-resource-fraction', (x) => x > 0 && x <= 1, 'in (0, 1]'),
+    mirrorPercent: number(options.mirrorPercent ?? '10', '--mirror-percent', (x) => x >= 0 && x <= 100, 'in [0, 100]'),
   });
   if (minReplicas > spec.maxReplicas) throw new UsageError(`--min-replicas ${minReplicas} is above --max-replicas ${spec.maxReplicas}`);
   return { ...spec, minReplicas };

@@ -61,7 +61,7 @@ export interface SimulationReport {
   provisioningLagSeconds: number;
   targetUtilization: number;
   policies: Array<
-    Pick<PolicyResult, 'policy' | 'unservedFraction' | 'violationSeconds' | 'replicaSeconds' | 'shadowReplicaSeconds' | 'peakReplicas' | 'scaleActions' | 'poolReturns' | 'scoredTicks' | 'skippedTicks'> & {
+    Pick<PolicyResult, 'policy' | 'unservedFraction' | 'violationSeconds' | 'replicaSeconds' | 'shadowReplicaSeconds' | 'peakReplicas' | 'scaleActions' | 'poolReturns' | 'spillSeconds' | 'scoredTicks' | 'skippedTicks'> & {
       hpaUnservedAtEqualCost: number;
       /** The reactive HPA's target utilisation that spends the same replica-seconds (bisection). */
       hpaTargetAtEqualCost: number;

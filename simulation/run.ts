@@ -5,10 +5,13 @@
  * the scaling benchmark all run it.
  */
 import Table from 'cli-table3';
+import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 
-import { checkScoredSpan, defaultSpec, hpaAtEqualCost, hpaFrontier, HpaRuns, POLICIES, simulate, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
-import { ForecastCache } from '../core/simulator/forecaster.ts';
+import { checkScoredSpan, defaultSpec, hpaAtEqualCost, hpaFrontier, HpaRuns, policySetup, POLICIES, simulate, tickTimes, type EqualCost, type PolicyResult, type SimulationSpec } from '../core/simulator/simulate.ts';
+import { ForecastCache, plannedFits, plannedScores, ScheduledForecaster, type PrecomputedForecasts, type Score, type StoredForecast } from '../core/simulator/forecaster.ts';
+import type { ModelName } from '../core/forecast/types.ts';
+import type { ForecastNeed } from '../core/simulator/policy.ts';
 import { autoCapacity, type Trace } from '../core/simulator/trace.ts';
 import { siblingModule } from '../platform/module-file.ts';
 import type { SimulationReport } from './report.ts';
@@ -22,6 +25,8 @@ export interface SimulationSettings {
   provisioningLagSeconds: number;
   targetUtilization: number;
   shadowResourceFraction: number;
+  /** The shadow's mirrorPercent (default 10, the configuration's). */
+  mirrorPercent?: number;
 }
 
 export function simulationSpec(trace: Trace, s: SimulationSettings): SimulationSpec {
@@ -36,6 +41,7 @@ export function simulationSpec(trace: Trace, s: SimulationSettings): SimulationS
     provisioningLagSeconds: s.provisioningLagSeconds,
     targetUtilization: s.targetUtilization,
     shadowResourceFraction: s.shadowResourceFraction,
+    ...(s.mirrorPercent !== undefined ? { mirrorShare: s.mirrorPercent / 100 } : {}),
     maxReplicas,
     warmupSeconds: warmup,
   });
@@ -43,12 +49,14 @@ export function simulationSpec(trace: Trace, s: SimulationSettings): SimulationS
 
 /**
  * Policies that fit forecasts run in worker threads (seconds each); the others are milliseconds. The
- * policies of one group share a worker and their forecasts.
+ * policies of one group share a worker and their forecasts, which are computed ahead on all the threads
+ * (`forecastAhead`).
  */
 const FORECASTING = new Map([
   ['holt-winters', 'holt-winters'],
   ['shadowscale', 'shadowscale'],
   ['shadowscale+pool', 'shadowscale'],
+  ['shadowscale+spill', 'shadowscale'],
 ]);
 
 export async function runSimulation(trace: Trace, spec: SimulationSpec, policies: string[], name: string, onProgress?: (what: string) => void): Promise<{ report: SimulationReport; results: PolicyResult[]; frontier: PolicyResult[] }> {
@@ -60,27 +68,62 @@ export async function runSimulation(trace: Trace, spec: SimulationSpec, policies
   }
   const worker = siblingModule(import.meta.url, 'worker');
   const pool = groups.size > 0
-    ? new Piscina({ filename: worker.url.href, maxThreads: Math.min(2, groups.size), execArgv: worker.execArgv })
+    ? new Piscina({ filename: worker.url.href, minThreads: 1, maxThreads: Math.max(1, availableParallelism()), execArgv: worker.execArgv })
     : undefined;
   try {
     const inWorkers = new Map<string, Promise<PolicyResult>>();
-    for (const group of groups.values()) {
-      const done = pool!.run({ trace, policies: group, spec }) as Promise<PolicyResult[]>;
+    // The group whose fits cost most is queued first (`auto` backtests every candidate), so that its
+    // run, which waits for all of them, starts while the others still fit.
+    const ordered = [...groups.values()].map((group) => ({ group, need: POLICIES[group[0]].forecastNeed?.(policySetup(trace, spec)) }));
+    ordered.sort((a, b) => Number(b.need?.spec.model === 'auto') - Number(a.need?.spec.model === 'auto'));
+    for (const { group, need } of ordered) {
+      const ahead = need ? forecastAhead(pool!, trace, spec, need) : Promise.resolve(undefined);
+      const done = ahead.then((pre) => pool!.run({ trace, policies: group, spec, precomputed: pre && [pre] }) as Promise<PolicyResult[]>);
       group.forEach((policy, i) => inWorkers.set(policy, done.then((results) => results[i])));
     }
+    // Settled even if the run stops at another policy's error, so that no rejection goes unhandled.
+    for (const p of inWorkers.values()) p.catch(() => undefined);
     onProgress?.('hpa frontier');
     const hpaRuns = new HpaRuns(trace, spec);
     const frontier = hpaFrontier(trace, spec, hpaRuns);
-    const results: PolicyResult[] = [];
-    for (const policy of policies) {
+    // Priced against the HPA as they come: the policies of this thread while the workers run.
+    const pricing = new HpaPricing(trace, spec, hpaRuns);
+    const byPolicy = new Map<string, PolicyResult>();
+    for (const policy of pricingOrder(policies)) {
       onProgress?.(policy);
-      results.push(inWorkers.has(policy) ? await inWorkers.get(policy)! : simulate(trace, POLICIES[policy], spec));
+      const r = inWorkers.has(policy) ? await inWorkers.get(policy)! : simulate(trace, POLICIES[policy], spec);
+      byPolicy.set(policy, r);
+      pricing.price(policy, r);
     }
-    onProgress?.('hpa at equal cost');
-    return { report: buildReport(trace, spec, name, results, frontier, hpaRuns), results, frontier };
+    const results = policies.map((p) => byPolicy.get(p)!);
+    return { report: buildReport(trace, spec, name, policies, results, frontier, pricing), results, frontier };
   } finally {
     await pool?.destroy();
   }
+}
+
+/**
+ * A forecaster's backtests, then its fits, computed in shares on all the pool's threads, for a run that
+ * asks at every tick less `need.askDelaySeconds`: the schedule is the forecaster's own (planned without
+ * fitting, core/simulator/forecaster.ts), so the run then replays exactly what it would have fitted.
+ */
+async function forecastAhead(pool: Piscina, trace: Trace, spec: SimulationSpec, need: ForecastNeed): Promise<PrecomputedForecasts> {
+  const asks = Array.from(tickTimes(trace, spec), (t) => t - need.askDelaySeconds);
+  const shares = <T>(items: T[]): T[][] => {
+    const n = Math.max(1, Math.ceil(items.length / (4 * pool.options.maxThreads)));
+    return Array.from({ length: Math.ceil(items.length / n) }, (_, i) => items.slice(i * n, (i + 1) * n));
+  };
+  const scores = (
+    await Promise.all(shares(plannedScores(trace, need.spec, asks)).map((ats) => pool.run({ trace, spec: need.spec, ats }, { name: 'scores' }) as Promise<Array<[number, Score]>>))
+  ).flat();
+  const fits = (
+    await Promise.all(
+      shares(plannedFits(trace, need.spec, asks, scores)).map(
+        (requests) => pool.run({ trace, spec: need.spec, requests }, { name: 'fits' }) as Promise<Array<[number, ModelName, StoredForecast]>>,
+      ),
+    )
+  ).flat();
+  return { key: ScheduledForecaster.fitKey(trace, need.spec), scores, fits };
 }
 
 /**
@@ -94,23 +137,50 @@ export function simulateTraceAt(trace: Trace, specs: SimulationSpec[], policies:
     checkScoredSpan(trace, spec);
     const results = policies.map((policy) => simulate(trace, POLICIES[policy], spec, { forecasts }));
     const hpaRuns = new HpaRuns(trace, spec);
-    return buildReport(trace, spec, name, results, hpaFrontier(trace, spec, hpaRuns), hpaRuns);
+    const frontier = hpaFrontier(trace, spec, hpaRuns);
+    const pricing = new HpaPricing(trace, spec, hpaRuns);
+    for (const policy of pricingOrder(policies)) pricing.price(policy, results[policies.indexOf(policy)]);
+    return buildReport(trace, spec, name, policies, results, frontier, pricing);
   });
 }
 
-function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: PolicyResult[], frontier: PolicyResult[], hpaRuns: HpaRuns): SimulationReport {
-  const strictSpec = { ...spec, hpaScaleUpTolerance: 0 };
-  const strictRuns = spec.hpaScaleUpTolerance === 0 ? hpaRuns : new HpaRuns(trace, strictSpec);
+/**
+ * The order in which a run prices its policies against the HPA: those simulated in the calling thread
+ * first, then the forecasting ones as given. The searches share the HPA runs they make (one may find
+ * its answer among another's), so a run is reproducible only if the order is fixed.
+ */
+function pricingOrder(policies: string[]): string[] {
+  return [...policies.filter((p) => !FORECASTING.has(p)), ...policies.filter((p) => FORECASTING.has(p))];
+}
+
+/** Each policy's cost priced against the reactive HPA: at its spec, and with behavior.scaleUp.tolerance 0 as shadowscale's HPA has. */
+class HpaPricing {
+  private readonly strictSpec: SimulationSpec;
+  private readonly strictRuns: HpaRuns;
+  readonly priced = new Map<string, { equal: EqualCost; strict: EqualCost }>();
+
+  constructor(private readonly trace: Trace, private readonly spec: SimulationSpec, private readonly hpaRuns: HpaRuns) {
+    this.strictSpec = { ...spec, hpaScaleUpTolerance: 0 };
+    this.strictRuns = spec.hpaScaleUpTolerance === 0 ? hpaRuns : new HpaRuns(trace, this.strictSpec);
+  }
+
+  price(policy: string, r: PolicyResult): void {
+    this.priced.set(policy, {
+      equal: hpaAtEqualCost(this.trace, this.spec, r.replicaSeconds, this.hpaRuns),
+      strict: hpaAtEqualCost(this.trace, this.strictSpec, r.replicaSeconds, this.strictRuns),
+    });
+  }
+}
+
+function buildReport(trace: Trace, spec: SimulationSpec, name: string, policies: string[], results: PolicyResult[], frontier: PolicyResult[], pricing: HpaPricing): SimulationReport {
   return {
     trace: name,
     steps: Math.ceil((trace.values.length * trace.stepSeconds - spec.warmupSeconds) / spec.tickSeconds),
     capacityPerReplica: spec.capacityPerReplica,
     provisioningLagSeconds: spec.provisioningLagSeconds,
     targetUtilization: spec.targetUtilization,
-    policies: results.map((r) => {
-      const equal = hpaAtEqualCost(trace, spec, r.replicaSeconds, hpaRuns);
-      // The same against a reactive HPA that also sets behavior.scaleUp.tolerance to 0, as shadowscale's does.
-      const strict = hpaAtEqualCost(trace, strictSpec, r.replicaSeconds, strictRuns);
+    policies: results.map((r, i) => {
+      const { equal, strict } = pricing.priced.get(policies[i])!;
       return {
         policy: r.policy,
         unservedFraction: r.unservedFraction,
@@ -124,6 +194,7 @@ function buildReport(trace: Trace, spec: SimulationSpec, name: string, results: 
         equalCostExtrapolated: equal.extrapolated,
         hpaStrictUnservedAtEqualCost: strict.value,
         poolReturns: r.poolReturns,
+        spillSeconds: r.spillSeconds,
         scoredTicks: r.scoredTicks,
         skippedTicks: r.skippedTicks,
       };

@@ -48,9 +48,13 @@ export function volatilityOf(h: { timestamps: ArrayLike<number>; values: ArrayLi
   return v === undefined ? undefined : v * Math.sqrt(lagSeconds / (lagSteps * stepSeconds));
 }
 
-/** The last `n` steps of a history on its step grid, ending at its newest sample; missing samples are NaN. */
-function lastOnGrid(h: { timestamps: ArrayLike<number>; values: ArrayLike<number> }, stepSeconds: number, n: number): Float64Array {
-  const grid = new Float64Array(n).fill(NaN);
+/**
+ * The last `n` steps of a history on its step grid, ending at its newest sample; missing samples are
+ * NaN. In `into` when it is long enough (a scratch buffer: the caller uses the grid before it returns).
+ */
+function lastOnGrid(h: { timestamps: ArrayLike<number>; values: ArrayLike<number> }, stepSeconds: number, n: number, into?: Float64Array): Float64Array {
+  const grid = into && into.length >= n ? into.subarray(0, n) : new Float64Array(n);
+  grid.fill(NaN);
   const last = h.timestamps[h.timestamps.length - 1];
   for (let i = h.timestamps.length - 1; i >= 0; i--) {
     const k = n - 1 - Math.round((last - h.timestamps[i]) / stepSeconds);
@@ -59,6 +63,13 @@ function lastOnGrid(h: { timestamps: ArrayLike<number>; values: ArrayLike<number
   }
   return grid;
 }
+
+/**
+ * Scratch buffers for riseHeadroomOf, which the adapter and the simulator run at every refresh of
+ * every workload: grown as needed, never kept across calls (everything here is synchronous).
+ */
+let gridScratch = new Float64Array(0);
+let risesScratch = new Float64Array(0);
 
 /** The load's rises are learned over the last day. */
 export const RISE_WINDOW_SECONDS = 86_400;
@@ -82,9 +93,13 @@ export function riseHeadroomOf(
   if (h.timestamps.length === 0) return undefined;
   const ahead = Math.max(1, Math.ceil(reactionSeconds / stepSeconds - 1e-9));
   const n = Math.max(1, Math.round(windowSeconds / stepSeconds)) + ahead;
-  const grid = lastOnGrid(h, stepSeconds, n);
+  if (gridScratch.length < n) {
+    gridScratch = new Float64Array(n);
+    risesScratch = new Float64Array(n);
+  }
+  const grid = lastOnGrid(h, stepSeconds, n, gridScratch);
   // Typed, and selected rather than sorted: the adapter and the simulator run this at every refresh.
-  const all = new Float64Array(n);
+  const all = risesScratch;
   let count = 0;
   for (let i = 0; i + ahead < n; i++) {
     if (!Number.isFinite(grid[i])) continue;

@@ -1,8 +1,9 @@
 /**
  * The cluster model: primary pods that serve `capacityPerReplica` once ready, a provisioning lag from
  * the scale decision to ready, and a pool of shadow pods that cost a fraction of a replica and serve
- * no live traffic: the product has no move that turns a standby pod into serving capacity within a
- * lag (its promotion is a swap of roles that first grows the standby to the serving set's size).
+ * live traffic only as far as the route sends them a share of it (spill-over, simulate.ts), at their
+ * fraction of a replica's capacity, beside the mirrored copy they receive. The product's promotion
+ * adds nothing here: it is a swap of roles that first grows the standby to the serving set's size.
  *
  * The one exception is the product's warm pool (`provisioner/pool.ts`): pods a scale-down detaches
  * from the primary (relabelled into the shadow's ReplicaSet, their resources unchanged, so they cost a
@@ -59,6 +60,14 @@ export class Cluster {
     return replicas * this.spec.capacityPerReplica;
   }
 
+  /** Standby pods ready at `now`, and the load they serve, in replicas' worth: planned shadows at their resource fraction, detached pods whole. */
+  standby(now: number): { ready: number; replicas: number } {
+    let shadows = 0;
+    for (const b of this.shadows) if (b.readyAt <= now) shadows += b.count;
+    const detached = sum(this.detached);
+    return { ready: shadows + detached, replicas: shadows * this.spec.shadowResourceFraction + detached };
+  }
+
   /**
    * Sets the number of primary pods: new ones are ready one provisioning lag from now. With
    * `intoPool`, up to that many of the ready pods a scale-down removes are detached into the pool
@@ -66,6 +75,8 @@ export class Cluster {
    * pool returns them to a primary that is scaling up. Returns how many were detached and returned.
    */
   scalePrimaries(target: number, now: number, intoPool = 0): { detached: number; returned: number } {
+    // Most syncs change nothing: nothing to return, add or detach.
+    if (target === sum(this.primaries)) return NO_MOVE;
     const returned = Math.min(Math.max(0, target - sum(this.primaries)), sum(this.detached));
     if (returned > 0) {
       take(this.detached, returned);
@@ -97,6 +108,8 @@ export class Cluster {
     return { primary: this.primaryCount(), shadow: sum(this.shadows) * this.spec.shadowResourceFraction + sum(this.detached) };
   }
 }
+
+const NO_MOVE: Readonly<{ detached: number; returned: number }> = Object.freeze({ detached: 0, returned: 0 });
 
 function sum(batches: Batch[]): number {
   let n = 0;

@@ -23,61 +23,57 @@ export interface ForecasterSpec {
 /** A forecast as the adapter keeps one: on its step grid, from the end of the history it was fitted on. */
 export type StoredForecast = ForecastGrid;
 
-export class ScheduledForecaster {
-  private forecast?: StoredForecast;
-  private nextFit = -Infinity;
-  private nextScore = -Infinity;
-  private chosen: ModelName;
-  trusted = false;
-  fits = 0;
+/** A backtest's outcome: the model it chose (none when the history was too short to backtest) and whether it is trusted. */
+export interface Score {
+  selected?: ModelName;
+  trusted: boolean;
+}
 
+/**
+ * What a scheduled forecaster computes: the backtests and the fits, each a function of the trace up to
+ * its time only. Computed here by default (`TraceFits`); a simulation on several threads computes them
+ * ahead, in parallel, and hands them in (`PrecomputedFits`), the schedule staying the forecaster's.
+ */
+export interface FitComputer {
+  score(at: number): Score;
+  fit(at: number, model: ModelName): StoredForecast;
+}
+
+/** The fits and backtests on one trace under one spec: the history as the adapter would have it at each time. */
+export class TraceFits implements FitComputer {
   /** Trace points per fitted point, and the fit's step: the fit step in whole trace points, never finer than the trace. */
-  private readonly perBucket: number;
-  private readonly step: number;
+  readonly perBucket: number;
+  readonly step: number;
 
   constructor(private readonly trace: Trace, private readonly spec: ForecasterSpec) {
-    this.chosen = spec.model === 'auto' ? DEFAULT_AUTO_CANDIDATES[0] : spec.model;
     // A trace coarser than the fit step is fitted at its own step: its points are held, so a finer
     // grid would only repeat them (and cost as many more points a fit).
     this.perBucket = Math.max(1, Math.round(spec.fitStepSeconds / trace.stepSeconds));
     this.step = this.perBucket * trace.stepSeconds;
   }
 
-  /**
-   * What the fits depend on, beyond the trace and the times they are asked at: two specs with the same
-   * key fit the very same forecasts. The lag only sets the horizons, which at a 5-minute step are the
-   * same for lags of 1, 2 and 5 minutes.
-   */
-  static fitKey(trace: Trace, spec: ForecasterSpec): string {
-    const f = new ScheduledForecaster(trace, spec);
-    return JSON.stringify([spec.model, f.step, spec.historySeconds, spec.refitSeconds, spec.rescoreSeconds, f.horizon(), f.scoreHorizon()]);
-  }
-
   /** Fitted steps: to the next refit and one lag beyond. */
-  private horizon(): number {
+  horizon(): number {
     return Math.ceil((this.spec.refitSeconds + this.spec.lagSeconds) / this.step) + 1;
   }
 
   /** The backtest's horizon: one lag. */
-  private scoreHorizon(): number {
+  scoreHorizon(): number {
     return Math.max(1, Math.ceil(this.spec.lagSeconds / this.step));
   }
 
-  /** The forecast valid at `now`, refitted first if it is due. */
-  at(now: number): StoredForecast | undefined {
-    if (now >= this.nextFit) {
-      this.refit(now);
-      this.nextFit = now + this.spec.refitSeconds;
-    }
-    return this.forecast;
+  /** How many fit steps of history exist at `now` (only what has happened by then, in whole buckets, at most the history kept). */
+  historyLength(now: number): number {
+    const { trace, perBucket } = this;
+    const available = Math.max(0, Math.min(trace.values.length, Math.floor((now - trace.start) / trace.stepSeconds)));
+    return Math.min(Math.floor(available / perBucket), Math.floor(this.spec.historySeconds / this.step));
   }
 
-  private history(now: number): { values: Float64Array; start: number } {
+  history(now: number): { values: Float64Array; start: number } {
     const { trace, perBucket } = this;
-    // Only what has happened by `now`, in whole buckets.
     const available = Math.max(0, Math.min(trace.values.length, Math.floor((now - trace.start) / trace.stepSeconds)));
     const buckets = Math.floor(available / perBucket);
-    const keep = Math.min(buckets, Math.floor(this.spec.historySeconds / this.step));
+    const keep = this.historyLength(now);
     const first = buckets - keep;
     const values = new Float64Array(keep);
     for (let b = 0; b < keep; b++) {
@@ -88,22 +84,17 @@ export class ScheduledForecaster {
     return { values, start: trace.start + first * this.step };
   }
 
-  private refit(now: number): void {
-    const { values, start } = this.history(now);
-    if (values.length < 2) return;
+  fit(at: number, model: ModelName): StoredForecast {
+    const { values, start } = this.history(at);
     const step = this.step;
     const horizon = this.horizon();
-    if (now >= this.nextScore) {
-      this.rescore(values, start);
-      this.nextScore = now + this.spec.rescoreSeconds;
-    }
     const history = prepareHistory(values, { horizon, stepSeconds: step, startSeconds: start });
-    const fit = fitWithLadder(history, this.chosen, horizon);
-    this.fits++;
-    this.forecast = { start: start + values.length * step, stepSeconds: step, point: fit.point, intervals: fit.intervals };
+    const fit = fitWithLadder(history, model, horizon);
+    return { start: start + values.length * step, stepSeconds: step, point: fit.point, intervals: fit.intervals };
   }
 
-  private rescore(values: Float64Array, start: number): void {
+  score(at: number): Score {
+    const { values, start } = this.history(at);
     const candidates = this.spec.model === 'auto' ? DEFAULT_AUTO_CANDIDATES : [this.spec.model as ModelName];
     try {
       const result = backtest(values, {
@@ -115,12 +106,122 @@ export class ScheduledForecaster {
         stepSeconds: this.step,
         startSeconds: start,
       });
-      this.chosen = result.selected;
-      this.trusted = isTrusted(result.models.find((m) => m.model === this.chosen));
+      return { selected: result.selected, trusted: isTrusted(result.models.find((m) => m.model === result.selected)) };
     } catch {
-      // Too little history to backtest yet: keep the model, untrusted.
-      this.trusted = false;
+      // Too little history to backtest yet: the model is kept, untrusted.
+      return { trusted: false };
     }
+  }
+}
+
+/** Backtests and fits computed ahead (by `TraceFits` on other threads), as plain data a worker can be sent. */
+export interface PrecomputedForecasts {
+  /** `ScheduledForecaster.fitKey` of the spec they were computed for. */
+  key: string;
+  scores: Array<[at: number, score: Score]>;
+  fits: Array<[at: number, model: ModelName, forecast: StoredForecast]>;
+}
+
+/** A `FitComputer` that only looks up what was computed ahead; asked for anything else, it says so rather than compute something different. */
+export class PrecomputedFits implements FitComputer {
+  private readonly scores: Map<number, Score>;
+  private readonly fits: Map<string, StoredForecast>;
+
+  constructor(private readonly data: PrecomputedForecasts) {
+    this.scores = new Map(data.scores);
+    this.fits = new Map(data.fits.map(([at, model, f]) => [`${at}/${model}`, f]));
+  }
+
+  score(at: number): Score {
+    const s = this.scores.get(at);
+    if (!s) throw new Error(`no backtest was computed ahead at ${at} for forecaster ${this.data.key}: the forecasts were computed for other ask times`);
+    return s;
+  }
+
+  fit(at: number, model: ModelName): StoredForecast {
+    const f = this.fits.get(`${at}/${model}`);
+    if (!f) throw new Error(`no ${model} fit was computed ahead at ${at} for forecaster ${this.data.key}: the forecasts were computed for other ask times`);
+    return f;
+  }
+}
+
+/**
+ * The work a forecaster asked at `asks` does, without doing it: the times of its backtests, and (given
+ * their outcomes) the model fitted at each refit. The schedule does not depend on what the fits return,
+ * so the backtests, then the fits, can be computed in any order, on any thread.
+ */
+export function plannedScores(trace: Trace, spec: ForecasterSpec, asks: Iterable<number>): number[] {
+  const ats: number[] = [];
+  const f = new ScheduledForecaster(trace, spec, {
+    score: (at) => (ats.push(at), { trusted: false }),
+    fit: () => EMPTY_FORECAST,
+  });
+  for (const now of asks) f.at(now);
+  return ats;
+}
+
+export function plannedFits(trace: Trace, spec: ForecasterSpec, asks: Iterable<number>, scores: Array<[number, Score]>): Array<[number, ModelName]> {
+  const requests: Array<[number, ModelName]> = [];
+  const known = new PrecomputedFits({ key: ScheduledForecaster.fitKey(trace, spec), scores, fits: [] });
+  const f = new ScheduledForecaster(trace, spec, {
+    score: (at) => known.score(at),
+    fit: (at, model) => (requests.push([at, model]), EMPTY_FORECAST),
+  });
+  for (const now of asks) f.at(now);
+  return requests;
+}
+
+const EMPTY_FORECAST: StoredForecast = { start: 0, stepSeconds: 1, point: [], intervals: {} as StoredForecast['intervals'] };
+
+/**
+ * A forecast refitted on a schedule as the adapter refits it: every `refitSeconds` on the history up to
+ * then, the model re-chosen (`auto`) and trust re-measured by backtest every `rescoreSeconds`.
+ */
+export class ScheduledForecaster {
+  private forecast?: StoredForecast;
+  private nextFit = -Infinity;
+  private nextScore = -Infinity;
+  private chosen: ModelName;
+  private readonly geometry: TraceFits;
+  private readonly computer: FitComputer;
+  trusted = false;
+  fits = 0;
+
+  constructor(trace: Trace, private readonly spec: ForecasterSpec, computer?: FitComputer) {
+    this.chosen = spec.model === 'auto' ? DEFAULT_AUTO_CANDIDATES[0] : spec.model;
+    this.geometry = new TraceFits(trace, spec);
+    this.computer = computer ?? this.geometry;
+  }
+
+  /**
+   * What the fits depend on, beyond the trace and the times they are asked at: two specs with the same
+   * key fit the very same forecasts. The lag only sets the horizons, which at a 5-minute step are the
+   * same for lags of 1, 2 and 5 minutes.
+   */
+  static fitKey(trace: Trace, spec: ForecasterSpec): string {
+    const g = new TraceFits(trace, spec);
+    return JSON.stringify([spec.model, g.step, spec.historySeconds, spec.refitSeconds, spec.rescoreSeconds, g.horizon(), g.scoreHorizon()]);
+  }
+
+  /** The forecast valid at `now`, refitted first if it is due. */
+  at(now: number): StoredForecast | undefined {
+    if (now >= this.nextFit) {
+      this.refit(now);
+      this.nextFit = now + this.spec.refitSeconds;
+    }
+    return this.forecast;
+  }
+
+  private refit(now: number): void {
+    if (this.geometry.historyLength(now) < 2) return;
+    if (now >= this.nextScore) {
+      const s = this.computer.score(now);
+      if (s.selected) this.chosen = s.selected;
+      this.trusted = s.trusted;
+      this.nextScore = now + this.spec.rescoreSeconds;
+    }
+    this.forecast = this.computer.fit(now, this.chosen);
+    this.fits++;
   }
 }
 
@@ -142,8 +243,8 @@ export class ForecastRecording {
   private readonly fitsAt: Array<{ at: number; forecast?: StoredForecast; trusted: boolean }> = [];
   private reached = -Infinity;
 
-  constructor(trace: Trace, spec: ForecasterSpec) {
-    this.live = new ScheduledForecaster(trace, spec);
+  constructor(trace: Trace, spec: ForecasterSpec, computer?: FitComputer) {
+    this.live = new ScheduledForecaster(trace, spec, computer);
   }
 
   /** A reader from the beginning; calls must come in time order, as a simulation's do. */
@@ -177,15 +278,25 @@ export class ForecastRecording {
   }
 }
 
-/** Recordings per forecaster spec (by what the fits depend on), for the runs on one trace: runs at other lags or capacities share them. */
+/**
+ * Recordings per forecaster spec (by what the fits depend on), for the runs on one trace: runs at other
+ * lags or capacities share them. Forecasts computed ahead (`precomputed`) are replayed from there.
+ */
 export class ForecastCache {
   private readonly recordings = new Map<string, ForecastRecording>();
-  constructor(private readonly trace: Trace) {}
+  private readonly precomputed: Map<string, PrecomputedForecasts>;
+
+  constructor(private readonly trace: Trace, precomputed: PrecomputedForecasts[] = []) {
+    this.precomputed = new Map(precomputed.map((p) => [p.key, p]));
+  }
 
   reader(spec: ForecasterSpec): ForecastSource {
     const key = ScheduledForecaster.fitKey(this.trace, spec);
     let r = this.recordings.get(key);
-    if (!r) this.recordings.set(key, (r = new ForecastRecording(this.trace, spec)));
+    if (!r) {
+      const ahead = this.precomputed.get(key);
+      this.recordings.set(key, (r = new ForecastRecording(this.trace, spec, ahead && new PrecomputedFits(ahead))));
+    }
     return r.reader();
   }
 }

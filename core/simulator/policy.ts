@@ -3,7 +3,7 @@
  * oracle), as late as its pipeline delivers it, and says either the metric value the HPA gets or, for
  * the oracle, the replicas directly, and for shadowscale the shadow pool it wants.
  */
-import type { ForecastCache } from './forecaster.ts';
+import type { ForecastCache, ForecasterSpec } from './forecaster.ts';
 import type { Trace } from './trace.ts';
 
 export interface PolicyContext {
@@ -12,6 +12,10 @@ export interface PolicyContext {
   observedAt(t: number): number;
   /** Ready capacity at this tick. */
   capacity: number;
+  /** Ready replicas of the standby (shadow) set at this tick, and the capacity they serve live traffic with. */
+  standbyReady: number;
+  /** Whether the standby served all it was sent (its live share and the mirrored copy) at time `t` ≤ now: its KPIs as Prometheus has them. */
+  standbyHealthyAt(t: number): boolean;
 }
 
 export interface PolicyDecision {
@@ -21,6 +25,10 @@ export interface PolicyDecision {
   replicas?: number;
   /** Shadow pool size wanted. */
   shadowPool?: number;
+  /** The share of live traffic to route to the standby set (spill-over); absent: unchanged. */
+  spillShare?: number;
+  /** The share of live traffic the same route write mirrors to the standby (with spillShare). */
+  mirrorShare?: number;
 }
 
 /**
@@ -49,6 +57,8 @@ export interface PolicySetup {
   headroomQuantile: number;
   forecast: { fitStepSeconds: number; historySeconds: number; refitSeconds: number; rescoreSeconds: number };
   pipeline: PipelineSpec;
+  /** Share of the live load the gateway mirrors to the standby (the shadow's mirrorPercent / 100). */
+  mirrorShare: number;
   /** Forecasts already fitted on this trace by an earlier run, to replay (a tuning grid); absent: fitted live. */
   forecasts?: ForecastCache;
 }
@@ -65,4 +75,14 @@ export interface Policy {
   stats?(): Record<string, number>;
 }
 
-export type PolicyFactory = (setup: PolicySetup) => Policy;
+/**
+ * The forecasts a policy reads: its forecaster's spec, and how long before each tick it asks for them
+ * (it fits on the history as late as the scrapes deliver it). Declared, so that a run on several threads
+ * can compute the fits ahead (simulation/run.ts); the policy asks with the same values.
+ */
+export interface ForecastNeed {
+  spec: ForecasterSpec;
+  askDelaySeconds: number;
+}
+
+export type PolicyFactory = ((setup: PolicySetup) => Policy) & { forecastNeed?: (setup: PolicySetup) => ForecastNeed };

@@ -170,3 +170,28 @@ describe('the policy names the CLI lists without loading the simulator', () => {
     expect([...POLICY_NAMES].sort()).toEqual(Object.keys(POLICIES).sort());
   });
 });
+
+describe('spill-over in the simulator', () => {
+  // Flat at 40 for two hours, then a jump to 52 for 40 minutes: 30 % more than the serving set has.
+  const trace = stepTrace(4, 40, 52, 120, 40);
+  const s = (over = {}) => spec({ shadowMinReplicas: 2, shadowMaxReplicas: 6, mirrorShare: 0.05, ...over });
+
+  it('sends the shadows a share of live traffic during a surge, and serves more of it than without', () => {
+    const plain = simulate(trace, POLICIES.shadowscale, s());
+    const spill = simulate(trace, POLICIES['shadowscale+spill'], s());
+    expect(plain.spillSeconds).toBe(0);
+    expect(spill.spillSeconds).toBeGreaterThan(0);
+    expect(spill.unserved).toBeLessThan(plain.unserved);
+    // The same pods: spill-over moves traffic, it buys nothing.
+    expect(spill.replicaSeconds).toBe(plain.replicaSeconds);
+    // Nothing while the load is flat: no share before the jump.
+    const first = spill.timeline.find((p) => p.spill > 0)!;
+    expect(first.t).toBeGreaterThanOrEqual(120 * 60);
+    expect(spill.stats.spillWrites).toBeGreaterThan(0);
+  });
+
+  it('sends nothing to shadows too small to serve a whole percent of the load', () => {
+    const spill = simulate(trace, POLICIES['shadowscale+spill'], s({ shadowResourceFraction: 0.001 }));
+    expect(spill.spillSeconds).toBe(0);
+  });
+});

@@ -11,7 +11,7 @@ import type { PipelineSpec, Policy, PolicyFactory, PolicySetup } from './policy.
 import { holtWintersPolicy } from './policies/holt-winters.ts';
 import { hpaPolicy } from './policies/hpa.ts';
 import { oraclePolicy } from './policies/oracle.ts';
-import { shadowscalePolicy, shadowscalePoolPolicy } from './policies/shadowscale.ts';
+import { shadowscalePolicy, shadowscalePoolPolicy, shadowscaleSpillPolicy } from './policies/shadowscale.ts';
 import { loadAt, sampledAt, traceEnd, type Trace } from './trace.ts';
 import type { ForecastCache } from './forecaster.ts';
 
@@ -20,6 +20,7 @@ export const POLICIES: Record<string, PolicyFactory> = {
   'holt-winters': holtWintersPolicy,
   shadowscale: shadowscalePolicy,
   'shadowscale+pool': shadowscalePoolPolicy,
+  'shadowscale+spill': shadowscaleSpillPolicy,
   oracle: oraclePolicy,
 };
 export type PolicyName = keyof typeof POLICIES;
@@ -48,6 +49,10 @@ export interface SimulationSpec {
    */
   hpaScaleUpTolerance: number;
   productScaleUpTolerance: number;
+  /** Share of the live load mirrored to the shadows, which their capacity serves first (the shadow's mirrorPercent / 100), unless a policy's route write changes it. */
+  mirrorShare: number;
+  /** From a route's weights written to the data plane routing by them (the gateway's reconcile and config push). */
+  routeDelaySeconds: number;
 }
 
 export interface TimelinePoint {
@@ -56,6 +61,8 @@ export interface TimelinePoint {
   capacity: number;
   replicas: number;
   shadows: number;
+  /** The share of live traffic routed to the shadows. */
+  spill: number;
 }
 
 export interface PolicyResult {
@@ -71,6 +78,8 @@ export interface PolicyResult {
   scaleActions: number;
   /** Pods the warm pool returned to the primary, ready at once (shadowscale+pool). */
   poolReturns: number;
+  /** Scored seconds during which the route sent a share of live traffic to the shadows (shadowscale+spill). */
+  spillSeconds: number;
   /** Ticks scored (on real samples) and skipped (on filled gaps). */
   scoredTicks: number;
   skippedTicks: number;
@@ -78,6 +87,8 @@ export interface PolicyResult {
   /** One point a minute, for plots. */
   timeline: TimelinePoint[];
 }
+
+const NO_STANDBY = Object.freeze({ ready: 0, replicas: 0 });
 
 /** How long pods detached into the pool by a scale-down are kept before the pool returns to the plan's size. */
 export const DETACHED_IDLE_SECONDS = 600;
@@ -99,6 +110,8 @@ export function defaultSpec(overrides: Partial<SimulationSpec> & Pick<Simulation
     pipeline: { scrapeDelaySeconds: 30, adapter: { stepSeconds: 60, refreshSeconds: 60, jitter: 0.1, observeSeconds: 15 } },
     hpaScaleUpTolerance: DEFAULT_TOLERANCE,
     productScaleUpTolerance: 0,
+    mirrorShare: 0.1,
+    routeDelaySeconds: 5,
     ...overrides,
   };
 }
@@ -117,23 +130,35 @@ export interface SimulateOptions {
   timeline?: boolean;
 }
 
-export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationSpec, options: SimulateOptions = {}): PolicyResult {
-  const keepTimeline = options.timeline ?? true;
-  const tick = spec.tickSeconds;
-  const setup: PolicySetup = {
+/** What a policy is told of the run. */
+export function policySetup(trace: Trace, spec: SimulationSpec, forecasts?: ForecastCache): PolicySetup {
+  return {
     trace,
     capacityPerReplica: spec.capacityPerReplica,
     targetUtilization: spec.targetUtilization,
     provisioningLagSeconds: spec.provisioningLagSeconds,
-    tickSeconds: tick,
+    tickSeconds: spec.tickSeconds,
     minReplicas: spec.minReplicas,
     maxReplicas: spec.maxReplicas,
     shadow: { minReplicas: spec.shadowMinReplicas, maxReplicas: spec.shadowMaxReplicas, resourceFraction: spec.shadowResourceFraction },
     headroomQuantile: spec.headroomQuantile,
     forecast: spec.forecast,
     pipeline: spec.pipeline,
-    forecasts: options.forecasts,
+    mirrorShare: spec.mirrorShare,
+    forecasts,
   };
+}
+
+/** The times of the run's ticks (HPA syncs), as `simulate` steps through them. */
+export function* tickTimes(trace: Trace, spec: SimulationSpec): Generator<number> {
+  const end = traceEnd(trace);
+  for (let t = trace.start + spec.warmupSeconds; t < end; t += spec.tickSeconds) yield t;
+}
+
+export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationSpec, options: SimulateOptions = {}): PolicyResult {
+  const keepTimeline = options.timeline ?? true;
+  const tick = spec.tickSeconds;
+  const setup = policySetup(trace, spec, options.forecasts);
   const policy: Policy = factory(setup);
   const cluster = new Cluster({
     capacityPerReplica: spec.capacityPerReplica,
@@ -179,21 +204,46 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
   const detachedAt: Array<{ t: number; count: number }> = [];
   const timeline: TimelinePoint[] = [];
 
+  // The share of live traffic the route sends to the shadows, and the weight writes not yet in force.
+  let share = 0;
+  let mirror = spec.mirrorShare;
+  const routeWrites: Array<{ at: number; share: number; mirror: number }> = [];
+  let written = 0;
+  let spillSeconds = 0;
+  // Per tick: whether the shadows served all they were sent (their KPIs, read as late as a policy reads them).
+  const standbyServed: boolean[] = [];
+  const standbyHealthyAt = (t: number): boolean => {
+    if (t > now + 1e-9) throw new RangeError(`a policy read the shadows' KPIs at ${t}, after the present ${now}`);
+    const i = Math.floor((t - start) / tick);
+    return i < 0 || (standbyServed[Math.min(i, standbyServed.length - 1)] ?? true);
+  };
+
+  // Stepped as tickTimes() steps.
   for (let t = start; t < end; t += tick) {
     now = t;
     const load = loadAt(trace, t);
+    while (routeWrites.length > 0 && routeWrites[0].at <= t) ({ share, mirror } = routeWrites.shift()!);
     const capacity = cluster.capacity(t);
+    const standby = policy.usesShadows ? cluster.standby(t) : NO_STANDBY;
+    // The shadows serve the mirrored copy first, then what the route sends them live.
+    const standbyRoom = Math.max(0, standby.replicas * spec.capacityPerReplica - mirror * load);
+    const short = Math.max(0, (1 - share) * load - capacity) + (share > 0 ? Math.max(0, share * load - standbyRoom) : 0);
+    if (policy.usesShadows) standbyServed.push(share * load <= standbyRoom + 1e-9);
     const scored = sampledAt(trace, t);
     if (scored) {
-      const short = Math.max(0, load - capacity);
       unserved += short * tick;
       total += load * tick;
       if (short > 0) violationSeconds += tick;
+      if (share > 0) spillSeconds += tick;
       scoredTicks++;
     } else skippedTicks++;
-    if (keepTimeline && (t - start) % 60 < tick) timeline.push({ t, load, capacity, replicas: cluster.primaryCount(), shadows: cluster.shadowCount() });
+    if (keepTimeline && (t - start) % 60 < tick) timeline.push({ t, load, capacity, replicas: cluster.primaryCount(), shadows: cluster.shadowCount(), spill: share });
 
-    const decision = policy.decide({ now: t, observedAt, capacity });
+    const decision = policy.decide({ now: t, observedAt, capacity, standbyReady: standby.ready, standbyHealthyAt });
+    if (decision.spillShare !== undefined && decision.spillShare !== written) {
+      written = decision.spillShare;
+      routeWrites.push({ at: t + spec.routeDelaySeconds, share: written, mirror: decision.mirrorShare ?? spec.mirrorShare });
+    }
 
     let desired: number;
     if (decision.replicas !== undefined) desired = decision.replicas;
@@ -244,6 +294,7 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
     peakReplicas,
     scaleActions,
     poolReturns,
+    spillSeconds,
     scoredTicks,
     skippedTicks,
     stats: policy.stats?.() ?? {},

@@ -9,24 +9,43 @@
  * documentation prescribes (the plan carries the headroom), where the reactive HPA keeps its
  * utilisation target; the metric is scaled so that the shared HPA model does exactly that.
  *
- * The shadows serve no live traffic here: the receiver's promotion is a swap of roles that first grows
- * the standby to the serving set's size, so it adds no capacity within a provisioning lag, and the
- * simulator must not credit one. (The receiver's pre-scale, which raises the HPA's floor on an alert,
- * is not modelled yet: the plan already drives the HPA.)
+ * The shadows serve no live traffic in `shadowscale`: the receiver's promotion is a swap of roles that
+ * first grows the standby to the serving set's size, so it adds no capacity within a provisioning lag,
+ * and the simulator must not credit one. `shadowscale+spill` routes a share of live traffic to them, as
+ * the receiver's spill-over does (below). (The receiver's pre-scale, which raises the HPA's floor on an
+ * alert, is not modelled yet: the plan already drives the HPA.)
  */
 import { plan } from '../../planner/planner.ts';
 import { mulberry32 } from '../../random.ts';
 import { forecastWindow, RISE_WINDOW_SECONDS, riseHeadroomOf, VOLATILITY_WINDOW_SECONDS, volatilityOf } from '../../planner/serving.ts';
+import { decideSpill, DEFAULT_SPILL, mirrorWith, NO_SPILL, type SpillSpec, type SpillState } from '../../promotion/spill.ts';
 import { ScheduledForecaster } from '../forecaster.ts';
-import type { PolicyFactory } from '../policy.ts';
+import type { ForecastNeed, Policy, PolicyFactory, PolicySetup } from '../policy.ts';
 
-export const shadowscalePolicy: PolicyFactory = (setup) => shadowscale(setup, false);
+/** The adapter's forecasts: `auto`, refitted on the history the scrapes had delivered by each tick. */
+function forecastNeed(setup: PolicySetup): ForecastNeed {
+  return {
+    spec: { model: 'auto', lagSeconds: setup.provisioningLagSeconds, ...setup.forecast },
+    askDelaySeconds: setup.pipeline.scrapeDelaySeconds,
+  };
+}
+
+export const shadowscalePolicy: PolicyFactory = Object.assign((setup: PolicySetup) => shadowscale(setup, {}), { forecastNeed });
 
 /** shadowscale whose scale-downs move pods into the pool, and whose scale-ups take them back (the warm pool). */
-export const shadowscalePoolPolicy: PolicyFactory = (setup) => shadowscale(setup, true);
+export const shadowscalePoolPolicy: PolicyFactory = Object.assign((setup: PolicySetup) => shadowscale(setup, { intoPool: true }), { forecastNeed });
 
-function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): ReturnType<PolicyFactory> {
-  const fspec = { model: 'auto' as const, lagSeconds: setup.provisioningLagSeconds, ...setup.forecast };
+/**
+ * shadowscale whose receiver also routes a share of live traffic to the warm shadows while the serving
+ * set is short of what the plan expects (core/promotion/spill.ts, the receiver's own decision), on
+ * what the receiver reads: the load and the plan as Prometheus has them (one scrape late), the ready
+ * replicas of both sets now, and the shadows' KPIs one scrape late.
+ */
+export const shadowscaleSpillPolicy: PolicyFactory = Object.assign((setup: PolicySetup) => shadowscale(setup, { spill: true }), { forecastNeed });
+
+function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boolean }): Policy {
+  const intoPool = mode.intoPool ?? false;
+  const { spec: fspec, askDelaySeconds } = forecastNeed(setup);
   const forecaster = setup.forecasts ? setup.forecasts.reader(fspec) : new ScheduledForecaster(setup.trace, fspec);
   const spec = {
     capacityPerReplica: setup.capacityPerReplica,
@@ -50,8 +69,13 @@ function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): Re
   let observed: number | undefined;
   let volatility: number | undefined;
   let headroom: number | undefined;
+  const spillSpec: SpillSpec = { ...DEFAULT_SPILL, capacityPerReplica: setup.capacityPerReplica, shadowResourceFraction: setup.shadow.resourceFraction, mirrorShare: setup.mirrorShare };
+  let spill: SpillState = NO_SPILL;
+  let spillWrites = 0;
+  // The plan's load as exported, by tick, for the receiver to read one scrape late.
+  const planned: Array<{ t: number; load: number }> = [];
   return {
-    name: intoPool ? 'shadowscale+pool' : 'shadowscale',
+    name: intoPool ? 'shadowscale+pool' : mode.spill ? 'shadowscale+spill' : 'shadowscale',
     usesShadows: true,
     scaleDownIntoPool: intoPool,
     productHpa: true,
@@ -80,12 +104,28 @@ function shadowscale(setup: Parameters<PolicyFactory>[0], intoPool: boolean): Re
         nextObserve = ctx.now + adapter.observeSeconds;
       }
       // Refitted on the history the scrapes had delivered by now.
-      const f = forecaster.at(ctx.now - delay);
+      const f = forecaster.at(ctx.now - askDelaySeconds);
       // What the adapter serves (adapter/serving.ts view()): the same window, volatility and plan.
       const window = f ? forecastWindow(f, ctx.now, setup.provisioningLagSeconds) : undefined;
       const p = plan(spec, { forecast: window, trusted: forecaster.trusted, observedLoad: observed, lagVolatility: volatility, riseHeadroom: headroom });
-      return { metric: setup.targetUtilization * p.predictedLoad, shadowPool: p.shadowPoolSize };
+      const decision = { metric: setup.targetUtilization * p.predictedLoad, shadowPool: p.shadowPoolSize };
+      if (!mode.spill) return decision;
+      planned.push({ t: ctx.now, load: p.predictedLoad });
+      while (planned.length > 1 && planned[1].t <= ctx.now - delay) planned.shift();
+      const d = decideSpill(spillSpec, spill, {
+        now: ctx.now,
+        load: ctx.observedAt(ctx.now - delay),
+        plannedLoad: planned[0].t <= ctx.now - delay ? planned[0].load : undefined,
+        servingReady: Math.round(ctx.capacity / setup.capacityPerReplica),
+        standbyReady: ctx.standbyReady,
+        standbyHealthy: ctx.standbyHealthyAt(ctx.now - delay),
+      });
+      if (d.changed) {
+        spill = { share: d.share, changedAt: ctx.now };
+        spillWrites++;
+      }
+      return { ...decision, spillShare: spill.share, mirrorShare: mirrorWith(spillSpec, spill.share) };
     },
-    stats: () => ({ fits: forecaster.fits, refreshes, trusted: forecaster.trusted ? 1 : 0 }),
+    stats: () => ({ fits: forecaster.fits, refreshes, trusted: forecaster.trusted ? 1 : 0, ...(mode.spill ? { spillWrites } : {}) }),
   };
 }
