@@ -1,7 +1,9 @@
 /**
  * Gateway API HTTPRoute (gateway.networking.k8s.io/v1): one rule's backendRefs send all traffic to the
  * serving set's Service, and its `RequestMirror` filter copies `percent` % to the standby's Service
- * (Gateway API v1, standard channel). Other rules, filters and fields are left as they are.
+ * (Gateway API v1, standard channel). Spill-over splits that rule's traffic by backendRef weights
+ * (serving 100 - p, standby p) and drops the mirror while it does. Other rules, filters and fields
+ * are left as they are.
  */
 import type { KubeApis } from '../../platform/kubernetes.ts';
 import type { Router } from './router.ts';
@@ -74,9 +76,12 @@ export function httpRoute(apis: KubeApis, namespace: string, s: HttpRouteSetting
       const serving = (rule.backendRefs ?? []).filter((b) => (b.weight ?? 1) > 0);
       const mirror = (rule.filters ?? []).find((f) => f.type === 'RequestMirror')?.requestMirror;
       const percent = mirror ? (mirror.percent ?? (mirror.fraction ? (100 * mirror.fraction.numerator) / (mirror.fraction.denominator ?? 100) : 100)) : 0;
-      // Several weighted backends = a split someone else manages: report the heaviest as serving.
+      // Several weighted backends (a spill-over, or a split someone else manages): the heaviest serves,
+      // the others take the rest.
       const heaviest = [...serving].sort((a, b) => (b.weight ?? 1) - (a.weight ?? 1))[0];
-      return { active: setOf(heaviest?.name), mirror: mirror ? setOf(mirror.backendRef.name) : undefined, mirrorPercent: percent, ...programmed(o) };
+      const total = serving.reduce((n, b) => n + (b.weight ?? 1), 0);
+      const spill = total > 0 && heaviest ? (total - (heaviest.weight ?? 1)) / total : 0;
+      return { active: setOf(heaviest?.name), mirror: mirror ? setOf(mirror.backendRef.name) : undefined, mirrorPercent: percent, spill, ...programmed(o) };
     },
     async set(active, mirror, mirrorPercent) {
       await apis.retry(`update ${what}`, async () => {
@@ -87,6 +92,23 @@ export function httpRoute(apis: KubeApis, namespace: string, s: HttpRouteSetting
         rule.backendRefs = [{ ...template, name: s.services[active], port: s.port, weight: 1 }];
         const others = (rule.filters ?? []).filter((f) => f.type !== 'RequestMirror');
         rule.filters = mirrorPercent > 0 ? [...others, { type: 'RequestMirror', requestMirror: { backendRef: { name: s.services[mirror], port: s.port }, percent: mirrorPercent } }] : others;
+        const body = { metadata: { resourceVersion: o.metadata?.resourceVersion }, spec: { rules } };
+        await apis.custom.patchNamespacedCustomObject({ ...ref, namespace, name: s.name, body }, apis.options(true));
+      });
+    },
+    async split(serving, standby, share, mirrorPercent) {
+      const percent = Math.round(share * 100);
+      if (!(percent >= 0 && percent < 100)) throw new RangeError(`${what}: a spill share must be in [0, 1), got ${share}`);
+      await apis.retry(`split ${what}`, async () => {
+        const o = await read();
+        const rules = structuredClone(o.spec?.rules ?? []);
+        const rule = ruleOf({ spec: { rules } });
+        const template = rule.backendRefs?.[0] ?? { name: '' };
+        const to = (set: string, weight: number) => ({ ...template, name: s.services[set], port: s.port, weight });
+        rule.backendRefs = percent > 0 ? [to(serving, 100 - percent), to(standby, percent)] : [to(serving, 1)];
+        // While a share spills, the standby's capacity serves live requests rather than copies.
+        const others = (rule.filters ?? []).filter((f) => f.type !== 'RequestMirror');
+        rule.filters = percent === 0 && mirrorPercent > 0 ? [...others, { type: 'RequestMirror', requestMirror: { backendRef: { name: s.services[standby], port: s.port }, percent: mirrorPercent } }] : others;
         const body = { metadata: { resourceVersion: o.metadata?.resourceVersion }, spec: { rules } };
         await apis.custom.patchNamespacedCustomObject({ ...ref, namespace, name: s.name, body }, apis.options(true));
       });
