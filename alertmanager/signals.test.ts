@@ -250,12 +250,13 @@ describe('PrometheusSignals', () => {
     try {
       const client = new PrometheusClient({ url: prometheus.url, timeoutSeconds: 10 });
       const queries: string[] = [];
-      const answered: string[][] = [];
+      // By query: the three are in flight at once, and answer in any order.
+      const answered = new Map<string, string[]>();
       const signals = new PrometheusSignals({
         query: async (q, ...rest) => {
           queries.push(q);
           const samples = await client.query(q, ...rest);
-          answered.push(samples.map((s) => `${s.labels.namespace}/${s.labels.workload}`).sort());
+          answered.set(q, samples.map((s) => `${s.labels.namespace}/${s.labels.workload}`).sort());
           return samples;
         },
       });
@@ -267,7 +268,7 @@ describe('PrometheusSignals', () => {
       expect(ready).toEqual([true, false]);
       expect(queries).toHaveLength(3);
       // Prometheus answered for the workloads asked, not for checkoutXv2 (the dot is not a wildcard).
-      expect(answered[queries.findIndex((q) => q.includes('shadowscale_forecast_desired_replicas'))]).toEqual(['shop/checkout.v2', 'web/site']);
+      expect(answered.get(queries.find((q) => q.includes('shadowscale_forecast_desired_replicas'))!)).toEqual(['shop/checkout.v2', 'web/site']);
       expect(await signals.riseExpected('shop', 'checkoutXv2', 2)).toBe(true);
 
       // The fleet read: by namespace, every adapter replica collapsed, the absent kept as absent.
