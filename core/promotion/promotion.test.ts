@@ -179,6 +179,14 @@ describe('nextStep', () => {
     expect(nextStep(observed, desiredSwap)).toEqual({ kind: 'done' });
   });
 
+  it('settles a route that mirrors nothing when no mirror is wanted, and removes a mirror that is not', () => {
+    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 2, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, poolRange: true, idle: true, mirrorPercent: 0, swapped: false, reasons: [] };
+    // What a router reports once it mirrors nothing: no mirror target.
+    const unmirrored: ObservedState = { ...before, route: { active: 'checkout', mirrorPercent: 0 } };
+    expect(nextStep(unmirrored, desired)).toEqual({ kind: 'done' });
+    expect(nextStep(before, desired)).toMatchObject({ kind: 'route', active: 'checkout', mirrorPercent: 0 });
+  });
+
   it('continues a half-done swap from where the cluster stands', () => {
     const midway: ObservedState = {
       replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 6, ready: 6 } },

@@ -468,7 +468,8 @@ export function nextStep(observed: ObservedState, desired: DesiredState, now = D
     if (desired.hold) return { kind: 'wait', why: `traffic stays on ${servingNow}: ${desired.hold}` };
     return { kind: 'route', active: desired.active, mirror: desired.standby, mirrorPercent: desired.mirrorPercent, why: `move traffic to ${desired.active}, mirror ${desired.mirrorPercent} % to ${desired.standby}` };
   }
-  if (observed.route && (observed.route.mirror !== desired.standby || observed.route.mirrorPercent !== desired.mirrorPercent)) {
+  // With no mirror wanted (mirrorPercent 0) a route mirrors nowhere: its mirror target is not compared.
+  if (observed.route && (observed.route.mirrorPercent !== desired.mirrorPercent || (desired.mirrorPercent > 0 && observed.route.mirror !== desired.standby))) {
     return { kind: 'route', active: desired.active, mirror: desired.standby, mirrorPercent: desired.mirrorPercent, why: `mirror ${desired.mirrorPercent} % to ${desired.standby}` };
   }
   if (observed.autoscaler) {
