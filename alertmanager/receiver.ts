@@ -434,7 +434,10 @@ export class Receiver {
         desired.drainUntil = Math.max(desired.drainUntil, this.now() + this.deps.receiver.drain * 1000);
       }
       this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result: 'success', fingerprints });
-      if (step.kind === 'route' || (step.kind === 'autoscaler' && observed.autoscaler?.target !== step.target)) {
+      const spillChanged = step.kind === 'route' && Math.round(step.spill * 100) !== Math.round((observed.route?.spill ?? 0) * 100) && step.active === observed.route?.active;
+      if (spillChanged) {
+        void cluster.event?.('ShadowscaleSpillOver', `${step.why} (${desired.reasons.join('; ')})`).catch(() => undefined);
+      } else if (step.kind === 'route' || (step.kind === 'autoscaler' && observed.autoscaler?.target !== step.target)) {
         void cluster.event?.(desired.swapped ? 'ShadowscalePromoted' : 'ShadowscaleReverted', `${step.why} (${desired.reasons.join('; ')})`).catch(() => undefined);
       }
       if (step.kind === 'restart') void cluster.event?.('ShadowscaleShadowRestarted', `${step.why} (${desired.reasons.join('; ')})`, 'Warning').catch(() => undefined);

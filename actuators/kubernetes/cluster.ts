@@ -85,6 +85,10 @@ export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCl
         }
         case 'route':
           if (!router) throw new Error(`workload ${w.namespace}/${w.name}: no router configured`);
+          if (step.spill > 0) {
+            if (!router.split) throw new Error(`workload ${w.namespace}/${w.name}: its ${r.kind} router sends all traffic to one set and cannot split it (spill-over needs an HTTPRoute)`);
+            return router.split(step.active, step.mirror, step.spill, step.mirrorPercent);
+          }
           return router.set(step.active, step.mirror, step.mirrorPercent);
         case 'autoscaler': {
           if (!autoscaler) throw new Error(`workload ${w.namespace}/${w.name}: no autoscaler configured`);

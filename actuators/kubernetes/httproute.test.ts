@@ -109,6 +109,16 @@ describe('HTTPRoute spill-over', () => {
     await until('the gateway to take the split', async () => (await router.observe()).programmed === true, 5000);
   });
 
+  it('counts only the standby\'s share as spill-over, not a split to another Service', async () => {
+    const route = api.get(ROUTE);
+    route.spec.rules[0].backendRefs = [
+      { name: 'checkout-svc', port: 8080, weight: 90 },
+      { name: 'checkout-canary', port: 8080, weight: 10 },
+    ];
+    api.put(ROUTE, route);
+    expect(await httpRoute(apis, NS, settings).observe()).toMatchObject({ active: 'checkout', spill: 0 });
+  });
+
   it('refuses a share outside [0, 1), naming the route, and writes nothing', async () => {
     const router = httpRoute(apis, NS, settings);
     await expect(router.split!('checkout', 'checkout-shadow', 1, 10)).rejects.toThrow(/HTTPRoute shop\/checkout: a spill share must be in \[0, 1\), got 1/);

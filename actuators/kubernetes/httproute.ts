@@ -76,12 +76,14 @@ export function httpRoute(apis: KubeApis, namespace: string, s: HttpRouteSetting
       const serving = (rule.backendRefs ?? []).filter((b) => (b.weight ?? 1) > 0);
       const mirror = (rule.filters ?? []).find((f) => f.type === 'RequestMirror')?.requestMirror;
       const percent = mirror ? (mirror.percent ?? (mirror.fraction ? (100 * mirror.fraction.numerator) / (mirror.fraction.denominator ?? 100) : 100)) : 0;
-      // Several weighted backends (a spill-over, or a split someone else manages): the heaviest serves,
-      // the others take the rest.
+      // Several weighted backends: the heaviest serves. The share its standby's Service takes is a
+      // spill-over; a share to another Service is a split someone else manages (a canary), not ours.
       const heaviest = [...serving].sort((a, b) => (b.weight ?? 1) - (a.weight ?? 1))[0];
+      const active = setOf(heaviest?.name);
+      const standbyService = Object.entries(s.services).find(([set]) => set !== active)?.[1];
       const total = serving.reduce((n, b) => n + (b.weight ?? 1), 0);
-      const spill = total > 0 && heaviest ? (total - (heaviest.weight ?? 1)) / total : 0;
-      return { active: setOf(heaviest?.name), mirror: mirror ? setOf(mirror.backendRef.name) : undefined, mirrorPercent: percent, spill, ...programmed(o) };
+      const toStandby = serving.filter((b) => b.name === standbyService).reduce((n, b) => n + (b.weight ?? 1), 0);
+      return { active, mirror: mirror ? setOf(mirror.backendRef.name) : undefined, mirrorPercent: percent, spill: total > 0 ? toStandby / total : 0, ...programmed(o) };
     },
     async set(active, mirror, mirrorPercent) {
       await apis.retry(`update ${what}`, async () => {

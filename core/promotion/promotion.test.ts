@@ -152,7 +152,7 @@ describe('a degraded shadow', () => {
 });
 
 describe('nextStep', () => {
-  const desiredSwap: DesiredState = { active: 'checkout-shadow', standby: 'checkout', floor: 2, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, poolRange: false, idle: false, mirrorPercent: 10, swapped: true, reasons: [] };
+  const desiredSwap: DesiredState = { active: 'checkout-shadow', standby: 'checkout', floor: 2, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, poolRange: false, idle: false, mirrorPercent: 10, spill: 0, swapped: true, reasons: [] };
   const before: ObservedState = {
     replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 1, ready: 1 } },
     autoscaler: { target: 'checkout', minReplicas: 2 },
@@ -180,7 +180,7 @@ describe('nextStep', () => {
   });
 
   it('settles a route that mirrors nothing when no mirror is wanted, and removes a mirror that is not', () => {
-    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 2, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, poolRange: true, idle: true, mirrorPercent: 0, swapped: false, reasons: [] };
+    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 2, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, poolRange: true, idle: true, mirrorPercent: 0, spill: 0, swapped: false, reasons: [] };
     // What a router reports once it mirrors nothing: no mirror target.
     const unmirrored: ObservedState = { ...before, route: { active: 'checkout', mirrorPercent: 0 } };
     expect(nextStep(unmirrored, desired)).toEqual({ kind: 'done' });
@@ -197,7 +197,7 @@ describe('nextStep', () => {
   });
 
   it('raises the floor through the autoscaler, or by scaling when there is none', () => {
-    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 9, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 4, poolRange: true, idle: true, mirrorPercent: 10, swapped: false, reasons: [] };
+    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 9, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 4, poolRange: true, idle: true, mirrorPercent: 10, spill: 0, swapped: false, reasons: [] };
     expect(nextStep(before, desired)).toMatchObject({ kind: 'autoscaler', target: 'checkout', minReplicas: 9 });
     const { autoscaler: _a, ...noAutoscaler } = before;
     expect(nextStep(noAutoscaler, desired)).toMatchObject({ kind: 'scale', set: 'checkout', replicas: 9 });
@@ -208,7 +208,7 @@ describe('nextStep', () => {
 
 describe('nextStep with an autoscaler that bounds its floor', () => {
   it('asks for the floor the autoscaler can hold, so reconciliation ends', () => {
-    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 80, ceiling: 20, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, poolRange: true, idle: true, mirrorPercent: 10, swapped: false, reasons: [] };
+    const desired: DesiredState = { active: 'checkout', standby: 'checkout-shadow', floor: 80, ceiling: 20, podSize: { checkout: 1, 'checkout-shadow': 1 }, drainUntil: 0, pool: 1, poolRange: true, idle: true, mirrorPercent: 10, spill: 0, swapped: false, reasons: [] };
     const observed: ObservedState = { replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 1, ready: 1 } }, autoscaler: { target: 'checkout', minReplicas: 2, maxReplicas: 20, lowest: 1 } };
     expect(nextStep(observed, desired)).toMatchObject({ kind: 'autoscaler', minReplicas: 20 });
     observed.autoscaler!.minReplicas = 20;
@@ -339,5 +339,45 @@ describe('one notion of the shadow size shared with the warm pool', () => {
     expect(decide(memory, limits, { now: T0 + 7 * MIN, shadowReady: true }).desired.idle).toBe(true);
     const swapped = recordMove({ ...emptyMemory(), swapped: true }, 'checkout-shadow', 'checkout', T0 - 60 * MIN);
     expect(decide(swapped, limits, { now: T0, shadowReady: true }).desired).toMatchObject({ idle: false, poolRange: false });
+  });
+});
+
+describe('spill-over in the desired state and the steps', () => {
+  const spilling = (share: number) => ({ ...emptyMemory(), spill: { share, changedAt: T0 } });
+
+  it('keeps the share while traffic is settled on the primary, and withdraws it for a role change or a degraded shadow', () => {
+    const settled = decide(spilling(0.2), limits, { now: T0, shadowReady: true });
+    expect(settled.desired.spill).toBe(0.2);
+    expect(settled.desired.reasons.join('; ')).toMatch(/spill: 20 % of live traffic to checkout-shadow/);
+    const promoting = decide(recordAlerts(spilling(0.2), [alert('p', 'promote', 'firing')], T0), limits, { now: T0, shadowReady: true });
+    expect(promoting.desired.swapped).toBe(true);
+    expect(promoting.desired.spill).toBe(0);
+    expect(promoting.desired.reasons.join('; ')).toMatch(/spill: withdrawn while the roles change/);
+    const degraded = decide(recordAlerts(spilling(0.2), [alert('d', 'restart', 'firing')], T0), limits, { now: T0, shadowReady: true });
+    expect(degraded.desired.spill).toBe(0);
+    expect(degraded.desired.reasons.join('; ')).toMatch(/spill: withdrawn, the shadow is degraded/);
+  });
+
+  const desired = (spill: number): DesiredState => ({ active: 'checkout', standby: 'checkout-shadow', floor: 2, ceiling: 50, podSize: { checkout: 1, 'checkout-shadow': 0.5 }, drainUntil: 0, pool: 1, poolRange: true, idle: false, mirrorPercent: 10, spill, swapped: false, reasons: [] });
+  const settledRoute: ObservedState = {
+    replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 3, ready: 3 } },
+    autoscaler: { target: 'checkout', minReplicas: 2 },
+    route: { active: 'checkout', mirror: 'checkout-shadow', mirrorPercent: 10, spill: 0 },
+  };
+
+  it('splits the route without the mirror, settles on the split, and ends it with the mirror back', () => {
+    expect(nextStep(settledRoute, desired(0.2))).toMatchObject({ kind: 'route', active: 'checkout', mirror: 'checkout-shadow', mirrorPercent: 0, spill: 0.2 });
+    const split: ObservedState = { ...settledRoute, route: { active: 'checkout', mirrorPercent: 0, spill: 0.2 } };
+    // Settled: what remains is the pool, which does not shrink while the standby takes live traffic.
+    expect(nextStep(split, desired(0.2))).toEqual({ kind: 'wait', why: 'checkout-shadow shrinks once it takes no share of live traffic (20 % now)' });
+    const ended = nextStep(split, desired(0));
+    expect(ended).toMatchObject({ kind: 'route', active: 'checkout', mirrorPercent: 10, spill: 0 });
+    expect((ended as { why: string }).why).toMatch(/spill-over ends/);
+  });
+
+  it('moves the whole of the traffic in a swap, whatever the split', () => {
+    const split: ObservedState = { ...settledRoute, replicas: { checkout: { spec: 6, ready: 6 }, 'checkout-shadow': { spec: 12, ready: 12 } }, route: { active: 'checkout', mirrorPercent: 0, spill: 0.3 } };
+    const swap: DesiredState = { ...desired(0), active: 'checkout-shadow', standby: 'checkout', swapped: true, poolRange: false };
+    expect(nextStep(split, swap)).toMatchObject({ kind: 'route', active: 'checkout-shadow', spill: 0, mirrorPercent: 10 });
   });
 });

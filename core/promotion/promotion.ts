@@ -42,6 +42,11 @@ export interface WorkloadMemory {
   /** The plan captured when the current prescale episode began. */
   prescalePlan?: PlanSnapshot;
   /**
+   * Spill-over in force (core/promotion/spill.ts): the share of live traffic the standby takes while
+   * the serving set is short of the plan, and when it last changed (ms). Absent: none.
+   */
+  spill?: { share: number; changedAt: number };
+  /**
    * The set that receives the live traffic, as the receiver last moved it (or found it): changes in
    * the step that moves traffic, not when a swap is decided. Absent: the configured primary. The
    * rules read it (shadowscale_workload_serving_share) to know which Deployment is the primary.
@@ -118,7 +123,14 @@ export interface DesiredState {
    * done, and the last move drained. Only then may the warm pool change the shadow's size itself.
    */
   idle: boolean;
+  /** The configured mirror share; the route mirrors nothing while a share spills. */
   mirrorPercent: number;
+  /**
+   * The share of live traffic the route sends to the standby (spill-over): the memory's, while traffic
+   * is settled on the configured primary and its shadow is not degraded; 0 otherwise (a role change
+   * withdraws it first).
+   */
+  spill: number;
   swapped: boolean;
   /** A swap decided but held: its incoming set may grow, but traffic does not move while this says why. */
   hold?: string;
@@ -352,6 +364,19 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
     }
   }
 
+  // Spill-over only while traffic is settled on the configured primary, no swap is decided or pending,
+  // and the shadow is not degraded: a role change or a restart withdraws the share first.
+  const settled = !swapped && serving === limits.primary.name;
+  let spill = 0;
+  if (next.spill && next.spill.share > 0) {
+    if (!settled) reasons.push('spill: withdrawn while the roles change');
+    else if (degraded.length > 0) reasons.push(`spill: withdrawn, the shadow is degraded (${names(degraded)})`);
+    else {
+      spill = next.spill.share;
+      reasons.push(`spill: ${Math.round(spill * 100)} % of live traffic to ${limits.shadow.name}`);
+    }
+  }
+
   const active = swapped ? limits.shadow.name : limits.primary.name;
   const standby = swapped ? limits.primary.name : limits.shadow.name;
   const podSize = { [limits.primary.name]: 1, [limits.shadow.name]: limits.shadow.resourceFraction };
@@ -368,7 +393,7 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
   const poolRange = !swapped && (next.serving ?? limits.primary.name) === limits.primary.name;
   const idle = poolRange && !episode.active && now >= drainUntil && !Object.values(next.alerts).some((a) => a.status === 'firing');
   return {
-    desired: { active, standby, floor, ceiling, podSize, drainUntil, pool, poolRange, idle, mirrorPercent: limits.shadow.mirrorPercent, swapped, ...(hold ? { hold } : {}), ...(restart ? { restart } : {}), reasons },
+    desired: { active, standby, floor, ceiling, podSize, drainUntil, pool, poolRange, idle, mirrorPercent: limits.shadow.mirrorPercent, spill, swapped, ...(hold ? { hold } : {}), ...(restart ? { restart } : {}), reasons },
     memory: next,
   };
 }
@@ -415,7 +440,7 @@ export interface ObservedState {
    * whether the data plane has taken the current spec (an HTTPRoute's Accepted and ResolvedRefs
    * conditions at its generation, from every parent): undefined when the router does not say.
    */
-  route?: { active: string; mirror?: string; mirrorPercent: number; programmed?: boolean; programmedWhy?: string };
+  route?: { active: string; mirror?: string; mirrorPercent: number; programmed?: boolean; programmedWhy?: string; spill?: number };
   /** When each set's pods were last restarted (RFC 3339), when known. */
   restartedAt?: Record<string, string | undefined>;
   /** The warm pool's maximum for the shadow (the primary's `shadowscale.io/pool-max`), where one is set. */
@@ -425,7 +450,8 @@ export interface ObservedState {
 export type Step =
   /** `from`: the replicas observed, which the write is conditional on (not taken if they changed since). */
   | { kind: 'scale'; set: string; replicas: number; from: number; why: string }
-  | { kind: 'route'; active: string; mirror: string; mirrorPercent: number; why: string }
+  /** `spill`: the share of live traffic to `mirror`'s set as well (a split); 0: all to `active`. */
+  | { kind: 'route'; active: string; mirror: string; mirrorPercent: number; spill: number; why: string }
   | { kind: 'autoscaler'; target: string; minReplicas: number; maxReplicas?: number; why: string }
   | { kind: 'restart'; set: string; at: string; why: string }
   | { kind: 'wait'; why: string }
@@ -466,11 +492,21 @@ export function nextStep(observed: ObservedState, desired: DesiredState, now = D
       return { kind: 'wait', why: `${desired.active} has ${r(desired.active).ready}/${need} ready replicas; traffic moves when all are ready` };
     }
     if (desired.hold) return { kind: 'wait', why: `traffic stays on ${servingNow}: ${desired.hold}` };
-    return { kind: 'route', active: desired.active, mirror: desired.standby, mirrorPercent: desired.mirrorPercent, why: `move traffic to ${desired.active}, mirror ${desired.mirrorPercent} % to ${desired.standby}` };
+    return { kind: 'route', active: desired.active, mirror: desired.standby, mirrorPercent: desired.mirrorPercent, spill: 0, why: `move traffic to ${desired.active}, mirror ${desired.mirrorPercent} % to ${desired.standby}` };
   }
-  // With no mirror wanted (mirrorPercent 0) a route mirrors nowhere: its mirror target is not compared.
-  if (observed.route && (observed.route.mirrorPercent !== desired.mirrorPercent || (desired.mirrorPercent > 0 && observed.route.mirror !== desired.standby))) {
-    return { kind: 'route', active: desired.active, mirror: desired.standby, mirrorPercent: desired.mirrorPercent, why: `mirror ${desired.mirrorPercent} % to ${desired.standby}` };
+  // While a share spills the route mirrors nothing. With no mirror wanted a route mirrors nowhere: its
+  // mirror target is not compared. Shares are compared in whole percent, as a route's weights hold them.
+  const spill = Math.round((desired.spill ?? 0) * 100);
+  const mirrorPercent = spill > 0 ? 0 : desired.mirrorPercent;
+  const observedSpill = Math.round((observed.route?.spill ?? 0) * 100);
+  if (observed.route && (observedSpill !== spill || observed.route.mirrorPercent !== mirrorPercent || (mirrorPercent > 0 && observed.route.mirror !== desired.standby))) {
+    const why =
+      spill !== observedSpill
+        ? spill > 0
+          ? `spill ${spill} % of live traffic to ${desired.standby} (was ${observedSpill} %), no mirror meanwhile`
+          : `spill-over ends: all traffic to ${desired.active}, mirror ${mirrorPercent} % to ${desired.standby}`
+        : `mirror ${mirrorPercent} % to ${desired.standby}`;
+    return { kind: 'route', active: desired.active, mirror: desired.standby, mirrorPercent, spill: spill / 100, why };
   }
   if (observed.autoscaler) {
     // The floor an autoscaler can hold: an HPA's is at least 1 and at most its maxReplicas. Its
@@ -500,6 +536,7 @@ export function nextStep(observed: ObservedState, desired: DesiredState, now = D
   const standbySpec = r(desired.standby).spec;
   if (standbySpec < desired.pool || standbySpec > most) {
     const to = standbySpec < desired.pool ? desired.pool : most;
+    if (standbySpec > to && spill > 0) return { kind: 'wait', why: `${desired.standby} shrinks once it takes no share of live traffic (${spill} % now)` };
     const settling = standbySpec > to ? dataPlaneSettling(observed, desired, now) : undefined;
     if (settling) return { kind: 'wait', why: `${desired.standby} shrinks once ${settling}` };
     return { kind: 'scale', set: desired.standby, replicas: to, from: standbySpec, why: `shadow pool ${desired.standby} ${standbySpec} → ${to}` };
