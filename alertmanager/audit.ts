@@ -10,6 +10,8 @@ export type AuditEvent =
   | { event: 'decision'; namespace: string; workload: string; before: unknown; after: unknown; reasons: string[] }
   | { event: 'action'; namespace: string; workload: string; step: unknown; result: 'success' | 'error' | 'dry_run' | 'disabled'; error?: string; fingerprints: string[] }
   | { event: 'wait'; namespace: string; workload: string; why: string }
+  /** Spill-over: the share of live traffic to the standby changed from `before` to `after`. */
+  | { event: 'spill'; namespace: string; workload: string; before: number; after: number; why: string }
   | { event: 'error'; namespace?: string; workload?: string; error: string };
 
 export interface Audit {

@@ -15,6 +15,8 @@ export interface ReceiverMetrics {
   leader(isLeader: boolean): void;
   /** The standby set's replicas as last observed, and their cost since the previous observation. */
   shadows(namespace: string, workload: string, replicas: number, costReplicaSeconds: number): void;
+  /** The share of a workload's live traffic its route sends to the standby set (spill-over). */
+  spill(namespace: string, workload: string, share: number): void;
   /** Where `shadowscale_workload_serving_share` is read from at each scrape (the receiver's memory; empty on a follower). */
   servingShares(source: () => ServingShare[]): void;
 }
@@ -70,10 +72,16 @@ export function createReceiverMetrics(dryRun: boolean): ReceiverMetrics {
     labelNames: ['namespace', 'workload'],
     registers: [registry],
   });
+  const spill = new Gauge({
+    name: 'shadowscale_receiver_spill_share',
+    help: 'Share of the workload\'s live traffic its route is to send to the standby set (spill-over, while the serving set is short of the plan), as last decided by the leader.',
+    labelNames: ['namespace', 'workload'],
+    registers: [registry],
+  });
   let shares: () => ServingShare[] = () => [];
   new Gauge({
     name: 'shadowscale_workload_serving_share',
-    help: 'Share of the workload\'s live traffic each of its Deployments serves (1: it serves, the primary; 0: it stands by, the shadow), from the receiver\'s memory; changes in the step that moves traffic. Exported by the leader only. The recording rules join it onto traffic keyed by deployment.',
+    help: 'Share of the workload\'s live traffic each of its Deployments serves (1: it serves, the primary; 0: it stands by, the shadow; between them during a spill-over), from the receiver\'s memory; changes in the step that moves traffic. Exported by the leader only. The recording rules join it onto traffic keyed by deployment.',
     labelNames: ['namespace', 'workload', 'deployment'],
     registers: [registry],
     collect() {
@@ -101,6 +109,7 @@ export function createReceiverMetrics(dryRun: boolean): ReceiverMetrics {
     servingShares: (source) => {
       shares = source;
     },
+    spill: (namespace, workload, share) => spill.set({ namespace, workload }, share),
     shadows: (namespace, workload, replicas, cost) => {
       shadowReplicas.set({ namespace, workload }, replicas);
       if (cost > 0) shadowCost.inc({ namespace, workload }, cost);

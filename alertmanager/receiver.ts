@@ -6,6 +6,7 @@
  */
 import { workloadKey, type Config, type ReceiverConfig, type WorkloadConfig } from '../core/config.ts';
 import { AlertLimitError, decide, nextStep, recordAlerts, recordMove, type DesiredState, type Limits, type PlanSnapshot, type WorkloadMemory } from '../core/promotion/promotion.ts';
+import { decideSpill, NO_SPILL, type SpillSpec } from '../core/promotion/spill.ts';
 import type { Audit } from './audit.ts';
 import type { ReceiverMetrics, ServingShare } from './metrics.ts';
 import { routeAlerts, type WebhookPayload } from './payload.ts';
@@ -70,6 +71,15 @@ export class Receiver {
   private readonly lastStandby = new Map<string, { at: number; replicas: number }>();
   /** Which set serves each workload, as remembered (WorkloadMemory.serving), once read. */
   private readonly serving = new Map<string, string>();
+  /** The share of live traffic each workload's route is to send to its standby (WorkloadMemory.spill), once read. */
+  private readonly spillShares = new Map<string, number>();
+  /** Ready replicas of each workload's configured primary, as last observed: whether spill-over can be needed without asking the API. */
+  private readonly primaryReady = new Map<string, number>();
+  private readonly spillErrors = new Map<string, string>();
+  private readonly spillInFlight = new Set<string>();
+  /** Dry run: the share each workload's standby would take, kept here instead of in the memory. */
+  private readonly dryRunSpill = new Map<string, { share: number; changedAt: number }>();
+  private spillTimer?: NodeJS.Timeout;
   private resyncTimer?: NodeJS.Timeout;
   private stopped = false;
   private readonly now: () => number;
@@ -90,7 +100,10 @@ export class Receiver {
     for (const [key, w] of this.workloads) {
       const serving = this.serving.get(key);
       if (!w.shadow || serving === undefined) continue;
-      for (const set of [w.primary.name, w.shadow.name]) shares.push({ namespace: w.namespace, workload: w.name, deployment: set, share: set === serving ? 1 : 0 });
+      // A spill-over gives the standby its share and the serving set the rest (the serving set keeps
+      // the larger share, and its role).
+      const spill = serving === w.primary.name ? (this.spillShares.get(key) ?? 0) : 0;
+      for (const set of [w.primary.name, w.shadow.name]) shares.push({ namespace: w.namespace, workload: w.name, deployment: set, share: set === serving ? 1 - spill : spill });
     }
     return shares;
   }
@@ -181,8 +194,124 @@ export class Receiver {
     tick();
   }
 
+  /**
+   * Spill-over (receiver.spill): every `every`, for each workload whose router can split traffic, the
+   * share of live traffic its standby should take (core/promotion/spill.ts), from the loads the adapter
+   * exports, the ready replicas of both sets and the shadow's readiness; a change is recorded in the
+   * workload's memory and reconciled like any other desired state (the route step splits the traffic).
+   */
+  startSpill(): void {
+    const settings = this.deps.receiver.spill;
+    if (!settings?.enabled || !this.deps.signals.loads) return;
+    const candidates = [...this.workloads].filter(([, w]) => w.shadow && w.router?.kind === 'HTTPRoute');
+    const tick = () => {
+      if (this.stopped) return;
+      this.spillTimer = setTimeout(tick, settings.every * 1000);
+      this.spillTimer.unref?.();
+      if (!(this.deps.isLeader?.() ?? true)) return;
+      for (const [key, w] of candidates) {
+        // One pass per workload at a time: a pass still waiting on Prometheus or the API is not doubled.
+        if (this.spillInFlight.has(key)) continue;
+        this.spillInFlight.add(key);
+        void this.spillOnce(key, w).finally(() => this.spillInFlight.delete(key)).then(
+          () => this.spillErrors.delete(key),
+          (error: Error) => {
+            // Audited when the reason changes, not at every pass.
+            const message = `spill-over not decided: ${error.message}`;
+            if (this.spillErrors.get(key) !== message) this.deps.audit.record({ event: 'error', namespace: w.namespace, workload: w.name, error: message });
+            this.spillErrors.set(key, message);
+          },
+        );
+      }
+    };
+    tick();
+  }
+
+  private async spillOnce(key: string, w: WorkloadConfig): Promise<void> {
+    const settings = this.deps.receiver.spill;
+    const shadow = w.shadow!;
+    const loads = await this.deps.signals.loads!(w);
+    if (!loads) return;
+    const memory = await this.deps.store.load(key);
+    const dryRun = this.deps.receiver.dryRun;
+    // In a dry run nothing is written, the memory included: the share decided is only kept here.
+    const kept = dryRun ? this.dryRunSpill.get(key) : memory.spill;
+    const state = kept ? { share: kept.share, changedAt: kept.changedAt / 1000 } : NO_SPILL;
+    if (!dryRun) this.spillShares.set(key, memory.spill?.share ?? 0);
+    // Only while traffic is settled on the configured primary: a role change withdraws a spill (decide()),
+    // and it is forgotten, so that it does not come back after the roles return.
+    if (memory.swapped || (memory.serving ?? w.primary.name) !== w.primary.name) {
+      this.dryRunSpill.delete(key);
+      if (memory.spill && !dryRun) {
+        await this.withMemory(key, async () => {
+          const current = await this.deps.store.load(key);
+          if (!current.spill) return;
+          this.fence(w, 'forgetting the spill-over of a workload whose roles change');
+          const { spill: _dropped, ...rest } = current;
+          await this.deps.store.save(key, rest);
+        });
+        this.spillShares.set(key, 0);
+      }
+      return;
+    }
+    // Nothing spills and the plan fits what the primary was last seen with: no need to ask the API.
+    const demand = Math.max(loads.observed ?? 0, loads.predicted ?? 0);
+    const known = this.primaryReady.get(key);
+    if (state.share === 0 && known !== undefined && demand <= known * w.capacityPerReplica) return;
+    const observed = await this.clusterFor(key, w).observe();
+    const servingReady = observed.replicas[w.primary.name]?.ready ?? 0;
+    this.primaryReady.set(key, servingReady);
+    let standbyHealthy = false;
+    try {
+      standbyHealthy = await this.deps.signals.shadowReady(w);
+    } catch {
+      // Readiness unknown: treated as not ready, as for a promotion.
+    }
+    const spec: SpillSpec = {
+      capacityPerReplica: w.capacityPerReplica,
+      shadowResourceFraction: shadow.resourceFraction,
+      mirrorShare: shadow.mirrorPercent / 100,
+      threshold: 1,
+      maxShare: settings.maxShare,
+      maxStep: settings.maxStep,
+      hysteresis: settings.hysteresis,
+      holdSeconds: settings.hold,
+    };
+    const now = this.now();
+    const d = decideSpill(spec, state, {
+      now: now / 1000,
+      load: loads.observed ?? 0,
+      plannedLoad: loads.predicted,
+      servingReady,
+      standbyReady: observed.replicas[shadow.name]?.ready ?? 0,
+      standbyHealthy,
+    });
+    this.deps.metrics.spill(w.namespace, w.name, d.share);
+    if (!d.changed) return;
+    if (dryRun) {
+      if (d.share > 0) this.dryRunSpill.set(key, { share: d.share, changedAt: now });
+      else this.dryRunSpill.delete(key);
+      this.deps.audit.record({ event: 'spill', namespace: w.namespace, workload: w.name, before: state.share, after: d.share, why: `${d.why} (dry run: not written)` });
+      return;
+    }
+    const saved = await this.withMemory(key, async () => {
+      const current = await this.deps.store.load(key);
+      // Decided on a memory that has changed since (another decision, a role change): decided again next time.
+      if ((current.spill?.share ?? 0) !== state.share || current.swapped || (current.serving ?? w.primary.name) !== w.primary.name) return false;
+      this.fence(w, `spill ${Math.round(d.share * 100)} %`);
+      const { spill: _old, ...rest } = current;
+      await this.deps.store.save(key, d.share > 0 ? { ...rest, spill: { share: d.share, changedAt: now } } : rest);
+      return true;
+    });
+    if (!saved) return;
+    this.spillShares.set(key, d.share);
+    this.deps.audit.record({ event: 'spill', namespace: w.namespace, workload: w.name, before: state.share, after: d.share, why: d.why });
+    await this.reconcile(key);
+  }
+
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.spillTimer);
     clearTimeout(this.resyncTimer);
     for (const t of this.retryTimers.values()) clearTimeout(t);
     this.retryTimers.clear();
@@ -322,6 +451,7 @@ export class Receiver {
     const memory = await this.deps.store.load(key);
     const now = this.now();
     this.serving.set(key, memory.serving ?? w.primary.name);
+    this.spillShares.set(key, memory.spill?.share ?? 0);
 
     // The standby's readiness gates every role change: a promotion onto the shadow, a revert onto the
     // primary, and again a swap decided but not yet moved (its set may have degraded since).
@@ -387,6 +517,7 @@ export class Receiver {
       const observed = i === 0 && this.now() - firstObservedAt <= FIRST_OBSERVATION_MAX_AGE_MS ? await firstObservation : await cluster.observe();
       if (i === 0) {
         this.observeShadowCost(key, w, observed.replicas[desired.standby]?.spec ?? 0);
+        if (observed.replicas[w.primary.name]) this.primaryReady.set(key, observed.replicas[w.primary.name].ready);
         // The router is the truth of who serves (a hand edit, or a crash between a route write and the memory).
         if (observed.route && observed.route.active !== this.serving.get(key)) await this.recordServing(key, w, observed.route.active);
       }

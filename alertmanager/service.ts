@@ -207,6 +207,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     let failing = false;
     signals.startRefresh(config.workloads, {
       refreshMs: r.signalRefresh * 1000,
+      loads: r.spill.enabled,
       active: () => leadership.isLeader(),
       // Logged when it starts and stops failing, not at every refresh: the reads fall back to one per webhook.
       onError: (error) => {
@@ -220,6 +221,8 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     });
   }
   if (!options.noResync) receiver.start();
+  // Spill-over decides on its own clock (not only on alerts), even without the periodic resync.
+  receiver.startSpill();
   logger.info({ listen: address, target: r.target, dryRun: r.dryRun, workloads: config.workloads.length, localProxies: [...localClusters].map(([k, c]) => `${k}=${c.proxy.address}`) }, 'shadowscale receiver listening');
 
   return {

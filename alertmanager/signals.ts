@@ -24,6 +24,12 @@ export interface SignalSource {
   shadowReady(w: WorkloadConfig, signal?: AbortSignal): Promise<boolean>;
   /** The adapter's current plan, or undefined when it exports none for the workload. */
   plan(w: WorkloadConfig, signal?: AbortSignal): Promise<PlanSnapshot | undefined>;
+  /**
+   * The load the adapter observes now and the load it plans for over the provisioning lag
+   * (`shadowscale_observed_load`, `shadowscale_predicted_load`), for spill-over; undefined when it
+   * exports neither. Absent: this source cannot say (no spill-over).
+   */
+  loads?(w: WorkloadConfig, signal?: AbortSignal): Promise<{ observed?: number; predicted?: number } | undefined>;
 }
 
 export interface SignalOptions {
@@ -147,12 +153,16 @@ export interface RefreshOptions {
   onError?: (error: Error) => void;
   /** Told when a refresh succeeds (after failures: the fleet's signals are kept again). */
   onSuccess?: () => void;
+  /** Read the observed and predicted loads too (spill-over on). */
+  loads?: boolean;
 }
 
 export class PrometheusSignals implements SignalSource {
   private readonly ready: BatchedReading;
   private readonly desired: BatchedReading;
   private readonly pool: BatchedReading;
+  private readonly observedLoad: BatchedReading;
+  private readonly predictedLoad: BatchedReading;
   private refreshTimer?: NodeJS.Timeout;
   private refreshing = false;
 
@@ -163,6 +173,8 @@ export class PrometheusSignals implements SignalSource {
     this.ready = new BatchedReading(client, 'shadowscale:shadow_ready:bool', maxAge, now);
     this.desired = new BatchedReading(client, 'shadowscale_forecast_desired_replicas', maxAge, now);
     this.pool = new BatchedReading(client, 'shadowscale_shadow_pool_size', maxAge, now);
+    this.observedLoad = new BatchedReading(client, 'shadowscale_observed_load', maxAge, now);
+    this.predictedLoad = new BatchedReading(client, 'shadowscale_predicted_load', maxAge, now);
   }
 
   /**
@@ -175,21 +187,23 @@ export class PrometheusSignals implements SignalSource {
     for (const w of workloads) if (w.shadow) keys.set(key(w.namespace, w.name), { namespace: w.namespace, workload: w.name });
     if (keys.size === 0) return;
     const keepMs = 2 * options.refreshMs;
+    const loads = options.loads ?? false;
     const tick = () => {
       this.refreshTimer = setTimeout(tick, options.refreshMs);
       this.refreshTimer.unref?.();
       if (this.refreshing || !(options.active?.() ?? true)) return;
       this.refreshing = true;
-      void this.refreshAll(keys, keepMs)
+      void this.refreshAll(keys, keepMs, loads)
         .then(() => options.onSuccess?.(), (error: Error) => options.onError?.(error))
         .finally(() => (this.refreshing = false));
     };
     tick();
   }
 
-  /** Reads every signal of `keys` once (the three queries at once) and keeps the answers for `keepMs`. */
-  private async refreshAll(keys: Map<string, Wanted>, keepMs: number): Promise<void> {
-    const results = await Promise.allSettled([this.ready.readAll(keys, keepMs), this.desired.readAll(keys, keepMs), this.pool.readAll(keys, keepMs)]);
+  /** Reads every signal of `keys` once (the queries at once; the loads too when spill-over wants them) and keeps the answers for `keepMs`. */
+  private async refreshAll(keys: Map<string, Wanted>, keepMs: number, loads: boolean): Promise<void> {
+    const readings = loads ? [this.ready, this.desired, this.pool, this.observedLoad, this.predictedLoad] : [this.ready, this.desired, this.pool];
+    const results = await Promise.allSettled(readings.map((r) => r.readAll(keys, keepMs)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -207,6 +221,13 @@ export class PrometheusSignals implements SignalSource {
     const [d, p] = await Promise.all([this.desired.value(w.namespace, w.name, signal), this.pool.value(w.namespace, w.name, signal)]);
     if (d === undefined || p === undefined || !Number.isFinite(d) || !Number.isFinite(p)) return undefined;
     return { desiredReplicas: d, shadowPoolSize: p };
+  }
+
+  async loads(w: WorkloadConfig, signal?: AbortSignal): Promise<{ observed?: number; predicted?: number } | undefined> {
+    const [observed, predicted] = await Promise.all([this.observedLoad.value(w.namespace, w.name, signal), this.predictedLoad.value(w.namespace, w.name, signal)]);
+    const finite = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : undefined);
+    if (finite(observed) === undefined && finite(predicted) === undefined) return undefined;
+    return { observed: finite(observed), predicted: finite(predicted) };
   }
 
   /**

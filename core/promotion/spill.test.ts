@@ -23,7 +23,7 @@ describe('the share the load asks the standby to take', () => {
     const w = wantedSpill(spec, input({ load: 120 }));
     expect(w.share).toBeCloseTo(18 / 120, 9);
     expect(w.why).toMatch(/as much as the standby serves/);
-    expect(wantedSpill(spec, input({ load: 400, standbyReady: 100 })).share).toBe(0.5);
+    expect(wantedSpill(spec, input({ load: 400, standbyReady: 100 })).share).toBe(0.45);
     expect(mirrorWith(spec, 0.15)).toBe(0);
     expect(mirrorWith(spec, 0)).toBe(0.1);
   });

@@ -43,7 +43,8 @@ export interface SpillSpec {
  */
 export const DEFAULT_SPILL: Omit<SpillSpec, 'capacityPerReplica' | 'shadowResourceFraction' | 'mirrorShare'> = {
   threshold: 1,
-  maxShare: 0.5,
+  // Below one half: the serving set keeps the larger share, and with it its role for the rules.
+  maxShare: 0.45,
   maxStep: 0.1,
   hysteresis: 0.05,
   holdSeconds: 30,
