@@ -64,9 +64,9 @@ export function overviewDashboard(): dashboard.Dashboard {
   );
   row.withPanel(
     timeseries({
-      title: 'Mirror coverage',
+      title: 'Mirror coverage and spill-over',
       description:
-        'Share of the primary\'s requests that reach the shadows (mirror coverage) against the configured mirrorPercent. Far from it for 5 minutes fires ShadowscaleMirrorBroken: the shadows are not kept warm and cannot be promoted. Red below half the configured share is the default tolerance.',
+        'Share of the primary\'s requests that reach the shadows (mirror coverage) against the configured mirrorPercent. Far from it for 5 minutes fires ShadowscaleMirrorBroken: the shadows are not kept warm and cannot be promoted. Red below half the configured share is the default tolerance. Spill-over: the share of live traffic the receiver routes to the ready shadows while the serving set is short of the plan (receiver.spill); the mirror is suspended meanwhile, and its coverage not measured.',
       unit: 'percentunit',
       min: 0,
       w: 8,
@@ -76,6 +76,7 @@ export function overviewDashboard(): dashboard.Dashboard {
       queries: [
         { expr: `shadowscale:mirror_coverage:ratio_rate5m{${W}}`, legend: 'mirrored' },
         { expr: `shadowscale:mirror_coverage_configured:ratio{${W}}`, legend: 'configured' },
+        { expr: `shadowscale:spill_share:ratio{${W}}`, legend: 'spilled live' },
       ],
       dashed: ['configured'],
     }),
