@@ -348,6 +348,9 @@ describe('spill-over in the desired state and the steps', () => {
   it('keeps the share while traffic is settled on the primary, and withdraws it for a role change or a degraded shadow', () => {
     const settled = decide(spilling(0.2), limits, { now: T0, shadowReady: true });
     expect(settled.desired.spill).toBe(0.2);
+    // Not idle: the warm pool must not shrink a standby that takes live traffic.
+    expect(settled.desired.idle).toBe(false);
+    expect(decide(emptyMemory(), limits, { now: T0, shadowReady: true }).desired.idle).toBe(true);
     expect(settled.desired.reasons.join('; ')).toMatch(/spill: 20 % of live traffic to checkout-shadow/);
     const promoting = decide(recordAlerts(spilling(0.2), [alert('p', 'promote', 'firing')], T0), limits, { now: T0, shadowReady: true });
     expect(promoting.desired.swapped).toBe(true);

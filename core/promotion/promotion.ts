@@ -391,7 +391,8 @@ export function decide(memory: WorkloadMemory, limits: Limits, signals: Signals,
   }
   const drainUntil = (next.roleChanges.at(-1) ?? 0) + limits.drainMs;
   const poolRange = !swapped && (next.serving ?? limits.primary.name) === limits.primary.name;
-  const idle = poolRange && !episode.active && now >= drainUntil && !Object.values(next.alerts).some((a) => a.status === 'firing');
+  // Not idle while the standby takes live traffic: the warm pool must not shrink it then.
+  const idle = poolRange && !episode.active && now >= drainUntil && spill === 0 && !Object.values(next.alerts).some((a) => a.status === 'firing');
   return {
     desired: { active, standby, floor, ceiling, podSize, drainUntil, pool, poolRange, idle, mirrorPercent: limits.shadow.mirrorPercent, spill, swapped, ...(hold ? { hold } : {}), ...(restart ? { restart } : {}), reasons },
     memory: next,
