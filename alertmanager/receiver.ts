@@ -203,7 +203,8 @@ export class Receiver {
   startSpill(): void {
     const settings = this.deps.receiver.spill;
     if (!settings?.enabled || !this.deps.signals.loads) return;
-    const candidates = [...this.workloads].filter(([, w]) => w.shadow && w.router?.kind === 'HTTPRoute');
+    // The routers that split traffic: an HTTPRoute's weights, and the local target's proxy.
+    const candidates = [...this.workloads].filter(([, w]) => w.shadow && (w.router?.kind === 'HTTPRoute' || this.deps.receiver.target === 'local'));
     const tick = () => {
       if (this.stopped) return;
       this.spillTimer = setTimeout(tick, settings.every * 1000);

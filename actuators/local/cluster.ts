@@ -91,9 +91,8 @@ export class LocalWorkloadCluster implements WorkloadCluster {
         this.pool(step.set).scale(step.replicas);
         return;
       case 'route':
-        if (step.spill > 0) throw new Error(`the local mirroring proxy cannot split live traffic yet (asked to send ${Math.round(step.spill * 100)} % to ${step.mirror})`);
         this.pool(step.active);
-        this.proxy.state = { active: step.active, mirror: step.mirror, mirrorPercent: step.mirrorPercent };
+        this.proxy.state = { active: step.active, mirror: step.mirror, mirrorPercent: step.mirrorPercent, ...(step.spill > 0 ? { spill: step.spill } : {}) };
         return;
       case 'autoscaler': {
         this.autoscaler = { target: step.target, minReplicas: step.minReplicas };

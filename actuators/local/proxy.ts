@@ -1,8 +1,9 @@
 /**
  * The local traffic router: an HTTP proxy on loopback that sends each request to a ready replica of the
  * serving set (round robin) and a copy of `mirrorPercent` % of them to the mirror set, whose answers are
- * discarded (what Gateway API `RequestMirror` or nginx `mirror` do). Answers 503 when the serving set has
- * no ready replica.
+ * discarded (what Gateway API `RequestMirror` or nginx `mirror` do). With a spill share, that share of
+ * the requests goes live to the mirror set instead (what HTTPRoute backend weights do), exactly counted
+ * like the mirror. Answers 503 when the serving set has no ready replica.
  */
 import http from 'node:http';
 
@@ -12,6 +13,8 @@ export interface RouteState {
   active: string;
   mirror?: string;
   mirrorPercent: number;
+  /** Share of live requests sent to the `mirror` set instead (spill-over); 0 or absent: none. */
+  spill?: number;
 }
 
 export class MirroringProxy {
@@ -20,11 +23,15 @@ export class MirroringProxy {
   private mirrorNext = 0;
   /** Accumulates mirrorPercent per request; a copy is sent each time it passes 100: an exact share. */
   private mirrorCredit = 0;
+  /** The same for the spilled share, in percent. */
+  private spillCredit = 0;
   readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   address = '';
   /** Requests sent to the serving set, and copies sent to the mirror set. */
   served = 0;
   mirrored = 0;
+  /** Of the served requests, those sent live to the mirror set (spill-over). */
+  spilled = 0;
 
   constructor(
     public state: RouteState,
@@ -43,20 +50,30 @@ export class MirroringProxy {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const { active, mirror, mirrorPercent } = this.state;
-      const ports = this.readyPorts(active);
+      const { active, mirror, mirrorPercent, spill = 0 } = this.state;
+      // A spilled request goes to a ready replica of the mirror set (none ready: it stays).
+      let target = active;
+      if (mirror && spill > 0) {
+        this.spillCredit += Math.round(spill * 100);
+        if (this.spillCredit >= 100) {
+          this.spillCredit -= 100;
+          if (this.readyPorts(mirror).length > 0) target = mirror;
+        }
+      }
+      const ports = this.readyPorts(target);
       if (ports.length === 0) {
         res.writeHead(503, { 'content-type': 'text/plain' }).end(`no ready replica of ${active}\n`);
         return;
       }
-      const port = ports[this.next++ % ports.length];
+      const port = target === active ? ports[this.next++ % ports.length] : ports[this.mirrorNext++ % ports.length];
       this.send(port, req, body, (upstream) => {
         res.writeHead(upstream.statusCode ?? 502, upstream.headers);
         upstream.pipe(res);
       }, () => {
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`replica :${port} of ${active} failed\n`);
+        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`replica :${port} of ${target} failed\n`);
       });
       this.served++;
+      if (target !== active) this.spilled++;
       if (mirror && mirrorPercent > 0) {
         this.mirrorCredit += mirrorPercent;
         if (this.mirrorCredit >= 100) {
