@@ -203,8 +203,8 @@ export class Receiver {
   startSpill(): void {
     const settings = this.deps.receiver.spill;
     if (!settings?.enabled || !this.deps.signals.loads) return;
-    // The routers that split traffic: an HTTPRoute's weights, and the local target's proxy.
-    const candidates = [...this.workloads].filter(([, w]) => w.shadow && (w.router?.kind === 'HTTPRoute' || this.deps.receiver.target === 'local'));
+    // The routers that split traffic: an HTTPRoute's or a VirtualService's weights, and the local target's proxy.
+    const candidates = [...this.workloads].filter(([, w]) => w.shadow && (w.router?.kind === 'HTTPRoute' || w.router?.kind === 'VirtualService' || this.deps.receiver.target === 'local'));
     const tick = () => {
       if (this.stopped) return;
       this.spillTimer = setTimeout(tick, settings.every * 1000);

@@ -236,6 +236,19 @@ const workloadSchema = z
           .strict(),
         z
           .object({
+            kind: z.literal('VirtualService'),
+            name: z.string().min(1),
+            /** Index of the HTTP route in spec.http whose destinations and mirror are managed. */
+            route: z.number().int().min(0).default(0),
+            /** Destination port; absent: the route's own. */
+            port: z.number().int().min(1).max(65535).optional(),
+            /** Destination hosts (Services) of each set; default to the sets' names. */
+            primaryHost: z.string().min(1).optional(),
+            shadowHost: z.string().min(1).optional(),
+          })
+          .strict(),
+        z
+          .object({
             kind: z.literal('Service'),
             /** The Service clients call; its selector is switched to the serving set's pods. */
             name: z.string().min(1),

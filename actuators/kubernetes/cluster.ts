@@ -15,6 +15,7 @@ import { scaleTarget, type ScaleTarget } from './scale.ts';
 import { scaledObject } from './scaledobject.ts';
 import { ANNOTATIONS } from '../../core/labels.ts';
 import { serviceRouter } from './service-router.ts';
+import { virtualService } from './virtualservice.ts';
 
 export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCluster {
   const shadow = w.shadow;
@@ -35,6 +36,8 @@ export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCl
   const router: Router | undefined =
     r.kind === 'HTTPRoute'
       ? httpRoute(apis, w.namespace, { name: r.name, rule: r.rule, port: r.port, services: { [w.primary.name]: r.primaryService ?? w.primary.name, [shadow.name]: r.shadowService ?? shadow.name } })
+      : r.kind === 'VirtualService'
+        ? virtualService(apis, w.namespace, { name: r.name, route: r.route, port: r.port, hosts: { [w.primary.name]: r.primaryHost ?? w.primary.name, [shadow.name]: r.shadowHost ?? shadow.name } })
       : r.kind === 'Service'
         ? serviceRouter(apis, w.namespace, { name: r.name, selectorKey: r.selectorKey, values: { [w.primary.name]: r.primaryValue, [shadow.name]: r.shadowValue }, mirrorPercent: shadow.mirrorPercent })
         : undefined;
@@ -86,7 +89,7 @@ export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCl
         case 'route':
           if (!router) throw new Error(`workload ${w.namespace}/${w.name}: no router configured`);
           if (step.spill > 0) {
-            if (!router.split) throw new Error(`workload ${w.namespace}/${w.name}: its ${r.kind} router sends all traffic to one set and cannot split it (spill-over needs an HTTPRoute)`);
+            if (!router.split) throw new Error(`workload ${w.namespace}/${w.name}: its ${r.kind} router sends all traffic to one set and cannot split it (spill-over needs an HTTPRoute or a VirtualService)`);
             return router.split(step.active, step.mirror, step.spill, step.mirrorPercent);
           }
           return router.set(step.active, step.mirror, step.mirrorPercent);

@@ -33,6 +33,7 @@ const COLLECTIONS: Array<{ re: RegExp; kind: string; apiVersion: string }> = [
   { re: /^\/apis\/autoscaling\/v2\/namespaces\/([^/]+)\/horizontalpodautoscalers/, kind: 'HorizontalPodAutoscaler', apiVersion: 'autoscaling/v2' },
   { re: /^\/apis\/keda\.sh\/v1alpha1\/namespaces\/([^/]+)\/scaledobjects/, kind: 'ScaledObject', apiVersion: 'keda.sh/v1alpha1' },
   { re: /^\/apis\/gateway\.networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/httproutes/, kind: 'HTTPRoute', apiVersion: 'gateway.networking.k8s.io/v1' },
+  { re: /^\/apis\/networking\.istio\.io\/v1\/namespaces\/([^/]+)\/virtualservices/, kind: 'VirtualService', apiVersion: 'networking.istio.io/v1' },
   { re: /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases/, kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
   { re: /^\/api\/v1\/namespaces\/([^/]+)\/services/, kind: 'Service', apiVersion: 'v1' },
   { re: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps/, kind: 'ConfigMap', apiVersion: 'v1' },
