@@ -371,8 +371,11 @@ describe('spill-over in the desired state and the steps', () => {
   it('splits the route without the mirror, settles on the split, and ends it with the mirror back', () => {
     expect(nextStep(settledRoute, desired(0.2))).toMatchObject({ kind: 'route', active: 'checkout', mirror: 'checkout-shadow', mirrorPercent: 0, spill: 0.2 });
     const split: ObservedState = { ...settledRoute, route: { active: 'checkout', mirrorPercent: 0, spill: 0.2 } };
-    // Settled: what remains is the pool, which does not shrink while the standby takes live traffic.
-    expect(nextStep(split, desired(0.2))).toEqual({ kind: 'wait', why: 'checkout-shadow shrinks once it takes no share of live traffic (20 % now)' });
+    // Settled: the pool (1) would shrink the standby (3), but not while it takes live traffic.
+    expect(nextStep(split, desired(0.2))).toEqual({ kind: 'done' });
+    expect(nextStep(split, { ...desired(0.2), spill: 0 })).toMatchObject({ kind: 'route', spill: 0 });
+    const unsplit: ObservedState = { ...settledRoute, route: { active: 'checkout', mirror: 'checkout-shadow', mirrorPercent: 10, spill: 0 } };
+    expect(nextStep(unsplit, desired(0))).toMatchObject({ kind: 'scale', set: 'checkout-shadow', replicas: 1 });
     const ended = nextStep(split, desired(0));
     expect(ended).toMatchObject({ kind: 'route', active: 'checkout', mirrorPercent: 10, spill: 0 });
     expect((ended as { why: string }).why).toMatch(/spill-over ends/);

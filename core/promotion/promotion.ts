@@ -535,9 +535,11 @@ export function nextStep(observed: ObservedState, desired: DesiredState, now = D
   // While traffic is settled on the primary, a warm pool above `pool` (up to its maximum) is its own.
   const most = desired.poolRange && observed.poolMax !== undefined ? Math.max(desired.pool, observed.poolMax) : desired.pool;
   const standbySpec = r(desired.standby).spec;
-  if (standbySpec < desired.pool || standbySpec > most) {
+  // A standby that takes a spilled share of live traffic keeps its replicas until the share is back
+  // (not a wait: nothing to look at again before the spill-over changes, which reconciles anyway).
+  const keepWhileSpilling = spill > 0 && standbySpec > most;
+  if (!keepWhileSpilling && (standbySpec < desired.pool || standbySpec > most)) {
     const to = standbySpec < desired.pool ? desired.pool : most;
-    if (standbySpec > to && spill > 0) return { kind: 'wait', why: `${desired.standby} shrinks once it takes no share of live traffic (${spill} % now)` };
     const settling = standbySpec > to ? dataPlaneSettling(observed, desired, now) : undefined;
     if (settling) return { kind: 'wait', why: `${desired.standby} shrinks once ${settling}` };
     return { kind: 'scale', set: desired.standby, replicas: to, from: standbySpec, why: `shadow pool ${desired.standby} ${standbySpec} → ${to}` };
