@@ -69,6 +69,22 @@ export function httpRoute(apis: KubeApis, namespace: string, s: HttpRouteSetting
     if (!rule) throw new Error(`${what} has no rule ${s.rule} (spec.rules has ${o.spec?.rules?.length ?? 0}); check router.rule`);
     return rule;
   };
+  /**
+   * Rewrites rule `s.rule` on the version read: its backendRefs (set, weight) and its RequestMirror
+   * filter (none at 0 %); other filters, rules and fields kept. Conflicts are retried on a fresh read.
+   */
+  const writeRule = (verb: string, backends: Array<[set: string, weight: number]>, mirror: string, mirrorPercent: number) =>
+    apis.retry(`${verb} ${what}`, async () => {
+      const o = await read();
+      const rules = structuredClone(o.spec?.rules ?? []);
+      const rule = ruleOf({ spec: { rules } });
+      const template = rule.backendRefs?.[0] ?? { name: '' };
+      rule.backendRefs = backends.map(([set, weight]) => ({ ...template, name: s.services[set], port: s.port, weight }));
+      const others = (rule.filters ?? []).filter((f) => f.type !== 'RequestMirror');
+      rule.filters = mirrorPercent > 0 ? [...others, { type: 'RequestMirror', requestMirror: { backendRef: { name: s.services[mirror], port: s.port }, percent: mirrorPercent } }] : others;
+      const body = { metadata: { resourceVersion: o.metadata?.resourceVersion }, spec: { rules } };
+      await apis.custom.patchNamespacedCustomObject({ ...ref, namespace, name: s.name, body }, apis.options(true));
+    });
   return {
     async observe() {
       const o = await apis.retry(`read ${what}`, read);
@@ -86,34 +102,14 @@ export function httpRoute(apis: KubeApis, namespace: string, s: HttpRouteSetting
       return { active, mirror: mirror ? setOf(mirror.backendRef.name) : undefined, mirrorPercent: percent, spill: total > 0 ? toStandby / total : 0, ...programmed(o) };
     },
     async set(active, mirror, mirrorPercent) {
-      await apis.retry(`update ${what}`, async () => {
-        const o = await read();
-        const rules = structuredClone(o.spec?.rules ?? []);
-        const rule = ruleOf({ spec: { rules } });
-        const template = rule.backendRefs?.[0] ?? { name: '' };
-        rule.backendRefs = [{ ...template, name: s.services[active], port: s.port, weight: 1 }];
-        const others = (rule.filters ?? []).filter((f) => f.type !== 'RequestMirror');
-        rule.filters = mirrorPercent > 0 ? [...others, { type: 'RequestMirror', requestMirror: { backendRef: { name: s.services[mirror], port: s.port }, percent: mirrorPercent } }] : others;
-        const body = { metadata: { resourceVersion: o.metadata?.resourceVersion }, spec: { rules } };
-        await apis.custom.patchNamespacedCustomObject({ ...ref, namespace, name: s.name, body }, apis.options(true));
-      });
+      await writeRule('update', [[active, 1]], mirror, mirrorPercent);
     },
     async split(serving, standby, share, mirrorPercent) {
       const percent = Math.round(share * 100);
       if (!(percent >= 0 && percent < 100)) throw new RangeError(`${what}: a spill share must be in [0, 1), got ${share}`);
-      await apis.retry(`split ${what}`, async () => {
-        const o = await read();
-        const rules = structuredClone(o.spec?.rules ?? []);
-        const rule = ruleOf({ spec: { rules } });
-        const template = rule.backendRefs?.[0] ?? { name: '' };
-        const to = (set: string, weight: number) => ({ ...template, name: s.services[set], port: s.port, weight });
-        rule.backendRefs = percent > 0 ? [to(serving, 100 - percent), to(standby, percent)] : [to(serving, 1)];
-        // While a share spills, the standby's capacity serves live requests rather than copies.
-        const others = (rule.filters ?? []).filter((f) => f.type !== 'RequestMirror');
-        rule.filters = percent === 0 && mirrorPercent > 0 ? [...others, { type: 'RequestMirror', requestMirror: { backendRef: { name: s.services[standby], port: s.port }, percent: mirrorPercent } }] : others;
-        const body = { metadata: { resourceVersion: o.metadata?.resourceVersion }, spec: { rules } };
-        await apis.custom.patchNamespacedCustomObject({ ...ref, namespace, name: s.name, body }, apis.options(true));
-      });
+      // While a share spills, the standby's capacity serves live requests rather than copies.
+      if (percent > 0) await writeRule('split', [[serving, 100 - percent], [standby, percent]], standby, 0);
+      else await writeRule('split', [[serving, 1]], standby, mirrorPercent);
     },
   };
 }
