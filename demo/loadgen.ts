@@ -26,6 +26,8 @@ export class LoadGenerator {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
   /** Called with each request offered (the demo's exporter counts them as the workload's load). */
   onOffered?: () => void;
+  /** Called with each request's end: the replica that answered (its `x-served-by`: set/pid), how long it took, how it ended. */
+  onAnswer?: (answer: { servedBy?: string; ms: number; outcome: 'ok' | 'errors' | 'timeouts' }) => void;
 
   constructor(
     private readonly target: () => string,
@@ -72,18 +74,22 @@ export class LoadGenerator {
     this.inFlight++;
     const began = performance.now();
     let settled = false;
-    const done = (outcome: 'ok' | 'errors' | 'timeouts') => {
+    const done = (outcome: 'ok' | 'errors' | 'timeouts', servedBy?: string) => {
       if (settled) return;
       settled = true;
       this.inFlight--;
       this.stats[outcome]++;
       // What the user waited: a timed-out request counts at the timeout.
-      this.latencies.push(outcome === 'timeouts' ? this.options.timeoutMs : performance.now() - began);
+      const ms = outcome === 'timeouts' ? this.options.timeoutMs : performance.now() - began;
+      this.latencies.push(ms);
+      this.onAnswer?.({ ...(servedBy ? { servedBy } : {}), ms, outcome });
     };
     const req = http.get(`http://${this.target()}/`, { agent: this.agent, timeout: this.options.timeoutMs }, (res) => {
       res.resume();
-      res.on('end', () => done(res.statusCode !== undefined && res.statusCode < 500 ? 'ok' : 'errors'));
-      res.on('error', () => done('errors'));
+      const servedBy = res.headers['x-served-by'];
+      const by = typeof servedBy === 'string' ? servedBy : undefined;
+      res.on('end', () => done(res.statusCode !== undefined && res.statusCode < 500 ? 'ok' : 'errors', by));
+      res.on('error', () => done('errors', by));
     });
     req.on('timeout', () => {
       req.destroy();

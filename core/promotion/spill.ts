@@ -102,7 +102,8 @@ export function wantedSpill(spec: SpillSpec, input: SpillInput): { share: number
   const mirrored = spec.mirrorWhileSpilling ? spec.mirrorShare * input.load : 0;
   const standby = Math.max(0, input.standbyReady * spec.capacityPerReplica * spec.shadowResourceFraction * spec.threshold - mirrored);
   let share = excess / load;
-  let why = `${fmt(excess)} above the serving set's threshold`;
+  const source = input.plannedLoad !== undefined && input.plannedLoad > input.load ? `the plan's ${fmt(load)} (${fmt(input.load)} now)` : `the load ${fmt(load)}`;
+  let why = `${source}: ${fmt(excess)} above the serving set's ${fmt(serving)}`;
   if (standby / load < share) {
     share = standby / load;
     why += `, ${fmt(standby)} of it as much as the standby serves`;
