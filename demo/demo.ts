@@ -5,7 +5,8 @@
  * Prometheus running the project's rules (durations compressed alike) and a real Alertmanager with
  * the example configuration. The adapter forecasts the load; a local HPA (the Kubernetes algorithm)
  * scales the serving pool on the predicted load (or, `--no-shadow`, on the observed load); the
- * receiver pre-scales shadows, promotes a ready shadow when the primary degrades, and reverts.
+ * receiver pre-scales shadows, spills a share of live traffic to them while the serving set is short of
+ * the plan, promotes a ready shadow when the primary degrades, and reverts.
  * Everything listens on loopback and is stopped, by PID, at the end or on Ctrl-C.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -104,6 +105,10 @@ function demoConfig(s: Scenario, o: DemoOptions, dir: string): Config {
         drain: '3s',
         maxRoleChangesPerHour: 10,
         resync: '2s',
+        signalRefresh: '2s',
+        // Spill-over: while the serving set is short of the plan (its new replicas starting), a share
+        // of live traffic goes to the ready shadows; decided every second, changed at most every 3 s.
+        spill: { enabled: !o.noShadow, every: '1s', hold: '3s' },
         stateFile: join(dir, 'receiver-state.json'),
         auditFile: join(dir, 'audit.jsonl'),
       },
@@ -234,12 +239,16 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     };
     timers.push(setInterval(() => void hpaTick(), 1000));
 
-    // Replica-seconds (shadows at their resource fraction, which is 1 here: full-size processes).
+    // Replica-seconds (shadows at their resource fraction, which is 1 here: full-size processes), and
+    // the seconds with a share of live traffic spilled to the shadows.
     let replicaSeconds = 0;
+    let spillSeconds = 0;
     timers.push(
       setInterval(() => {
         // Counted from the first request on.
-        if (load) replicaSeconds += cluster.pool(PRIMARY).spec + cluster.pool(SHADOW).spec;
+        if (!load) return;
+        replicaSeconds += cluster.pool(PRIMARY).spec + cluster.pool(SHADOW).spec;
+        if ((cluster.proxy.state.spill ?? 0) > 0) spillSeconds++;
       }, 1000),
     );
 
@@ -322,6 +331,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     stack.collectPoolPids();
     const st = load.stats;
     const unserved = st.errors + st.timeouts + st.dropped;
+    const spills = audit.filter((e): e is Extract<AuditEvent, { event: 'spill' }> => e.event === 'spill');
     const actions: Record<string, number> = {};
     for (const e of audit) if (e.event === 'action' && e.result === 'success') actions[(e.step as any).kind] = (actions[(e.step as any).kind] ?? 0) + 1;
     const summary: DemoSummary = {
@@ -335,6 +345,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
       promotions: log.count('promote'),
       reverts: log.count('revert'),
       prescales: log.count('prescale'),
+      spill: { changes: spills.length, maxShare: Math.max(0, ...spills.map((e) => e.after)), requests: cluster.proxy.spilled, seconds: spillSeconds },
     };
     for (const line of summaryLines(summary, { noShadow: o.noShadow, errors: st.errors, timeouts: st.timeouts, dropped: st.dropped, timeoutMs: load.options.timeoutMs, loadQuery: w.load, mirrorBrokenAfterPromotion: alerts.mirrorBrokenAfterPromotion })) print(line);
     if (chaosReport) for (const line of Chaos.lines(chaosReport)) print(line);

@@ -12,7 +12,7 @@ import { PRIMARY, SHADOW, WORKLOAD, type DemoStack } from './stack.ts';
 export interface DemoEvent {
   /** Wall seconds since the start. */
   t: number;
-  kind: 'prescale' | 'promote' | 'revert' | 'restart' | 'scale' | 'alert' | 'degrade' | 'surge';
+  kind: 'prescale' | 'promote' | 'revert' | 'restart' | 'scale' | 'spill' | 'alert' | 'degrade' | 'surge';
   text: string;
 }
 
@@ -27,6 +27,8 @@ export interface DemoSummary {
   promotions: number;
   reverts: number;
   prescales: number;
+  /** Spill-over: changes of the share, the highest share, requests sent live to the shadows, seconds with a share in force. */
+  spill: { changes: number; maxShare: number; requests: number; seconds: number };
 }
 
 export const n = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
@@ -59,6 +61,8 @@ export class EventLog {
 export class Narrator {
   private desired?: DesiredState;
   private target = PRIMARY;
+  /** The route last written splits traffic (a spill-over): its next whole write ends it, not a revert. */
+  private spilling = false;
 
   constructor(
     private readonly log: EventLog,
@@ -70,11 +74,21 @@ export class Narrator {
   record(e: AuditEvent): void {
     if (e.event === 'decision') this.desired = e.after as DesiredState;
     if (e.event === 'action' && e.result === 'success') this.acted(e.step as ActionStep);
+    if (e.event === 'spill') {
+      const pct = (x: number) => `${Math.round(x * 100)} %`;
+      this.log.add('spill', e.after > 0 ? `spill-over: ${pct(e.after)} of live traffic to ${SHADOW} (was ${pct(e.before)}): ${e.why}` : `spill-over ends: all traffic to ${PRIMARY} (was ${pct(e.before)}): ${e.why}`);
+    }
   }
 
   private acted(step: ActionStep): void {
     switch (step.kind) {
       case 'route':
+        // A split of the serving set's route is told as the spill-over it carries out (above).
+        if (step.active === PRIMARY && (step.spill > 0 || this.spilling)) {
+          this.spilling = step.spill > 0;
+          return;
+        }
+        this.spilling = false;
         if (step.active === SHADOW) this.log.add('promote', `promotion: traffic moves to ${SHADOW}, ${PRIMARY} becomes the shadow`);
         else this.log.add('revert', `revert: traffic back to ${PRIMARY}`);
         return;
@@ -111,7 +125,8 @@ export async function liveLine(stack: DemoStack, at: { clock: number; traceTime:
   const c = stack.cluster!;
   return (
     `  ${fmtClock(at.clock)}  ${at.traceTime.toISOString().slice(5, 16).replace('T', ' ')}  load ${n(at.offeredRps)} rps (seen ${n(observed)})  forecast ${n(forecast)} ≤${n(upper)}  ` +
-    `primary ${c.pool(PRIMARY).ready}/${c.pool(PRIMARY).spec}  shadow ${c.pool(SHADOW).ready}/${c.pool(SHADOW).spec}  desired ${n(desired)}  serving ${c.proxy.state.active}  unserved ${at.unserved}`
+    `primary ${c.pool(PRIMARY).ready}/${c.pool(PRIMARY).spec}  shadow ${c.pool(SHADOW).ready}/${c.pool(SHADOW).spec}  desired ${n(desired)}  serving ${c.proxy.state.active}` +
+    `${c.proxy.state.spill ? ` (${Math.round(c.proxy.state.spill * 100)} % spilled to ${c.proxy.state.mirror})` : ''}  unserved ${at.unserved}`
   );
 }
 
@@ -159,6 +174,9 @@ export function summaryLines(summary: DemoSummary, how: { noShadow: boolean; err
     `summary (${how.noShadow ? 'reactive HPA only' : 'shadowscale'}): ${summary.offered} requests offered, ${summary.unserved} unserved (${(summary.unservedFraction * 100).toFixed(2)} %: ${how.errors} errors, ${how.timeouts} timeouts, ${how.dropped} dropped)`,
     `  latency p50 ${(summary.p50Seconds * 1000).toFixed(0)} ms, p99 ${(summary.p99Seconds * 1000).toFixed(0)} ms (timeouts count as ${how.timeoutMs} ms); ${summary.replicaSeconds} replica-seconds`,
     `  actions: ${Object.entries(summary.actions).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; pre-scales ${summary.prescales}, promotions ${summary.promotions}, reverts ${summary.reverts}`,
+    summary.spill.changes > 0
+      ? `  spill-over: ${summary.spill.changes} changes of the share, up to ${Math.round(summary.spill.maxShare * 100)} %, ${summary.spill.requests} requests served live by the shadows over ${summary.spill.seconds} s`
+      : '  spill-over: none (the serving set had what the plan asked for, or the shadows were not ready)',
     `  forecast from ${how.loadQuery} (the recorded served load: the serving set's requests, whichever Deployment serves)`,
   ];
   if (summary.promotions > 0) lines.push(`  ShadowscaleMirrorBroken after the promotion: ${how.mirrorBrokenAfterPromotion === 0 ? 'never fired (the KPIs follow the roles)' : `firing at ${how.mirrorBrokenAfterPromotion} checks`}`);

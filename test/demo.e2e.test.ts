@@ -1,6 +1,7 @@
 /**
  * The demo, shortened to three minutes (a day of NASA traffic at 480×), end to end with every real
- * part: the forecast is served, a pre-scale comes before the surge's peak, the primary's degradation
+ * part: the forecast is served, a pre-scale comes before the surge's peak (with a share spilled to the
+ * shadows while the serving set is short of the plan), the primary's degradation
  * leads to a promotion, everything is reverted at the end, the mirror never looks broken across the
  * swaps, and no process is left running.
  */
@@ -34,6 +35,9 @@ describe('shadowscale demo', () => {
     // Reverted: traffic and the HPA back on the primary, the floor and the pool at their minimum.
     expect(result.events.some((e) => e.kind === 'revert' && e.t > promotion!.t), timeline).toBe(true);
     expect(result.final, timeline).toEqual({ active: 'web', autoscalerTarget: 'web', floor: 2, shadowReplicas: 1 });
+    // Spill-over is told: in the summary always, in the live lines while a share is in force.
+    expect(timeline).toMatch(/\n {2}spill-over: (\d+ changes of the share|none)/);
+    if (result.summary.spill.seconds >= 10) expect(timeline).toMatch(/serving web \(\d+ % spilled to web-shadow\)/);
     // The load was mostly served (figures are printed, not asserted beyond sanity).
     expect(result.summary.offered).toBeGreaterThan(1000);
     expect(result.summary.unservedFraction, timeline).toBeLessThan(0.5);
