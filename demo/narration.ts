@@ -174,9 +174,11 @@ export function summaryLines(summary: DemoSummary, how: { noShadow: boolean; err
     `summary (${how.noShadow ? 'reactive HPA only' : 'shadowscale'}): ${summary.offered} requests offered, ${summary.unserved} unserved (${(summary.unservedFraction * 100).toFixed(2)} %: ${how.errors} errors, ${how.timeouts} timeouts, ${how.dropped} dropped)`,
     `  latency p50 ${(summary.p50Seconds * 1000).toFixed(0)} ms, p99 ${(summary.p99Seconds * 1000).toFixed(0)} ms (timeouts count as ${how.timeoutMs} ms); ${summary.replicaSeconds} replica-seconds`,
     `  actions: ${Object.entries(summary.actions).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; pre-scales ${summary.prescales}, promotions ${summary.promotions}, reverts ${summary.reverts}`,
-    summary.spill.changes > 0
-      ? `  spill-over: ${summary.spill.changes} changes of the share, up to ${Math.round(summary.spill.maxShare * 100)} %, ${summary.spill.requests} requests served live by the shadows over ${summary.spill.seconds} s`
-      : '  spill-over: none (the serving set had what the plan asked for, or the shadows were not ready)',
+    ...(how.noShadow
+      ? []
+      : summary.spill.changes > 0
+        ? [`  spill-over: ${summary.spill.changes} changes of the share, up to ${Math.round(summary.spill.maxShare * 100)} %, ${summary.spill.requests} requests served live by the shadows over ${summary.spill.seconds} s`]
+        : ['  spill-over: none (the serving set had what the plan asked for, or the shadows were not ready)']),
     `  forecast from ${how.loadQuery} (the recorded served load: the serving set's requests, whichever Deployment serves)`,
   ];
   if (summary.promotions > 0) lines.push(`  ShadowscaleMirrorBroken after the promotion: ${how.mirrorBrokenAfterPromotion === 0 ? 'never fired (the KPIs follow the roles)' : `firing at ${how.mirrorBrokenAfterPromotion} checks`}`);
