@@ -2,11 +2,12 @@
  * /metrics of many workloads is rendered in slices, with the event loop free between them for the
  * HPA's and KEDA's requests, and says exactly what prom-client's own rendering says.
  */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 
 import { parseConfig } from '../core/config.ts';
 import type { ForecastLoop } from './forecast-loop.ts';
-import { createAdapterMetrics } from './metrics.ts';
+import { createAdapterMetrics, formatSliced } from './metrics.ts';
 import { view, type WorkloadSnapshot } from './serving.ts';
 
 const NOW_MS = 1_700_000_000_000;
@@ -45,6 +46,28 @@ describe('the adapter /metrics', () => {
     const families = (text: string) => text.split('\n').filter((l) => l.startsWith('# TYPE'));
     expect(families(a)).toEqual(families(own));
     expect(a.endsWith('\n')).toBe(true);
+  });
+
+  it('formats a metric family exactly as prom-client does, escapes included, in slices of its series', async () => {
+    const registry = new Registry();
+    const gauge = new Gauge({ name: 'g', help: 'a help with a \\ backslash\nand a newline', labelNames: ['workload', 'note'], registers: [registry] });
+    for (let i = 0; i < 600; i++) gauge.set({ workload: `w${i}`, note: i % 2 ? 'say "hi"\\now\nthen' : 'plain' }, i % 3 ? i / 7 : i % 2 ? Infinity : -Infinity);
+    const histogram = new Histogram({ name: 'h_seconds', help: 'h', labelNames: ['api'], buckets: [0.1, 1], registers: [registry] });
+    histogram.observe({ api: 'external' }, 0.05);
+    histogram.observe({ api: 'keda' }, 3);
+    const counter = new Counter({ name: 'c_total', help: 'c', registers: [registry] });
+    counter.inc(2);
+    for (const m of [gauge, histogram, counter]) expect(await formatSliced(await m.get())).toBe(await registry.getSingleMetricAsString((await m.get()).name));
+    // A turn of the event loop between slices.
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      if (turns < 1000) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const before = turns;
+    await formatSliced(await gauge.get());
+    expect(turns - before).toBeGreaterThanOrEqual(2);
   });
 
   it('lets timers and I/O run while it renders', async () => {
