@@ -49,6 +49,11 @@ const RESYNC_CONCURRENCY = 8;
 
 export { NotLeader } from '../actuators/target.ts';
 
+/** Whether a workload's traffic can be split for spill-over: an HTTPRoute's or a VirtualService's weights, or the local target's proxy. */
+export function canSplit(w: WorkloadConfig, target: string): boolean {
+  return !!w.shadow && (w.router?.kind === 'HTTPRoute' || w.router?.kind === 'VirtualService' || target === 'local');
+}
+
 export class Receiver {
   private readonly workloads = new Map<string, WorkloadConfig>();
   /** Per workload: its reconciliation and warm-pool passes, one at a time (they may wait on Prometheus and the API). */
@@ -204,7 +209,7 @@ export class Receiver {
     const settings = this.deps.receiver.spill;
     if (!settings?.enabled || !this.deps.signals.loads) return;
     // The routers that split traffic: an HTTPRoute's or a VirtualService's weights, and the local target's proxy.
-    const candidates = [...this.workloads].filter(([, w]) => w.shadow && (w.router?.kind === 'HTTPRoute' || w.router?.kind === 'VirtualService' || this.deps.receiver.target === 'local'));
+    const candidates = [...this.workloads].filter(([, w]) => canSplit(w, this.deps.receiver.target));
     const tick = () => {
       if (this.stopped) return;
       this.spillTimer = setTimeout(tick, settings.every * 1000);

@@ -18,7 +18,7 @@ import { splitAddress } from '../platform/net.ts';
 import { createAudit, type Audit } from './audit.ts';
 import { LocalWorkloadCluster, type LocalClusterOptions } from '../actuators/local/cluster.ts';
 import { createReceiverMetrics, type ReceiverMetrics } from './metrics.ts';
-import { NotLeader, Receiver } from './receiver.ts';
+import { canSplit, NotLeader, Receiver } from './receiver.ts';
 import { ALWAYS_LEADER, serveWebhook, webhookApp, type Leadership } from './server.ts';
 import { PrometheusSignals, type SignalSource } from './signals.ts';
 import { FileStore, InMemoryStore, type MemoryStore } from './store.ts';
@@ -207,7 +207,8 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     let failing = false;
     signals.startRefresh(config.workloads, {
       refreshMs: r.signalRefresh * 1000,
-      loads: r.spill.enabled,
+      // The loads only when some workload can spill (two more queries at each refresh otherwise).
+      loads: r.spill.enabled && config.workloads.some((w) => canSplit(w, r.target)),
       active: () => leadership.isLeader(),
       // Logged when it starts and stops failing, not at every refresh: the reads fall back to one per webhook.
       onError: (error) => {
