@@ -13,29 +13,22 @@
  *
  * Durations in the rules are compressed (30×, 10-second windows) as the demo compresses them.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
+import type { RunningAdapter } from '../adapter/server.ts';
 import { MemoryAudit } from '../alertmanager/audit.ts';
 import type { LocalWorkloadCluster } from '../actuators/local/cluster.ts';
-import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
-import { PrometheusSignals } from '../alertmanager/signals.ts';
-import { PrometheusClient } from '../platform/prometheus.ts';
+import type { PrometheusClient } from '../platform/prometheus.ts';
 import { parseConfig } from '../core/config.ts';
 import { LoadGenerator } from '../demo/loadgen.ts';
-import { scaleRuleFile } from '../demo/rules.ts';
-import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../platform/runtime/alertmanager.ts';
-import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups, writeTargetsFile } from '../platform/runtime/podmonitor.ts';
-import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
+import { startLocalStack, type LocalStack } from './harness/local-stack.ts';
 import { until } from './harness/wait.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 const TOKEN = 'roles-e2e-token-3c1f';
 const OFFERED_RPS = 20;
 const MIRROR = 0.2;
@@ -44,13 +37,11 @@ const ROLE_CHANGE_WINDOW_SECONDS = 12;
 
 describe('roles as state: a swap and a revert with app-style metrics', () => {
   let dir: string;
-  let prometheus: PrometheusServer;
-  let alertmanager: AlertmanagerServer;
-  let receiver: RunningReceiver;
   let adapter: RunningAdapter;
   let cluster: LocalWorkloadCluster;
   let load: LoadGenerator;
   let prom: PrometheusClient;
+  let stack: LocalStack;
   const timers: NodeJS.Timeout[] = [];
   /** The served load and the mirror coverage the rules recorded, sampled every second from the first full window. */
   const samples: Array<{ t: number; serving: string; load?: number; coverage?: number }> = [];
@@ -82,45 +73,14 @@ describe('roles as state: a swap and a revert with app-style metrics', () => {
         ],
       }),
     );
-    receiver = await startReceiver(config, {
-      audit: new MemoryAudit(),
-      signals: new PrometheusSignals({ query: (...args) => new PrometheusClient({ url: config.prometheus.url, timeoutSeconds: 5 }).query(...args) }),
-      // Replicas take 6 s to start, as pods take seconds: Prometheus (whose discovery passes new targets
-      // on at most every 5 s) then scrapes each one before it serves, as it scrapes a created pod.
-      // One request at a time per replica, 40 ms each: a primary pod serves 25 requests/s, a shadow pod
-      // 12.5. The 2 primary pods run at 40 %; as many shadow pods as the primary had would run at 80 %,
-      // and the promotion gives the shadow twice as many (the margin keeps CPU hiccups of this shared
-      // machine from queueing requests).
-      local: () => ({ startupMs: 6000, workMs: 40, env: { CONCURRENCY: '1', QUEUE: '100' } }),
-      logger: pino({ level: 'silent' }),
-    });
-    cluster = receiver.localClusters.get('shop/web')!;
-    alertmanager = await startAlertmanager(exampleAlertmanagerConfig(receiver.url, join(dir, 'token'), '1s'));
-
-    const ruleFiles = ['inputs/generic.rules.yml', 'kpis.rules.yml', 'forecast.rules.yml', 'alerts.rules.yml'].map((f) => {
-      const out = join(dir, f.replace('/', '-'));
-      writeFileSync(out, scaleRuleFile(readFileSync(join(ROOT, 'recording-rules', f), 'utf8'), { speed: 30, minRangeSeconds: 10, minForSeconds: 3 }));
-      return out;
-    });
-    const podsFile = join(dir, 'pods.json');
-    const ownFile = join(dir, 'own.json');
-    const writeTargets = () => {
-      writeTargetsFile(podsFile, podTargetGroups(cluster.podTargets()));
-      writeTargetsFile(ownFile, [{ targets: [receiver.url, ...(adapter ? [adapter.httpUrl] : [])].map((u) => u.replace('http://', '')), labels: {} }]);
-    };
-    writeTargets();
-    prometheus = await startPrometheus({
-      ruleFiles,
-      fileSdJobs: [{ job: 'shadowscale', file: ownFile }],
-      scrapeConfigs: [podMonitorScrapeConfig(examplePodMonitor(), podsFile)],
-      alertmanagers: [alertmanager.address],
-      flags: ['--rules.alert.resend-delay=1s'],
-    });
-    config.prometheus.url = prometheus.url;
-    prom = new PrometheusClient({ url: prometheus.url, timeoutSeconds: 5 });
-    adapter = await startAdapter(config, { logger: pino({ level: 'silent' }) });
-    writeTargets();
-    timers.push(setInterval(writeTargets, 500));
+    // Replicas take 6 s to start, as pods take seconds: Prometheus (whose discovery passes new targets
+    // on at most every 5 s) then scrapes each one before it serves, as it scrapes a created pod.
+    // One request at a time per replica, 40 ms each: a primary pod serves 25 requests/s, a shadow pod
+    // 12.5. The 2 primary pods run at 40 %; as many shadow pods as the primary had would run at 80 %,
+    // and the promotion gives the shadow twice as many (the margin keeps CPU hiccups of this shared
+    // machine from queueing requests).
+    stack = await startLocalStack(config, { dir, audit: new MemoryAudit(), local: () => ({ startupMs: 6000, workMs: 40, env: { CONCURRENCY: '1', QUEUE: '100' } }) });
+    ({ cluster, prom, adapter } = stack);
 
     await until('both sets ready', () => cluster.pool('web').ready >= 2 && cluster.pool('web-shadow').ready >= 1, 30_000);
     load = new LoadGenerator(() => cluster.proxy.address, () => OFFERED_RPS);
@@ -141,10 +101,7 @@ describe('roles as state: a swap and a revert with app-style metrics', () => {
   afterAll(async () => {
     for (const t of timers) clearInterval(t);
     await load?.stop();
-    await adapter?.stop();
-    await receiver?.stop();
-    await prometheus?.stop();
-    await alertmanager?.stop();
+    await stack?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

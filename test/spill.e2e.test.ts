@@ -19,29 +19,21 @@
  * Throughout: every share given went to a shadow the rules said was ready, and no two changes of the
  * share (other than a withdrawal) came closer than the hold.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startAdapter, type RunningAdapter } from '../adapter/server.ts';
 import type { AuditEvent } from '../alertmanager/audit.ts';
 import type { LocalWorkloadCluster } from '../actuators/local/cluster.ts';
-import { startReceiver, type RunningReceiver } from '../alertmanager/service.ts';
-import { PrometheusSignals } from '../alertmanager/signals.ts';
-import { PrometheusClient } from '../platform/prometheus.ts';
+import type { PrometheusClient } from '../platform/prometheus.ts';
 import { parseConfig } from '../core/config.ts';
 import { LoadGenerator } from '../demo/loadgen.ts';
-import { scaleRuleFile } from '../demo/rules.ts';
-import { exampleAlertmanagerConfig, startAlertmanager, type AlertmanagerServer } from '../platform/runtime/alertmanager.ts';
-import { examplePodMonitor, podMonitorScrapeConfig, podTargetGroups, writeTargetsFile } from '../platform/runtime/podmonitor.ts';
-import { startPrometheus, type PrometheusServer } from '../platform/runtime/prometheus.ts';
+import { startLocalStack, type LocalStack } from './harness/local-stack.ts';
 import { until } from './harness/wait.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 const TOKEN = 'spill-e2e-token-91d2';
 const BASE_RPS = 25;
 const SURGE_RPS = 120;
@@ -58,13 +50,10 @@ const p99 = (ms: number[]) => {
 
 describe('spill-over with real Prometheus and the local target', () => {
   let dir: string;
-  let prometheus: PrometheusServer;
-  let alertmanager: AlertmanagerServer;
-  let receiver: RunningReceiver;
-  let adapter: RunningAdapter;
   let cluster: LocalWorkloadCluster;
   let load: LoadGenerator;
   let prom: PrometheusClient;
+  let stack: LocalStack;
   let rps = BASE_RPS;
   let started = 0;
   const elapsed = () => (Date.now() - started) / 1000;
@@ -130,38 +119,8 @@ describe('spill-over with real Prometheus and the local target', () => {
         ],
       }),
     );
-    receiver = await startReceiver(config, {
-      audit: { record: (e) => void audit.push({ t: elapsed(), unix: Date.now() / 1000, e }) },
-      signals: new PrometheusSignals({ query: (...args) => new PrometheusClient({ url: config.prometheus.url, timeoutSeconds: 5 }).query(...args) }),
-      local: () => ({ startupMs: 6000, workMs: 40, env: { CONCURRENCY: '2', QUEUE: '400' } }),
-      logger: pino({ level: 'silent' }),
-    });
-    cluster = receiver.localClusters.get('shop/web')!;
-    alertmanager = await startAlertmanager(exampleAlertmanagerConfig(receiver.url, join(dir, 'token'), '1s'));
-    const ruleFiles = ['inputs/generic.rules.yml', 'kpis.rules.yml', 'forecast.rules.yml', 'alerts.rules.yml'].map((f) => {
-      const out = join(dir, f.replace('/', '-'));
-      writeFileSync(out, scaleRuleFile(readFileSync(join(ROOT, 'recording-rules', f), 'utf8'), { speed: 30, minRangeSeconds: 10, minForSeconds: 3 }));
-      return out;
-    });
-    const podsFile = join(dir, 'pods.json');
-    const ownFile = join(dir, 'own.json');
-    const writeTargets = () => {
-      writeTargetsFile(podsFile, podTargetGroups(cluster.podTargets()));
-      writeTargetsFile(ownFile, [{ targets: [receiver.url, ...(adapter ? [adapter.httpUrl] : [])].map((u) => u.replace('http://', '')), labels: {} }]);
-    };
-    writeTargets();
-    prometheus = await startPrometheus({
-      ruleFiles,
-      fileSdJobs: [{ job: 'shadowscale', file: ownFile }],
-      scrapeConfigs: [podMonitorScrapeConfig(examplePodMonitor(), podsFile)],
-      alertmanagers: [alertmanager.address],
-      flags: ['--rules.alert.resend-delay=1s'],
-    });
-    config.prometheus.url = prometheus.url;
-    prom = new PrometheusClient({ url: prometheus.url, timeoutSeconds: 5 });
-    adapter = await startAdapter(config, { logger: pino({ level: 'silent' }) });
-    writeTargets();
-    timers.push(setInterval(writeTargets, 500));
+    stack = await startLocalStack(config, { dir, audit: { record: (e: AuditEvent) => void audit.push({ t: elapsed(), unix: Date.now() / 1000, e }) }, local: () => ({ startupMs: 6000, workMs: 40, env: { CONCURRENCY: '2', QUEUE: '400' } }) });
+    ({ cluster, prom } = stack);
 
     await until('both sets ready', () => cluster.pool('web').ready >= 2 && cluster.pool('web-shadow').ready >= 3, 30_000);
     started = Date.now();
@@ -177,10 +136,7 @@ describe('spill-over with real Prometheus and the local target', () => {
   afterAll(async () => {
     for (const t of timers) clearInterval(t);
     await load?.stop();
-    await adapter?.stop();
-    await receiver?.stop();
-    await prometheus?.stop();
-    await alertmanager?.stop();
+    await stack?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
