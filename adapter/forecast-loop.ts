@@ -410,6 +410,8 @@ export class ForecastLoop {
       s.trusted = isTrusted(s.score);
       s.lastFitSeconds = outcome.fitMs / 1000;
       s.lastAttempt = { at: fittedAt, ok: true } satisfies Attempt;
+      // Told when it happens, not after the queries that follow the fit (the rung is served already).
+      this.logRung(s);
       // Without adapter.observe, the counterfactual is observed at each refresh.
       if (this.config.adapter.observe === 'off') this.recordCounterfactual(s);
       this.events.onFit?.(w, (performance.now() - fitStarted) / 1000);
@@ -462,6 +464,7 @@ export class ForecastLoop {
     const repeated = s.lastAttempt?.ok === false && s.lastAttempt.stage === stage && s.lastAttempt.error === message;
     s.lastAttempt = { at: this.now(), ok: false, stage, error: message };
     this.events.log?.(repeated ? 'debug' : 'warn', `workload ${s.key}: ${stage} failed: ${message}`, { workload: s.config.name, namespace: s.config.namespace, stage });
+    this.logRung(s);
   }
 
   /** Logs the rung served when it changes, with why (the metric shadowscale_serving_rung says it too). */
