@@ -125,6 +125,9 @@ export class Receiver {
       }
       byWorkload.set(key, [...(byWorkload.get(key) ?? []), alert]);
     }
+    // These workloads count as waiting for their first write from now on, not once their alerts are
+    // recorded: a flush's other reconciliations hold their later steps for them (firstWritesOfOthers).
+    const firstWrites = new Map([...byWorkload.keys()].map((key) => [key, this.countFirstWrite(key)]));
     // What the reconciliations of these alerts will read from Prometheus is read while their alerts
     // are recorded (in one query for the workloads of a flush, and kept a moment; see signals.ts).
     for (const [key, alerts] of byWorkload) {
@@ -136,39 +139,44 @@ export class Receiver {
     }
     let recorded = 0;
     const changed: string[] = [];
-    await Promise.all(
-      [...byWorkload].map(([key, alerts]) =>
-        this.withMemory(key, async () => {
-          // Applied to the memory as it is: when another writer (a new leader) wrote it since it was
-          // read, read it again and apply these alerts to theirs, never overwrite it with ours.
-          let before: WorkloadMemory;
-          let after: WorkloadMemory;
-          for (let attempt = 0; ; attempt++) {
-            before = await this.deps.store.load(key);
-            try {
-              after = recordAlerts(before, alerts, this.now());
-            } catch (error) {
-              if (error instanceof AlertLimitError) throw new AlertLimitError(`workload ${alerts[0].namespace}/${alerts[0].workload}: ${error.message}`);
-              throw error;
+    try {
+      await Promise.all(
+        [...byWorkload].map(([key, alerts]) =>
+          this.withMemory(key, async () => {
+            // Applied to the memory as it is: when another writer (a new leader) wrote it since it was
+            // read, read it again and apply these alerts to theirs, never overwrite it with ours.
+            let before: WorkloadMemory;
+            let after: WorkloadMemory;
+            for (let attempt = 0; ; attempt++) {
+              before = await this.deps.store.load(key);
+              try {
+                after = recordAlerts(before, alerts, this.now());
+              } catch (error) {
+                if (error instanceof AlertLimitError) throw new AlertLimitError(`workload ${alerts[0].namespace}/${alerts[0].workload}: ${error.message}`);
+                throw error;
+              }
+              if (after === before) return;
+              try {
+                await this.deps.store.save(key, after);
+                break;
+              } catch (error) {
+                if (!(error instanceof MemoryConflict) || attempt >= 4) throw error;
+              }
             }
-            if (after === before) return;
-            try {
-              await this.deps.store.save(key, after);
-              break;
-            } catch (error) {
-              if (!(error instanceof MemoryConflict) || attempt >= 4) throw error;
-            }
-          }
-          const news = alerts.filter((a) => {
-            const was = before.alerts[a.fingerprint];
-            return after.alerts[a.fingerprint] !== was;
-          });
-          for (const a of news) this.deps.metrics.alert(a.action, a.status);
-          recorded += news.length;
-          changed.push(key);
-        }),
-      ),
-    );
+            const news = alerts.filter((a) => {
+              const was = before.alerts[a.fingerprint];
+              return after.alerts[a.fingerprint] !== was;
+            });
+            for (const a of news) this.deps.metrics.alert(a.action, a.status);
+            recorded += news.length;
+            changed.push(key);
+          }),
+        ),
+      );
+    } catch (error) {
+      for (const release of firstWrites.values()) release();
+      throw error;
+    }
     this.deps.audit.record({
       event: 'webhook',
       groupKey: payload.groupKey,
@@ -177,7 +185,10 @@ export class Receiver {
       recorded,
       skipped,
     });
-    for (const key of changed) void this.reconcile(key, receivedAt);
+    for (const [key, release] of firstWrites) {
+      if (changed.includes(key)) void this.reconcile(key, receivedAt, release);
+      else release();
+    }
     return { recorded, skipped, workloads: changed };
   }
 
@@ -370,16 +381,23 @@ export class Receiver {
    * while one is already waiting its turn join it: it reads the memory when it starts, so a burst of
    * webhooks costs one reconciliation, not one each.
    */
-  reconcile(key: string, receivedAt?: number): Promise<void> {
+  reconcile(key: string, receivedAt?: number, counted?: () => void): Promise<void> {
     const w = this.workloads.get(key);
-    if (!w) return Promise.resolve();
+    if (!w) {
+      counted?.();
+      return Promise.resolve();
+    }
     const waiting = this.waitingReconciles.get(key);
-    if (waiting) return waiting;
-    const firstWrite = receivedAt !== undefined ? this.countFirstWrite(key) : undefined;
+    if (waiting) {
+      // Joined: the reconciliation waiting its turn makes (and counts) the first write.
+      counted?.();
+      return waiting;
+    }
+    const firstWrite = counted ?? (receivedAt !== undefined ? this.countFirstWrite(key) : undefined);
     const run = this.serially(key, async () => {
       this.waitingReconciles.delete(key);
-      if (this.stopped) return;
       try {
+        if (this.stopped) return;
         await this.reconcileNow(key, w, receivedAt, firstWrite);
       } catch (error) {
         this.deps.metrics.reconcileError(w.namespace, w.name);
@@ -485,12 +503,27 @@ export class Receiver {
     }
 
     const limits = limitsOf(w, this.deps.receiver);
+    // A decision that only captures the plan of a prescale episode is saved after the first write (the
+    // floor that plan raises), not before it: a crash in between loses nothing (the alert is recorded,
+    // and the plan is taken again), and a flush's first writes go out one round trip sooner.
+    let deferred: { from: string; plan: PlanSnapshot } | undefined;
+    const saveDeferred = async () => {
+      if (!deferred) return;
+      const { from, plan } = deferred;
+      deferred = undefined;
+      await this.savePlan(key, w, from, plan);
+    };
     // Decided on the memory as it is now (a webhook may have been recorded while the signals were
     // read; it queued a reconciliation of its own, which reads the signals it needs).
     const decided = await this.withMemory(key, async () => {
       const current = await this.deps.store.load(key);
       const d = decide(current, limits, { now, shadowReady }, plan);
-      if (JSON.stringify(d.memory) !== JSON.stringify(current)) {
+      const before = JSON.stringify(current);
+      if (JSON.stringify(d.memory) !== before) {
+        if (capturesPlanOnly(current, d.memory)) {
+          deferred = { from: before, plan: d.memory.prescalePlan! };
+          return d;
+        }
         this.fence(w, 'saving the decision');
         try {
           await this.deps.store.save(key, d.memory);
@@ -506,80 +539,110 @@ export class Receiver {
       this.retrySoon(key);
       return;
     }
-    const { desired, memory: next } = decided;
-    if (!cluster.canRoute && wantsPromotion) desired.reasons.push('promote: no router configured for this workload, roles cannot change');
+    try {
+      const { desired, memory: next } = decided;
+      if (!cluster.canRoute && wantsPromotion) desired.reasons.push('promote: no router configured for this workload, roles cannot change');
 
-    const previous = this.lastDesired.get(key);
-    if (!previous || JSON.stringify(previous) !== JSON.stringify(desired)) {
-      this.deps.audit.record({ event: 'decision', namespace: w.namespace, workload: w.name, before: previous ?? null, after: desired, reasons: desired.reasons });
-    }
-    this.lastDesired.set(key, desired);
-    this.deps.metrics.desired(w.namespace, w.name, desired);
+      const previous = this.lastDesired.get(key);
+      if (!previous || JSON.stringify(previous) !== JSON.stringify(desired)) {
+        this.deps.audit.record({ event: 'decision', namespace: w.namespace, workload: w.name, before: previous ?? null, after: desired, reasons: desired.reasons });
+      }
+      this.lastDesired.set(key, desired);
+      this.deps.metrics.desired(w.namespace, w.name, desired);
 
-    const fingerprints = firingFingerprints(next);
-    const dryRun = this.deps.receiver.dryRun;
-    for (let i = 0; i < MAX_STEPS; i++) {
-      if (i > 0) await this.firstWritesOfOthers(key);
-      const observed = i === 0 && this.now() - firstObservedAt <= FIRST_OBSERVATION_MAX_AGE_MS ? await firstObservation : await cluster.observe();
-      if (i === 0) {
-        this.observeShadowCost(key, w, observed.replicas[desired.standby]?.spec ?? 0);
-        if (observed.replicas[w.primary.name]) this.primaryReady.set(key, observed.replicas[w.primary.name].ready);
-        // The router is the truth of who serves (a hand edit, or a crash between a route write and the memory).
-        if (observed.route && observed.route.active !== this.serving.get(key)) await this.recordServing(key, w, observed.route.active);
-      }
-      const step = nextStep(observed, desired, this.now());
-      if (step.kind !== 'wait') this.lastWait.delete(key);
-      if (step.kind === 'done') return;
-      if (step.kind === 'wait') {
-        // Audited when the reason changes, not at every retry.
-        if (this.lastWait.get(key) !== step.why) this.deps.audit.record({ event: 'wait', namespace: w.namespace, workload: w.name, why: step.why });
-        this.lastWait.set(key, step.why);
-        this.retrySoon(key);
-        return;
-      }
-      if (dryRun || !w.actions) {
-        const result = dryRun ? 'dry_run' : 'disabled';
-        // Report each distinct step once per desired state, not at every resync.
-        if (!previous || JSON.stringify(previous) !== JSON.stringify(desired)) {
-          this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result, fingerprints });
-          this.deps.metrics.action(step.kind, result, w.namespace, w.name);
+      const fingerprints = firingFingerprints(next);
+      const dryRun = this.deps.receiver.dryRun;
+      for (let i = 0; i < MAX_STEPS; i++) {
+        if (i > 0) {
+          await this.firstWritesOfOthers(key);
+          await saveDeferred();
         }
-        return;
+        const observed = i === 0 && this.now() - firstObservedAt <= FIRST_OBSERVATION_MAX_AGE_MS ? await firstObservation : await cluster.observe();
+        if (i === 0) {
+          this.observeShadowCost(key, w, observed.replicas[desired.standby]?.spec ?? 0);
+          if (observed.replicas[w.primary.name]) this.primaryReady.set(key, observed.replicas[w.primary.name].ready);
+          // The router is the truth of who serves (a hand edit, or a crash between a route write and the memory).
+          if (observed.route && observed.route.active !== this.serving.get(key)) await this.recordServing(key, w, observed.route.active);
+        }
+        const step = nextStep(observed, desired, this.now());
+        if (step.kind !== 'wait') this.lastWait.delete(key);
+        if (step.kind === 'done') return;
+        if (step.kind === 'wait') {
+          // Audited when the reason changes, not at every retry.
+          if (this.lastWait.get(key) !== step.why) this.deps.audit.record({ event: 'wait', namespace: w.namespace, workload: w.name, why: step.why });
+          this.lastWait.set(key, step.why);
+          this.retrySoon(key);
+          return;
+        }
+        if (dryRun || !w.actions) {
+          const result = dryRun ? 'dry_run' : 'disabled';
+          // Report each distinct step once per desired state, not at every resync.
+          if (!previous || JSON.stringify(previous) !== JSON.stringify(desired)) {
+            this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result, fingerprints });
+            this.deps.metrics.action(step.kind, result, w.namespace, w.name);
+          }
+          return;
+        }
+        if (receivedAt !== undefined) {
+          this.deps.metrics.receiptToCall((performance.now() - receivedAt) / 1000);
+          receivedAt = undefined;
+          firstWrite?.();
+        }
+        this.fence(w, `${step.kind}: ${step.why}`);
+        try {
+          await cluster.apply(step);
+        } catch (error) {
+          if (error instanceof StaleObservation) {
+            // Someone else (the HPA, the warm pool, a person) changed it since it was observed: look again.
+            this.deps.audit.record({ event: 'wait', namespace: w.namespace, workload: w.name, why: `${step.why}: not taken, ${error.message}; observed again` });
+            continue;
+          }
+          this.deps.metrics.action(step.kind, 'error', w.namespace, w.name);
+          this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result: 'error', error: (error as Error).message, fingerprints });
+          throw error;
+        }
+        this.deps.metrics.action(step.kind, 'success', w.namespace, w.name);
+        if (step.kind === 'route' && step.active !== this.serving.get(key)) {
+          await this.recordServing(key, w, step.active);
+          // The drain counts from this move: the rest of this pass must not retarget or shrink before it.
+          desired.drainUntil = Math.max(desired.drainUntil, this.now() + this.deps.receiver.drain * 1000);
+        }
+        this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result: 'success', fingerprints });
+        const spillChanged = step.kind === 'route' && Math.round(step.spill * 100) !== Math.round((observed.route?.spill ?? 0) * 100) && step.active === observed.route?.active;
+        if (spillChanged) {
+          void cluster.event?.('ShadowscaleSpillOver', `${step.why} (${desired.reasons.join('; ')})`).catch(() => undefined);
+        } else if (step.kind === 'route' || (step.kind === 'autoscaler' && observed.autoscaler?.target !== step.target)) {
+          void cluster.event?.(desired.swapped ? 'ShadowscalePromoted' : 'ShadowscaleReverted', `${step.why} (${desired.reasons.join('; ')})`).catch(() => undefined);
+        }
+        if (step.kind === 'restart') void cluster.event?.('ShadowscaleShadowRestarted', `${step.why} (${desired.reasons.join('; ')})`, 'Warning').catch(() => undefined);
       }
-      if (receivedAt !== undefined) {
-        this.deps.metrics.receiptToCall((performance.now() - receivedAt) / 1000);
-        receivedAt = undefined;
-        firstWrite?.();
-      }
-      this.fence(w, `${step.kind}: ${step.why}`);
+      throw new Error(`${w.namespace}/${w.name}: desired state not reached after ${MAX_STEPS} steps; is something else changing the same objects?`);
+    } finally {
+      await saveDeferred();
+    }
+  }
+
+  /**
+   * Records the plan captured by a decision taken on the memory `from` (its JSON), on the memory as
+   * it is now: a webhook recorded since (an alert resolved while the floor was raised: the episode's
+   * cooldown still uses the plan) is kept, and a plan another writer recorded is not replaced. When the
+   * memory changed, the workload is decided again soon, on the memory as it is.
+   */
+  private async savePlan(key: string, w: WorkloadConfig, from: string, plan: PlanSnapshot): Promise<void> {
+    const saved = await this.withMemory(key, async () => {
+      const current = await this.deps.store.load(key);
+      const unchanged = JSON.stringify(current) === from;
+      if (current.prescalePlan) return unchanged;
+      this.fence(w, 'recording the plan');
       try {
-        await cluster.apply(step);
+        await this.deps.store.save(key, { ...current, prescalePlan: plan });
+        return unchanged;
       } catch (error) {
-        if (error instanceof StaleObservation) {
-          // Someone else (the HPA, the warm pool, a person) changed it since it was observed: look again.
-          this.deps.audit.record({ event: 'wait', namespace: w.namespace, workload: w.name, why: `${step.why}: not taken, ${error.message}; observed again` });
-          continue;
-        }
-        this.deps.metrics.action(step.kind, 'error', w.namespace, w.name);
-        this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result: 'error', error: (error as Error).message, fingerprints });
-        throw error;
+        if (!(error instanceof MemoryConflict)) throw error;
+        return false;
       }
-      this.deps.metrics.action(step.kind, 'success', w.namespace, w.name);
-      if (step.kind === 'route' && step.active !== this.serving.get(key)) {
-        await this.recordServing(key, w, step.active);
-        // The drain counts from this move: the rest of this pass must not retarget or shrink before it.
-        desired.drainUntil = Math.max(desired.drainUntil, this.now() + this.deps.receiver.drain * 1000);
-      }
-      this.deps.audit.record({ event: 'action', namespace: w.namespace, workload: w.name, step, result: 'success', fingerprints });
-      const spillChanged = step.kind === 'route' && Math.round(step.spill * 100) !== Math.round((observed.route?.spill ?? 0) * 100) && step.active === observed.route?.active;
-      if (spillChanged) {
-        void cluster.event?.('ShadowscaleSpillOver', `${step.why} (${desired.reasons.join('; ')})`).catch(() => undefined);
-      } else if (step.kind === 'route' || (step.kind === 'autoscaler' && observed.autoscaler?.target !== step.target)) {
-        void cluster.event?.(desired.swapped ? 'ShadowscalePromoted' : 'ShadowscaleReverted', `${step.why} (${desired.reasons.join('; ')})`).catch(() => undefined);
-      }
-      if (step.kind === 'restart') void cluster.event?.('ShadowscaleShadowRestarted', `${step.why} (${desired.reasons.join('; ')})`, 'Warning').catch(() => undefined);
-    }
-    throw new Error(`${w.namespace}/${w.name}: desired state not reached after ${MAX_STEPS} steps; is something else changing the same objects?`);
+    });
+    if (!saved) this.retrySoon(key);
   }
 
   /**
@@ -678,4 +741,11 @@ function firingFingerprints(memory: WorkloadMemory): string[] {
     .filter(([, a]) => a.status === 'firing')
     .map(([fingerprint]) => fingerprint)
     .sort();
+}
+
+/** Whether `next` is `current` with only the plan of a prescale episode captured. */
+function capturesPlanOnly(current: WorkloadMemory, next: WorkloadMemory): boolean {
+  if (current.prescalePlan || !next.prescalePlan) return false;
+  const { prescalePlan: _captured, ...rest } = next;
+  return JSON.stringify(rest) === JSON.stringify(current);
 }

@@ -135,9 +135,13 @@ describe('the receiver against the Kubernetes API', () => {
     await running.receiver.idle();
     expect(actions(api.requests)).toEqual(['PATCH hpa minReplicas=8 target=checkout', 'PATCH checkout-shadow/scale replicas=3']);
     const writes = api.writes();
-    // The intent is durable (ConfigMap created) before the first action.
-    expect(writes[0]).toMatchObject({ method: 'POST', path: STATE });
-    expect(JSON.parse(api.get(`${STATE}/shadowscale-receiver-state-shop-checkout`).data['memory.json']).alerts.a1.status).toBe('firing');
+    // The intent is durable (ConfigMap created) before the first action; the plan the floor comes from
+    // is recorded right after that first write (a round trip sooner), before the next one.
+    const order = writes.filter((w) => !w.path.endsWith('/events')).map((w) => (w.path.startsWith(STATE) ? `${w.method} state` : w.path === HPA ? 'PATCH hpa' : `${w.method} ${w.path.split('/').slice(-2).join('/')}`));
+    expect(order).toEqual(['POST state', 'PATCH hpa', 'PUT state', 'PATCH checkout-shadow/scale']);
+    const memory = JSON.parse(api.get(`${STATE}/shadowscale-receiver-state-shop-checkout`).data['memory.json']);
+    expect(memory.alerts.a1.status).toBe('firing');
+    expect(memory.prescalePlan).toMatchObject({ desiredReplicas: 8, shadowPoolSize: 3 });
     // Merge patches carrying the resourceVersion that was read (optimistic concurrency).
     const scalePatch = writes.find((w) => w.path.endsWith('checkout-shadow/scale'))!;
     expect(scalePatch.contentType).toBe('application/merge-patch+json');
@@ -146,6 +150,30 @@ describe('the receiver against the Kubernetes API', () => {
     expect(api.get(HPA).spec.behavior).toEqual({ scaleDown: { stabilizationWindowSeconds: 300 } });
     expect(api.get(`${DEPLOY}/checkout`).spec.replicas).toBe(8);
     expect(api.get(HPA).status).toMatchObject({ desiredReplicas: 8 });
+  });
+
+  it('keeps an alert resolved while its floor was being raised: the plan recorded after that write never overwrites it', async () => {
+    // The floor patch fails once (500) and is retried; the resolution arrives meanwhile.
+    api.inject((r) => r.method === 'PATCH' && r.path === HPA, { status: 500 });
+    let resolved: Promise<number> | undefined;
+    api.onRequest = (r) => {
+      if (r.method === 'PATCH' && r.path === HPA) resolved ??= post(payload([alert('a1', 'prescale', 'resolved', 'ShadowscaleLoadAnomaly')]));
+    };
+    expect(await post(payload([alert('a1', 'prescale', 'firing', 'ShadowscaleLoadAnomaly')]))).toBe(200);
+    await until('the floor patch', () => resolved !== undefined, 5000);
+    expect(await resolved).toBe(200);
+    await running.receiver.idle();
+    const memory = () => JSON.parse(api.get(`${STATE}/shadowscale-receiver-state-shop-checkout`).data['memory.json']);
+    expect(memory().alerts.a1.status).toBe('resolved');
+    // The episode's cooldown still holds the captured plan: the pool never went to its maximum (5), as
+    // it would have with the plan lost.
+    expect(memory().prescalePlan).toMatchObject({ desiredReplicas: 8, shadowPoolSize: 3 });
+    const pools = api.writes().filter((w) => w.path.endsWith('checkout-shadow/scale')).map((w) => w.body.spec.replicas);
+    expect(Math.max(...pools)).toBe(3);
+    // Once the cooldown has passed the episode ends: the floor and the pool go back to their minimums.
+    await until('the episode to end', () => api.get(HPA).spec.minReplicas === 2 && api.get(`${DEPLOY}/checkout-shadow`).spec.replicas === 1, 5000);
+    expect(memory().alerts.a1.status).toBe('resolved');
+    expect(memory().prescalePlan).toBeUndefined();
   });
 
   it('answers the same payload five times, concurrently, with one set of actions', async () => {
