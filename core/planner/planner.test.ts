@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isTrusted, lagVolatility, plan, type PlannerSpec } from './planner.ts';
-import { riseHeadroomOf } from './serving.ts';
+import { riseHeadroomOf, RollingRiseHeadroom } from './serving.ts';
 import { mulberry32 } from '../random.ts';
 
 const spec: PlannerSpec = {
@@ -97,6 +97,43 @@ describe('the learned headroom', () => {
     // Only the last day counts: a spike two days ago is forgotten.
     const old = [...Array.from({ length: 1440 }, (_, i) => (i === 10 ? 500 : 100)), ...Array.from({ length: 1440 * 2 }, () => 100)];
     expect(riseHeadroomOf(grid(old), 60, 180, 0.999)).toBe(0);
+  });
+
+  it('rolled forward a refresh at a time (the simulator), answers exactly what it answers on the whole history', () => {
+    const random = mulberry32(11);
+    for (const [step, reaction, windowSeconds] of [
+      [60, 180, 86_400],
+      [60, 150, 7200],
+      [30, 600, 3600],
+      [300, 60, 86_400],
+    ]) {
+      const rolling = new RollingRiseHeadroom(step, reaction, windowSeconds);
+      const history = { timestamps: [] as number[], values: [] as number[] };
+      let t = -5 * step;
+      let checked = 0;
+      for (let refresh = 0; refresh < 900; refresh++) {
+        // One to three steps a refresh, now and then a longer pause (steps with no point), a missing
+        // sample (NaN), a burst, or a stretch longer than the window.
+        const steps = random() < 0.01 ? Math.round(windowSeconds / step) + 7 : random() < 0.05 ? 2 + Math.floor(10 * random()) : 1 + Math.floor(3 * random());
+        for (let s = 0; s < steps; s++) {
+          t += step;
+          if (random() < 0.1 && s < steps - 1) continue;
+          const value = random() < 0.05 ? NaN : 100 + 50 * Math.sin(t / 3000) + (random() < 0.03 ? 400 * random() : 10 * random());
+          history.timestamps.push(t);
+          history.values.push(value);
+          rolling.push(t, value);
+        }
+        for (const q of [0.5, 0.95, 0.99]) {
+          const expected = riseHeadroomOf(history, step, reaction, q, windowSeconds);
+          expect(rolling.headroom(q), `step ${step}, reaction ${reaction}, refresh ${refresh}, q ${q}`).toBe(expected);
+          if (expected !== undefined) checked++;
+        }
+      }
+      expect(checked).toBeGreaterThan(1000);
+    }
+    const r = new RollingRiseHeadroom(60, 180);
+    r.push(120, 1);
+    expect(() => r.push(60, 1)).toThrow(/not after the last one/);
   });
 
   it('selects the same quantile a full sort would, on a heavy-tailed random load', () => {

@@ -111,6 +111,90 @@ export function riseHeadroomOf(
   return Math.max(0, nthSmallest(all.subarray(0, count), Math.min(count - 1, Math.floor(quantile * count))));
 }
 
+/**
+ * riseHeadroomOf over a history that only grows at its end, on its step grid (the simulator's copy of
+ * the adapter's history, refreshed a step or two at a time): each rise is computed once, when the
+ * points after it are known, and kept in order, so a refresh costs its new points rather than a pass
+ * over the day. `headroom` answers exactly what riseHeadroomOf answers on the same history.
+ */
+export class RollingRiseHeadroom {
+  private readonly ahead: number;
+  /** Grid points the window covers (riseHeadroomOf's `n`). */
+  private readonly n: number;
+  /** The last n points by grid index modulo n (NaN: missing), and each index's rise (NaN: none). */
+  private readonly points: Float64Array;
+  private readonly rises: Float64Array;
+  /** The rises in the window, ascending. */
+  private readonly sorted: number[] = [];
+  /** Grid index (time / step) of the newest point; undefined before the first. */
+  private newest: number | undefined;
+
+  constructor(
+    private readonly stepSeconds: number,
+    reactionSeconds: number,
+    windowSeconds = RISE_WINDOW_SECONDS,
+  ) {
+    this.ahead = Math.max(1, Math.ceil(reactionSeconds / stepSeconds - 1e-9));
+    this.n = Math.max(1, Math.round(windowSeconds / stepSeconds)) + this.ahead;
+    this.points = new Float64Array(this.n).fill(NaN);
+    this.rises = new Float64Array(this.n).fill(NaN);
+  }
+
+  /** The point at time `t`, later than the last one (steps skipped in between are missing samples). */
+  push(t: number, value: number): void {
+    const k = Math.round(t / this.stepSeconds);
+    if (this.newest !== undefined && k <= this.newest) throw new Error(`RollingRiseHeadroom: point at ${t} s is not after the last one`);
+    const from = this.newest === undefined ? k : Math.max(this.newest + 1, k - this.n);
+    for (let j = from; j <= k; j++) this.advance(j, j === k ? value : NaN);
+  }
+
+  private advance(k: number, value: number): void {
+    const n = this.n;
+    const slot = ((k % n) + n) % n;
+    // The point falling out of the window takes its rise out with it.
+    this.remove(this.rises[slot]);
+    this.rises[slot] = NaN;
+    this.points[slot] = value;
+    this.newest = k;
+    // The rise of the point `ahead` steps back is known now: the peak of the points after it.
+    const i = k - this.ahead;
+    const base = this.points[((i % n) + n) % n];
+    if (!Number.isFinite(base)) return;
+    let peak = -Infinity;
+    for (let j = i + 1; j <= k; j++) {
+      const v = this.points[((j % n) + n) % n];
+      if (v > peak) peak = v;
+    }
+    if (!Number.isFinite(peak)) return;
+    const rise = peak - base;
+    this.rises[((i % n) + n) % n] = rise;
+    this.sorted.splice(this.lowerBound(rise), 0, rise);
+  }
+
+  private remove(rise: number): void {
+    if (Number.isNaN(rise)) return;
+    this.sorted.splice(this.lowerBound(rise), 1);
+  }
+
+  private lowerBound(x: number): number {
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.sorted[mid] < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** riseHeadroomOf(history, step, reaction, quantile, window) of the history pushed so far. */
+  headroom(quantile: number): number | undefined {
+    const count = this.sorted.length;
+    if (this.newest === undefined || count < MIN_RISES) return undefined;
+    return Math.max(0, this.sorted[Math.min(count - 1, Math.floor(quantile * count))]);
+  }
+}
+
 /** The k-th smallest value (0-based) of `a`, found in place by selection (Hoare's), in linear time on average. */
 function nthSmallest(a: Float64Array, k: number): number {
   let lo = 0;

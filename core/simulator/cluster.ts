@@ -55,6 +55,7 @@ export class Cluster {
 
   /** Load the ready primaries serve at `now`. */
   capacity(now: number): number {
+    settle(this.primaries, now);
     let replicas = 0;
     for (const b of this.primaries) if (b.readyAt <= now) replicas += b.count;
     return replicas * this.spec.capacityPerReplica;
@@ -62,6 +63,7 @@ export class Cluster {
 
   /** Standby pods ready at `now`, and the load they serve, in replicas' worth: planned shadows at their resource fraction, detached pods whole. */
   standby(now: number): { ready: number; replicas: number } {
+    settle(this.shadows, now);
     let shadows = 0;
     for (const b of this.shadows) if (b.readyAt <= now) shadows += b.count;
     const detached = sum(this.detached);
@@ -110,6 +112,29 @@ export class Cluster {
 }
 
 const NO_MOVE: Readonly<{ detached: number; returned: number }> = Object.freeze({ detached: 0, returned: 0 });
+
+/**
+ * Merges the batches ready by `now` into one (ready at the latest of their times), so that a run of a
+ * million ticks keeps a few batches rather than one per scale-up: ready pods are alike, and a
+ * scale-down still takes the starting ones first. Time only moves forward: asked about a time before
+ * the merged batch was ready, the cluster would count it as starting.
+ */
+function settle(batches: Batch[], now: number): void {
+  if (batches.length < 2) return;
+  let ready = 0;
+  let count = 0;
+  let readyAt = -Infinity;
+  for (const b of batches) {
+    if (b.readyAt > now) continue;
+    ready++;
+    count += b.count;
+    if (b.readyAt > readyAt) readyAt = b.readyAt;
+  }
+  if (ready < 2) return;
+  const starting = batches.filter((b) => b.readyAt > now);
+  batches.length = 0;
+  batches.push({ count, readyAt }, ...starting);
+}
 
 function sum(batches: Batch[]): number {
   let n = 0;

@@ -17,7 +17,7 @@
  */
 import { plan } from '../../planner/planner.ts';
 import { mulberry32 } from '../../random.ts';
-import { forecastWindow, RISE_WINDOW_SECONDS, riseHeadroomOf, VOLATILITY_WINDOW_SECONDS, volatilityOf } from '../../planner/serving.ts';
+import { forecastWindow, RISE_WINDOW_SECONDS, RollingRiseHeadroom, VOLATILITY_WINDOW_SECONDS, volatilityOf } from '../../planner/serving.ts';
 import { decideSpill, DEFAULT_SPILL, mirrorWith, NO_SPILL, type SpillSpec, type SpillState } from '../../promotion/spill.ts';
 import { ScheduledForecaster } from '../forecaster.ts';
 import type { ForecastNeed, Policy, PolicyFactory, PolicySetup } from '../policy.ts';
@@ -60,6 +60,12 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
   // What the adapter's history holds of the last day and a reaction time (for the learned headroom,
   // and the last hour for the volatility), one point a step.
   const keep = Math.ceil((Math.max(RISE_WINDOW_SECONDS, VOLATILITY_WINDOW_SECONDS) + reaction) / step) + 2;
+  // The adapter's riseHeadroomOf on that history, rolled forward with it (the same figure, without a
+  // pass over the day at every refresh) ...
+  const rises = new RollingRiseHeadroom(step, reaction);
+  // ... and the points volatilityOf reads (its window and a lag), kept as the adapter has them.
+  const lagSteps = Math.max(1, Math.round(setup.provisioningLagSeconds / step));
+  const held = Math.max(lagSteps + 2, Math.round(VOLATILITY_WINDOW_SECONDS / step)) + lagSteps + 1;
   const read: { timestamps: number[]; values: number[] } = { timestamps: [], values: [] };
   // Seeded, so that a run's refresh jitter is the same every time.
   const jitter = mulberry32(1);
@@ -85,17 +91,19 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
         const newest = Math.floor(ctx.now / step) * step;
         const last = read.timestamps[read.timestamps.length - 1] ?? -Infinity;
         for (let t = Math.max(last + step, newest - (keep - 1) * step); t <= newest; t += step) {
+          const value = ctx.observedAt(t - delay);
           read.timestamps.push(t);
-          read.values.push(ctx.observedAt(t - delay));
+          read.values.push(value);
+          rises.push(t, value);
         }
-        if (read.values.length > keep) {
-          read.timestamps.splice(0, read.values.length - keep);
-          read.values.splice(0, read.values.length - keep);
+        if (read.values.length > held) {
+          read.timestamps.splice(0, read.values.length - held);
+          read.values.splice(0, read.values.length - held);
         }
         nextRefresh = ctx.now + adapter.refreshSeconds * (1 + adapter.jitter * jitter());
         refreshes++;
         volatility = volatilityOf(read, step, setup.provisioningLagSeconds);
-        headroom = riseHeadroomOf(read, step, reaction, setup.headroomQuantile);
+        headroom = rises.headroom(setup.headroomQuantile);
         if (adapter.observeSeconds === undefined) observed = read.values[read.values.length - 1];
       }
       if (adapter.observeSeconds !== undefined && ctx.now >= nextObserve) {
