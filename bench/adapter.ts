@@ -8,7 +8,9 @@
  *     first forecasts while the first backtests run on both cores,
  *   - the steady state once every workload is scored: the adapter's CPU over a few refresh intervals,
  *     whether it kept every workload refreshed, and the latency at 1,000 req/s with the adapter and the
- *     load generator pinned to different CPUs (taskset).
+ *     load generator pinned to different CPUs (taskset),
+ *   - and first, the floor of those latencies here: a server that only answers a fixed body, measured
+ *     the same way (pinned, 1,000 req/s), before the adapter starts.
  * A benchmark: it prints what it measured and writes bench/results/adapter.json; it asserts nothing.
  *
  * Options: --workloads N (1000), --duration S (10), --history 7d, --step 5m, --model mstl, --refresh 1m
@@ -105,6 +107,47 @@ async function load(label: string, base: string, path: () => string, rate?: numb
   return figures;
 }
 
+/** The external-metrics request of a random workload. */
+const externalMetricsPath = () => `/apis/external.metrics.k8s.io/v1beta1/namespaces/bench/shadowscale_predicted_load?labelSelector=workload%3Dw-${Math.floor(Math.random() * WORKLOADS)}`;
+
+/**
+ * The floor of this measurement on this machine: a server that answers every request with the same
+ * small ExternalMetricValueList and does nothing else (its own process, HTTPS with a fresh
+ * self-signed certificate unless --plain), pinned to CPU 1 with autocannon on CPU 0, at a fixed
+ * 1,000 req/s after a short warm-up: what the generator, the kernel and TLS cost before any adapter.
+ */
+async function floor(path: () => string): Promise<Record<string, unknown>> {
+  const code = `
+    const { generate } = await import(${JSON.stringify(import.meta.resolve('selfsigned'))});
+    const body = JSON.stringify({ kind: 'ExternalMetricValueList', apiVersion: 'external.metrics.k8s.io/v1beta1', metadata: {}, items: [{ metricName: 'shadowscale_predicted_load', metricLabels: { workload: 'w-0' }, timestamp: new Date().toISOString(), value: '123' }] });
+    const answer = (req, res) => { res.setHeader('content-type', 'application/json'); res.end(body); };
+    let server;
+    if (${PLAIN}) server = (await import('node:http')).createServer(answer);
+    else {
+      const pems = await generate([{ name: 'commonName', value: 'floor' }], { keySize: 2048 });
+      server = (await import('node:https')).createServer({ cert: pems.cert, key: pems.private }, answer);
+    }
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once('data', (d) => resolve(Number(String(d).trim())));
+      child.once('exit', (status) => reject(new Error(`the floor's server exited (${status})`)));
+    });
+    pin(child.pid!, '1');
+    pin(process.pid, '0');
+    const base = `${PLAIN ? 'http' : 'https'}://127.0.0.1:${port}`;
+    try {
+      await autocannon({ url: base, connections: 10, duration: 3, overallRate: 1000, tlsOptions: { rejectUnauthorized: false }, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }] });
+      return await load('floor: a server that only answers a fixed body, fixed 1000 req/s, on CPU 1 and the load generator on CPU 0', base, path, 1000);
+    } finally {
+      pin(process.pid, '0,1');
+    }
+  } finally {
+    child.kill();
+  }
+}
+
 /**
  * The steady state, once every workload has its first forecast and its backtest: the adapter's CPU
  * (all its threads) over STEADY_REFRESHES refresh intervals, how many refreshes it made in that time and
@@ -149,6 +192,8 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
 async function main(): Promise<void> {
   // One real series; each workload's query scales it differently, so every workload is its own
   // query and its own fit while Prometheus stores one series.
+  // Before anything else runs: the floor of the latency figures below.
+  const floorFigures = await floor(externalMetricsPath);
   const trace = loadFixture(NASA_TWO_WEEKS);
   const timestamps = shiftToNow(trace.timestamps, 60);
   const ports = { http: await freePort(), https: await freePort() };
@@ -192,7 +237,7 @@ async function main(): Promise<void> {
   const start = () => spawn(process.execPath, command, { stdio: ['ignore', 'ignore', 'inherit'] });
   let started = performance.now();
   let adapter = start();
-  const results: Record<string, unknown> = {};
+  const results: Record<string, unknown> = { floor: floorFigures };
   try {
     await waitFor(`http://127.0.0.1:${ports.http}/healthz`, 60_000);
     const listening = (performance.now() - started) / 1000;
@@ -203,7 +248,7 @@ async function main(): Promise<void> {
     console.log(`first forecasts of ${WORKLOADS} workloads (${MODEL}, ${HISTORY} at ${STEP}; their backtests follow at each one's next refresh): ${firstRound.toFixed(1)} s from start (${((firstRound * 1000) / WORKLOADS).toFixed(0)} ms a workload on 2 worker threads)`);
 
     const base = PLAIN ? `http://127.0.0.1:${ports.http}` : `https://127.0.0.1:${ports.https}`;
-    const path = () => `/apis/external.metrics.k8s.io/v1beta1/namespaces/bench/shadowscale_predicted_load?labelSelector=workload%3Dw-${Math.floor(Math.random() * WORKLOADS)}`;
+    const path = externalMetricsPath;
     // Right after the first forecasts, while every workload's first backtest runs (both cores busy).
     for (const [name, rate] of [['fixed 1000 req/s', 1000], ['full speed', undefined]] as const) results[name] = await load(`${name}, while the first backtests run`, base, path, rate);
     // wrk (C, Debian package `wrk`), when installed: a load generator that costs less CPU than
