@@ -270,7 +270,6 @@ export class ForecastLoop {
       const jitter = 1 + this.config.adapter.jitter * Math.random();
       s.nextRunAt = this.now() + s.timing.refreshSeconds * 1000 * jitter;
       s.refreshes++;
-      this.logRung(s);
       if (this.running === 0) {
         for (const wake of this.waiters) wake();
         this.waiters.clear();

@@ -34,16 +34,21 @@ export function forecastWindow(f: ForecastGrid, nowS: number, lagSeconds: number
   };
 }
 
+/** The grid volatilityOf reads: the lag and the window in steps, and the last `points` steps of history it needs. */
+export function volatilityGrid(stepSeconds: number, lagSeconds: number): { lagSteps: number; windowSteps: number; points: number } {
+  const lagSteps = Math.max(1, Math.round(lagSeconds / stepSeconds));
+  const windowSteps = Math.max(lagSteps + 2, Math.round(VOLATILITY_WINDOW_SECONDS / stepSeconds));
+  return { lagSteps, windowSteps, points: windowSteps + lagSteps };
+}
+
 /**
  * How much the load moves over one provisioning lag, from the last hour of history placed on its step
  * grid (missing samples are gaps). A lag that is not a whole number of steps is scaled as a random walk.
  */
 export function volatilityOf(h: { timestamps: ArrayLike<number>; values: ArrayLike<number> }, stepSeconds: number, lagSeconds: number): number | undefined {
   if (h.timestamps.length === 0) return undefined;
-  const lagSteps = Math.max(1, Math.round(lagSeconds / stepSeconds));
-  const windowSteps = Math.max(lagSteps + 2, Math.round(VOLATILITY_WINDOW_SECONDS / stepSeconds));
-  const n = windowSteps + lagSteps;
-  const grid = lastOnGrid(h, stepSeconds, n);
+  const { lagSteps, windowSteps, points } = volatilityGrid(stepSeconds, lagSeconds);
+  const grid = lastOnGrid(h, stepSeconds, points);
   const v = lagVolatility(grid, lagSteps, windowSteps);
   return v === undefined ? undefined : v * Math.sqrt(lagSeconds / (lagSteps * stepSeconds));
 }

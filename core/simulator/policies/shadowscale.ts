@@ -17,7 +17,7 @@
  */
 import { plan } from '../../planner/planner.ts';
 import { mulberry32 } from '../../random.ts';
-import { forecastWindow, RISE_WINDOW_SECONDS, RollingRiseHeadroom, VOLATILITY_WINDOW_SECONDS, volatilityOf } from '../../planner/serving.ts';
+import { forecastWindow, RISE_WINDOW_SECONDS, RollingRiseHeadroom, VOLATILITY_WINDOW_SECONDS, volatilityGrid, volatilityOf } from '../../planner/serving.ts';
 import { decideSpill, DEFAULT_SPILL, mirrorWith, NO_SPILL, type SpillSpec, type SpillState } from '../../promotion/spill.ts';
 import { ScheduledForecaster } from '../forecaster.ts';
 import type { ForecastNeed, Policy, PolicyFactory, PolicySetup } from '../policy.ts';
@@ -64,8 +64,7 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
   // pass over the day at every refresh) ...
   const rises = new RollingRiseHeadroom(step, reaction);
   // ... and the points volatilityOf reads (its window and a lag), kept as the adapter has them.
-  const lagSteps = Math.max(1, Math.round(setup.provisioningLagSeconds / step));
-  const held = Math.max(lagSteps + 2, Math.round(VOLATILITY_WINDOW_SECONDS / step)) + lagSteps + 1;
+  const held = volatilityGrid(step, setup.provisioningLagSeconds).points;
   const read: { timestamps: number[]; values: number[] } = { timestamps: [], values: [] };
   // Seeded, so that a run's refresh jitter is the same every time.
   const jitter = mulberry32(1);
