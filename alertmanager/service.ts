@@ -26,6 +26,7 @@ import type { WorkloadCluster } from '../actuators/target.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createKubeApis, defaultKubeConfig, type KubeApis, podNamespace } from '../platform/kubernetes.ts';
 import { kubernetesCluster } from '../actuators/kubernetes/cluster.ts';
+import { WatchCache } from '../actuators/kubernetes/watch-cache.ts';
 import { LeaseElector } from './lease.ts';
 import { ConfigMapStore } from './configmap-store.ts';
 import { WarmPool } from '../provisioner/pool.ts';
@@ -99,7 +100,26 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
       apis = createKubeApis(kube(), { timeoutMs: r.kubernetes.requestTimeout * 1000, retries: r.kubernetes.retries });
     }
   }
-  if (!cluster) cluster = (w) => kubernetesCluster(apis!, w);
+  // Informers of what the reconciliations observe, started for the configured workloads now, so that the
+  // first webhook finds them listed (every replica runs them: a new leader starts with them warm).
+  let watchCache: WatchCache | undefined;
+  if (!cluster && apis && r.kubernetes.watch) {
+    const failing = new Set<string>();
+    watchCache = new WatchCache(apis, kube(), {
+      onError: (what, error) => {
+        if (error && !failing.has(what)) logger.warn({ err: error }, `${what} failed; reading those objects at each reconciliation until it works again`);
+        else if (!error && failing.has(what)) logger.info(`${what} works again`);
+        if (error) failing.add(what);
+        else failing.delete(what);
+      },
+    });
+    for (const w of config.workloads) {
+      if (!w.shadow) continue;
+      for (const kind of new Set([w.primary.kind, w.shadow.kind])) watchCache.start(kind, w.namespace);
+      if (w.autoscaler.kind === 'HorizontalPodAutoscaler') watchCache.start('HorizontalPodAutoscaler', w.namespace);
+    }
+  }
+  if (!cluster) cluster = (w) => kubernetesCluster(apis!, w, watchCache);
   const ownNamespace = r.leaderElection.namespace ?? (apis ? podNamespace(env, kube()) : 'default');
   const store =
     options.store ??
@@ -247,6 +267,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
       // not act while this replica still writes.
       await receiver.idle();
       await leadership.stop?.();
+      await watchCache?.stop();
       await Promise.all([...localClusters.values()].map((c) => c.close()));
     },
   };

@@ -432,9 +432,14 @@ const receiverSchema = z
         requestTimeout: duration.default(10),
         /** Retries of a 409 or 5xx answer, with exponential backoff. */
         retries: z.number().int().min(0).max(10).default(4),
+        /**
+         * Observe the workloads' Deployments, StatefulSets and HPAs from informers (list + watch per
+         * namespace) instead of reading them at each reconciliation; false: read them each time.
+         */
+        watch: z.boolean().default(true),
       })
       .strict()
-      .default({ stateConfigMap: 'shadowscale-receiver-state', requestTimeout: 10, retries: 4 }),
+      .default({ stateConfigMap: 'shadowscale-receiver-state', requestTimeout: 10, retries: 4, watch: true }),
     /** Shadow provisioning: primaries annotated shadowscale.io/shadows get a shadow Deployment, Service and mirror. */
     provisioning: z
       .object({

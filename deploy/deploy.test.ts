@@ -387,7 +387,8 @@ const ownNamespace = (p: Permission) => OWN_NAMESPACE.has(p) || OWN_NAMESPACE.ha
 /**
  * The calls the receiver's code makes to the Kubernetes API, read from its source: every
  * `apis.<client>.<method>(` of @kubernetes/client-node, mapped to the permission it needs; custom
- * objects through the `{ group, version, plural }` constants of the same file. An unknown method
+ * objects through the `{ group, version, plural }` constants of the same file; a list in a file that
+ * runs informers (`new ListWatch`) needs `watch` too. An unknown method
  * fails the test, so a new kind of call cannot slip past the RBAC.
  */
 function permissionsUsed(): Map<Permission, string[]> {
@@ -399,6 +400,8 @@ function permissionsUsed(): Map<Permission, string[]> {
   for (const file of ['alertmanager', 'actuators', 'provisioner'].flatMap((dir) => files(join(ROOT, dir), /\.ts$/)).filter((f) => !f.endsWith('.test.ts'))) {
     const text = readFileSync(file, 'utf8');
     const where = relative(ROOT, file);
+    // An informer (client-node's ListWatch) lists and then watches what it lists.
+    const watches = /new ListWatch\b/.test(text);
     const customRefs = [...text.matchAll(/\{\s*group:\s*'([^']+)',\s*version:\s*'[^']+',\s*plural:\s*'([^']+)'\s*\}/g)].map((m) => [m[1], m[2]]);
     for (const m of text.matchAll(/apis\.(apps|core|autoscaling|coordination|policy|discovery|custom)\.([a-zA-Z]+)\(/g)) {
       const [, client, method] = m;
@@ -413,6 +416,7 @@ function permissionsUsed(): Map<Permission, string[]> {
       if (!c) throw new Error(`${where}: unknown API call ${client}.${method}`);
       const resource = `${c[2].toLowerCase()}s${c[3] ? `/${c[3].toLowerCase()}` : ''}`;
       add(`${groups[client]}|${resource}|${verbs[c[1]]}`, where);
+      if (watches && c[1] === 'list') add(`${groups[client]}|${resource}|watch`, where);
     }
   }
   return used;

@@ -1,6 +1,8 @@
 /**
  * The Kubernetes path against the in-test API server: the exact requests of a prescale and of a
- * promotion, retries on 409 and 500, a request that never answers, and leader election.
+ * promotion, retries on 409 and 500, a request that never answers, and leader election. The objects are
+ * read at each reconciliation here (`watch: false`), the path the informers fall back to;
+ * watch-cache.test.ts covers the receiver observing from them.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -34,7 +36,7 @@ receiver:
   minHold: 1s
   drain: 1s
   resync: 1h
-  kubernetes: { requestTimeout: 1s, retries: 3 }
+  kubernetes: { requestTimeout: 1s, retries: 3, watch: false }
   leaderElection: { namespace: shadowscale }
 workloads:
   - name: checkout
@@ -634,7 +636,7 @@ describe('first writes first', () => {
     const many = parseConfig(
       stringify({
         prometheus: { url: 'http://127.0.0.1:9' },
-        receiver: { listen: '127.0.0.1:0', resync: '1h', kubernetes: { requestTimeout: '2s', retries: 3 } },
+        receiver: { listen: '127.0.0.1:0', resync: '1h', kubernetes: { requestTimeout: '2s', retries: 3, watch: false } },
         workloads: names.map((n) => ({ name: n, namespace: NS, load: 'up', capacityPerReplica: 10, primary: { name: n, minReplicas: 2, maxReplicas: 20 }, shadow: { name: `${n}-shadow`, minReplicas: 1, maxReplicas: 5 } })),
       }),
     );

@@ -16,19 +16,21 @@ import { scaledObject } from './scaledobject.ts';
 import { ANNOTATIONS } from '../../core/labels.ts';
 import { serviceRouter } from './service-router.ts';
 import { virtualService } from './virtualservice.ts';
+import type { WatchCache } from './watch-cache.ts';
 
-export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig): WorkloadCluster {
+/** With `cache`, the sets and the HPA are observed from informers when they can answer (watch-cache.ts). */
+export function kubernetesCluster(apis: KubeApis, w: WorkloadConfig, cache?: WatchCache): WorkloadCluster {
   const shadow = w.shadow;
   if (!shadow) throw new Error(`workload ${w.namespace}/${w.name}: no shadow configured`);
   const kinds: Record<string, 'Deployment' | 'StatefulSet'> = { [w.primary.name]: w.primary.kind, [shadow.name]: shadow.kind };
   const sets = new Map<string, ScaleTarget>([
-    [w.primary.name, scaleTarget(apis, w.namespace, w.primary.kind, w.primary.name)],
-    [shadow.name, scaleTarget(apis, w.namespace, shadow.kind, shadow.name)],
+    [w.primary.name, scaleTarget(apis, w.namespace, w.primary.kind, w.primary.name, cache)],
+    [shadow.name, scaleTarget(apis, w.namespace, shadow.kind, shadow.name, cache)],
   ]);
   const autoscalerName = w.autoscaler.name ?? w.primary.name;
   const autoscaler: Autoscaler | undefined =
     w.autoscaler.kind === 'HorizontalPodAutoscaler'
-      ? horizontalPodAutoscaler(apis, w.namespace, autoscalerName, [w.primary.name, shadow.name], shadow.resourceFraction)
+      ? horizontalPodAutoscaler(apis, w.namespace, autoscalerName, [w.primary.name, shadow.name], shadow.resourceFraction, cache)
       : w.autoscaler.kind === 'ScaledObject'
         ? scaledObject(apis, w.namespace, autoscalerName, [w.primary.name, shadow.name], shadow.resourceFraction)
         : undefined;

@@ -1,12 +1,21 @@
 /** The HPA (autoscaling/v2): floor = spec.minReplicas; a swap retargets spec.scaleTargetRef, keeping the object, its behavior and history. */
 import type { KubeApis } from '../../platform/kubernetes.ts';
 import { hpaBlocks, type Autoscaler } from './autoscaler.ts';
+import type { WatchCache } from './watch-cache.ts';
+import type { V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 
-export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name: string, sets: readonly string[] = [], resourceFraction = 1): Autoscaler {
+/** With `cache`, observed from its informer when it can answer (watch-cache.ts), read from the API otherwise. */
+export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name: string, sets: readonly string[] = [], resourceFraction = 1, cache?: WatchCache): Autoscaler {
   const what = `HorizontalPodAutoscaler ${namespace}/${name}`;
+  const seen = (o: V2HorizontalPodAutoscaler) => cache?.seen('HorizontalPodAutoscaler', namespace, name, o.metadata?.resourceVersion);
+  const patch = async (body: object) => seen(await apis.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name, namespace, body }, apis.options(true)));
   return {
     async observe() {
-      const o = await apis.retry(`read ${what}`, () => apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, apis.options()));
+      let o = cache?.get<V2HorizontalPodAutoscaler>('HorizontalPodAutoscaler', namespace, name);
+      if (!o) {
+        o = await apis.retry(`read ${what}`, () => apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, apis.options()));
+        seen(o);
+      }
       const blocks = hpaBlocks(what, o as Parameters<typeof hpaBlocks>[1], sets, resourceFraction);
       const version = o.metadata?.resourceVersion;
       return { target: o.spec?.scaleTargetRef?.name ?? '', minReplicas: o.spec?.minReplicas ?? 1, maxReplicas: o.spec?.maxReplicas, lowest: 1, ...(blocks ? { blocks } : {}), ...(version ? { observed: { resourceVersion: version, maxReplicas: o.spec?.maxReplicas } } : {}) };
@@ -22,7 +31,7 @@ export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name:
       };
       if (observed) {
         try {
-          await apis.retry(`update ${what}`, () => apis.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name, namespace, body: body(observed.resourceVersion, observed.maxReplicas) }, apis.options(true)), { conflicts: false });
+          await apis.retry(`update ${what}`, () => patch(body(observed.resourceVersion, observed.maxReplicas)), { conflicts: false });
           return;
         } catch (error) {
           // Changed since (its status is written every sync): read it and write on what was read.
@@ -31,7 +40,8 @@ export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name:
       }
       await apis.retry(`update ${what}`, async () => {
         const o = await apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, apis.options());
-        await apis.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name, namespace, body: body(o.metadata?.resourceVersion, o.spec?.maxReplicas) }, apis.options(true));
+        seen(o);
+        await patch(body(o.metadata?.resourceVersion, o.spec?.maxReplicas));
       });
     },
   };

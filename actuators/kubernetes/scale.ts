@@ -5,6 +5,7 @@
  */
 import { StaleObservation } from '../target.ts';
 import type { KubeApis } from '../../platform/kubernetes.ts';
+import type { WatchCache } from './watch-cache.ts';
 
 export interface ScaleTarget {
   readonly name: string;
@@ -22,34 +23,46 @@ export interface ScaleTarget {
 
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
-export function scaleTarget(apis: KubeApis, namespace: string, kind: 'Deployment' | 'StatefulSet', name: string): ScaleTarget {
+/** With `cache`, observed from its informer when it can answer (watch-cache.ts), read from the API otherwise. */
+export function scaleTarget(apis: KubeApis, namespace: string, kind: 'Deployment' | 'StatefulSet', name: string, cache?: WatchCache): ScaleTarget {
   const what = `${kind} ${namespace}/${name}`;
   const deployment = kind === 'Deployment';
+  type Workload = { metadata?: { resourceVersion?: string; annotations?: Record<string, string> }; spec?: { replicas?: number; template?: { metadata?: { annotations?: Record<string, string> } } }; status?: { readyReplicas?: number } };
+  const seen = (o: { metadata?: { resourceVersion?: string } }) => cache?.seen(kind, namespace, name, o.metadata?.resourceVersion);
   return {
     name,
     async observe() {
-      const o = await apis.retry(`read ${what}`, () =>
-        deployment
-          ? apis.apps.readNamespacedDeployment({ name, namespace }, apis.options())
-          : apis.apps.readNamespacedStatefulSet({ name, namespace }, apis.options()),
-      );
+      let o: Workload | undefined = cache?.get<Workload>(kind, namespace, name);
+      if (!o) {
+        o = await apis.retry(`read ${what}`, () =>
+          deployment
+            ? apis.apps.readNamespacedDeployment({ name, namespace }, apis.options())
+            : apis.apps.readNamespacedStatefulSet({ name, namespace }, apis.options()),
+        );
+        seen(o);
+      }
       const restartedAt = o.spec?.template?.metadata?.annotations?.[RESTARTED_AT];
       const version = o.metadata?.resourceVersion;
       return { spec: o.spec?.replicas ?? 1, ready: o.status?.readyReplicas ?? 0, ...(restartedAt ? { restartedAt } : {}), annotations: o.metadata?.annotations ?? {}, ...(version ? { resourceVersion: version } : {}) };
     },
     async restart(at) {
       const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
-      await apis.retry(`restart ${what}`, () =>
-        deployment
-          ? apis.apps.patchNamespacedDeployment({ name, namespace, body }, apis.options(true))
-          : apis.apps.patchNamespacedStatefulSet({ name, namespace, body }, apis.options(true)),
+      seen(
+        await apis.retry(`restart ${what}`, () =>
+          deployment
+            ? apis.apps.patchNamespacedDeployment({ name, namespace, body }, apis.options(true))
+            : apis.apps.patchNamespacedStatefulSet({ name, namespace, body }, apis.options(true)),
+        ),
       );
     },
     async scale(replicas, from, resourceVersion) {
-      const patch = (body: { metadata: { resourceVersion?: string }; spec: { replicas: number } }) =>
-        deployment
-          ? apis.apps.patchNamespacedDeploymentScale({ name, namespace, body }, apis.options(true))
-          : apis.apps.patchNamespacedStatefulSetScale({ name, namespace, body }, apis.options(true));
+      // A Scale carries its object's resourceVersion.
+      const patch = async (body: { metadata: { resourceVersion?: string }; spec: { replicas: number } }) =>
+        seen(
+          deployment
+            ? await apis.apps.patchNamespacedDeploymentScale({ name, namespace, body }, apis.options(true))
+            : await apis.apps.patchNamespacedStatefulSetScale({ name, namespace, body }, apis.options(true)),
+        );
       if (resourceVersion) {
         // The object's version as observed (the step was computed from it): one write, refused by the
         // API server (409) if anyone changed the object since, its status included; then as below.
@@ -67,6 +80,7 @@ export function scaleTarget(apis: KubeApis, namespace: string, kind: 'Deployment
         const current = deployment
           ? await apis.apps.readNamespacedDeploymentScale({ name, namespace }, apis.options())
           : await apis.apps.readNamespacedStatefulSetScale({ name, namespace }, apis.options());
+        seen(current);
         if (current.spec?.replicas === replicas) return;
         if (from !== undefined && current.spec?.replicas !== from) throw new StaleObservation(`${what} has ${current.spec?.replicas} replicas, not the ${from} the step was computed from`);
         await patch({ metadata: { resourceVersion: current.metadata?.resourceVersion }, spec: { replicas } });

@@ -4,7 +4,9 @@
  * autoscaling/v1 `Scale` subresource), optimistic concurrency (409 on a stale resourceVersion), JSON
  * merge patch, and a record of every request. Faults can be injected: an error status or a request
  * that never answers. A Deployment's ready replicas follow its spec after `readyDelayMs`, like a
- * controller's would.
+ * controller's would. Collections can be watched (`?watch=true` from a list's resourceVersion: a stream of
+ * ADDED/MODIFIED/DELETED events, 410 Expired once that version has left the server's event history,
+ * closed after `timeoutSeconds`), as informers do.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,9 +21,14 @@ export interface RecordedRequest {
   user?: string;
   /** `fieldManager` of a write, when given. */
   fieldManager?: string;
+  /** A watch (`?watch=true`) rather than a read. */
+  watch?: boolean;
   body?: any;
   at: number;
 }
+
+type WatchEvent = { rv: number; type: 'ADDED' | 'MODIFIED' | 'DELETED'; path: string; object: any };
+type Watcher = { base: string; res: http.ServerResponse; path: string };
 
 type Fault = { match: (r: RecordedRequest) => boolean; times: number; status?: number; hang?: boolean; reset?: boolean };
 
@@ -53,6 +60,11 @@ export function mergePatch(target: any, patch: any): any {
   return out;
 }
 
+/** Whether the object at `path` is an item of the collection at `base` (not a subresource, not a deeper path). */
+function inCollection(base: string, path: string): boolean {
+  return path.startsWith(`${base}/`) && !path.slice(base.length + 1).includes('/');
+}
+
 function status(code: number, reason: string, message: string) {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
@@ -69,6 +81,12 @@ export class FakeKubeApi {
   private readonly idleWatch = new WeakMap<object, () => void>();
   url = '';
   readyDelayMs = 0;
+  /** How many events the server keeps for watches to resume from (the API server keeps a few minutes' worth). */
+  watchHistory = 1000;
+  /** How late watch events reach the watchers (in order). */
+  watchDelayMs = 0;
+  private readonly events: WatchEvent[] = [];
+  private readonly watchers = new Set<Watcher>();
   /** TCP connections accepted so far (how many the clients opened). */
   connections = 0;
   /**
@@ -120,6 +138,7 @@ export class FakeKubeApi {
 
   async stop(): Promise<void> {
     for (const res of this.hanging) res.destroy();
+    this.closeWatches();
     this.server?.closeAllConnections();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
@@ -139,8 +158,68 @@ export class FakeKubeApi {
   /** Creates or replaces an object at its canonical path. */
   put(path: string, object: any): any {
     const stored = { ...object, metadata: { ...object.metadata, resourceVersion: String(++this.version), uid: object.metadata?.uid ?? `uid-${this.version}` } };
+    const type = this.objects.has(path) ? 'MODIFIED' : 'ADDED';
     this.objects.set(path, stored);
+    this.emit({ rv: this.version, type, path, object: stored });
     return stored;
+  }
+
+  /** Deletes an object, as the API server does (a DELETED event carries it at a new resourceVersion). */
+  remove(path: string): void {
+    const o = this.objects.get(path);
+    if (!o) return;
+    this.objects.delete(path);
+    this.emit({ rv: ++this.version, type: 'DELETED', path, object: { ...o, metadata: { ...o.metadata, resourceVersion: String(this.version) } } });
+  }
+
+  /** Ends every open watch (as an API server restart or a load balancer does); clients watch again from where they were. */
+  closeWatches(): void {
+    for (const w of this.watchers) w.res.end();
+    this.watchers.clear();
+  }
+
+  /** Open watches. */
+  get watching(): number {
+    return this.watchers.size;
+  }
+
+  private emit(event: WatchEvent): void {
+    this.events.push(event);
+    if (this.events.length > this.watchHistory) this.events.splice(0, this.events.length - this.watchHistory);
+    for (const w of this.watchers) if (inCollection(w.base, event.path)) this.sendEvent(w.res, event);
+  }
+
+  private sendEvent(res: http.ServerResponse, event: WatchEvent, late = true): void {
+    const line = `${JSON.stringify({ type: event.type, object: event.object })}\n`;
+    if (!late || this.watchDelayMs <= 0) res.write(line);
+    else setTimeout(() => !res.writableEnded && res.write(line), this.watchDelayMs).unref();
+  }
+
+  /** A watch on the collection at `base` from `resourceVersion` (the real API's semantics for the cases informers use). */
+  private watch(base: string, url: URL, res: http.ServerResponse): void {
+    const from = url.searchParams.get('resourceVersion');
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    const watcher: Watcher = { base, res, path: url.pathname };
+    if (from && from !== '0') {
+      const since = Number(from);
+      const oldest = this.events[0]?.rv ?? this.version + 1;
+      if (!Number.isInteger(since) || (since < oldest - 1 && this.events.length >= this.watchHistory)) {
+        res.end(`${JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from} (${oldest - 1})`) })}\n`);
+        return;
+      }
+      for (const e of this.events) if (e.rv > since && inCollection(base, e.path)) this.sendEvent(res, e, false);
+    } else {
+      // No version: the current objects as ADDED, then what changes.
+      for (const [path, object] of this.objects) if (inCollection(base, path)) this.sendEvent(res, { rv: 0, type: 'ADDED', path, object }, false);
+    }
+    this.watchers.add(watcher);
+    const timeout = Number(url.searchParams.get('timeoutSeconds'));
+    const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+    timer?.unref();
+    res.on('close', () => {
+      clearTimeout(timer);
+      this.watchers.delete(watcher);
+    });
   }
 
   get(path: string): any {
@@ -193,6 +272,7 @@ export class FakeKubeApi {
       if (selector) record.labelSelector = selector;
       const manager = url.searchParams.get('fieldManager');
       if (manager) record.fieldManager = manager;
+      if (record.method === 'GET' && ['true', '1'].includes(url.searchParams.get('watch') ?? '')) record.watch = true;
       if (text) {
         try {
           record.body = JSON.parse(text);
@@ -214,6 +294,16 @@ export class FakeKubeApi {
           return;
         }
         this.send(res, fault.status!, status(fault.status!, fault.status === 409 ? 'Conflict' : 'InternalError', `injected ${fault.status}`));
+        return;
+      }
+      if (record.watch) {
+        const collection = COLLECTIONS.find((c) => c.re.test(record.path));
+        const rest = collection ? record.path.replace(collection.re, '') : 'x';
+        if (!collection || rest !== '') {
+          this.send(res, 404, status(404, 'NotFound', `no watch on ${record.path}`));
+          return;
+        }
+        this.watch(record.path, url, res);
         return;
       }
       try {
@@ -333,7 +423,7 @@ export class FakeKubeApi {
 
     if (r.method === 'GET') return [200, current];
     if (r.method === 'DELETE') {
-      this.objects.delete(path);
+      this.remove(path);
       return [200, status(200, '', 'deleted')];
     }
     const rv = r.body?.metadata?.resourceVersion;

@@ -207,14 +207,14 @@ export class KubeControllers {
     this.deleted.push({ name: pod.metadata.name, owner, ready: isReady(pod), serving });
     const grace = this.options.terminationMs ?? 0;
     if (grace <= 0) {
-      this.api.objects.delete(path);
+      this.api.remove(path);
       return;
     }
     // Terminating: still listed, no longer ready; gone after its grace period.
     this.api.put(path, { ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date().toISOString() }, status: { ...pod.status, conditions: [{ type: 'Ready', status: 'False' }] } });
     const t = setTimeout(() => {
       this.timers.delete(t);
-      this.api.objects.delete(path);
+      this.api.remove(path);
       this.reconcile();
     }, grace);
     this.timers.add(t);
