@@ -23,6 +23,8 @@ const KEY = 'memory.json';
 export class ConfigMapStore implements MemoryStore {
   /** Last read or written ConfigMap per workload; null = known not to exist. */
   private readonly cached = new Map<string, V1ConfigMap | null>();
+  /** Bumped by invalidate(): a list begun before it is not used. */
+  private generation = 0;
 
   constructor(
     private readonly apis: KubeApis,
@@ -60,7 +62,31 @@ export class ConfigMapStore implements MemoryStore {
 
   /** Forgets the cached copies, so the next loads read the API (a new leader must not trust old copies). */
   invalidate(): void {
+    this.generation++;
     this.cached.clear();
+  }
+
+  /**
+   * Reads the memory of every workload in `keys` in one list (by the labels every memory ConfigMap is
+   * created with), so that the first webhook of each workload writes without reading first; a workload
+   * without one is known to have none. Keys read or written meanwhile keep what they have, and a list
+   * begun before invalidate() is dropped. A ConfigMap the list missed (no labels) makes the first write
+   * a 409, after which it is read, as on any conflict. Returns how many it found.
+   */
+  async prime(keys: readonly string[]): Promise<number> {
+    const generation = this.generation;
+    const list = await this.apis.retry(`list ConfigMaps in ${this.namespace}`, () =>
+      this.apis.core.listNamespacedConfigMap({ namespace: this.namespace, labelSelector: 'app.kubernetes.io/managed-by=shadowscale,shadowscale.io/workload' }, this.apis.options()),
+    );
+    if (generation !== this.generation) return 0;
+    const byName = new Map(list.items.map((cm) => [cm.metadata?.name, cm]));
+    let found = 0;
+    for (const key of keys) {
+      const cm = byName.get(this.nameOf(key));
+      if (cm) found++;
+      if (!this.cached.has(key)) this.cached.set(key, cm ?? null);
+    }
+    return found;
   }
 
   async save(key: string, memory: WorkloadMemory): Promise<void> {

@@ -125,6 +125,14 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
     options.store ??
     (r.stateFile ? new FileStore(r.stateFile) : apis ? new ConfigMapStore(apis, ownNamespace, r.kubernetes.stateConfigMap) : new InMemoryStore());
   const signals = options.signals ?? new PrometheusSignals(prometheusClientFromConfig(config, env));
+  // The leader reads every workload's memory in one list, rather than one read at each first webhook.
+  const primeMemory = () => {
+    if (!(store instanceof ConfigMapStore)) return;
+    store.prime(config.workloads.map((w) => workloadKey(w.namespace, w.name))).then(
+      (found) => logger.debug({ found }, 'memory of the workloads read'),
+      (error) => logger.warn({ err: error }, 'reading the memory of the workloads in one list failed; each is read at its first webhook'),
+    );
+  };
   let leadership: NonNullable<ReceiverOptions['leadership']> = options.leadership ?? ALWAYS_LEADER;
   if (!options.leadership && r.leaderElection.enabled) {
     const le = r.leaderElection;
@@ -146,6 +154,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
         metrics.leader(leading);
         // A new leader reads the intent afresh: the old leader may have written since this replica last looked.
         if (store instanceof ConfigMapStore) store.invalidate();
+        if (leading) primeMemory();
         logger.info({ identity, leading }, leading ? 'became the leader' : 'following');
       },
     );
@@ -180,6 +189,7 @@ export async function startReceiver(config: Config, options: ReceiverOptions = {
   const { server, address } = await serveWebhook(app, r.listen, tlsMaterial);
   const stopReload = r.tls && server instanceof https.Server ? reloadOnChange(server, r.tls, 'receiver.tls', (error) => (error ? logger.warn({ err: error }, 'renewed certificate not loaded; serving the previous one') : logger.info('certificate reloaded')), { intervalMs: options.tlsReloadMs }) : undefined;
   await leadership.start?.();
+  if (leadership === ALWAYS_LEADER) primeMemory();
   // Shadow provisioning runs on the leader, on its own interval.
   let provisionTimer: NodeJS.Timeout | undefined;
   // In dry-run mode nothing is created either.

@@ -6,7 +6,9 @@
  *   - sent → the first request of any kind at the API server (the state ConfigMap read),
  *   - sent → the first write to the workload (the HPA floor patch),
  *   - and the receiver's own histogram shadowscale_receiver_receipt_to_api_call_seconds.
- * Rounds of --webhooks each: sequential (one webhook at a time), then bursts of each --bursts size at once.
+ * Rounds of --webhooks each: sequential (one webhook at a time), then bursts of each --bursts size at once,
+ * each with the API requests it led to per webhook. Measured once the receiver's informers have listed
+ * and are watching, as on a receiver that has run for a while.
  * A benchmark: it prints what it measured and writes bench/results/receiver.{json,txt}; it asserts nothing.
  *
  * Options: --webhooks N (300), --bursts 20,100.
@@ -79,7 +81,11 @@ async function main(): Promise<void> {
     env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig') },
   });
   await waitForHttp(`http://127.0.0.1:${port}/healthz`, proc);
-  // Let the first resync (reads only) pass before measuring.
+  // Let the first resync (reads only) pass before measuring, and the informers list and watch (a
+  // receiver that has run for a while observes from them).
+  const started = Date.now();
+  while (api.watching < 2 && Date.now() - started < 60_000) await new Promise((r) => setTimeout(r, 100));
+  const informersMs = Date.now() - started;
   await new Promise((r) => setTimeout(r, 3000));
 
   const send = async (name: string) => {
@@ -118,6 +124,7 @@ async function main(): Promise<void> {
   };
   const measure = async (batch: string[], concurrency: number) => {
     const sends: Array<{ name: string; sent: number; answered: number }> = [];
+    const from = api.requests.length;
     for (let i = 0; i < batch.length; i += concurrency) {
       const burst = batch.slice(i, i + concurrency);
       sends.push(...(await Promise.all(burst.map(send))));
@@ -133,7 +140,15 @@ async function main(): Promise<void> {
       toFirstCall.push(stateCalls.find((t) => t >= s.sent)! - s.sent);
       toFirstWrite.push(firstPatch.get(s.name)! - s.sent);
     }
-    return { webhooks: batch.length, concurrency, answeredMs: summary(toAnswer), firstApiCallMs: summary(toFirstCall), firstWriteMs: summary(toFirstWrite) };
+    // The API requests of the round, per webhook, by verb and resource (read once the round is over).
+    const perWebhook: Record<string, number> = {};
+    for (const r of api.requests.slice(from)) {
+      const resource = r.path.replace(/^\/apis?\/(?:[^/]+\/)?v\w+\/namespaces\/[^/]+\//, '').split('/').filter((_, i) => i !== 1).join('/');
+      const k = `${r.watch ? 'WATCH' : r.method} ${resource}`;
+      perWebhook[k] = (perWebhook[k] ?? 0) + 1 / batch.length;
+    }
+    for (const k of Object.keys(perWebhook)) perWebhook[k] = round(perWebhook[k]);
+    return { webhooks: batch.length, concurrency, answeredMs: summary(toAnswer), firstApiCallMs: summary(toFirstCall), firstWriteMs: summary(toFirstWrite), apiRequestsPerWebhook: perWebhook };
   };
 
   const sequential = await measure(names.slice(0, WEBHOOKS), 1);
@@ -148,12 +163,16 @@ async function main(): Promise<void> {
   exporter.close();
   rmSync(dir, { recursive: true, force: true });
 
-  const result = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, sequential, bursts, apiConnections: api.connections, receiverHistogram: histogram };
+  const result = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, sequential, bursts, apiConnections: api.connections, informersMs, receiverHistogram: histogram };
   const lines = [
     `receiver: webhook → Kubernetes API (in-test API server, plan from a real Prometheus), ${new Date().toISOString()}`,
     `${'round'.padEnd(22)} ${'n'.padStart(4)}  ${'answered p50/p99 ms'.padStart(20)}  ${'1st API call p50/p99'.padStart(21)}  ${'1st write p50/p99 ms'.padStart(21)}`,
     ...[['sequential', sequential] as const, ...bursts.map((b) => [`bursts of ${b.concurrency}`, b] as const)].map(([label, r]: any) => `${String(label).padEnd(22)} ${String(r.webhooks).padStart(4)}  ${`${r.answeredMs.p50} / ${r.answeredMs.p99}`.padStart(20)}  ${`${r.firstApiCallMs.p50} / ${r.firstApiCallMs.p99}`.padStart(21)}  ${`${r.firstWriteMs.p50} / ${r.firstWriteMs.p99}`.padStart(21)}`),
+    ...[['sequential', sequential] as const, ...bursts.map((b) => [`bursts of ${b.concurrency}`, b] as const)].map(
+      ([label, r]) => `API requests per webhook, ${label}: ${Object.entries(r.apiRequestsPerWebhook).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    ),
     `connections the receiver opened to the API server: ${api.connections}`,
+    `informers listed and watching ${informersMs} ms after /healthz answered (${names.length * 2} Deployments, ${names.length} HPAs in one namespace)`,
     '',
     'receiver histogram (receipt → first write, seconds):',
     ...histogram.filter((l) => /_(sum|count)|le="(0.005|0.01|0.025|0.05|0.1)"/.test(l)),

@@ -524,6 +524,41 @@ describe('the memory in a ConfigMap, written by two leaders', () => {
   });
 });
 
+describe('the memory of every workload, read in one list by a new leader', () => {
+  // This test's requests (the running receiver lists too, with another token).
+  const mine = (from: number) => api.requests.slice(from).filter((r) => r.user === 'a');
+  it('lists the memory ConfigMaps once: a workload with one loads it without a read, one without writes without a read first', async () => {
+    const apis = createKubeApis(kubeConfigFor(api.url, 'a'), { timeoutMs: 1000, retries: 0 });
+    const firing = recordAlerts(emptyMemory(), [{ fingerprint: 'p1', alertname: 'X', action: 'promote', status: 'firing', startsAt: '2026-11-30T10:00:00Z' }], 1);
+    await new ConfigMapStore(apis, 'shadowscale', 'state').save('shop/checkout', firing);
+    // A memory ConfigMap someone made without the labels: the list misses it.
+    api.put(`${STATE}/state-shop-unlabelled`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'state-shop-unlabelled', namespace: 'shadowscale' }, data: { 'memory.json': JSON.stringify(firing) } });
+    const store = new ConfigMapStore(apis, 'shadowscale', 'state');
+    const from = api.requests.length;
+    expect(await store.prime(['shop/checkout', 'shop/cart', 'shop/unlabelled'])).toBe(1);
+    expect(mine(from).map((r) => `${r.method} ${r.path} ${r.labelSelector ?? ''}`.trim())).toEqual([`GET ${STATE} app.kubernetes.io/managed-by=shadowscale,shadowscale.io/workload`]);
+    expect((await store.load('shop/checkout')).alerts.p1.status).toBe('firing');
+    await store.save('shop/cart', firing);
+    expect(mine(from).slice(1).map((r) => `${r.method} ${r.path}`)).toEqual([`POST ${STATE}`]);
+    // The unlabelled one: taken for absent, so the create is refused (409), and it is read then.
+    await expect(store.save('shop/unlabelled', emptyMemory())).rejects.toBeInstanceOf(MemoryConflict);
+    expect((await store.load('shop/unlabelled')).alerts.p1.status).toBe('firing');
+  });
+
+  it('drops a list begun before the memory was invalidated (leadership lost and taken again meanwhile)', async () => {
+    const apis = createKubeApis(kubeConfigFor(api.url, 'a'), { timeoutMs: 1000, retries: 0 });
+    const store = new ConfigMapStore(apis, 'shadowscale', 'state');
+    api.inject((r) => r.user === 'a' && r.method === 'GET' && r.path === STATE, { status: 500 });
+    await expect(store.prime(['shop/checkout'])).rejects.toThrow(/list ConfigMaps in shadowscale: HTTP 500/);
+    const listing = store.prime(['shop/checkout']);
+    store.invalidate();
+    expect(await listing).toBe(0);
+    const from = api.requests.length;
+    await store.load('shop/checkout');
+    expect(mine(from).map((r) => `${r.method} ${r.path}`)).toEqual([`GET ${STATE}/state-shop-checkout`]);
+  });
+});
+
 describe('other autoscalers and routers, dry run and the per-workload switch', () => {
   const variant = (yaml: string) =>
     parseConfig(`

@@ -7,7 +7,7 @@ import type { V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 /** With `cache`, observed from its informer when it can answer (watch-cache.ts), read from the API otherwise. */
 export function horizontalPodAutoscaler(apis: KubeApis, namespace: string, name: string, sets: readonly string[] = [], resourceFraction = 1, cache?: WatchCache): Autoscaler {
   const what = `HorizontalPodAutoscaler ${namespace}/${name}`;
-  const seen = (o: V2HorizontalPodAutoscaler) => cache?.seen('HorizontalPodAutoscaler', namespace, name, o.metadata?.resourceVersion);
+  const seen = (o: V2HorizontalPodAutoscaler) => cache?.seen('HorizontalPodAutoscaler', namespace, name, o.metadata?.resourceVersion, o);
   const patch = async (body: object) => seen(await apis.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name, namespace, body }, apis.options(true)));
   return {
     async observe() {

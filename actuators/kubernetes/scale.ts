@@ -28,7 +28,9 @@ export function scaleTarget(apis: KubeApis, namespace: string, kind: 'Deployment
   const what = `${kind} ${namespace}/${name}`;
   const deployment = kind === 'Deployment';
   type Workload = { metadata?: { resourceVersion?: string; annotations?: Record<string, string> }; spec?: { replicas?: number; template?: { metadata?: { annotations?: Record<string, string> } } }; status?: { readyReplicas?: number } };
-  const seen = (o: { metadata?: { resourceVersion?: string } }) => cache?.seen(kind, namespace, name, o.metadata?.resourceVersion);
+  const seen = (o: { metadata?: { resourceVersion?: string } }, object?: Workload) => cache?.seen(kind, namespace, name, o.metadata?.resourceVersion, object);
+  /** The object as last observed: a scale written on its version makes it this object with the new replicas. */
+  let observed: Workload | undefined;
   return {
     name,
     async observe() {
@@ -39,30 +41,32 @@ export function scaleTarget(apis: KubeApis, namespace: string, kind: 'Deployment
             ? apis.apps.readNamespacedDeployment({ name, namespace }, apis.options())
             : apis.apps.readNamespacedStatefulSet({ name, namespace }, apis.options()),
         );
-        seen(o);
+        seen(o, o);
       }
+      observed = o;
       const restartedAt = o.spec?.template?.metadata?.annotations?.[RESTARTED_AT];
       const version = o.metadata?.resourceVersion;
       return { spec: o.spec?.replicas ?? 1, ready: o.status?.readyReplicas ?? 0, ...(restartedAt ? { restartedAt } : {}), annotations: o.metadata?.annotations ?? {}, ...(version ? { resourceVersion: version } : {}) };
     },
     async restart(at) {
       const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
-      seen(
-        await apis.retry(`restart ${what}`, () =>
-          deployment
-            ? apis.apps.patchNamespacedDeployment({ name, namespace, body }, apis.options(true))
-            : apis.apps.patchNamespacedStatefulSet({ name, namespace, body }, apis.options(true)),
-        ),
+      const o: Workload = await apis.retry(`restart ${what}`, () =>
+        deployment
+          ? apis.apps.patchNamespacedDeployment({ name, namespace, body }, apis.options(true))
+          : apis.apps.patchNamespacedStatefulSet({ name, namespace, body }, apis.options(true)),
       );
+      seen(o, o);
     },
     async scale(replicas, from, resourceVersion) {
-      // A Scale carries its object's resourceVersion.
-      const patch = async (body: { metadata: { resourceVersion?: string }; spec: { replicas: number } }) =>
-        seen(
-          deployment
-            ? await apis.apps.patchNamespacedDeploymentScale({ name, namespace, body }, apis.options(true))
-            : await apis.apps.patchNamespacedStatefulSetScale({ name, namespace, body }, apis.options(true)),
-        );
+      // A Scale carries its object's resourceVersion. Written on the version observed, the object is now
+      // the one observed with these replicas; otherwise only its version is known.
+      const patch = async (body: { metadata: { resourceVersion?: string }; spec: { replicas: number } }) => {
+        const written = deployment
+          ? await apis.apps.patchNamespacedDeploymentScale({ name, namespace, body }, apis.options(true))
+          : await apis.apps.patchNamespacedStatefulSetScale({ name, namespace, body }, apis.options(true));
+        const base = observed?.metadata?.resourceVersion !== undefined && observed.metadata.resourceVersion === body.metadata.resourceVersion ? observed : undefined;
+        seen(written, base && { ...base, metadata: { ...base.metadata, resourceVersion: written.metadata?.resourceVersion }, spec: { ...base.spec, replicas } });
+      };
       if (resourceVersion) {
         // The object's version as observed (the step was computed from it): one write, refused by the
         // API server (409) if anyone changed the object since, its status included; then as below.

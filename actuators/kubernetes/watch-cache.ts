@@ -10,10 +10,11 @@
  *   `watch` permission, an expired resourceVersion being listed again); a failed informer is replaced
  *   by a new one after a backoff, and every one is replaced after `resyncMs` (a watch whose connection
  *   died without a word would otherwise keep a stale cache for ever);
- * - not for an object this process has read or written at a newer resourceVersion than the cache holds
- *   (a write is observed again right after it: the watch may not have delivered it yet). Versions are
- *   compared as the integers etcd gives them, as client-go's mutation cache does; one that is not an
- *   integer is never trusted.
+ * - not with an older version of an object than this process has itself read or written (a write is
+ *   observed again right after it, before the watch may have brought it): until the watch catches up,
+ *   it answers with what was read or what the write made of the object, as client-go's mutation cache
+ *   does, or not at all. Versions are compared as the integers etcd gives them, as client-go does; one
+ *   that is not an integer is never trusted.
  * A write made on a cached version that is already stale is refused by the API server (409), and the
  * writers read the object then, so a stale cache costs a round trip, never a lost update.
  */
@@ -53,7 +54,7 @@ export function olderVersion(a: string, b: string): boolean | undefined {
 export class WatchCache {
   private readonly entries = new Map<string, Entry>();
   /** The newest resourceVersion this process has read or written, per object, until the cache has it. */
-  private readonly known = new Map<string, string>();
+  private readonly known = new Map<string, { version: string; object?: KubernetesObject }>();
   private stopped = false;
   private readonly watch: Watch;
 
@@ -86,18 +87,23 @@ export class WatchCache {
     const id = `${kind}/${namespace}/${name}`;
     const newer = this.known.get(id);
     if (newer !== undefined) {
-      if (olderVersion(version, newer) !== false) return undefined;
+      // Behind what this process has read or written: that, when it has the whole object, else nothing.
+      if (olderVersion(version, newer.version) !== false) return newer.object as T | undefined;
       this.known.delete(id);
     }
     return object as T;
   }
 
-  /** Records the version of an object this process has just read or written (the cache answers for it once it has caught up). */
-  seen(kind: CachedKind, namespace: string, name: string, resourceVersion: string | undefined): void {
+  /**
+   * Records an object this process has just read or written, at `resourceVersion`: until the watch
+   * brings that version, the cache answers for it with `object` (what was read, or what the write made
+   * of what was observed), or not at all without one.
+   */
+  seen(kind: CachedKind, namespace: string, name: string, resourceVersion: string | undefined, object?: KubernetesObject): void {
     if (!resourceVersion) return;
     const id = `${kind}/${namespace}/${name}`;
     const before = this.known.get(id);
-    if (before === undefined || olderVersion(before, resourceVersion) !== false) this.known.set(id, resourceVersion);
+    if (before === undefined || olderVersion(before.version, resourceVersion) !== false) this.known.set(id, { version: resourceVersion, ...(object ? { object } : {}) });
   }
 
   /** Informers running, and how many of them answer (listed, watching). */

@@ -337,7 +337,8 @@ export class FakeKubeApi {
     const items = [...this.objects]
       .filter(([path]) => prefix.test(path) && path.replace(prefix, '').split('/').filter(Boolean).length === 1)
       .map(([, o]) => o)
-      .filter((o) => wanted.every(([k, v]) => o.metadata?.labels?.[k] === v));
+      // `key=value`, or `key` alone: the label is set.
+      .filter((o) => wanted.every(([k, v]) => (v === undefined ? o.metadata?.labels?.[k] !== undefined : o.metadata?.labels?.[k] === v)));
     return [200, { kind: `${kind}List`, apiVersion, metadata: { resourceVersion: String(this.version) }, items }];
   }
 
