@@ -209,7 +209,7 @@ describe('WatchCache', () => {
     await until('caught up again', () => replicas() === 4);
   });
 
-  it('falls back to reads while the server refuses the watch, says so once, and recovers', async () => {
+  it('answers nothing while the server refuses the watch (the caller reads), reports each failure and the recovery, and recovers', async () => {
     api.inject((r) => r.watch === true, { status: 403, times: 3 });
     cache.start('Deployment', NS);
     await until('refused', () => errors.length > 0);
