@@ -60,6 +60,7 @@ export default async function fit(job: FitJob): Promise<FitOutcome> {
         autoCandidates: models,
         stepSeconds: prepared.stepSeconds,
         startSeconds: prepared.start,
+        sampled: prepared.sampled,
         ...(job.periods ? { periods: job.periods } : {}),
       });
       if (job.model === 'auto') chosenModel = result.selected;

@@ -74,6 +74,7 @@ async function main(): Promise<void> {
         folds,
         stepSeconds: prepared.stepSeconds,
         startSeconds: prepared.start,
+        sampled: prepared.sampled,
         maxHistory: Math.round((14 * 86_400) / prepared.stepSeconds),
       };
       const result = backtest(prepared.values, { ...common, models });

@@ -29,7 +29,7 @@ describe('shadowscale backtest', () => {
     expect(lines).toHaveLength(1);
     const result = JSON.parse(lines[0]);
     expect(result).toMatchObject({ input, points: 4032, intervalSeconds: 300, horizon: 12, folds: 4 });
-    expect(['mstl', 'ets', 'seasonal-naive', 'holt-winters']).toContain(result.selected);
+    expect(['mstl', 'ets', 'seasonal-naive', 'holt-winters', 'moving-median']).toContain(result.selected);
     expect(result.models.map((m: { model: string }) => m.model)).toEqual(['auto', 'seasonal-naive', 'ets']);
     for (const m of result.models) {
       for (const key of ['mae', 'mase', 'relMae', 'smape', 'coverage80', 'coverage95', 'fitMs']) expect(typeof m[key]).toBe('number');
@@ -48,7 +48,7 @@ describe('shadowscale backtest', () => {
     ['a missing file', ['--input', '/nonexistent/load.csv'], 'shadowscale backtest: --input /nonexistent/load.csv: no such file'],
     ['a bad column', ['--input', tempCsv('time,load\n1,2\n')], 'header is "time,load"; expected columns `timestamp` and `value`'],
     ['a bad value', ['--input', tempCsv('timestamp,value\n1,2\n2,x\n')], 'line 3: value "x" is not a number'],
-    ['an unknown model', ['--input', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--models', 'mstl,arima'], '--models: unknown model "arima"; expected one of auto, mstl, ets, prophet, seasonal-naive, holt-winters'],
+    ['an unknown model', ['--input', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--models', 'mstl,arima'], '--models: unknown model "arima"; expected one of auto, mstl, ets, prophet, seasonal-naive, holt-winters, moving-median'],
     ['a horizon longer than the data', ['--input', tempCsv('timestamp,value\n1,2\n2,3\n3,4\n'), '--horizon', '10'], '--horizon 10 is not shorter than the series (3 points'],
     ['a horizon the folds cannot fit', ['--input', fixturePath('ec2_cpu_utilization_5f5533.csv'), '--horizon', '1000'], 'lower --horizon or --folds'],
   ])('fails on %s with a one-line error and a non-zero exit', (_what, args, message) => {

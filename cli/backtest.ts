@@ -79,6 +79,7 @@ export async function runBacktest(options: BacktestCliOptions, out: NodeJS.Writa
     autoCandidates,
     stepSeconds: step,
     startSeconds: prepared.start,
+    sampled: prepared.sampled,
     maxHistory: Math.max(1, Math.round(historySeconds / step)),
     cleanOutliers: options.clean,
     onProgress: (done, total, model) => {

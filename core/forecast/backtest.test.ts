@@ -47,6 +47,23 @@ describe('backtest', () => {
     expect(byModel.ets.relMae).toBeCloseTo(byModel.ets.mae / byModel['seasonal-naive'].mae, 12);
     const chosen = Object.values(byModel.auto.chosen ?? {}).reduce((a, b) => a + b, 0);
     expect(chosen).toBe(4);
-    expect(['mstl', 'ets', 'seasonal-naive', 'holt-winters']).toContain(result.selected);
+    expect(['mstl', 'ets', 'seasonal-naive', 'holt-winters', 'moving-median']).toContain(result.selected);
+  });
+
+  it('scores only real samples when told which points filled a gap', () => {
+    // Points of the last window replaced by a gap filler's straight line: seasonal-naive misses them.
+    const filled = Float64Array.from(y);
+    const sampled = new Uint8Array(y.length).fill(1);
+    for (let i = y.length - 4; i < y.length; i++) {
+      filled[i] = 0;
+      sampled[i] = 0;
+    }
+    const options = { horizon: 6, folds: 4, models: ['seasonal-naive'] as const, stepSeconds: 3600, startSeconds: 0 };
+    expect(backtest(filled, options).models[0].mae).toBeGreaterThan(0);
+    const masked = backtest(filled, { ...options, sampled }).models[0];
+    expect(masked.mae).toBe(0);
+    expect(masked.coverage95).toBe(1);
+    // Nothing real to score: said, not a NaN.
+    expect(() => backtest(filled, { ...options, sampled: new Uint8Array(y.length) })).toThrow(/no real sample in the 4 scored windows/);
   });
 });

@@ -28,6 +28,12 @@ export interface BacktestOptions {
   maxHistory?: number;
   periods?: readonly number[];
   cleanOutliers?: boolean | CleanOptions;
+  /**
+   * 1 where y holds a real sample, 0 where a gap was filled (prepareSeries' `sampled`). When given, a
+   * filled point is neither scored nor counted in `auto`'s choice: a model is judged on what happened,
+   * not on a straight line drawn across a hole.
+   */
+  sampled?: ArrayLike<number>;
   onProgress?: (done: number, total: number, what: string) => void;
 }
 
@@ -60,6 +66,7 @@ export interface BacktestResult {
 interface WindowOutcome {
   fit: FitResult;
   fitMs: number;
+  /** Absolute errors at the real samples of the window (every step when no mask is given). */
   absErrors: number[];
 }
 
@@ -100,7 +107,10 @@ function evaluateWindow(y: Float64Array, origin: number, model: ModelName, optio
   });
   const fit = fitWithLadder(history, model, options.horizon);
   const fitMs = performance.now() - started;
-  const absErrors = fit.point.map((p, h) => Math.abs(y[origin + h] - p));
+  const absErrors: number[] = [];
+  fit.point.forEach((p, h) => {
+    if (isSampled(options.sampled, origin + h)) absErrors.push(Math.abs(y[origin + h] - p));
+  });
   return { fit, fitMs, absErrors };
 }
 
@@ -133,7 +143,8 @@ export function backtest(y: Float64Array, options: BacktestOptions): BacktestRes
 
   const maeOver = (model: ModelName, ws: number[]): number => {
     const errors = ws.flatMap((w) => outcomes.get(model)![w].absErrors);
-    return errors.reduce((s, e) => s + e, 0) / errors.length;
+    // No real sample in these windows: nothing to choose on (the first candidate stays).
+    return errors.length > 0 ? errors.reduce((s, e) => s + e, 0) / errors.length : Infinity;
   };
   // Without `auto` in the list the candidates may not all have been fitted: choose among those that were.
   const pool = candidates.filter((c) => outcomes.has(c));
@@ -143,7 +154,7 @@ export function backtest(y: Float64Array, options: BacktestOptions): BacktestRes
 
   const scored = range(scoredFrom, windows);
   const scores: ModelScore[] = [];
-  const reference = score(y, origins, scored.map((w) => outcomes.get('seasonal-naive')![w]), scored, options.horizon);
+  const reference = score(y, origins, scored.map((w) => outcomes.get('seasonal-naive')![w]), scored, options.horizon, options.sampled);
   for (const model of options.models) {
     let perWindow: WindowOutcome[];
     let chosen: Partial<Record<ModelName, number>> | undefined;
@@ -157,7 +168,7 @@ export function backtest(y: Float64Array, options: BacktestOptions): BacktestRes
     } else {
       perWindow = scored.map((w) => outcomes.get(model)![w]);
     }
-    const s = score(y, origins, perWindow, scored, options.horizon);
+    const s = score(y, origins, perWindow, scored, options.horizon, options.sampled);
     scores.push({
       model,
       ...s,
@@ -182,6 +193,7 @@ function score(
   perWindow: WindowOutcome[],
   windowIndexes: number[],
   horizon: number,
+  sampled: ArrayLike<number> | undefined,
 ): Omit<ModelScore, 'model' | 'relMae'> {
   let absSum = 0;
   let scaledSum = 0;
@@ -199,6 +211,7 @@ function score(
     rungs[fit.rung] = (rungs[fit.rung] ?? 0) + 1;
     fitMs += outcome.fitMs;
     for (let h = 0; h < horizon; h++) {
+      if (!isSampled(sampled, origin + h)) continue;
       const actual = y[origin + h];
       const predicted = fit.point[h];
       const e = Math.abs(actual - predicted);
@@ -214,6 +227,7 @@ function score(
       count++;
     }
   });
+  if (count === 0) throw new ForecastInputError(`no real sample in the ${perWindow.length} scored windows: every point there was a filled gap`);
   return {
     mae: absSum / count,
     mase: scaledCount > 0 ? scaledSum / scaledCount : null,
@@ -230,6 +244,10 @@ function naiveInSampleMae(y: Float64Array, origin: number): number {
   let sum = 0;
   for (let i = 1; i < origin; i++) sum += Math.abs(y[i] - y[i - 1]);
   return origin > 1 ? sum / (origin - 1) : 0;
+}
+
+function isSampled(sampled: ArrayLike<number> | undefined, i: number): boolean {
+  return sampled === undefined || sampled[i] !== 0;
 }
 
 function range(from: number, to: number): number[] {

@@ -50,7 +50,7 @@ export function forecast(series: Series, options: ForecastOptions): Forecast {
   const reasons: string[] = [];
   let chosen: ModelName;
   if (model === 'auto') {
-    const choice = chooseModel(prepared.values, prepared.stepSeconds, prepared.start, options);
+    const choice = chooseModel(prepared.values, prepared.stepSeconds, prepared.start, options, prepared.sampled);
     chosen = choice.model;
     if (choice.reason) reasons.push(choice.reason);
   } else {
@@ -80,6 +80,7 @@ export function chooseModel(
   stepSeconds: number,
   startSeconds: number,
   options: ForecastOptions,
+  sampled?: ArrayLike<number>,
 ): { model: ModelName; reason?: string } {
   const candidates = options.autoCandidates ?? DEFAULT_AUTO_CANDIDATES;
   try {
@@ -91,6 +92,7 @@ export function chooseModel(
       autoCandidates: candidates,
       stepSeconds,
       startSeconds,
+      sampled,
       maxHistory: options.maxHistory,
       periods: options.periods,
       cleanOutliers: options.cleanOutliers,

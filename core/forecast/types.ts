@@ -9,7 +9,7 @@ export interface Series {
 }
 
 /** The models a workload can ask for; `auto` picks one of the others by rolling-origin backtest. */
-export const MODEL_NAMES = ['mstl', 'ets', 'prophet', 'seasonal-naive', 'holt-winters'] as const;
+export const MODEL_NAMES = ['mstl', 'ets', 'prophet', 'seasonal-naive', 'holt-winters', 'moving-median'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 export type ModelChoice = ModelName | 'auto';
 
@@ -90,4 +90,4 @@ export interface Forecast {
 }
 
 /** The models `auto` chooses among by default (their rolling-origin backtest decides). */
-export const DEFAULT_AUTO_CANDIDATES: readonly ModelName[] = ['mstl', 'ets', 'seasonal-naive', 'holt-winters'];
+export const DEFAULT_AUTO_CANDIDATES: readonly ModelName[] = ['mstl', 'ets', 'seasonal-naive', 'holt-winters', 'moving-median'];

@@ -2,6 +2,7 @@
 import type { ForecastModel, ModelName } from '../types.ts';
 import { etsModel } from './ets.ts';
 import { holtWintersModel } from './holt-winters.ts';
+import { movingMedian } from './moving-median.ts';
 import { mstlModel } from './mstl.ts';
 import { prophetModel } from './prophet.ts';
 import { seasonalNaive } from './seasonal-naive.ts';
@@ -12,4 +13,5 @@ export const MODELS: Record<ModelName, ForecastModel> = {
   prophet: prophetModel,
   'seasonal-naive': seasonalNaive,
   'holt-winters': holtWintersModel,
+  'moving-median': movingMedian,
 };
