@@ -9,6 +9,10 @@
  * Rounds of --webhooks each: sequential (one webhook at a time), then bursts of each --bursts size at once,
  * each with the API requests it led to per webhook. Measured once the receiver's informers have listed
  * and are watching, as on a receiver that has run for a while.
+ * Then the floor of those figures on this machine: the same rounds against a bare server in its own
+ * process that makes the same two calls in a row (create a ConfigMap, patch the HPA) on kept
+ * connections and answers, with no decision, no client library and no log. What the floor already
+ * takes is the machine's (processes sharing the cores, loopback writes), not the receiver's.
  * A benchmark: it prints what it measured and writes bench/results/receiver.{json,txt}; it asserts nothing.
  *
  * Options: --webhooks N (300), --bursts 20,100.
@@ -33,6 +37,37 @@ const WEBHOOKS = Number(arg('--webhooks', '300'));
 const BURSTS = arg('--bursts', '20,100').split(',').map(Number);
 const NS = 'bench';
 const TOKEN = 'bench-token';
+
+/**
+ * The floor server: a webhook in, a ConfigMap created and the HPA's floor patched in a row (Node's
+ * fetch keeps the connections), then 200. What every receiver must do at least, and nothing more.
+ */
+const FLOOR_SERVER = `
+import http from 'node:http';
+const api = process.env.FLOOR_API;
+const ns = process.env.FLOOR_NS;
+const headers = { authorization: 'Bearer x' };
+http.createServer((req, res) => {
+  if (req.url === '/healthz') return res.end('ok');
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', async () => {
+    try {
+      const alert = JSON.parse(Buffer.concat(chunks).toString()).alerts[0];
+      const name = alert.labels.workload;
+      const cm = await fetch(api + '/api/v1/namespaces/' + ns + '/configmaps', { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'memory-' + name, namespace: ns }, data: { 'memory.json': JSON.stringify({ alerts: { [alert.fingerprint]: alert.status } }) } }) });
+      await cm.arrayBuffer();
+      const hpa = await fetch(api + '/apis/autoscaling/v2/namespaces/' + ns + '/horizontalpodautoscalers/' + name, { method: 'PATCH', headers: { ...headers, 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ spec: { minReplicas: 9 } }) });
+      await hpa.arrayBuffer();
+      if (cm.status >= 300 || hpa.status >= 300) res.statusCode = 500;
+      res.end('ConfigMap ' + cm.status + ', HPA ' + hpa.status);
+    } catch (error) {
+      res.statusCode = 500;
+      res.end(String(error));
+    }
+  });
+}).listen(Number(process.env.FLOOR_PORT), '127.0.0.1');
+`;
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -88,6 +123,7 @@ async function main(): Promise<void> {
   const informersMs = Date.now() - started;
   await new Promise((r) => setTimeout(r, 3000));
 
+  let target = port;
   const send = async (name: string) => {
     const body = JSON.stringify({
       version: '4',
@@ -97,7 +133,7 @@ async function main(): Promise<void> {
       alerts: [{ status: 'firing', labels: { alertname: 'ShadowscaleLoadAnomaly', namespace: NS, workload: name, shadowscale_action: 'prescale' }, annotations: {}, startsAt: new Date().toISOString(), fingerprint: `fp-${name}` }],
     });
     const sent = Date.now();
-    const res = await fetch(`http://127.0.0.1:${port}/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body });
+    const res = await fetch(`http://127.0.0.1:${target}/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body });
     if (res.status !== 200) throw new Error(`${name}: HTTP ${res.status} ${await res.text()}`);
     return { name, sent, answered: Date.now() };
   };
@@ -156,22 +192,42 @@ async function main(): Promise<void> {
   for (const [i, size] of BURSTS.entries()) bursts.push(await measure(names.slice(WEBHOOKS * (i + 1), WEBHOOKS * (i + 2)), size));
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const histogram = metrics.split('\n').filter((l) => l.startsWith('shadowscale_receiver_receipt_to_api_call_seconds'));
-
   await proc.stop();
+
+  // The floor: the same rounds against a bare server making the same two calls in a row.
+  const floorNames = names.map((n) => `floor-${n}`);
+  for (const name of floorNames) api.hpa(NS, name, name, 2, 40);
+  const floorPort = await freePort();
+  const floorProc = startProcess(process.execPath, ['--input-type=module', '-e', FLOOR_SERVER], {
+    logFile: join(dir, 'floor.log'),
+    env: { ...process.env, FLOOR_PORT: String(floorPort), FLOOR_API: api.url, FLOOR_NS: NS },
+  });
+  await waitForHttp(`http://127.0.0.1:${floorPort}/healthz`, floorProc);
+  target = floorPort;
+  const floorSequential = await measure(floorNames.slice(0, WEBHOOKS), 1);
+  const floorBursts = [];
+  for (const [i, size] of BURSTS.entries()) floorBursts.push(await measure(floorNames.slice(WEBHOOKS * (i + 1), WEBHOOKS * (i + 2)), size));
+  await floorProc.stop();
+
   await prometheus.stop();
   await api.stop();
   exporter.close();
   rmSync(dir, { recursive: true, force: true });
 
-  const result = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, sequential, bursts, apiConnections: api.connections, informersMs, receiverHistogram: histogram };
+  const result = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, sequential, bursts, floor: { sequential: floorSequential, bursts: floorBursts }, apiConnections: api.connections, informersMs, receiverHistogram: histogram };
   const lines = [
     `receiver: webhook → Kubernetes API (in-test API server, plan from a real Prometheus), ${new Date().toISOString()}`,
     `${'round'.padEnd(22)} ${'n'.padStart(4)}  ${'answered p50/p99 ms'.padStart(20)}  ${'1st API call p50/p99'.padStart(21)}  ${'1st write p50/p99 ms'.padStart(21)}`,
-    ...[['sequential', sequential] as const, ...bursts.map((b) => [`bursts of ${b.concurrency}`, b] as const)].map(([label, r]: any) => `${String(label).padEnd(22)} ${String(r.webhooks).padStart(4)}  ${`${r.answeredMs.p50} / ${r.answeredMs.p99}`.padStart(20)}  ${`${r.firstApiCallMs.p50} / ${r.firstApiCallMs.p99}`.padStart(21)}  ${`${r.firstWriteMs.p50} / ${r.firstWriteMs.p99}`.padStart(21)}`),
+    ...[
+      ['sequential', sequential] as const,
+      ...bursts.map((b) => [`bursts of ${b.concurrency}`, b] as const),
+      ['floor: sequential', floorSequential] as const,
+      ...floorBursts.map((b) => [`floor: bursts of ${b.concurrency}`, b] as const),
+    ].map(([label, r]: any) => `${String(label).padEnd(22)} ${String(r.webhooks).padStart(4)}  ${`${r.answeredMs.p50} / ${r.answeredMs.p99}`.padStart(20)}  ${`${r.firstApiCallMs.p50} / ${r.firstApiCallMs.p99}`.padStart(21)}  ${`${r.firstWriteMs.p50} / ${r.firstWriteMs.p99}`.padStart(21)}`),
     ...[['sequential', sequential] as const, ...bursts.map((b) => [`bursts of ${b.concurrency}`, b] as const)].map(
       ([label, r]) => `API requests per webhook, ${label}: ${Object.entries(r.apiRequestsPerWebhook).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`,
     ),
-    `connections the receiver opened to the API server: ${api.connections}`,
+    `connections the receiver and the floor server opened to the API server: ${api.connections}`,
     `informers listed and watching ${informersMs} ms after /healthz answered (${names.length * 2} Deployments, ${names.length} HPAs in one namespace)`,
     '',
     'receiver histogram (receipt → first write, seconds):',
