@@ -74,7 +74,12 @@ export function externalMetricsRouter(loop: ForecastLoop, metrics: AdapterMetric
     }
     const at = now();
     const items = [];
-    for (const w of loop.workloadsIn(namespace)) {
+    // The HPA asks for one workload (workload=NAME): it is looked up, not matched against every
+    // workload of the namespace (a thousand selector matches a request, at a thousand requests a second).
+    const named = requirements.find((r) => r.key === 'workload' && r.op === 'in');
+    const one = named && 'values' in named && named.values.length === 1 ? named.values[0] : undefined;
+    const candidates = one !== undefined ? [loop.workload(namespace, one)].filter((w) => w !== undefined) : loop.workloadsIn(namespace);
+    for (const w of candidates) {
       const labels = { workload: w.name, namespace: w.namespace };
       if (!matches(requirements, labels)) continue;
       if (!loop.computed(w.namespace, w.name)) {

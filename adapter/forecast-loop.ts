@@ -221,6 +221,11 @@ export class ForecastLoop {
     return this.byNamespace.get(namespace) ?? [];
   }
 
+  /** One configured workload, by namespace and name. */
+  workload(namespace: string, name: string): WorkloadConfig | undefined {
+    return this.states.get(workloadKey(namespace, name))?.config;
+  }
+
   snapshot(namespace: string, name: string): WorkloadSnapshot | undefined {
     return this.states.get(workloadKey(namespace, name));
   }

@@ -48,8 +48,10 @@ describe('PrometheusClient against a real Prometheus', () => {
 describe('PrometheusClient retries', () => {
   let requests = 0;
   let plan: Array<(res: ServerResponse) => void> = [];
+  let encodings: Array<string | undefined> = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     requests++;
+    encodings.push(req.headers['accept-encoding']);
     req.resume();
     const next = plan.shift();
     if (next) next(res);
@@ -73,6 +75,13 @@ describe('PrometheusClient retries', () => {
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(() => server.close());
+
+  it('asks for uncompressed answers (no inflating on the serving thread), unless the configuration sets the header', async () => {
+    encodings = [];
+    await new PrometheusClient({ url, timeoutSeconds: 5 }).query('up');
+    await new PrometheusClient({ url, timeoutSeconds: 5, headers: { 'Accept-Encoding': 'gzip' } }).query('up');
+    expect(encodings).toEqual(['identity', 'gzip']);
+  });
 
   it('retries 503 and 502 and then succeeds', async () => {
     requests = 0;

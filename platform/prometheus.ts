@@ -80,7 +80,10 @@ export class PrometheusClient {
   private readonly backoffMs: number;
 
   constructor(readonly options: PrometheusClientOptions) {
-    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    // Uncompressed answers unless the configuration asks otherwise: Prometheus would gzip every answer
+    // and this process inflate it on the thread that serves the HPA, for answers that are mostly a few
+    // samples (incremental ranges, instant vectors) on a cluster network.
+    const headers: Record<string, string> = { 'Accept-Encoding': 'identity', ...(options.headers ?? {}) };
     if (options.bearerToken) headers.Authorization = `Bearer ${options.bearerToken}`;
     this.http = axios.create({
       baseURL: options.url.replace(/\/+$/, ''),
