@@ -14,12 +14,17 @@ export function absQuantile(residuals: ArrayLike<number>, q: number): number {
     const r = residuals[i];
     if (Number.isFinite(r)) a.push(Math.abs(r));
   }
-  if (a.length === 0) return 0;
   a.sort((x, y) => x - y);
-  const pos = q * (a.length - 1);
+  return sortedQuantile(a, q);
+}
+
+/** Quantile q of ascending values, interpolated linearly between the two nearest; 0 when there are none. */
+export function sortedQuantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return 0;
+  const pos = q * (sorted.length - 1);
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
-  return a[lo] + (a[hi] - a[lo]) * (pos - lo);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
 /**

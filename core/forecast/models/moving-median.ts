@@ -5,7 +5,7 @@
  * a model fitted on one-step error (AutoETS) follows the noise or a spike; the median of a window
  * sized for the horizon ignores both.
  *
- *   window   k from WINDOWS (up to a day of steps), the one whose forecasts from the last
+ *   window   k from WINDOWS (1 to 288 steps: a day at 5-minute steps), the one whose forecasts from the last
  *            EVALUATED_ORIGINS origins of the history had the lowest mean absolute error over the
  *            horizon (the horizon's own error, not one step's);
  *   shift    when the last SHIFT_POINTS observations all sit more than SHIFT_SIGMAS robust standard
@@ -14,6 +14,7 @@
  *   bands    the empirical quantiles of the signed errors of that window at each step ahead, over the
  *            same origins: asymmetric where load is (spikes go up).
  */
+import { sortedQuantile } from '../intervals.ts';
 import { LEVELS, InsufficientHistoryError, type Band, type ForecastModel, type Level, type ModelOutput } from '../types.ts';
 
 /** Candidate windows, in steps. */
@@ -69,8 +70,8 @@ export const movingMedian: ForecastModel = {
       const upper: number[] = [];
       for (let h = 0; h < horizon; h++) {
         const sorted = Float64Array.from(errors[h]).sort();
-        lower.push(level + Math.min(0, quantile(sorted, (1 - l) / 2)));
-        upper.push(level + Math.max(0, quantile(sorted, (1 + l) / 2)));
+        lower.push(level + Math.min(0, sortedQuantile(sorted, (1 - l) / 2)));
+        upper.push(level + Math.max(0, sortedQuantile(sorted, (1 + l) / 2)));
       }
       intervals[l] = { lower, upper };
     }
@@ -121,16 +122,6 @@ function median(y: Float64Array, from: number, to: number): number {
 }
 
 function medianAbsoluteDeviation(y: Float64Array, center: number): number {
-  const d = y.map((v) => Math.abs(v - center)).sort();
-  const m = d.length >> 1;
-  return d.length % 2 ? d[m] : (d[m - 1] + d[m]) / 2;
-}
-
-/** Linear-interpolated quantile q of an ascending array. */
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return 0;
-  const pos = q * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+  const deviations = y.map((v) => Math.abs(v - center));
+  return median(deviations, 0, deviations.length);
 }
