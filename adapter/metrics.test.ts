@@ -1,7 +1,9 @@
 /**
  * /metrics of many workloads is rendered in slices, with the event loop free between them for the
- * HPA's and KEDA's requests, and says exactly what prom-client's own rendering says.
+ * HPA's and KEDA's requests: the per-workload gauges written as text from the workloads' views (checked
+ * by promtool), prom-client's own families formatted exactly as prom-client formats them.
  */
+import { spawnSync } from 'node:child_process';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 
@@ -16,7 +18,7 @@ function fleet(n: number) {
   const config = parseConfig(
     `prometheus: { url: "http://127.0.0.1:9" }\nworkloads:\n${Array.from({ length: n }, (_, i) => `  - { name: w-${i}, namespace: bench, load: up, capacityPerReplica: 5, primary: { name: w-${i}, maxReplicas: 20 }, shadow: { name: w-${i}-shadow, maxReplicas: 4 } }`).join('\n')}\n`,
   );
-  const states: WorkloadSnapshot[] = config.workloads.map((w, i) => ({ config: w, lagSeconds: 120, pastForecasts: [], trusted: false, observed: { value: i / 10, at: NOW_MS / 1000 - 5 }, riseHeadroom: 1 + i / 100 }));
+  const states: (WorkloadSnapshot & { chosenModel?: string })[] = config.workloads.map((w, i) => ({ config: w, lagSeconds: 120, pastForecasts: [], trusted: false, observed: { value: i / 10, at: NOW_MS / 1000 - 5 }, riseHeadroom: 1 + i / 100 }));
   let iterations = 0;
   const loop = {
     *all() {
@@ -26,26 +28,66 @@ function fleet(n: number) {
     nowSeconds: () => NOW_MS / 1000,
     scoreSpec: () => 'spec',
   } as unknown as ForecastLoop;
-  return { loop, iterations: () => iterations };
+  return { loop, states, iterations: () => iterations };
 }
 
 /** The per-workload series only (the process's own metrics change from one rendering to the next). */
 const workloadLines = (text: string) => text.split('\n').filter((l) => l.includes('workload="'));
 
 describe('the adapter /metrics', () => {
-  it('renders what prom-client renders, the workloads read once per scrape, concurrent scrapes sharing one rendering', async () => {
-    const { loop, iterations } = fleet(250);
+  it('writes every per-workload gauge from the views, the workloads read once per scrape, concurrent scrapes sharing one rendering', async () => {
+    const { loop, iterations, states } = fleet(250);
+    states[7].score = { relMae: 0.8, mae: 1.5, coverage80: 0.75, coverage95: 0.9, folds: 12, at: NOW_MS - 60_000 } as WorkloadSnapshot['score'];
+    states[7].chosenModel = 'mstl';
+    states[7].latencySloBucket = '0.5';
     const metrics = createAdapterMetrics(loop, 600);
     const [a, b] = await Promise.all([metrics.render(), metrics.render()]);
     expect(a).toBe(b);
     expect(iterations()).toBe(1);
-    const own = await metrics.registry.metrics();
-    expect(workloadLines(a)).toEqual(workloadLines(own));
-    expect(workloadLines(a).filter((l) => l.startsWith('shadowscale_observed_load{'))).toHaveLength(250);
-    // The same families, in the same order, as the exposition format wants them.
-    const families = (text: string) => text.split('\n').filter((l) => l.startsWith('# TYPE'));
-    expect(families(a)).toEqual(families(own));
     expect(a.endsWith('\n')).toBe(true);
+    const lines = workloadLines(a);
+    expect(lines.filter((l) => l.startsWith('shadowscale_observed_load{'))).toHaveLength(250);
+    // One workload's series, as its snapshot and view say.
+    const w7 = lines.filter((l) => l.includes('workload="w-7",'));
+    const v7 = view(states[7], NOW_MS, 600);
+    expect(w7).toEqual(
+      expect.arrayContaining([
+        'shadowscale_observed_load{workload="w-7",namespace="bench"} 0.7',
+        'shadowscale_load_headroom{workload="w-7",namespace="bench"} 1.07',
+        'shadowscale_capacity_per_replica{workload="w-7",namespace="bench"} 5',
+        `shadowscale_desired_replicas{workload="w-7",namespace="bench"} ${v7.served.desiredReplicas}`,
+        `shadowscale_serving_rung{workload="w-7",namespace="bench",rung="${v7.rung}"} 1`,
+        'shadowscale_workload_bound{workload="w-7",namespace="bench",bound="forecast_ttl_seconds"} 600',
+        'shadowscale_workload_deployment_info{workload="w-7",namespace="bench",deployment="w-7-shadow",configured_role="shadow"} 1',
+        `shadowscale_workload_latency_slo_bucket{workload="w-7",namespace="bench",le="0.5"} ${states[7].config.slo.latencyP99}`,
+        'shadowscale_backtest_error{workload="w-7",namespace="bench",metric="coverage95"} 0.9',
+        `shadowscale_backtest_timestamp_seconds{workload="w-7",namespace="bench",model="mstl",folds="12",spec="spec"} ${(NOW_MS - 60_000) / 1000}`,
+      ]),
+    );
+    // Unknown is absent, not NaN (no forecast, no volatility, no counterfactual here).
+    expect(lines.filter((l) => / NaN$/.test(l))).toEqual([]);
+    expect(w7.filter((l) => l.startsWith('shadowscale_forecast_load') || l.startsWith('shadowscale_load_lag_volatility') || l.startsWith('shadowscale_whatif_'))).toEqual([]);
+    expect(w7.filter((l) => l.startsWith('shadowscale_serving_rung{'))).toHaveLength(4);
+  });
+
+  it('writes the exposition format promtool accepts, label values escaped', async () => {
+    const { loop, states } = fleet(20);
+    // Names the configuration would refuse, to see the escaping.
+    (states[3].config as { name: string }).name = 'a"b\\c\nd';
+    const text = await createAdapterMetrics(loop, 600).render();
+    expect(text).toContain('shadowscale_observed_load{workload="a\\"b\\\\c\\nd",namespace="bench"} 0.3');
+    // promtool lints prom-client's process metrics (gauges named *_total); everything else must pass clean.
+    const ours = text
+      .split('\n\n')
+      .filter((family) => !family.startsWith('# HELP shadowscale_adapter_'))
+      .join('\n\n');
+    const run = spawnSync('promtool', ['check', 'metrics'], { input: ours, encoding: 'utf8' });
+    expect(run.error).toBeUndefined();
+    expect(`${run.stdout}${run.stderr}`).toBe('');
+    expect(run.status).toBe(0);
+    // And the check can fail: a sample line with an unescaped quote in a label value.
+    const broken = spawnSync('promtool', ['check', 'metrics'], { input: `${ours}shadowscale_observed_load{workload="a"b"} 1\n`, encoding: 'utf8' });
+    expect(broken.status).not.toBe(0);
   });
 
   it('formats a metric family exactly as prom-client does, escapes included, in slices of its series', async () => {
@@ -72,7 +114,8 @@ describe('the adapter /metrics', () => {
 
   it('lets timers and I/O run while it renders', async () => {
     const { loop } = fleet(1000);
-    const metrics = createAdapterMetrics(loop, 600);
+    // Slices as short as they go (every 20 workloads), so the count of turns does not depend on this machine's speed.
+    const metrics = createAdapterMetrics(loop, 600, 0);
     let turns = 0;
     let rendering = true;
     const tick = () => {
@@ -82,7 +125,7 @@ describe('the adapter /metrics', () => {
     setImmediate(tick);
     await metrics.render();
     rendering = false;
-    // At least one turn of the event loop per slice of 100 workloads of each per-workload gauge.
-    expect(turns).toBeGreaterThan(50);
+    // At least one turn of the event loop per 20 workloads of each of the 26 per-workload gauges.
+    expect(turns).toBeGreaterThan((1000 / 20) * 26);
   });
 });
