@@ -4,8 +4,8 @@
  *   - the time to compute the first forecasts of all workloads (start to /readyz), and again after a
  *     restart, when the adapter reads its backtest scores back from Prometheus (which scrapes it),
  *   - p50/p99 latency and throughput of the external-metrics endpoint (HTTPS, a random workload's
- *     selector per request) under autocannon at a fixed 1,000 req/s and at full speed, right after the
- *     first forecasts while the first backtests run on both cores,
+ *     selector per request) at a fixed 1,000 req/s (an open-loop generator: bench/open-loop.ts) and at
+ *     full speed (autocannon), right after the first forecasts while the first backtests run on both cores,
  *   - the steady state once every workload is scored: the adapter's CPU over a few refresh intervals,
  *     whether it kept every workload refreshed, and the latency at 1,000 req/s with the adapter and the
  *     load generator pinned to different CPUs (taskset),
@@ -24,6 +24,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+
+import { openLoop } from './open-loop.ts';
 
 import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
 import { shiftToNow } from '../platform/runtime/openmetrics.ts';
@@ -86,17 +88,27 @@ async function promScalar(prometheus: PrometheusClient, query: string): Promise<
   return (await prometheus.query(query))[0]?.value ?? NaN;
 }
 
-/** autocannon against the external-metrics endpoint (a random workload a request), at `rate` req/s or full speed; its figures, printed. */
+/**
+ * Load on the external-metrics endpoint (a random workload a request), its figures printed: at a fixed
+ * rate with the open-loop generator (bench/open-loop.ts: each request due at its time, latency from
+ * then), at full speed with autocannon (10 connections, one request in flight on each).
+ */
 async function load(label: string, base: string, path: () => string, rate?: number): Promise<Record<string, unknown>> {
+  if (rate) {
+    const figures = await openLoop({ origin: base, path, rate, durationSeconds: DURATION });
+    const l = figures.latencyMs;
+    console.log(`${label}: ${figures.requests} requests, ${figures.throughputPerSecond.toFixed(0)} req/s, latency p50 ${l.p50} ms, p90 ${l.p90} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms, max ${l.max} ms, non-2xx ${figures.non2xx}, errors ${figures.errors} (generator late by p99 ${figures.sendLagMs.p99} ms, max ${figures.sendLagMs.max} ms)`);
+    return { generator: 'open-loop', ...figures };
+  }
   const run = await autocannon({
     url: base,
     connections: 10,
     duration: DURATION,
-    ...(rate ? { overallRate: rate } : {}),
     tlsOptions: { rejectUnauthorized: false },
     requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }],
   });
   const figures = {
+    generator: 'autocannon',
     requests: run.requests.total,
     throughputPerSecond: run.requests.average,
     latencyMs: { p50: run.latency.p50, p90: run.latency.p90, p99: run.latency.p99, max: run.latency.max },
@@ -113,7 +125,7 @@ const externalMetricsPath = () => `/apis/external.metrics.k8s.io/v1beta1/namespa
 /**
  * The floor of this measurement on this machine: a server that answers every request with the same
  * small ExternalMetricValueList and does nothing else (its own process, HTTPS with a fresh
- * self-signed certificate unless --plain), pinned to CPU 1 with autocannon on CPU 0, at a fixed
+ * self-signed certificate unless --plain), pinned to CPU 1 with the generator on CPU 0, at a fixed
  * 1,000 req/s after a short warm-up: what the generator, the kernel and TLS cost before any adapter.
  */
 async function floor(path: () => string): Promise<Record<string, unknown>> {
@@ -138,7 +150,7 @@ async function floor(path: () => string): Promise<Record<string, unknown>> {
     pin(process.pid, '0');
     const base = `${PLAIN ? 'http' : 'https'}://127.0.0.1:${port}`;
     try {
-      await autocannon({ url: base, connections: 10, duration: 3, overallRate: 1000, tlsOptions: { rejectUnauthorized: false }, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }] });
+      await openLoop({ origin: base, path, rate: 1000, durationSeconds: 3 });
       return await load('floor: a server that only answers a fixed body, fixed 1000 req/s, on CPU 1 and the load generator on CPU 0', base, path, 1000);
     } finally {
       pin(process.pid, '0,1');
@@ -177,7 +189,7 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
   const expected = (WORKLOADS * elapsed) / (refreshSeconds * 1.05);
   console.log(`steady state over ${elapsed.toFixed(0)} s (${STEADY_REFRESHES} refresh intervals of ${refreshSeconds} s): adapter CPU ${cores.toFixed(2)} cores on average (all threads), ${refreshes.toFixed(0)} refreshes (${((100 * refreshes) / expected).toFixed(0)} % of the ${expected.toFixed(0)} due; ${failed.toFixed(0)} failed), oldest forecast served ${maxAge.toFixed(0)} s`);
 
-  // The adapter on CPU 1, this process (autocannon) on CPU 0.
+  // The adapter on CPU 1, this process (the load generator) on CPU 0.
   pin(pid, '1');
   pin(process.pid, '0');
   try {

@@ -1,0 +1,101 @@
+/**
+ * An open-loop load generator at a fixed rate, for the benches' latency figures: request i is due at
+ * start + i / rate whatever the answers before it did, and its latency runs from that due time to the
+ * end of its answer, so a server (or a generator) that falls behind shows it in the latencies instead
+ * of sending less (no coordinated omission, measured rather than corrected afterwards).
+ *
+ * Why not autocannon's `overallRate`: autocannon gives each connection a quota per second, which the
+ * connection spends back to back at full speed from the start of each second (a burst, then silence),
+ * and it "corrects" coordinated omission by recording, for every answer slower than 1 ms, one extra
+ * sample per millisecond it took (its expected interval is ceil(1 / rate) ms, 1 ms at any rate above
+ * 1 req/s per connection). Both inflate the tail of a fixed-rate measurement; autocannon stays the
+ * generator at full speed.
+ *
+ * Requests go over a pool of keep-alive connections (undici), as an API server's aggregator keeps them;
+ * a request finds a free connection or waits for one, and that wait counts in its latency.
+ */
+import { Pool } from 'undici';
+
+export interface OpenLoopFigures {
+  requests: number;
+  throughputPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
+  non2xx: number;
+  errors: number;
+  /** How late the generator itself sent its requests (send time − due time), p99 and max: when these are large, the latencies measure the generator. */
+  sendLagMs: { p99: number; max: number };
+}
+
+export interface OpenLoopOptions {
+  /** The server's origin, `https://127.0.0.1:8443`. */
+  origin: string;
+  /** The path of request i. */
+  path: (i: number) => string;
+  /** Requests per second. */
+  rate: number;
+  durationSeconds: number;
+  /** Kept connections (10). */
+  connections?: number;
+}
+
+/** The q-quantile of sorted values (nearest rank). */
+function rank(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopFigures> {
+  const { origin, path, rate, durationSeconds } = options;
+  if (!(rate > 0) || !(durationSeconds > 0)) throw new Error(`openLoop: rate (${rate}) and durationSeconds (${durationSeconds}) must be positive`);
+  const pool = new Pool(origin, { connections: options.connections ?? 10, pipelining: 1, connect: { rejectUnauthorized: false } });
+  const total = Math.round(rate * durationSeconds);
+  const latencies = new Float64Array(total);
+  const sendLags = new Float64Array(total);
+  let non2xx = 0;
+  let errors = 0;
+  const inFlight: Promise<void>[] = [];
+  const start = performance.now();
+  const due = (i: number) => start + (i * 1000) / rate;
+  try {
+    let sent = 0;
+    while (sent < total) {
+      const now = performance.now();
+      const upTo = Math.min(total, Math.floor(((now - start) * rate) / 1000) + 1);
+      for (; sent < upTo; sent++) {
+        const i = sent;
+        sendLags[i] = now - due(i);
+        inFlight.push(
+          pool
+            .request({ method: 'GET', path: path(i) })
+            .then(async ({ statusCode, body }) => {
+              await body.dump();
+              if (statusCode < 200 || statusCode >= 300) non2xx++;
+            })
+            .catch(() => {
+              errors++;
+            })
+            .finally(() => {
+              latencies[i] = performance.now() - due(i);
+            }),
+        );
+      }
+      // Wake up at the next due time (timers are ~1 ms coarse; whatever is due by then goes out together).
+      await new Promise((r) => setTimeout(r, Math.max(0, due(sent) - performance.now())));
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await pool.close();
+  }
+  const elapsedSeconds = (performance.now() - start) / 1000;
+  latencies.sort();
+  sendLags.sort();
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  return {
+    requests: total,
+    throughputPerSecond: total / elapsedSeconds,
+    latencyMs: { p50: round(rank(latencies, 0.5)), p90: round(rank(latencies, 0.9)), p99: round(rank(latencies, 0.99)), p999: round(rank(latencies, 0.999)), max: round(latencies[total - 1]) },
+    non2xx,
+    errors,
+    sendLagMs: { p99: round(rank(sendLags, 0.99)), max: round(sendLags[total - 1]) },
+  };
+}
