@@ -7,8 +7,9 @@
  *     selector per request) at a fixed 1,000 req/s (an open-loop generator: bench/open-loop.ts) and at
  *     full speed (autocannon), right after the first forecasts while the first backtests run on both cores,
  *   - the steady state once every workload is scored: the adapter's CPU over a few refresh intervals,
- *     whether it kept every workload refreshed, and the latency at 1,000 req/s with the adapter and the
- *     load generator pinned to different CPUs (taskset),
+ *     whether it kept every workload refreshed, and the latency at 1,000 req/s with the adapter on one
+ *     CPU and the load generator and Prometheus on the other (taskset), with the CPU time each of the
+ *     adapter's threads took meanwhile,
  *   - and first, the floor of those latencies here: a server that only answers a fixed body, measured
  *     the same way (pinned, 1,000 req/s), before the adapter starts.
  * A benchmark: it prints what it measured and writes bench/results/adapter.json; it asserts nothing.
@@ -19,7 +20,7 @@
  * state, no restart), --steady-refreshes N (3: refresh intervals the steady state is measured over).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +69,26 @@ function cpuSeconds(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3.
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+/**
+ * CPU seconds per thread of a process (/proc/<pid>/task/<tid>/stat), sorted into its main thread,
+ * threads at a positive nice value (the adapter's fit workers) and the rest (V8's and libuv's helpers).
+ */
+function threadCpuSeconds(pid: number): { main: number; niced: number; other: number } {
+  const sums = { main: 0, niced: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime and nice are fields 14, 15 and 19 of stat(5).
+    const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    sums[Number(tid) === pid ? 'main' : Number(fields[16]) > 0 ? 'niced' : 'other'] += seconds;
+  }
+  return sums;
 }
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
@@ -166,7 +187,7 @@ async function floor(path: () => string): Promise<Record<string, unknown>> {
  * the oldest forecast it served (as Prometheus scraped them), then the external-metrics latency at a
  * fixed 1,000 req/s with the adapter and the load generator pinned to different CPUs.
  */
-async function steadyState(pid: number, port: number, prometheus: PrometheusClient, base: string, path: () => string): Promise<Record<string, unknown>> {
+async function steadyState(pid: number, port: number, prometheus: PrometheusClient, prometheusPid: number, base: string, path: () => string): Promise<Record<string, unknown>> {
   const refreshSeconds = parseDuration(REFRESH);
   if (refreshSeconds === undefined) throw new Error(`--refresh ${REFRESH}: not a duration`);
   const windowSeconds = STEADY_REFRESHES * refreshSeconds;
@@ -189,15 +210,24 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
   const expected = (WORKLOADS * elapsed) / (refreshSeconds * 1.05);
   console.log(`steady state over ${elapsed.toFixed(0)} s (${STEADY_REFRESHES} refresh intervals of ${refreshSeconds} s): adapter CPU ${cores.toFixed(2)} cores on average (all threads), ${refreshes.toFixed(0)} refreshes (${((100 * refreshes) / expected).toFixed(0)} % of the ${expected.toFixed(0)} due; ${failed.toFixed(0)} failed), oldest forecast served ${maxAge.toFixed(0)} s`);
 
-  // The adapter on CPU 1, this process (the load generator) on CPU 0.
+  // The adapter on CPU 1, this process (the load generator) on CPU 0, and Prometheus with the
+  // generator: in a cluster it runs elsewhere, and here, scraping 35,000 series every 10 s and
+  // answering the refreshes' queries, it took half of the adapter's CPU when it was scheduled there
+  // (p99 150-167 ms in two runs, against 31 ms with Prometheus on CPU 0).
   pin(pid, '1');
   pin(process.pid, '0');
+  pin(prometheusPid, '0');
   try {
-    const pinnedFixedRate = await load('steady state, fixed 1000 req/s, adapter on CPU 1 and the load generator on CPU 0', base, path, 1000);
-    return { windowSeconds: elapsed, adapterCores: cores, refreshes, refreshesDue: expected, failedRefreshes: failed, maxForecastAgeSeconds: maxAge, pinnedFixedRate };
+    const threadsBefore = threadCpuSeconds(pid);
+    const pinnedFixedRate = await load('steady state, fixed 1000 req/s, adapter on CPU 1, the load generator and Prometheus on CPU 0', base, path, 1000);
+    const threadsAfter = threadCpuSeconds(pid);
+    const threads = { main: threadsAfter.main - threadsBefore.main, fitWorkers: threadsAfter.niced - threadsBefore.niced, other: threadsAfter.other - threadsBefore.other };
+    console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (nice +10) ${threads.fitWorkers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s`);
+    return { windowSeconds: elapsed, adapterCores: cores, refreshes, refreshesDue: expected, failedRefreshes: failed, maxForecastAgeSeconds: maxAge, pinnedFixedRate, pinnedThreadCpuSeconds: threads };
   } finally {
     pin(pid, '0,1');
     pin(process.pid, '0,1');
+    pin(prometheusPid, '0,1');
   }
 }
 
@@ -306,7 +336,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000));
     }
     if (RESTART) {
-      results.steadyState = await steadyState(adapter.pid!, ports.http, client, base, path);
+      results.steadyState = await steadyState(adapter.pid!, ports.http, client, prometheus.pid, base, path);
       adapter.kill('SIGTERM');
       await new Promise((r) => adapter.once('exit', r));
       started = performance.now();

@@ -20,7 +20,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import { stringify } from 'yaml';
 
 import { FakeKubeApi } from '../test/harness/kube-api.ts';
@@ -29,6 +28,7 @@ import { shiftToNow } from '../platform/runtime/openmetrics.ts';
 import { freePort } from '../platform/runtime/ports.ts';
 import { startProcess, waitForHttp, type ManagedProcess } from '../platform/runtime/process.ts';
 import { startPrometheus } from '../platform/runtime/prometheus.ts';
+import { openLoop } from './open-loop.ts';
 import { arg } from './args.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -184,7 +184,8 @@ async function main(): Promise<void> {
     })();
 
     const path = () => `/apis/external.metrics.k8s.io/v1beta1/namespaces/${NS}/shadowscale_predicted_load?labelSelector=workload%3Dw-${Math.floor(Math.random() * WORKLOADS)}`;
-    const load = await autocannon({ url: adapterUrl, connections: 10, duration: MINUTES * 60, overallRate: RATE, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }] });
+    // At a fixed rate, open loop (bench/open-loop.ts): each request due at its time, latency from then.
+    const load = await openLoop({ origin: adapterUrl, path, rate: RATE, durationSeconds: MINUTES * 60 });
     await stream;
     clearInterval(sampler);
     await takeSamples();
@@ -217,7 +218,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine: `${process.platform} ${process.arch}, node ${process.version}`,
       minutes: MINUTES,
-      adapter: { ...figures(samples.adapter), requests: load.requests.total, requestsPerSecond: round1(load.requests.average), latencyMs: { p50: load.latency.p50, p99: load.latency.p99, max: load.latency.max }, non2xx: load.non2xx, errors: load.errors },
+      adapter: { ...figures(samples.adapter), requests: load.requests, requestsPerSecond: round1(load.throughputPerSecond), latencyMs: { p50: load.latencyMs.p50, p99: load.latencyMs.p99, max: load.latencyMs.max }, non2xx: load.non2xx, errors: load.errors },
       receiver: { ...figures(samples.receiver), webhooks: sent, answers, unexpected, answerMs: { p50: q(0.5), p99: q(0.99), max: round1(sorted.at(-1)) } },
       samples,
     };
