@@ -53,7 +53,10 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopFigure
   const sendLags = new Float64Array(total);
   let non2xx = 0;
   let errors = 0;
-  const inFlight: Promise<void>[] = [];
+  // Answers still awaited, and what to call when the last one arrives (no array of every request's
+  // promise: a soak sends hundreds of thousands).
+  let pending = 0;
+  let drained: (() => void) | undefined;
   const start = performance.now();
   const due = (i: number) => start + (i * 1000) / rate;
   try {
@@ -64,25 +67,25 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopFigure
       for (; sent < upTo; sent++) {
         const i = sent;
         sendLags[i] = now - due(i);
-        inFlight.push(
-          pool
-            .request({ method: 'GET', path: path(i) })
-            .then(async ({ statusCode, body }) => {
-              await body.dump();
-              if (statusCode < 200 || statusCode >= 300) non2xx++;
-            })
-            .catch(() => {
-              errors++;
-            })
-            .finally(() => {
-              latencies[i] = performance.now() - due(i);
-            }),
-        );
+        pending++;
+        pool
+          .request({ method: 'GET', path: path(i) })
+          .then(async ({ statusCode, body }) => {
+            await body.dump();
+            if (statusCode < 200 || statusCode >= 300) non2xx++;
+          })
+          .catch(() => {
+            errors++;
+          })
+          .finally(() => {
+            latencies[i] = performance.now() - due(i);
+            if (--pending === 0) drained?.();
+          });
       }
       // Wake up at the next due time (timers are ~1 ms coarse; whatever is due by then goes out together).
       await new Promise((r) => setTimeout(r, Math.max(0, due(sent) - performance.now())));
     }
-    await Promise.all(inFlight);
+    if (pending > 0) await new Promise<void>((resolve) => (drained = resolve));
   } finally {
     await pool.close();
   }
