@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
 import { shiftToNow } from './runtime/openmetrics.ts';
@@ -81,6 +82,39 @@ describe('PrometheusClient retries', () => {
     await new PrometheusClient({ url, timeoutSeconds: 5 }).query('up');
     await new PrometheusClient({ url, timeoutSeconds: 5, headers: { 'Accept-Encoding': 'gzip' } }).query('up');
     expect(encodings).toEqual(['identity', 'gzip']);
+  });
+
+  it('reads an answer the configuration asked compressed, and sends basic auth', async () => {
+    let authorization: string | undefined;
+    plan = [
+      (res) => {
+        res.setHeader('content-type', 'application/json');
+        res.setHeader('content-encoding', 'gzip');
+        res.end(gzipSync(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, '7'] }] } })));
+      },
+    ];
+    const spy = (req: IncomingMessage) => (authorization = req.headers.authorization);
+    server.prependListener('request', spy);
+    try {
+      const client = new PrometheusClient({ url, timeoutSeconds: 5, headers: { 'Accept-Encoding': 'gzip' }, basicAuth: { username: 'ada', password: 's3cret' } });
+      expect((await client.query('up'))[0].value).toBe(7);
+      expect(authorization).toBe(`Basic ${Buffer.from('ada:s3cret').toString('base64')}`);
+      await client.close();
+    } finally {
+      server.removeListener('request', spy);
+    }
+  });
+
+  it('retries a proxy\'s error page (not JSON) and names its status', async () => {
+    requests = 0;
+    plan = Array.from({ length: 3 }, () => (res: ServerResponse) => {
+      res.statusCode = 502;
+      res.setHeader('content-type', 'text/html');
+      res.end('<html><body>Bad Gateway</body></html>');
+    });
+    const client = new PrometheusClient({ url, timeoutSeconds: 2, backoffMs: 1, retries: 2 });
+    await expect(client.query('up')).rejects.toThrow(/failed for query "up": HTTP 502 \(after 3 attempts\)/);
+    expect(requests).toBe(3);
   });
 
   it('retries 503 and 502 and then succeeds', async () => {

@@ -1,12 +1,12 @@
 /**
- * The Prometheus HTTP API client of both services and the tools (axios): range and instant queries, paging past the
+ * The Prometheus HTTP API client of both services and the tools (undici): range and instant queries, paging past the
  * 11,000-points-per-series limit, retries with backoff on 5xx and network errors (never on 4xx: a bad
  * query stays bad), timeouts, and errors that name the server, the query and Prometheus' own
  * `errorType`/`error`.
  */
 import { readFileSync } from 'node:fs';
-import https from 'node:https';
-import axios, { AxiosError, type AxiosInstance } from 'axios';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 
 import type { Config } from '../core/config.ts';
 import { readSecret, SecretError } from './secrets.ts';
@@ -75,7 +75,10 @@ interface VectorData {
 }
 
 export class PrometheusClient {
-  private readonly http: AxiosInstance;
+  private readonly base: string;
+  private readonly headers: Record<string, string>;
+  private readonly dispatcher: Dispatcher;
+  private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly backoffMs: number;
 
@@ -85,18 +88,24 @@ export class PrometheusClient {
     // samples (incremental ranges, instant vectors) on a cluster network.
     const headers: Record<string, string> = { 'Accept-Encoding': 'identity', ...(options.headers ?? {}) };
     if (options.bearerToken) headers.Authorization = `Bearer ${options.bearerToken}`;
-    this.http = axios.create({
-      baseURL: options.url.replace(/\/+$/, ''),
-      timeout: options.timeoutSeconds * 1000,
-      headers,
-      auth: options.basicAuth,
-      httpsAgent: new https.Agent({ ca: options.ca, rejectUnauthorized: !options.insecureSkipVerify, keepAlive: true }),
-      // Prometheus answers errors with a JSON body we want to read; status handling is ours.
-      validateStatus: () => true,
-      transitional: { clarifyTimeoutError: true },
-    });
+    if (options.basicAuth) headers.Authorization = `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`;
+    headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    this.headers = headers;
+    this.base = options.url.replace(/\/+$/, '');
+    // undici rather than a general-purpose client: with axios, the queries of the refreshes made 43 % of
+    // the allocations of the thread that serves the HPA (a 20 s heap sampling of 1,000 workloads in the
+    // steady state), and their garbage collections pause that thread. Kept connections; HTTP(S)_PROXY
+    // and NO_PROXY are honoured, as axios honoured them.
+    const tls = { ca: options.ca, rejectUnauthorized: !options.insecureSkipVerify };
+    this.dispatcher = new EnvHttpProxyAgent({ connect: tls, requestTls: tls } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+    this.timeoutMs = options.timeoutSeconds * 1000;
     this.retries = options.retries ?? 3;
     this.backoffMs = options.backoffMs ?? 200;
+  }
+
+  /** Lets the kept connections go (a tool that is done with Prometheus). */
+  async close(): Promise<void> {
+    await this.dispatcher.close();
   }
 
   /**
@@ -149,18 +158,25 @@ export class PrometheusClient {
         const delay = this.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random());
         await sleep(delay, signal);
       }
+      const timeout = AbortSignal.timeout(this.timeoutMs);
       try {
         // POST with a form body: long PromQL does not fit a URL.
-        const response = await this.http.post<ApiEnvelope<T>>(path, new URLSearchParams(params), { signal });
-        const body = response.data;
-        if (response.status >= 200 && response.status < 300 && body && body.status === 'success' && body.data) return body.data;
-        const detail = body && typeof body === 'object' && body.error ? `${body.errorType ?? 'error'}: ${body.error}` : `HTTP ${response.status}`;
+        const response = await request(`${this.base}${path}`, {
+          method: 'POST',
+          headers: this.headers,
+          body: new URLSearchParams(params).toString(),
+          dispatcher: this.dispatcher,
+          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        });
+        const body = parseBody<ApiEnvelope<T>>(decode(Buffer.from(await response.body.arrayBuffer()), response.headers['content-encoding']));
+        if (response.statusCode >= 200 && response.statusCode < 300 && body && body.status === 'success' && body.data) return body.data;
+        const detail = body && typeof body === 'object' && body.error ? `${body.errorType ?? 'error'}: ${body.error}` : `HTTP ${response.statusCode}`;
         // 5xx (and 429 from proxies) may pass; 4xx means the query or the request is wrong.
-        const retryable = response.status >= 500 || response.status === 429;
+        const retryable = response.statusCode >= 500 || response.statusCode === 429;
         lastError = new PrometheusQueryError(
           `Prometheus ${this.options.url}${path} failed for query "${query}": ${detail}`,
           query,
-          response.status,
+          response.statusCode,
           body?.errorType,
           retryable,
         );
@@ -172,12 +188,15 @@ export class PrometheusClient {
           continue;
         }
         if (signal?.aborted) throw error;
-        const e = error as AxiosError;
+        const e = error as NodeJS.ErrnoException;
+        const timedOut = timeout.aborted;
+        const code = timedOut ? 'ETIMEDOUT' : (e.code ?? (e.cause as NodeJS.ErrnoException | undefined)?.code ?? '');
+        const message = timedOut ? `no answer within ${this.options.timeoutSeconds} s` : e.message;
         lastError = new PrometheusQueryError(
-          `Prometheus ${this.options.url}${path} unreachable for query "${query}": ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '),
+          `Prometheus ${this.options.url}${path} unreachable for query "${query}": ${code} ${message}`.replace(/\s+/g, ' '),
           query,
           undefined,
-          e.code === 'ETIMEDOUT' || e.code === 'ECONNABORTED' ? 'timeout' : 'unavailable',
+          timedOut || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'unavailable',
           true,
         );
       }
@@ -199,6 +218,30 @@ export function parseSampleValue(v: string): number {
   if (v === '+Inf') return Infinity;
   if (v === '-Inf') return -Infinity;
   return Number(v); // "NaN" parses to NaN
+}
+
+/** An answer's bytes as sent, inflated when the configuration asked for a compressed one (prometheus.headers). */
+function decode(bytes: Buffer, encoding: string | string[] | undefined): string {
+  switch (String(encoding ?? '').trim().toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+      return gunzipSync(bytes).toString('utf8');
+    case 'deflate':
+      return inflateSync(bytes).toString('utf8');
+    case 'br':
+      return brotliDecompressSync(bytes).toString('utf8');
+    default:
+      return bytes.toString('utf8');
+  }
+}
+
+/** The JSON of an answer; undefined when it is not JSON (a proxy's error page): the status says what happened. */
+function parseBody<T>(text: string): T | undefined {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
 }
 
 function labelKey(labels: Record<string, string>): string {
