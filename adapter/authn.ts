@@ -7,6 +7,7 @@
  * names may do, as the cluster's RBAC says through a SubjectAccessReview; everything else (/metrics,
  * probes, KEDA's endpoints) is unchanged.
  */
+import type { IncomingMessage } from 'node:http';
 import { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 
@@ -91,8 +92,14 @@ export function requestAttributes(path: string): RequestAttributes {
   return { nonResourceAttributes: { path, verb: 'get' } };
 }
 
-function remoteUser(req: Request, trust: FrontProxyTrust): RemoteUser | undefined {
-  const first = (names: string[]) => names.map((n) => req.get(n)).find((v) => v !== undefined && v !== '');
+/** A header's value as the front proxy set it (the first, when repeated). */
+function header(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.headers[name.toLowerCase()];
+  return Array.isArray(raw) ? raw[0] : raw;
+}
+
+function remoteUser(req: IncomingMessage, trust: FrontProxyTrust): RemoteUser | undefined {
+  const first = (names: string[]) => names.map((n) => header(req, n)).find((v) => v !== undefined && v !== '');
   const user = first(trust.usernameHeaders);
   if (!user) return undefined;
   const groups = trust.groupHeaders.flatMap((n) => {
@@ -109,47 +116,59 @@ function remoteUser(req: Request, trust: FrontProxyTrust): RemoteUser | undefine
   return { user, groups, extra };
 }
 
-function status(res: Response, code: number, reason: string, message: string): void {
-  res.status(code).json({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+/** Why a request is refused: the Status a Kubernetes client prints. */
+export interface Denial {
+  code: number;
+  reason: string;
+  message: string;
 }
 
 /**
- * Guards /apis/ (the aggregated API) in any letter case; other paths pass. The front proxy's
- * certificate authenticates the API server; the user it names is then authorized (when an authorizer
- * is given) for exactly what the path asks.
+ * The front-proxy check of one request for `path` (the API server's aggregation layer in front): its
+ * TLS client certificate, signed by the front-proxy CA and of an allowed name, then, with an
+ * authorizer, the user the proxy names allowed to `list` the metric (a SubjectAccessReview, cached).
+ * Undefined: allowed. A promise only when the authorizer is asked. Shared by the Express middleware
+ * and the external-metrics values' own request path (adapter/external-metrics.ts).
+ */
+export function checkFrontProxy(trust: FrontProxyTrust, authorizer: Authorizer | undefined, req: IncomingMessage, path: string): Denial | undefined | Promise<Denial | undefined> {
+  const socket = req.socket;
+  if (!(socket instanceof TLSSocket)) {
+    return { code: 403, reason: 'Forbidden', message: 'the external metrics API is served on the HTTPS listener only (adapter.authentication.requestHeader is on)' };
+  }
+  if (!socket.authorized) {
+    return { code: 401, reason: 'Unauthorized', message: `a client certificate signed by the front-proxy CA is required (${socket.authorizationError ?? 'none presented'})` };
+  }
+  const cn = socket.getPeerCertificate().subject?.CN;
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  if (trust.allowedNames.length > 0 && !trust.allowedNames.includes(name ?? '')) {
+    return { code: 401, reason: 'Unauthorized', message: `client certificate common name "${name ?? ''}" is not among the allowed names (${trust.allowedNames.join(', ')})` };
+  }
+  if (!authorizer) return undefined;
+  const user = remoteUser(req, trust);
+  if (!user) return { code: 401, reason: 'Unauthorized', message: `the front proxy named no user (${trust.usernameHeaders.join(', ')})` };
+  const attributes = requestAttributes(path);
+  return authorizer.authorize(user, attributes).then(
+    (answer) => (answer.allowed ? undefined : { code: 403, reason: 'Forbidden', message: `${describeAttributes(attributes, user.user)}${answer.reason ? `: ${answer.reason}` : ''}` }),
+    (error: Error) => ({ code: 500, reason: 'InternalError', message: `authorization of "${user.user}" failed: ${error.message}` }),
+  );
+}
+
+function status(res: Response, denial: Denial): void {
+  res.status(denial.code).json({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: denial.message, reason: denial.reason, code: denial.code });
+}
+
+/**
+ * Guards /apis/ (the aggregated API) and /openapi in any letter case; other paths pass. The front
+ * proxy's certificate authenticates the API server; the user it names is then authorized (when an
+ * authorizer is given) for exactly what the path asks.
  */
 export function requireFrontProxy(trust: FrontProxyTrust, authorizer?: Authorizer): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const lower = req.path.toLowerCase();
     if (!lower.startsWith('/apis') && !lower.startsWith('/openapi')) return next();
-    const socket = req.socket;
-    if (!(socket instanceof TLSSocket)) {
-      status(res, 403, 'Forbidden', 'the external metrics API is served on the HTTPS listener only (adapter.authentication.requestHeader is on)');
-      return;
-    }
-    if (!socket.authorized) {
-      status(res, 401, 'Unauthorized', `a client certificate signed by the front-proxy CA is required (${socket.authorizationError ?? 'none presented'})`);
-      return;
-    }
-    const cn = socket.getPeerCertificate().subject?.CN;
-    const name = Array.isArray(cn) ? cn[0] : cn;
-    if (trust.allowedNames.length > 0 && !trust.allowedNames.includes(name ?? '')) {
-      status(res, 401, 'Unauthorized', `client certificate common name "${name ?? ''}" is not among the allowed names (${trust.allowedNames.join(', ')})`);
-      return;
-    }
-    if (!authorizer) return next();
-    const user = remoteUser(req, trust);
-    if (!user) {
-      status(res, 401, 'Unauthorized', `the front proxy named no user (${trust.usernameHeaders.join(', ')})`);
-      return;
-    }
-    const attributes = requestAttributes(req.path);
-    authorizer.authorize(user, attributes).then(
-      (answer) => {
-        if (answer.allowed) next();
-        else status(res, 403, 'Forbidden', `${describeAttributes(attributes, user.user)}${answer.reason ? `: ${answer.reason}` : ''}`);
-      },
-      (error: Error) => status(res, 500, 'InternalError', `authorization of "${user.user}" failed: ${error.message}`),
-    );
+    const decide = (denial: Denial | undefined) => (denial ? status(res, denial) : next());
+    const checked = checkFrontProxy(trust, authorizer, req, req.path);
+    if (checked instanceof Promise) void checked.then(decide);
+    else decide(checked);
   };
 }

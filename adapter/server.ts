@@ -22,7 +22,7 @@ import { readSecret, SecretError } from '../platform/secrets.ts';
 import { readTlsFiles, reloadOnChange } from '../platform/tls.ts';
 import { createFitPool, type FitPool } from './fit-pool.ts';
 import { ForecastLoop } from './forecast-loop.ts';
-import { externalMetricsRouter, status } from './external-metrics.ts';
+import { externalMetricsRouter, externalMetricValues, status } from './external-metrics.ts';
 import { startKedaServer } from './keda.ts';
 import { tokenMatches } from '../core/bearer.ts';
 import { createAdapterMetrics } from './metrics.ts';
@@ -130,7 +130,7 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.render());
   });
   if (trust) app.use(requireFrontProxy(trust, authorizer));
-  app.use(externalMetricsRouter(loop, metrics, () => config.adapter.step, options.now));
+  app.use(externalMetricsRouter());
   // The REST endpoints (KEDA's metrics-api among them) behind a bearer token, when one is configured.
   const restToken = readSecret('adapter.authentication token', config.adapter.authentication.tokenFile, config.adapter.authentication.tokenEnv, options.env ?? process.env);
   if (restToken === '') throw new SecretError('adapter.authentication token: the token is empty');
@@ -147,7 +147,20 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     status(res, 500, 'InternalError', error.message);
   });
 
-  const httpServer = http.createServer(app);
+  // The external metrics' values first (their own request path, the same front-proxy check), then Express.
+  const values = externalMetricValues({
+    loop,
+    metrics,
+    stepSeconds: () => config.adapter.step,
+    now: options.now,
+    trust,
+    authorizer,
+    onError: (error) => logger.error({ err: error }, 'request failed'),
+  });
+  const listener: http.RequestListener = (req, res) => {
+    if (!values(req, res)) app(req, res);
+  };
+  const httpServer = http.createServer(listener);
   let httpAddress: string;
   let httpsServer: https.Server | undefined;
   let stopReload: (() => void) | undefined;
@@ -162,7 +175,7 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
       certificate = material.cert;
       // With front-proxy authentication the client certificate is asked for and checked per request
       // (only /apis/ needs one: probes and /metrics stay open).
-      httpsServer = https.createServer(trust ? { ...material, requestCert: true, rejectUnauthorized: false, ca: trust.ca } : material, app);
+      httpsServer = https.createServer(trust ? { ...material, requestCert: true, rejectUnauthorized: false, ca: trust.ca } : material, listener);
       httpsAddress = await listen(httpsServer, config.adapter.listen.https);
       if (config.adapter.tls) {
         stopReload = reloadOnChange(

@@ -17,10 +17,14 @@
  * Options: --workloads N (1000), --duration S (10), --history 7d, --step 5m, --model mstl, --refresh 1m
  * (a refresh longer than the run measures serving alone, without fits competing for the two cores),
  * --plain (plain HTTP instead of HTTPS), --no-restart (Prometheus does not scrape the adapter, no steady
- * state, no restart), --steady-refreshes N (3: refresh intervals the steady state is measured over).
+ * state, no restart), --steady-refreshes N (3: refresh intervals the steady state is measured over),
+ * --pinned-runs N (3: the pinned steady-state measurement is repeated, a run's p99 varies with what the
+ * fit threads and the collector do in its seconds), --adapter-flags "..." (Node flags for the adapter
+ * process, e.g. GC tracing or a CPU profile; its standard output then goes to adapter-stdout.log in the
+ * bench's temporary directory, whose path is printed).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +53,10 @@ const PLAIN = process.argv.includes('--plain');
 const RESTART = !process.argv.includes('--no-restart');
 /** Refresh intervals the steady state is measured over. */
 const STEADY_REFRESHES = Number(arg('--steady-refreshes', '3'));
+/** Times the pinned steady-state latency is measured. */
+const PINNED_RUNS = Number(arg('--pinned-runs', '3'));
+/** Node flags for the adapter process. */
+const ADAPTER_FLAGS = arg('--adapter-flags', '').split(' ').filter((f) => f !== '');
 
 async function waitFor(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -218,12 +226,18 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
   pin(process.pid, '0');
   pin(prometheusPid, '0');
   try {
-    const threadsBefore = threadCpuSeconds(pid);
-    const pinnedFixedRate = await load('steady state, fixed 1000 req/s, adapter on CPU 1, the load generator and Prometheus on CPU 0', base, path, 1000);
-    const threadsAfter = threadCpuSeconds(pid);
-    const threads = { main: threadsAfter.main - threadsBefore.main, fitWorkers: threadsAfter.niced - threadsBefore.niced, other: threadsAfter.other - threadsBefore.other };
-    console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (nice +10) ${threads.fitWorkers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s`);
-    return { windowSeconds: elapsed, adapterCores: cores, refreshes, refreshesDue: expected, failedRefreshes: failed, maxForecastAgeSeconds: maxAge, pinnedFixedRate, pinnedThreadCpuSeconds: threads };
+    const runs: Array<{ figures: Record<string, unknown>; threadCpuSeconds: Record<string, number> }> = [];
+    for (let run = 1; run <= PINNED_RUNS; run++) {
+      const threadsBefore = threadCpuSeconds(pid);
+      const figures = await load(`steady state, fixed 1000 req/s, adapter on CPU 1, the load generator and Prometheus on CPU 0, run ${run} of ${PINNED_RUNS}`, base, path, 1000);
+      const threadsAfter = threadCpuSeconds(pid);
+      const threads = { main: threadsAfter.main - threadsBefore.main, fitWorkers: threadsAfter.niced - threadsBefore.niced, other: threadsAfter.other - threadsBefore.other };
+      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (nice +10) ${threads.fitWorkers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s`);
+      runs.push({ figures, threadCpuSeconds: threads });
+    }
+    const p99s = runs.map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
+    console.log(`  pinned steady-state p99 over ${PINNED_RUNS} runs: ${p99s.join(', ')} ms (median ${p99s[Math.floor(p99s.length / 2)]} ms)`);
+    return { windowSeconds: elapsed, adapterCores: cores, refreshes, refreshesDue: expected, failedRefreshes: failed, maxForecastAgeSeconds: maxAge, pinnedRuns: runs, pinnedP99MedianMs: p99s[Math.floor(p99s.length / 2)] };
   } finally {
     pin(pid, '0,1');
     pin(process.pid, '0,1');
@@ -276,7 +290,9 @@ async function main(): Promise<void> {
 
   // As the image runs it: the compiled dist/, no TypeScript loader (in the process or its workers).
   const command = builtShadowscale(['adapter', '--config', configFile]);
-  const start = () => spawn(process.execPath, command, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const stdout = ADAPTER_FLAGS.length > 0 ? openSync(join(dir, 'adapter-stdout.log'), 'a') : 'ignore';
+  if (ADAPTER_FLAGS.length > 0) process.stderr.write(`adapter flags ${ADAPTER_FLAGS.join(' ')}; its output in ${join(dir, 'adapter-stdout.log')}\n`);
+  const start = () => spawn(process.execPath, [...ADAPTER_FLAGS, ...command], { stdio: ['ignore', stdout, 'inherit'] });
   let started = performance.now();
   let adapter = start();
   const results: Record<string, unknown> = { floor: floorFigures };

@@ -1,0 +1,93 @@
+/**
+ * The external metrics' own request path (answered before Express): what it takes, what it leaves to
+ * Express, and that a failing answer is a 500 Status rather than a dropped connection. The values
+ * themselves, their selectors and their errors are checked end to end in test/adapter.e2e.test.ts.
+ */
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { externalMetricValues } from './external-metrics.ts';
+import type { ForecastLoop } from './forecast-loop.ts';
+import type { AdapterMetrics } from './metrics.ts';
+import type { WorkloadView } from './serving.ts';
+
+const workload = (name: string) => ({ name, namespace: 'web' });
+/** The few calls of the forecast loop the request path makes; `broken`'s view throws. */
+const loop = {
+  workload: (namespace: string, name: string) => (namespace === 'web' && ['nasa', 'broken'].includes(name) ? workload(name) : undefined),
+  workloadsIn: (namespace: string) => (namespace === 'web' ? [workload('nasa'), workload('broken')] : []),
+  computed: () => true,
+  view: (_namespace: string, name: string) => {
+    if (name === 'broken') throw new Error('view of web/broken failed');
+    return { served: { predictedLoad: 12.5, desiredReplicas: 3, shadowPoolSize: 1 } } as WorkloadView;
+  },
+} as unknown as ForecastLoop;
+
+describe('the external metrics values, answered before Express', () => {
+  const observed: string[] = [];
+  const errors: string[] = [];
+  const metrics = { requestObserved: (api: string, metric: string, code: string) => observed.push(`${api} ${metric} ${code}`) } as unknown as AdapterMetrics;
+  const values = externalMetricValues({ loop, metrics, stepSeconds: () => 60, now: () => Date.UTC(2026, 0, 1, 12), onError: (e) => errors.push(e.message) });
+  let server: Server;
+  let port: number;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (values(req, res)) return;
+      res.writeHead(418, { 'content-type': 'text/plain' }).end('express');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => server.close());
+
+  const call = (method: string, path: string) =>
+    new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method, path }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const PATH = '/apis/external.metrics.k8s.io/v1beta1/namespaces/web/shadowscale_predicted_load';
+
+  it('answers a GET with the list, as JSON with its length, and observes it', async () => {
+    const { status, headers, body } = await call('GET', `${PATH}?labelSelector=workload%3Dnasa`);
+    expect(status).toBe(200);
+    expect(headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(Number(headers['content-length'])).toBe(Buffer.byteLength(body));
+    expect(JSON.parse(body).items).toEqual([{ metricName: 'shadowscale_predicted_load', metricLabels: { workload: 'nasa', namespace: 'web' }, timestamp: '2026-01-01T12:00:00Z', window: 60, value: '12500m' }]);
+    expect(observed.at(-1)).toBe('external_metrics shadowscale_predicted_load 200');
+  });
+
+  it('answers a HEAD with the headers alone', async () => {
+    const { status, headers, body } = await call('HEAD', `${PATH}?labelSelector=workload%3Dnasa`);
+    expect(status).toBe(200);
+    expect(Number(headers['content-length'])).toBeGreaterThan(0);
+    expect(body).toBe('');
+  });
+
+  it('reads a repeated labelSelector as no selector, as Express did (every workload of the namespace)', async () => {
+    const { status, body } = await call('GET', `${PATH.replace('shadowscale_predicted_load', 'shadowscale_desired_replicas')}?labelSelector=workload%3Dnasa&labelSelector=workload%3Dother&x=1`);
+    // Both workloads matched: broken's view throws, which is the 500 below.
+    expect(status).toBe(500);
+    expect(JSON.parse(body)).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'InternalError', code: 500, message: 'view of web/broken failed' });
+    expect(errors).toEqual(['view of web/broken failed']);
+    expect(observed.at(-1)).toBe('external_metrics shadowscale_desired_replicas 500');
+  });
+
+  it('leaves every other request to Express: other methods, other letter case, other paths, a bad encoding', async () => {
+    for (const [method, path] of [
+      ['POST', PATH],
+      ['GET', PATH.replace('/apis/', '/APIS/')],
+      ['GET', `${PATH}/extra`],
+      ['GET', '/apis/external.metrics.k8s.io/v1beta1'],
+      ['GET', '/apis/external.metrics.k8s.io/v1beta1/namespaces/web%ZZ/shadowscale_predicted_load'],
+    ]) {
+      expect((await call(method, path)).status, `${method} ${path}`).toBe(418);
+    }
+  });
+});
