@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { externalMetricValues } from './external-metrics.ts';
 import type { ForecastLoop } from './forecast-loop.ts';
 import type { AdapterMetrics } from './metrics.ts';
-import type { WorkloadView } from './serving.ts';
+import type { ServedView } from './serving.ts';
 
 const workload = (name: string) => ({ name, namespace: 'web' });
 /** The few calls of the forecast loop the request path makes; `broken`'s view throws. */
@@ -17,9 +17,9 @@ const loop = {
   workload: (namespace: string, name: string) => (namespace === 'web' && ['nasa', 'broken'].includes(name) ? workload(name) : undefined),
   workloadsIn: (namespace: string) => (namespace === 'web' ? [workload('nasa'), workload('broken')] : []),
   computed: () => true,
-  view: (_namespace: string, name: string) => {
+  served: (_namespace: string, name: string) => {
     if (name === 'broken') throw new Error('view of web/broken failed');
-    return { served: { predictedLoad: 12.5, desiredReplicas: 3, shadowPoolSize: 1 } } as WorkloadView;
+    return { served: { predictedLoad: 12.5, desiredReplicas: 3, shadowPoolSize: 1 } } as ServedView;
   },
 } as unknown as ForecastLoop;
 

@@ -20,14 +20,14 @@ import type { AdapterMetrics } from './metrics.ts';
 import type { Authorizer } from '../platform/kube-auth.ts';
 import { toQuantity } from '../platform/quantity.ts';
 import { matches, parseSelector, SelectorError } from './selector.ts';
-import type { WorkloadView } from './serving.ts';
+import type { ServedView } from './serving.ts';
 
 export const GROUP = 'external.metrics.k8s.io';
 export const VERSION = 'v1beta1';
 const GROUP_VERSION = `${GROUP}/${VERSION}`;
 
 /** The metrics served, and how each is read off a workload's view. */
-export const EXTERNAL_METRICS: Record<string, { pick: (v: WorkloadView) => number; windowed: boolean }> = {
+export const EXTERNAL_METRICS: Record<string, { pick: (v: ServedView) => number; windowed: boolean }> = {
   shadowscale_predicted_load: { pick: (v) => v.served.predictedLoad, windowed: true },
   shadowscale_desired_replicas: { pick: (v) => v.served.desiredReplicas, windowed: false },
   shadowscale_shadow_pool_size: { pick: (v) => v.served.shadowPoolSize, windowed: false },
@@ -93,7 +93,7 @@ export function externalMetricValuesAnswer(o: ExternalMetricValuesOptions, names
       // minimum rung would scale it down.
       return { code: 503, body: statusBody(503, 'ServiceUnavailable', `shadowscale is computing the first forecast of ${w.namespace}/${w.name}; retry shortly`) };
     }
-    const v = loop.view(w.namespace, w.name)!;
+    const v = loop.served(w.namespace, w.name)!;
     items.push({
       metricName: metric,
       metricLabels: labels,

@@ -20,7 +20,7 @@ import type { ModelName } from '../core/forecast/types.ts';
 import type { FitPool } from './fit-pool.ts';
 import { PrometheusQueryError, type PrometheusClient } from '../platform/prometheus.ts';
 import { Counterfactual } from './counterfactual.ts';
-import { view, type ServingRung, type Attempt, type BacktestScore, type FittedForecast, type WorkloadSnapshot, type WorkloadView } from './serving.ts';
+import { servedView, view, type ServedView, type ServingRung, type Attempt, type BacktestScore, type FittedForecast, type WorkloadSnapshot, type WorkloadView } from './serving.ts';
 
 export interface LoopEvents {
   onQuery?(w: WorkloadConfig, seconds: number, error?: PrometheusQueryError | Error): void;
@@ -234,6 +234,12 @@ export class ForecastLoop {
   view(namespace: string, name: string): WorkloadView | undefined {
     const s = this.states.get(workloadKey(namespace, name));
     return s ? view(s, this.now(), this.config.adapter.forecastTTL) : undefined;
+  }
+
+  /** What one workload is served now (the request path: no forecast bands). */
+  served(namespace: string, name: string): ServedView | undefined {
+    const s = this.states.get(workloadKey(namespace, name));
+    return s ? servedView(s, this.now(), this.config.adapter.forecastTTL) : undefined;
   }
 
   /** Every workload with its view, for the metrics endpoint. */

@@ -59,7 +59,7 @@ export function createKedaService(loop: ForecastLoop, metrics: AdapterMetrics): 
   const value = (w: WorkloadConfig, metric: string) => {
     // UNAVAILABLE while the first forecast is computed: KEDA keeps the replicas it has.
     if (!loop.computed(w.namespace, w.name)) throw new ScalerError(grpc.status.UNAVAILABLE, `shadowscale is computing the first forecast of ${w.namespace}/${w.name}; retry shortly`);
-    return EXTERNAL_METRICS[metric].pick(loop.view(w.namespace, w.name)!);
+    return EXTERNAL_METRICS[metric].pick(loop.served(w.namespace, w.name)!);
   };
   const threshold = (ref: ScaledObjectRef): number => {
     const raw = ref.scalerMetadata?.activationThreshold;

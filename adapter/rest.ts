@@ -101,7 +101,7 @@ export function restRouter(loop: ForecastLoop, metrics: AdapterMetrics): Router 
     timed('rest', 'shadow_metrics', (_req, res) => {
       res.json({
         workloads: loop.workloads().map((w) => {
-          const v = loop.view(w.namespace, w.name)!;
+          const v = loop.served(w.namespace, w.name)!;
           return {
             workload: w.name,
             namespace: w.namespace,
@@ -130,7 +130,7 @@ export function restRouter(loop: ForecastLoop, metrics: AdapterMetrics): Router 
         problem(res, 503, `shadowscale is computing the first forecast of ${w.namespace}/${w.name}; retry shortly`);
         return 503;
       }
-      const v = loop.view(w.namespace, w.name)!;
+      const v = loop.served(w.namespace, w.name)!;
       // Plain numbers: KEDA's metrics-api reads them with `valueLocation`, e.g. predictedLoad.
       res.json({
         workload: w.name,

@@ -100,7 +100,14 @@ export function plannerSpec(w: WorkloadConfig): PlannerSpec {
   };
 }
 
-export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): WorkloadView {
+/** What the HPA and KEDA are served, and the plan and rung behind it: a view without its bands. */
+export type ServedView = Pick<WorkloadView, 'rung' | 'forecastAgeSeconds' | 'plan' | 'served'>;
+
+/**
+ * The part of the view the request path needs (the external metrics, KEDA): the rung, the plan and
+ * what is served, without the forecast bands the metrics endpoint also exports.
+ */
+export function servedView(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): ServedView {
   const nowS = nowMs / 1000;
   const spec = plannerSpec(s.config);
   const observed = s.observed && nowS - s.observed.at <= ttlSeconds ? s.observed.value : undefined;
@@ -122,12 +129,13 @@ export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): Wo
   // shadow pods, that many more of them (the plan itself stays in primary pods).
   const size = s.servingPodSize ?? 1;
   const served = size < 1 ? { ...unscaled, desiredReplicas: Math.ceil(unscaled.desiredReplicas / size - 1e-9) } : unscaled;
+  return { rung, forecastAgeSeconds, plan: planned, served };
+}
+
+export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): WorkloadView {
   return {
-    rung,
-    forecastAgeSeconds,
-    plan: planned,
-    served,
-    atHorizon: s.forecast ? bandAt(s.forecast.forecast, nowS + s.lagSeconds) : undefined,
+    ...servedView(s, nowMs, ttlSeconds),
+    atHorizon: s.forecast ? bandAt(s.forecast.forecast, nowMs / 1000 + s.lagSeconds) : undefined,
     forNow: forecastForNow(s, nowMs),
   };
 }
