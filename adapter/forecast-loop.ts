@@ -20,7 +20,7 @@ import type { ModelName } from '../core/forecast/types.ts';
 import type { FitPool } from './fit-pool.ts';
 import { PrometheusQueryError, type PrometheusClient } from '../platform/prometheus.ts';
 import { Counterfactual } from './counterfactual.ts';
-import { servedView, view, type ServedView, type ServingRung, type Attempt, type BacktestScore, type FittedForecast, type WorkloadSnapshot, type WorkloadView } from './serving.ts';
+import { rungOf, servedView, view, type ServedView, type ServingRung, type Attempt, type BacktestScore, type FittedForecast, type WorkloadSnapshot, type WorkloadView } from './serving.ts';
 
 export interface LoopEvents {
   onQuery?(w: WorkloadConfig, seconds: number, error?: PrometheusQueryError | Error): void;
@@ -479,7 +479,8 @@ export class ForecastLoop {
 
   /** Logs the rung served when it changes, with why (the metric shadowscale_serving_rung says it too). */
   private logRung(s: WorkloadState): void {
-    const v = view(s, this.now(), this.config.adapter.forecastTTL);
+    // The rung alone (checked every second for every workload), not the whole view.
+    const v = rungOf(s, this.now(), this.config.adapter.forecastTTL);
     if (v.rung === s.loggedRung) return;
     const ttl = this.config.adapter.forecastTTL;
     const age = v.forecastAgeSeconds === undefined ? undefined : Math.round(v.forecastAgeSeconds);

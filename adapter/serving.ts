@@ -108,10 +108,22 @@ export type ServedView = Pick<WorkloadView, 'rung' | 'forecastAgeSeconds' | 'pla
  * what is served, without the forecast bands the metrics endpoint also exports.
  */
 export function servedView(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): ServedView {
-  const nowS = nowMs / 1000;
   const spec = plannerSpec(s.config);
-  const observed = s.observed && nowS - s.observed.at <= ttlSeconds ? s.observed.value : undefined;
+  const { rung, window, observed, forecastAgeSeconds } = rungOf(s, nowMs, ttlSeconds);
+  const usesForecast = rung === 'fresh' || rung === 'stale';
+  const planned = plan(spec, { forecast: usesForecast ? window : undefined, trusted: s.trusted, observedLoad: observed, lagVolatility: observed !== undefined ? s.lagVolatility : undefined, riseHeadroom: observed !== undefined ? s.riseHeadroom : undefined });
+  const unscaled = s.config.dryRun ? plan(spec, { trusted: false, observedLoad: observed }) : planned;
+  // The replicas the HPA and KEDA get are pods of the set they scale: after a promotion onto smaller
+  // shadow pods, that many more of them (the plan itself stays in primary pods).
+  const size = s.servingPodSize ?? 1;
+  const served = size < 1 ? { ...unscaled, desiredReplicas: Math.ceil(unscaled.desiredReplicas / size - 1e-9) } : unscaled;
+  return { rung, forecastAgeSeconds, plan: planned, served };
+}
 
+/** The rung served now and what decides it: the forecast's window over the next lag, the load observed within the TTL. */
+export function rungOf(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): { rung: ServingRung; window?: ReturnType<typeof forecastWindow>; observed?: number; forecastAgeSeconds?: number } {
+  const nowS = nowMs / 1000;
+  const observed = s.observed && nowS - s.observed.at <= ttlSeconds ? s.observed.value : undefined;
   const window = s.forecast ? forecastWindow(s.forecast.forecast, nowS, s.lagSeconds) : undefined;
   const forecastAgeSeconds = s.forecast ? (nowMs - (s.forecast.freshAt ?? s.forecast.fittedAt)) / 1000 : undefined;
   let rung: ServingRung;
@@ -122,14 +134,7 @@ export function servedView(s: WorkloadSnapshot, nowMs: number, ttlSeconds: numbe
   } else {
     rung = 'minimum';
   }
-  const usesForecast = rung === 'fresh' || rung === 'stale';
-  const planned = plan(spec, { forecast: usesForecast ? window : undefined, trusted: s.trusted, observedLoad: observed, lagVolatility: observed !== undefined ? s.lagVolatility : undefined, riseHeadroom: observed !== undefined ? s.riseHeadroom : undefined });
-  const unscaled = s.config.dryRun ? plan(spec, { trusted: false, observedLoad: observed }) : planned;
-  // The replicas the HPA and KEDA get are pods of the set they scale: after a promotion onto smaller
-  // shadow pods, that many more of them (the plan itself stays in primary pods).
-  const size = s.servingPodSize ?? 1;
-  const served = size < 1 ? { ...unscaled, desiredReplicas: Math.ceil(unscaled.desiredReplicas / size - 1e-9) } : unscaled;
-  return { rung, forecastAgeSeconds, plan: planned, served };
+  return { rung, window, observed, forecastAgeSeconds };
 }
 
 export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): WorkloadView {

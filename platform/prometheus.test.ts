@@ -148,7 +148,7 @@ describe('PrometheusClient retries', () => {
     const error = await client.query('up').catch((e) => e);
     expect(error).toBeInstanceOf(PrometheusQueryError);
     expect(error.errorType).toBe('timeout');
-    expect(error.message).toMatch(/unreachable for query "up"/);
+    expect(error.message).toMatch(/unreachable for query "up": ETIMEDOUT no answer within 0.2 s \(after 2 attempts\)/);
   });
 
   it('retries a refused connection and reports it', async () => {
