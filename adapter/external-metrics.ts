@@ -7,9 +7,9 @@
  * The values are the request every HPA makes every sync period, for every workload: they are answered
  * on the servers' request event itself (`externalMetricValues`), before Express, with the same
  * front-proxy check (adapter/authn.ts). Express's routing and response helpers cost more than the
- * answer: in a CPU profile of the adapter at 1,000 req/s they were most of the serving thread's time
- * per request, and most of what its young generation promoted. Discovery and everything else stay on
- * Express.
+ * answer: with 1,000 workloads at 1,000 req/s, answering here took the serving thread from 5.0-5.3 s
+ * of CPU per 10 s to 3.0-3.3 s, and a heap profile had shown Express's per-request objects as most of
+ * what its young generation promoted. Discovery and everything else stay on Express.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
