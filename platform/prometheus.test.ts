@@ -84,6 +84,29 @@ describe('PrometheusClient retries', () => {
     expect(encodings).toEqual(['identity', 'gzip']);
   });
 
+  it('merges the configured headers by name whatever their letter case; credentials and the form content type stay its own', async () => {
+    let raw: string[] = [];
+    const spy = (req: IncomingMessage) => (raw = req.rawHeaders);
+    server.prependListener('request', spy);
+    try {
+      const client = new PrometheusClient({ url, timeoutSeconds: 5, headers: { 'accept-encoding': 'identity', 'X-Scope-OrgID': 'tenant-a', authorization: 'Bearer configured', 'content-type': 'text/plain' }, bearerToken: 'from-secret' });
+      await client.query('up');
+      await client.close();
+    } finally {
+      server.removeListener('request', spy);
+    }
+    // Every value sent under a name, in any letter case (rawHeaders: name, value, name, value, ...).
+    const values = (name: string) => {
+      const found: string[] = [];
+      for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === name) found.push(raw[i + 1]);
+      return found;
+    };
+    expect(values('accept-encoding')).toEqual(['identity']);
+    expect(values('authorization')).toEqual(['Bearer from-secret']);
+    expect(values('content-type')).toEqual(['application/x-www-form-urlencoded']);
+    expect(values('x-scope-orgid')).toEqual(['tenant-a']);
+  });
+
   it('reads an answer the configuration asked compressed, and sends basic auth', async () => {
     let authorization: string | undefined;
     plan = [

@@ -86,10 +86,14 @@ export class PrometheusClient {
     // Uncompressed answers unless the configuration asks otherwise: Prometheus would gzip every answer
     // and this process inflate it on the thread that serves the HPA, for answers that are mostly a few
     // samples (incremental ranges, instant vectors) on a cluster network.
-    const headers: Record<string, string> = { 'Accept-Encoding': 'identity', ...(options.headers ?? {}) };
-    if (options.bearerToken) headers.Authorization = `Bearer ${options.bearerToken}`;
-    if (options.basicAuth) headers.Authorization = `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`;
-    headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    // Header names compared without their letter case, as HTTP does: a configured `accept-encoding`
+    // replaces the default rather than being sent beside it; the credentials and the form body's
+    // content type are the client's own.
+    const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+    if (options.bearerToken) headers.authorization = `Bearer ${options.bearerToken}`;
+    if (options.basicAuth) headers.authorization = `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`;
+    headers['content-type'] = 'application/x-www-form-urlencoded';
     this.headers = headers;
     this.base = options.url.replace(/\/+$/, '');
     // undici rather than a general-purpose client: with axios, the queries of the refreshes made 43 % of
