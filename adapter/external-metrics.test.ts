@@ -6,7 +6,7 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { externalMetricValues } from './external-metrics.ts';
+import { externalMetricValues, VALUES_ROUTE } from './external-metrics.ts';
 import type { ForecastLoop } from './forecast-loop.ts';
 import type { AdapterMetrics } from './metrics.ts';
 import type { ServedView } from './serving.ts';
@@ -52,7 +52,8 @@ describe('the external metrics values, answered before Express', () => {
       req.on('error', reject);
       req.end();
     });
-  const PATH = '/apis/external.metrics.k8s.io/v1beta1/namespaces/web/shadowscale_predicted_load';
+  const PATH = VALUES_ROUTE.replace(':namespace', 'web').replace(':metric', 'shadowscale_predicted_load');
+  it('serves the route the README documents', () => expect(PATH).toBe('/apis/external.metrics.k8s.io/v1beta1/namespaces/web/shadowscale_predicted_load'));
 
   it('answers a GET with the list, as JSON with its length, and observes it', async () => {
     const { status, headers, body } = await call('GET', `${PATH}?labelSelector=workload%3Dnasa`);
@@ -84,6 +85,7 @@ describe('the external metrics values, answered before Express', () => {
       ['POST', PATH],
       ['GET', PATH.replace('/apis/', '/APIS/')],
       ['GET', `${PATH}/extra`],
+      ['GET', PATH.replace('external.metrics', 'externalXmetrics')],
       ['GET', '/apis/external.metrics.k8s.io/v1beta1'],
       ['GET', '/apis/external.metrics.k8s.io/v1beta1/namespaces/web%ZZ/shadowscale_predicted_load'],
     ]) {

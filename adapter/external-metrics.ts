@@ -45,8 +45,10 @@ function rfc3339(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
+/** The values' route, as the README's table of endpoints writes it. */
+export const VALUES_ROUTE = `/apis/${GROUP_VERSION}/namespaces/:namespace/:metric`;
 /** The values' path, exactly as the API server routes it: /APIS/... is not /apis/... (Express answers it: 404). */
-const VALUES_PATH = /^\/apis\/external\.metrics\.k8s\.io\/v1beta1\/namespaces\/([^/]+)\/([^/]+)$/;
+const VALUES_PATH = new RegExp(`^${VALUES_ROUTE.replace(/\./g, '\\.').replace(/:namespace|:metric/g, '([^/]+)')}$`);
 
 export interface ExternalMetricValuesOptions {
   loop: ForecastLoop;
