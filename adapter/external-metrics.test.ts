@@ -64,6 +64,15 @@ describe('the external metrics values, answered before Express', () => {
     expect(observed.at(-1)).toBe('external_metrics shadowscale_predicted_load 200');
   });
 
+  it('answers 404 for a metric named like an object property', async () => {
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      const { status, body } = await call('GET', `${PATH.replace('shadowscale_predicted_load', name)}?labelSelector=workload%3Dnasa`);
+      expect(status, name).toBe(404);
+      expect(JSON.parse(body).message).toMatch(new RegExp(`external metric "${name}" is not served`));
+      expect(observed.at(-1)).toBe('external_metrics unknown 404');
+    }
+  });
+
   it('answers a HEAD with the headers alone', async () => {
     const { status, headers, body } = await call('HEAD', `${PATH}?labelSelector=workload%3Dnasa`);
     expect(status).toBe(200);

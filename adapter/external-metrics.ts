@@ -33,6 +33,11 @@ export const EXTERNAL_METRICS: Record<string, { pick: (v: ServedView) => number;
   shadowscale_shadow_pool_size: { pick: (v) => v.served.shadowPoolSize, windowed: false },
 };
 
+/** A served metric by name; undefined for any other name (`constructor` and `__proto__` included). */
+export function externalMetric(name: string): (typeof EXTERNAL_METRICS)[string] | undefined {
+  return Object.hasOwn(EXTERNAL_METRICS, name) ? EXTERNAL_METRICS[name] : undefined;
+}
+
 function statusBody(code: number, reason: string, message: string): string {
   return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
 }
@@ -68,7 +73,7 @@ export interface ExternalMetricValuesOptions {
  */
 export function externalMetricValuesAnswer(o: ExternalMetricValuesOptions, namespace: string, metric: string, query: string): { code: number; body: string } {
   const { loop } = o;
-  const definition = EXTERNAL_METRICS[metric];
+  const definition = externalMetric(metric);
   if (!definition) return { code: 404, body: statusBody(404, 'NotFound', `external metric "${metric}" is not served by shadowscale; served metrics: ${Object.keys(EXTERNAL_METRICS).join(', ')}`) };
   // As Express's "simple" query parser read it: a repeated labelSelector is no selector.
   const selector = query === '' ? undefined : parseQuery(query).labelSelector;
@@ -150,7 +155,7 @@ export function externalMetricValues(o: ExternalMetricValuesOptions): (req: Inco
         body = statusBody(500, 'InternalError', (error as Error).message);
       }
       send(res, code, body);
-      o.metrics.requestObserved('external_metrics', EXTERNAL_METRICS[metric] ? metric : 'unknown', String(code), (performance.now() - started) / 1000);
+      o.metrics.requestObserved('external_metrics', externalMetric(metric) ? metric : 'unknown', String(code), (performance.now() - started) / 1000);
     };
     const refuse = (d: Denial) => send(res, d.code, statusBody(d.code, d.reason, d.message));
     if (!o.trust) {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { WorkloadConfig } from '../core/config.ts';
-import { EXTERNAL_METRICS } from './external-metrics.ts';
+import { EXTERNAL_METRICS, externalMetric } from './external-metrics.ts';
 import type { ForecastLoop } from './forecast-loop.ts';
 import type { AdapterMetrics } from './metrics.ts';
 
@@ -51,7 +51,8 @@ export function createKedaService(loop: ForecastLoop, metrics: AdapterMetrics): 
     const w = loop.workloads().find((x) => x.name === name && x.namespace === namespace);
     if (!w) throw new ScalerError(grpc.status.NOT_FOUND, `no shadowscale workload "${name}" in namespace "${namespace}"`);
     const metric = meta.metric || 'shadowscale_predicted_load';
-    if (!EXTERNAL_METRICS[metric]) {
+    const definition = externalMetric(metric);
+    if (!definition) {
       throw new ScalerError(grpc.status.INVALID_ARGUMENT, `trigger metadata "metric": "${metric}" is not served; use one of ${Object.keys(EXTERNAL_METRICS).join(', ')}`);
     }
     return { w, metric };
@@ -59,7 +60,7 @@ export function createKedaService(loop: ForecastLoop, metrics: AdapterMetrics): 
   const value = (w: WorkloadConfig, metric: string) => {
     // UNAVAILABLE while the first forecast is computed: KEDA keeps the replicas it has.
     if (!loop.computed(w.namespace, w.name)) throw new ScalerError(grpc.status.UNAVAILABLE, `shadowscale is computing the first forecast of ${w.namespace}/${w.name}; retry shortly`);
-    return EXTERNAL_METRICS[metric].pick(loop.served(w.namespace, w.name)!);
+    return externalMetric(metric)!.pick(loop.served(w.namespace, w.name)!);
   };
   const threshold = (ref: ScaledObjectRef): number => {
     const raw = ref.scalerMetadata?.activationThreshold;
