@@ -15,6 +15,7 @@ import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 import type { Config } from '../core/config.ts';
+import { sendStatus } from './status.ts';
 import { describeAttributes, type Authorizer, type RemoteUser, type RequestAttributes } from '../platform/kube-auth.ts';
 
 export interface FrontProxyTrust {
@@ -153,10 +154,6 @@ export function checkFrontProxy(trust: FrontProxyTrust, authorizer: Authorizer |
   );
 }
 
-function status(res: Response, denial: Denial): void {
-  res.status(denial.code).json({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: denial.message, reason: denial.reason, code: denial.code });
-}
-
 /**
  * Guards /apis/ (the aggregated API) and /openapi in any letter case; other paths pass. The front
  * proxy's certificate authenticates the API server; the user it names is then authorized (when an
@@ -166,7 +163,7 @@ export function requireFrontProxy(trust: FrontProxyTrust, authorizer?: Authorize
   return (req: Request, res: Response, next: NextFunction) => {
     const lower = req.path.toLowerCase();
     if (!lower.startsWith('/apis') && !lower.startsWith('/openapi')) return next();
-    const decide = (denial: Denial | undefined) => (denial ? status(res, denial) : next());
+    const decide = (denial: Denial | undefined) => (denial ? sendStatus(res, denial.code, denial.reason, denial.message) : next());
     const checked = checkFrontProxy(trust, authorizer, req, req.path);
     if (checked instanceof Promise) void checked.then(decide);
     else decide(checked);

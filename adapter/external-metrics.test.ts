@@ -11,11 +11,12 @@ import type { ForecastLoop } from './forecast-loop.ts';
 import type { AdapterMetrics } from './metrics.ts';
 import type { ServedView } from './serving.ts';
 
-const workload = (name: string) => ({ name, namespace: 'web' });
-/** The few calls of the forecast loop the request path makes; `broken`'s view throws. */
+/** Two namespaces: `web` has `nasa` and `broken` (whose view throws), `api` has two healthy workloads. */
+const NAMESPACES: Record<string, string[]> = { web: ['nasa', 'broken'], api: ['orders', 'search'] };
+/** The few calls of the forecast loop the request path makes. */
 const loop = {
-  workload: (namespace: string, name: string) => (namespace === 'web' && ['nasa', 'broken'].includes(name) ? workload(name) : undefined),
-  workloadsIn: (namespace: string) => (namespace === 'web' ? [workload('nasa'), workload('broken')] : []),
+  workload: (namespace: string, name: string) => (NAMESPACES[namespace]?.includes(name) ? { name, namespace } : undefined),
+  workloadsIn: (namespace: string) => (NAMESPACES[namespace] ?? []).map((name) => ({ name, namespace })),
   computed: () => true,
   served: (_namespace: string, name: string) => {
     if (name === 'broken') throw new Error('view of web/broken failed');
@@ -81,8 +82,17 @@ describe('the external metrics values, answered before Express', () => {
   });
 
   it('reads a repeated labelSelector as no selector, as Express did (every workload of the namespace)', async () => {
-    const { status, body } = await call('GET', `${PATH.replace('shadowscale_predicted_load', 'shadowscale_desired_replicas')}?labelSelector=workload%3Dnasa&labelSelector=workload%3Dother&x=1`);
-    // Both workloads matched: broken's view throws, which is the 500 below.
+    const path = `${PATH.replace('/web/', '/api/').replace('shadowscale_predicted_load', 'shadowscale_desired_replicas')}?labelSelector=workload%3Dorders&labelSelector=workload%3Dother&x=1`;
+    const { status, body } = await call('GET', path);
+    expect(status).toBe(200);
+    expect(JSON.parse(body).items.map((i: { metricLabels: object; value: string }) => [i.metricLabels, i.value])).toEqual([
+      [{ workload: 'orders', namespace: 'api' }, '3'],
+      [{ workload: 'search', namespace: 'api' }, '3'],
+    ]);
+  });
+
+  it('answers a 500 Status, and logs it, when a workload\'s view fails', async () => {
+    const { status, body } = await call('GET', `${PATH.replace('shadowscale_predicted_load', 'shadowscale_desired_replicas')}?labelSelector=workload%3Dbroken`);
     expect(status).toBe(500);
     expect(JSON.parse(body)).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'InternalError', code: 500, message: 'view of web/broken failed' });
     expect(errors).toEqual(['view of web/broken failed']);

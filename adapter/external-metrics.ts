@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
-import { Router, type Response } from 'express';
+import { Router } from 'express';
 import { checkFrontProxy, type Denial, type FrontProxyTrust } from './authn.ts';
 import type { ForecastLoop } from './forecast-loop.ts';
 import type { AdapterMetrics } from './metrics.ts';
@@ -21,29 +21,28 @@ import type { Authorizer } from '../platform/kube-auth.ts';
 import { toQuantity } from '../platform/quantity.ts';
 import { matches, parseSelector, SelectorError } from './selector.ts';
 import type { ServedView } from './serving.ts';
+import { statusBody } from './status.ts';
 
 export const GROUP = 'external.metrics.k8s.io';
 export const VERSION = 'v1beta1';
 const GROUP_VERSION = `${GROUP}/${VERSION}`;
 
-/** The metrics served, and how each is read off a workload's view. */
-export const EXTERNAL_METRICS: Record<string, { pick: (v: ServedView) => number; windowed: boolean }> = {
+/** A served metric: how it is read off a workload's view, and whether it is a rate over a window. */
+export interface ExternalMetric {
+  pick: (v: ServedView) => number;
+  windowed: boolean;
+}
+
+/** The metrics served, by name. */
+export const EXTERNAL_METRICS: Record<string, ExternalMetric> = {
   shadowscale_predicted_load: { pick: (v) => v.served.predictedLoad, windowed: true },
   shadowscale_desired_replicas: { pick: (v) => v.served.desiredReplicas, windowed: false },
   shadowscale_shadow_pool_size: { pick: (v) => v.served.shadowPoolSize, windowed: false },
 };
 
 /** A served metric by name; undefined for any other name (`constructor` and `__proto__` included). */
-export function externalMetric(name: string): (typeof EXTERNAL_METRICS)[string] | undefined {
+export function externalMetric(name: string): ExternalMetric | undefined {
   return Object.hasOwn(EXTERNAL_METRICS, name) ? EXTERNAL_METRICS[name] : undefined;
-}
-
-function statusBody(code: number, reason: string, message: string): string {
-  return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
-}
-
-export function status(res: Response, code: number, reason: string, message: string): void {
-  res.status(code).json({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
 }
 
 function rfc3339(ms: number): string {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { WorkloadConfig } from '../core/config.ts';
-import { EXTERNAL_METRICS, externalMetric } from './external-metrics.ts';
+import { EXTERNAL_METRICS, externalMetric, type ExternalMetric } from './external-metrics.ts';
 import type { ForecastLoop } from './forecast-loop.ts';
 import type { AdapterMetrics } from './metrics.ts';
 
@@ -37,7 +37,7 @@ class ScalerError extends Error {
 }
 
 export function createKedaService(loop: ForecastLoop, metrics: AdapterMetrics): grpc.UntypedServiceImplementation {
-  const resolve = (ref: ScaledObjectRef | undefined): { w: WorkloadConfig; metric: string } => {
+  const resolve = (ref: ScaledObjectRef | undefined): { w: WorkloadConfig; metric: string; definition: ExternalMetric } => {
     const meta = ref?.scalerMetadata ?? {};
     const name = meta.workload;
     if (!name) throw new ScalerError(grpc.status.INVALID_ARGUMENT, 'trigger metadata "workload" is required (the shadowscale workload name)');
@@ -55,12 +55,12 @@ export function createKedaService(loop: ForecastLoop, metrics: AdapterMetrics): 
     if (!definition) {
       throw new ScalerError(grpc.status.INVALID_ARGUMENT, `trigger metadata "metric": "${metric}" is not served; use one of ${Object.keys(EXTERNAL_METRICS).join(', ')}`);
     }
-    return { w, metric };
+    return { w, metric, definition };
   };
-  const value = (w: WorkloadConfig, metric: string) => {
+  const value = ({ w, definition }: { w: WorkloadConfig; definition: ExternalMetric }) => {
     // UNAVAILABLE while the first forecast is computed: KEDA keeps the replicas it has.
     if (!loop.computed(w.namespace, w.name)) throw new ScalerError(grpc.status.UNAVAILABLE, `shadowscale is computing the first forecast of ${w.namespace}/${w.name}; retry shortly`);
-    return externalMetric(metric)!.pick(loop.served(w.namespace, w.name)!);
+    return definition.pick(loop.served(w.namespace, w.name)!);
   };
   const threshold = (ref: ScaledObjectRef): number => {
     const raw = ref.scalerMetadata?.activationThreshold;
@@ -84,8 +84,7 @@ export function createKedaService(loop: ForecastLoop, metrics: AdapterMetrics): 
 
   return {
     IsActive: unary<ScaledObjectRef, { result: boolean }>('IsActive', (ref) => {
-      const { w, metric } = resolve(ref);
-      return { result: value(w, metric) > threshold(ref) };
+      return { result: value(resolve(ref)) > threshold(ref) };
     }),
 
     GetMetricSpec: unary<ScaledObjectRef, unknown>('GetMetricSpec', (ref) => {
@@ -99,11 +98,12 @@ export function createKedaService(loop: ForecastLoop, metrics: AdapterMetrics): 
     }),
 
     GetMetrics: unary<{ scaledObjectRef: ScaledObjectRef; metricName: string }, unknown>('GetMetrics', (req) => {
-      const { w, metric } = resolve(req.scaledObjectRef);
+      const trigger = resolve(req.scaledObjectRef);
+      const { metric } = trigger;
       if (req.metricName && req.metricName !== metric) {
         throw new ScalerError(grpc.status.INVALID_ARGUMENT, `metricName "${req.metricName}" differs from the trigger's metric "${metric}"`);
       }
-      const v = value(w, metric);
+      const v = value(trigger);
       return { metricValues: [{ metricName: metric, metricValue: Math.round(v), metricValueFloat: v }] };
     }),
 
@@ -111,8 +111,7 @@ export function createKedaService(loop: ForecastLoop, metrics: AdapterMetrics): 
       let last: boolean | undefined;
       const push = () => {
         try {
-          const { w, metric } = resolve(call.request);
-          const active = value(w, metric) > threshold(call.request);
+          const active = value(resolve(call.request)) > threshold(call.request);
           if (active !== last) call.write({ result: active });
           last = active;
         } catch (error) {

@@ -22,7 +22,8 @@ import { readSecret, SecretError } from '../platform/secrets.ts';
 import { readTlsFiles, reloadOnChange } from '../platform/tls.ts';
 import { createFitPool, type FitPool } from './fit-pool.ts';
 import { ForecastLoop } from './forecast-loop.ts';
-import { externalMetricsRouter, externalMetricValues, status } from './external-metrics.ts';
+import { externalMetricsRouter, externalMetricValues } from './external-metrics.ts';
+import { sendStatus } from './status.ts';
 import { startKedaServer } from './keda.ts';
 import { tokenMatches } from '../core/bearer.ts';
 import { createAdapterMetrics } from './metrics.ts';
@@ -141,10 +142,10 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     });
   }
   app.use(restRouter(loop, metrics));
-  app.use((req: Request, res: Response) => status(res, 404, 'NotFound', `no route for ${req.method} ${req.path}`));
+  app.use((req: Request, res: Response) => sendStatus(res, 404, 'NotFound', `no route for ${req.method} ${req.path}`));
   app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
     logger.error({ err: error }, 'request failed');
-    status(res, 500, 'InternalError', error.message);
+    sendStatus(res, 500, 'InternalError', error.message);
   });
 
   // The external metrics' values first (their own request path, the same front-proxy check), then Express.

@@ -40,6 +40,7 @@ import { PrometheusClient } from '../platform/prometheus.ts';
 import { parseDuration } from '../core/duration.ts';
 import { arg } from './args.ts';
 import { builtShadowscale } from './built.ts';
+import { FIT_NICE_INCREMENT } from '../adapter/fit-pool.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WORKLOADS = Number(arg('--workloads', '1000'));
@@ -232,7 +233,7 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
       const figures = await load(`steady state, fixed 1000 req/s, adapter on CPU 1, the load generator and Prometheus on CPU 0, run ${run} of ${PINNED_RUNS}`, base, path, 1000);
       const threadsAfter = threadCpuSeconds(pid);
       const threads = { main: threadsAfter.main - threadsBefore.main, fitWorkers: threadsAfter.niced - threadsBefore.niced, other: threadsAfter.other - threadsBefore.other };
-      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (nice +10) ${threads.fitWorkers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s`);
+      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (nice +${FIT_NICE_INCREMENT}) ${threads.fitWorkers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s`);
       runs.push({ figures, threadCpuSeconds: threads });
     }
     const p99s = runs.map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
