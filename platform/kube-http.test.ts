@@ -47,6 +47,25 @@ describe('kept connections to the API server', () => {
     expect(apis.http!.resent()).toBe(2);
   });
 
+  it('sends the read again on a connection of its own, not on another kept one that may be as close to its end', async () => {
+    // Kept connections, idle.
+    await Promise.all([read(), read()]);
+    // Two reads on two of them: the first answered (500) after 50 ms, which leaves its connection
+    // kept and free; the second's connection dies after 100 ms. Sent again on the pool, it would take
+    // the first's.
+    api.inject((r) => r.method === 'GET', { status: 500, delayMs: 50 });
+    api.inject((r) => r.method === 'GET', { reset: true, delayMs: 100 });
+    const from = api.requests.length;
+    const reads = Promise.allSettled([read(), read()]);
+    while (api.requests.length < from + 2) await new Promise((r) => setTimeout(r, 5));
+    const opened = api.connections;
+    const [first, second] = await reads;
+    expect(first.status).toBe('rejected');
+    expect(second.status === 'fulfilled' && second.value.metadata?.name).toBe('state');
+    expect(apis.http!.resent()).toBe(1);
+    expect(api.connections).toBe(opened + 1);
+  });
+
   it('does not repeat a create, or a patch without a resourceVersion: the error reaches the caller', async () => {
     api.inject((r) => r.method === 'POST', { reset: true });
     await expect(apis.core.createNamespacedConfigMap({ namespace: 'ns', body: { metadata: { name: 'other' } } }, apis.options())).rejects.toThrow();

@@ -18,7 +18,7 @@ import type http from 'node:http';
 import https from 'node:https';
 
 import { ResponseContext, wrapHttpLibrary, type HttpLibrary, type RequestContext } from '@kubernetes/client-node';
-import { Agent, errors, request } from 'undici';
+import { Agent, Client, errors, request, type Dispatcher } from 'undici';
 
 /** How long an idle connection is kept when the server does not say (the API server keeps them longer). */
 const IDLE_MS = 30_000;
@@ -51,25 +51,21 @@ export interface KeepAliveHttp extends HttpLibrary {
 
 /** One undici pool per TLS setting seen, for the life of the process (a kubeconfig has one or two). */
 export function keepAliveHttpLibrary(options: { connections?: number } = {}): KeepAliveHttp {
-  const pools = new Map<string, Agent>();
+  const pools = new Map<string, { pool: Agent; connect: Record<string, unknown> }>();
   let resent = 0;
-  const poolFor = (agent: http.Agent | undefined): Agent => {
+  const poolFor = (agent: http.Agent | undefined): { pool: Agent; connect: Record<string, unknown> } => {
     const o = (agent instanceof https.Agent ? agent.options : {}) as https.AgentOptions;
     const tls = { ca: o.ca, cert: o.cert, key: o.key, servername: o.servername, rejectUnauthorized: o.rejectUnauthorized };
     const key = JSON.stringify(tls);
-    let pool = pools.get(key);
-    if (!pool) {
-      pool = new Agent({
-        connections: options.connections ?? 32,
-        keepAliveTimeout: IDLE_MS,
-        keepAliveMaxTimeout: IDLE_MS,
-        connect: Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)),
-      });
-      pools.set(key, pool);
+    let entry = pools.get(key);
+    if (!entry) {
+      const connect = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
+      entry = { pool: new Agent({ connections: options.connections ?? 32, keepAliveTimeout: IDLE_MS, keepAliveMaxTimeout: IDLE_MS, connect }), connect };
+      pools.set(key, entry);
     }
-    return pool;
+    return entry;
   };
-  const sendOnce = async (context: RequestContext, pool: Agent): Promise<ResponseContext> => {
+  const sendOnce = async (context: RequestContext, pool: Dispatcher): Promise<ResponseContext> => {
     const body = context.getBody() as string | Buffer | undefined;
     const res = await request(context.getUrl(), {
       method: context.getHttpMethod() as never,
@@ -86,20 +82,27 @@ export function keepAliveHttpLibrary(options: { connections?: number } = {}): Ke
   };
   const library = wrapHttpLibrary({
     async send(context: RequestContext): Promise<ResponseContext> {
-      const pool = poolFor(context.getAgent() as http.Agent | undefined);
+      const { pool, connect } = poolFor(context.getAgent() as http.Agent | undefined);
       try {
         return await sendOnce(context, pool);
       } catch (error) {
         if (!socketError(error) || context.getSignal()?.aborted || !safeToRepeat(context.getHttpMethod(), context.getBody())) throw error;
         resent++;
-        return sendOnce(context, pool);
+        // On a connection of its own: the pool's other idle connections may be as old as the one that
+        // died, and as close to the server's idle timeout.
+        const fresh = new Client(new URL(context.getUrl()).origin, { connect });
+        try {
+          return await sendOnce(context, fresh);
+        } finally {
+          fresh.close().catch(() => undefined);
+        }
       }
     },
   });
   return Object.assign(library, {
     resent: () => resent,
     async close() {
-      await Promise.all([...pools.values()].map((p) => p.close()));
+      await Promise.all([...pools.values()].map((p) => p.pool.close()));
       pools.clear();
     },
   });

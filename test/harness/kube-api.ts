@@ -30,7 +30,7 @@ export interface RecordedRequest {
 type WatchEvent = { rv: number; type: 'ADDED' | 'MODIFIED' | 'DELETED'; path: string; object: any };
 type Watcher = { base: string; res: http.ServerResponse; path: string };
 
-type Fault = { match: (r: RecordedRequest) => boolean; times: number; status?: number; hang?: boolean; reset?: boolean };
+type Fault = { match: (r: RecordedRequest) => boolean; times: number; status?: number; hang?: boolean; reset?: boolean; delayMs?: number };
 
 const COLLECTIONS: Array<{ re: RegExp; kind: string; apiVersion: string }> = [
   { re: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments/, kind: 'Deployment', apiVersion: 'apps/v1' },
@@ -145,10 +145,11 @@ export class FakeKubeApi {
 
   /**
    * Answers the next `times` requests matching with `status`, never answers them (`hang`), or closes
-   * their connection without an answer (`reset`: the server closed it just as the request came).
+   * their connection without an answer (`reset`: the server closed it just as the request came);
+   * `delayMs` later than it would (the status or the reset).
    */
-  inject(match: (r: RecordedRequest) => boolean, fault: { status?: number; hang?: boolean; reset?: boolean; times?: number }): void {
-    this.faults.push({ match, times: fault.times ?? 1, status: fault.status, hang: fault.hang, reset: fault.reset });
+  inject(match: (r: RecordedRequest) => boolean, fault: { status?: number; hang?: boolean; reset?: boolean; times?: number; delayMs?: number }): void {
+    this.faults.push({ match, times: fault.times ?? 1, status: fault.status, hang: fault.hang, reset: fault.reset, delayMs: fault.delayMs });
   }
 
   clearFaults(): void {
@@ -289,11 +290,10 @@ export class FakeKubeApi {
           this.hanging.add(res);
           return;
         }
-        if (fault.reset) {
-          req.socket.destroy();
-          return;
-        }
-        this.send(res, fault.status!, status(fault.status!, fault.status === 409 ? 'Conflict' : 'InternalError', `injected ${fault.status}`));
+        const answer = () =>
+          fault.reset ? req.socket.destroy() : this.send(res, fault.status!, status(fault.status!, fault.status === 409 ? 'Conflict' : 'InternalError', `injected ${fault.status}`));
+        if (fault.delayMs) setTimeout(answer, fault.delayMs);
+        else answer();
         return;
       }
       if (record.watch) {
