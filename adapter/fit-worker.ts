@@ -2,10 +2,19 @@
  * Runs in a worker thread: fits are CPU-bound WASM (a fifth of a second for MSTL on a week of
  * minutes), and the event loop that answers the HPA must never wait for one.
  */
+import { isMainThread } from 'node:worker_threads';
+
 import { backtest, DEFAULT_AUTO_CANDIDATES, type ModelScore } from '../core/forecast/backtest.ts';
 import { forecast, loadForecastModels } from '../core/forecast/engine.ts';
 import { prepareSeries } from '../core/forecast/prepare.ts';
 import { ForecastInputError, type Forecast, type ModelChoice, type ModelName } from '../core/forecast/types.ts';
+import { idleThisThread } from '../platform/thread-priority.ts';
+
+/**
+ * Fits on a worker thread yield the CPU to the thread that answers requests (adapter/fit-pool.ts); why
+ * not, if they cannot. Imported on a main thread (a test, a tool), it leaves that thread as it is.
+ */
+const notIdle = isMainThread ? undefined : idleThisThread();
 
 export interface FitJob {
   timestamps: Float64Array;
@@ -32,6 +41,8 @@ export interface FitOutcome {
   score?: Pick<ModelScore, 'mae' | 'relMae' | 'coverage80' | 'coverage95'> & { folds: number };
   scoreError?: string;
   fitMs: number;
+  /** Why this fit's thread is not at SCHED_IDLE (it is then only niced); absent when it is. */
+  notIdle?: string;
 }
 
 let prophetLoaded: Promise<void> | undefined;
@@ -78,5 +89,5 @@ export default async function fit(job: FitJob): Promise<FitOutcome> {
     maxHistory: job.maxHistory,
     ...(job.periods ? { periods: job.periods } : {}),
   });
-  return { forecast: result, chosenModel, score, scoreError, fitMs: performance.now() - started };
+  return { forecast: result, chosenModel, score, scoreError, fitMs: performance.now() - started, ...(notIdle ? { notIdle } : {}) };
 }

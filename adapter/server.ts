@@ -20,7 +20,7 @@ import { listen, splitAddress } from '../platform/net.ts';
 import { prometheusClientFromConfig } from '../platform/prometheus.ts';
 import { readSecret, SecretError } from '../platform/secrets.ts';
 import { readTlsFiles, reloadOnChange } from '../platform/tls.ts';
-import { createFitPool, type FitPool } from './fit-pool.ts';
+import { createFitPool, FIT_NICE_INCREMENT, type FitPool } from './fit-pool.ts';
 import { ForecastLoop } from './forecast-loop.ts';
 import { externalMetricsRouter, externalMetricValues } from './external-metrics.ts';
 import { sendStatus } from './status.ts';
@@ -100,7 +100,9 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
   }
   const client = prometheusClientFromConfig(config, options.env);
   const concurrency = config.adapter.concurrency === 'auto' ? usableCpus() : config.adapter.concurrency;
-  const pool: FitPool = createFitPool(Math.min(concurrency, 8));
+  const pool: FitPool = createFitPool(Math.min(concurrency, 8), (why) =>
+    logger.warn({ why }, `fit threads could not be put at SCHED_IDLE, they run niced +${FIT_NICE_INCREMENT} only: a request that arrives while they fill the CPU may wait for them`),
+  );
   let metricsRef: ReturnType<typeof createAdapterMetrics> | undefined;
   const loop = new ForecastLoop(config, client, pool, {
     onQuery: (w, s, e) => metricsRef?.queryObserved(w, s, e),
