@@ -81,10 +81,11 @@ function cpuSeconds(pid: number): number {
 }
 /**
  * CPU seconds per thread of a process (/proc/<pid>/task/<tid>/stat), sorted into its main thread,
- * threads at a positive nice value (the adapter's fit workers) and the rest (V8's and libuv's helpers).
+ * threads at a positive nice value (the adapter's fit workers) and the rest (V8's and libuv's helpers);
+ * and how many fit threads there are, and how many of them at SCHED_IDLE.
  */
-function threadCpuSeconds(pid: number): { main: number; niced: number; other: number } {
-  const sums = { main: 0, niced: 0, other: 0 };
+function threadCpuSeconds(pid: number): { main: number; niced: number; other: number; fitThreads: number; fitThreadsIdle: number } {
+  const sums = { main: 0, niced: 0, other: 0, fitThreads: 0, fitThreadsIdle: 0 };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let stat: string;
     try {
@@ -93,9 +94,14 @@ function threadCpuSeconds(pid: number): { main: number; niced: number; other: nu
       continue; // the thread ended meanwhile
     }
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime, stime and nice are fields 14, 15 and 19 of stat(5).
+    // utime, stime, nice and policy are fields 14, 15, 19 and 41 of stat(5); policy 5 is SCHED_IDLE.
     const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    sums[Number(tid) === pid ? 'main' : Number(fields[16]) > 0 ? 'niced' : 'other'] += seconds;
+    const kind = Number(tid) === pid ? 'main' : Number(fields[16]) > 0 ? 'niced' : 'other';
+    sums[kind] += seconds;
+    if (kind === 'niced') {
+      sums.fitThreads++;
+      if (Number(fields[38]) === 5) sums.fitThreadsIdle++;
+    }
   }
   return sums;
 }
@@ -233,7 +239,7 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
       const figures = await load(`steady state, fixed 1000 req/s, adapter on CPU 1, the load generator and Prometheus on CPU 0, run ${run} of ${PINNED_RUNS}`, base, path, 1000);
       const threadsAfter = threadCpuSeconds(pid);
       const threads = { main: threadsAfter.main - threadsBefore.main, fitWorkers: threadsAfter.niced - threadsBefore.niced, other: threadsAfter.other - threadsBefore.other };
-      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (nice +${FIT_NICE_INCREMENT}) ${threads.fitWorkers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s`);
+      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (${threadsAfter.fitThreadsIdle} of ${threadsAfter.fitThreads} at SCHED_IDLE, nice +${FIT_NICE_INCREMENT}) ${threads.fitWorkers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s`);
       runs.push({ figures, threadCpuSeconds: threads });
     }
     const p99s = runs.map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
