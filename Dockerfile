@@ -30,6 +30,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
 COPY --from=build /app/dist ./dist
+# util-linux's chrt (util-linux is essential in Debian, so the slim image has it) is how the adapter's
+# fit threads put themselves at SCHED_IDLE (platform/thread-priority.ts).
 # Non-root, matching the manifests' runAsUser; the root filesystem can be read-only.
 USER 10001:10001
 EXPOSE 8080 6443 9100 8081

@@ -9,7 +9,7 @@
  *   - the steady state once every workload is scored: the adapter's CPU over a few refresh intervals,
  *     whether it kept every workload refreshed, and the latency at 1,000 req/s with the adapter on one
  *     CPU and the load generator and Prometheus on the other (taskset), with the CPU time each of the
- *     adapter's threads took meanwhile,
+ *     adapter's threads took meanwhile and how long its serving thread waited for that CPU,
  *   - and first, the floor of those latencies here: a server that only answers a fixed body, measured
  *     the same way (pinned, 1,000 req/s), before the adapter starts.
  * A benchmark: it prints what it measured and writes bench/results/adapter.json; it asserts nothing.
@@ -104,6 +104,15 @@ function threadCpuSeconds(pid: number): { main: number; niced: number; other: nu
     }
   }
   return sums;
+}
+/**
+ * How long a thread has waited on a run queue, runnable but not running (the second field of
+ * /proc/<pid>/task/<tid>/schedstat, in nanoseconds), and how many times it was scheduled (the third),
+ * in milliseconds and counts: the CPU the serving thread was denied, whatever the network did.
+ */
+function runQueueWait(pid: number, tid: number): { waitMs: number; slices: number } {
+  const [, wait, slices] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+  return { waitMs: wait / 1e6, slices };
 }
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
@@ -233,14 +242,18 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
   pin(process.pid, '0');
   pin(prometheusPid, '0');
   try {
-    const runs: Array<{ figures: Record<string, unknown>; threadCpuSeconds: Record<string, number> }> = [];
+    const runs: Array<{ figures: Record<string, unknown>; threadCpuSeconds: Record<string, number>; serving: { runQueueWaitMs: number; scheduled: number } }> = [];
     for (let run = 1; run <= PINNED_RUNS; run++) {
       const threadsBefore = threadCpuSeconds(pid);
+      const waitBefore = runQueueWait(pid, pid);
       const figures = await load(`steady state, fixed 1000 req/s, adapter on CPU 1, the load generator and Prometheus on CPU 0, run ${run} of ${PINNED_RUNS}`, base, path, 1000);
       const threadsAfter = threadCpuSeconds(pid);
+      const waitAfter = runQueueWait(pid, pid);
+      const waited = { ms: waitAfter.waitMs - waitBefore.waitMs, slices: waitAfter.slices - waitBefore.slices };
       const threads = { main: threadsAfter.main - threadsBefore.main, fitWorkers: threadsAfter.niced - threadsBefore.niced, other: threadsAfter.other - threadsBefore.other };
-      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (${threadsAfter.fitThreadsIdle} of ${threadsAfter.fitThreads} at SCHED_IDLE, nice +${FIT_NICE_INCREMENT}) ${threads.fitWorkers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s`);
-      runs.push({ figures, threadCpuSeconds: threads });
+      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (${threadsAfter.fitThreadsIdle} of ${threadsAfter.fitThreads} at SCHED_IDLE, nice +${FIT_NICE_INCREMENT}) ${threads.fitWorkers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s;`);
+      console.log(`  the serving thread waited for CPU 1 ${waited.ms.toFixed(0)} ms in all, runnable but not running, over ${waited.slices} times it ran (${((1000 * waited.ms) / Math.max(1, waited.slices)).toFixed(0)} µs a time)`);
+      runs.push({ figures, threadCpuSeconds: threads, serving: { runQueueWaitMs: Math.round(waited.ms), scheduled: waited.slices } });
     }
     const p99s = runs.map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
     console.log(`  pinned steady-state p99 over ${PINNED_RUNS} runs: ${p99s.join(', ')} ms (median ${p99s[Math.floor(p99s.length / 2)]} ms)`);
