@@ -1,13 +1,13 @@
 /**
  * Background threads at Linux's SCHED_IDLE policy. A niced thread is only given a smaller share of
  * the CPU: a request thread that wakes while it runs can still wait for the rest of its slice. A
- * SCHED_IDLE thread runs only when no other thread of the process's cgroup wants that CPU, and one
- * that wakes preempts it at once. Across containers nothing changes: the cgroup's share of the node
+ * SCHED_IDLE thread runs only when no thread of another policy in the process's cgroup wants that CPU,
+ * and one that wakes preempts it at once. Across containers nothing changes: the cgroup's share of the node
  * is its own, whatever its threads' policies.
  *
- * Node has no call for it: util-linux's `chrt` sets it, on the calling thread's own id (a process may
- * lower the policy of its own threads without any capability). util-linux is essential in Debian, so
- * the image has it.
+ * Node has no call for it: util-linux's `chrt`, run as a child process, sets it on the calling
+ * thread's own id (a process may move a thread of its own user to SCHED_IDLE without any capability).
+ * util-linux is essential in Debian, so the image has it.
  */
 import { spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
