@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { createFitPool, FIT_NICE_INCREMENT } from './fit-pool.ts';
-import { threadScheduling } from '../test/harness/threads.ts';
+import { SCHED_IDLE, threadScheduling } from '../test/harness/threads.ts';
 
 /** The scheduling of each thread of this process. */
 function threads(): Map<number, { policy: number; nice: number }> {
@@ -32,7 +32,7 @@ describe.runIf(process.platform === 'linux')('the fit pool', () => {
       expect(outcome.notIdle).toBeUndefined();
       expect(notIdle).toEqual([]);
       const after = threads();
-      const fitThreads = [...after].filter(([tid, s]) => !before.has(tid) && s.policy === 5 && s.nice === Math.min(19, own.nice + FIT_NICE_INCREMENT));
+      const fitThreads = [...after].filter(([tid, s]) => !before.has(tid) && s.policy === SCHED_IDLE && s.nice === Math.min(19, own.nice + FIT_NICE_INCREMENT));
       expect(fitThreads.length).toBeGreaterThanOrEqual(1);
       expect(after.get(process.pid)).toEqual(own);
     } finally {

@@ -33,6 +33,7 @@ import autocannon from 'autocannon';
 import { openLoop } from './open-loop.ts';
 
 import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
+import { procStat, SCHED_IDLE } from '../test/harness/threads.ts';
 import { shiftToNow } from '../platform/runtime/openmetrics.ts';
 import { freePort } from '../platform/runtime/ports.ts';
 import { startPrometheus } from '../platform/runtime/prometheus.ts';
@@ -74,10 +75,9 @@ async function waitFor(url: string, timeoutMs: number): Promise<void> {
 
 /** CPU seconds (user + system, all threads) a process has used, from /proc/<pid>/stat. */
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3.
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  const stat = procStat(`/proc/${pid}/stat`);
+  if (!stat) throw new Error(`process ${pid} is gone`);
+  return stat.cpuSeconds;
 }
 /**
  * CPU seconds per thread of a process (/proc/<pid>/task/<tid>/stat), sorted into its main thread,
@@ -87,20 +87,13 @@ function cpuSeconds(pid: number): number {
 function threadCpuSeconds(pid: number): { main: number; niced: number; other: number; fitThreads: number; fitThreadsIdle: number } {
   const sums = { main: 0, niced: 0, other: 0, fitThreads: 0, fitThreadsIdle: 0 };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended meanwhile
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime, stime, nice and policy are fields 14, 15, 19 and 41 of stat(5); policy 5 is SCHED_IDLE.
-    const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    const kind = Number(tid) === pid ? 'main' : Number(fields[16]) > 0 ? 'niced' : 'other';
-    sums[kind] += seconds;
+    const stat = procStat(`/proc/${pid}/task/${tid}/stat`);
+    if (!stat) continue; // the thread ended meanwhile
+    const kind = Number(tid) === pid ? 'main' : stat.nice > 0 ? 'niced' : 'other';
+    sums[kind] += stat.cpuSeconds;
     if (kind === 'niced') {
       sums.fitThreads++;
-      if (Number(fields[38]) === 5) sums.fitThreadsIdle++;
+      if (stat.policy === SCHED_IDLE) sums.fitThreadsIdle++;
     }
   }
   return sums;
@@ -114,7 +107,6 @@ function runQueueWait(pid: number, tid: number): { waitMs: number; slices: numbe
   const [, wait, slices] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
   return { waitMs: wait / 1e6, slices };
 }
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** Pins every thread of a process to the given CPUs (`taskset -a -cp`). */
 function pin(pid: number, cpus: string): void {

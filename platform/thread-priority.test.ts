@@ -11,11 +11,12 @@ import { siblingModule } from './module-file.ts';
 /** Runs idleThisThread() on the main thread of a child process with `env`: its answer and that thread's policy after it. */
 function inChild(env: NodeJS.ProcessEnv): { why: string | null; policy: number } {
   const module = siblingModule(import.meta.url, 'thread-priority');
+  const harness = new URL('../test/harness/threads.ts', import.meta.url).href;
   const code = `
     const { idleThisThread } = await import(${JSON.stringify(module.url.href)});
+    const { threadScheduling } = await import(${JSON.stringify(harness)});
     const why = idleThisThread() ?? null;
-    const stat = (await import('node:fs')).readFileSync('/proc/thread-self/stat', 'utf8');
-    console.log(JSON.stringify({ why, policy: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) }));`;
+    console.log(JSON.stringify({ why, policy: threadScheduling(process.pid).policy }));`;
   const r = spawnSync(process.execPath, [...module.execArgv, '--input-type=module', '-e', code], { env, encoding: 'utf8', timeout: 30_000 });
   if (r.status !== 0) throw new Error(`child exited ${r.status}: ${r.stderr}`);
   return JSON.parse(r.stdout);
