@@ -1,0 +1,83 @@
+/**
+ * The benches' fixed-rate generator against a local server whose slowness is known: it must send at
+ * its rate whatever the answers do, and count a request's wait behind a slow one from the time the
+ * request was due (a closed-loop generator would send less and report a fast server).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { openLoop } from './open-loop.ts';
+
+let server: Server | undefined;
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  server = createServer(handler);
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+afterEach(async () => {
+  if (!server) return;
+  const closing = server;
+  server = undefined;
+  closing.closeAllConnections();
+  await new Promise((resolve) => closing.close(resolve));
+});
+
+describe('openLoop', () => {
+  it('sends at the fixed rate and puts the slow answers in the tail', async () => {
+    const arrivals: number[] = [];
+    const origin = await serve((req, res) => {
+      arrivals.push(performance.now());
+      // One request in 25 takes 60 ms: 4 %, so the p99 is one of them and the median is not.
+      setTimeout(() => res.end('ok'), req.url === '/slow' ? 60 : 0);
+    });
+    const figures = await openLoop({ origin, path: (i) => (i % 25 === 0 ? '/slow' : '/fast'), rate: 200, durationSeconds: 2 });
+    expect(figures.requests).toBe(400);
+    expect(arrivals).toHaveLength(400);
+    expect(figures.errors).toBe(0);
+    expect(figures.non2xx).toBe(0);
+    // 400 requests spread over about two seconds, not sent at once: the last arrives ~2 s after the first.
+    expect(arrivals[399] - arrivals[0]).toBeGreaterThan(1800);
+    expect(figures.throughputPerSecond).toBeGreaterThan(150);
+    expect(figures.throughputPerSecond).toBeLessThanOrEqual(205);
+    expect(figures.latencyMs.p99).toBeGreaterThanOrEqual(60);
+    expect(figures.latencyMs.p50).toBeLessThan(30);
+    expect(figures.latencyMs.max).toBeGreaterThanOrEqual(figures.latencyMs.p999);
+  });
+
+  it('counts the wait of requests queued behind a stalled answer from their due time', async () => {
+    const origin = await serve((req, res) => {
+      setTimeout(() => res.end('ok'), req.url === '/stall' ? 300 : 0);
+    });
+    // One connection: while request 100 stalls for 300 ms, the ~60 requests due meanwhile wait for it.
+    // Measured from when each was sent over a free connection, they would look instant.
+    const figures = await openLoop({ origin, path: (i) => (i === 100 ? '/stall' : '/'), rate: 200, durationSeconds: 2, connections: 1 });
+    expect(figures.requests).toBe(400);
+    expect(figures.latencyMs.max).toBeGreaterThanOrEqual(300);
+    // About 60 of 400 (15 %) waited, from 300 ms down to nothing: the p90 is among them.
+    expect(figures.latencyMs.p90).toBeGreaterThan(50);
+    expect(figures.latencyMs.p50).toBeLessThan(30);
+  });
+
+  it('counts answers that are not 2xx and requests that fail', async () => {
+    const origin = await serve((req, res) => {
+      if (req.url === '/reset') {
+        req.socket.destroy();
+        return;
+      }
+      res.statusCode = req.url === '/error' ? 500 : 200;
+      res.end();
+    });
+    const figures = await openLoop({ origin, path: (i) => (i % 10 === 0 ? '/error' : i % 10 === 5 ? '/reset' : '/'), rate: 100, durationSeconds: 1 });
+    expect(figures.requests).toBe(100);
+    expect(figures.non2xx).toBe(10);
+    expect(figures.errors).toBe(10);
+  });
+
+  it('refuses a rate or a duration that is not positive', async () => {
+    await expect(openLoop({ origin: 'http://127.0.0.1:1', path: () => '/', rate: 0, durationSeconds: 1 })).rejects.toThrow(/rate \(0\) and durationSeconds \(1\) must be positive/);
+    await expect(openLoop({ origin: 'http://127.0.0.1:1', path: () => '/', rate: 10, durationSeconds: -1 })).rejects.toThrow(/must be positive/);
+  });
+});
