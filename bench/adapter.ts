@@ -9,7 +9,8 @@
  *   - the steady state once every workload is scored: the adapter's CPU over a few refresh intervals,
  *     whether it kept every workload refreshed, and the latency at 1,000 req/s with the adapter on one
  *     CPU and the load generator and Prometheus on the other (taskset), with the CPU time each of the
- *     adapter's threads took meanwhile and how long its serving thread waited for that CPU,
+ *     adapter's threads took meanwhile, how long its serving thread waited for that CPU (in all, and
+ *     its longest single waits) and how much of each CPU the hypervisor took (steal),
  *   - and first, the floor of those latencies here: a server that only answers a fixed body, measured
  *     the same way (pinned, 1,000 req/s), before the adapter starts.
  * A benchmark: it prints what it measured and writes bench/results/adapter.json; it asserts nothing.
@@ -33,7 +34,7 @@ import autocannon from 'autocannon';
 import { openLoop } from './open-loop.ts';
 
 import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
-import { procStat, SCHED_IDLE } from '../test/harness/threads.ts';
+import { CLOCK_TICKS, procStat, SCHED_IDLE } from '../test/harness/threads.ts';
 import { shiftToNow } from '../platform/runtime/openmetrics.ts';
 import { freePort } from '../platform/runtime/ports.ts';
 import { startPrometheus } from '../platform/runtime/prometheus.ts';
@@ -106,6 +107,34 @@ function threadCpuSeconds(pid: number): { main: number; niced: number; other: nu
 function runQueueWait(pid: number, tid: number): { waitMs: number; slices: number } {
   const [, wait, slices] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
   return { waitMs: wait / 1e6, slices };
+}
+
+/**
+ * Watches a thread's run-queue wait every 5 ms until stopped and returns its longest single waits: the
+ * counter grows when the thread gets the CPU back, so one wait of 30 ms shows as one step of 30 ms.
+ * A few reads of one small file every 5 ms, on the generator's CPU.
+ */
+function watchRunQueueWaits(pid: number, tid: number): () => number[] {
+  let last = runQueueWait(pid, tid).waitMs;
+  const steps: number[] = [];
+  const timer = setInterval(() => {
+    const now = runQueueWait(pid, tid).waitMs;
+    steps.push(now - last);
+    last = now;
+  }, 5);
+  return () => {
+    clearInterval(timer);
+    return steps.sort((a, b) => b - a).slice(0, 3).map((ms) => Math.round(ms * 10) / 10);
+  };
+}
+
+/**
+ * Time the hypervisor ran something else while a virtual CPU had work (steal, the eighth value of
+ * /proc/stat's `cpuN` line), in milliseconds: on a VM, time no code on that CPU could use.
+ */
+function stealMs(cpu: number): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+  return line ? (Number(line.trim().split(/ +/)[8]) * 1000) / CLOCK_TICKS : NaN;
 }
 
 /** Pins every thread of a process to the given CPUs (`taskset -a -cp`). */
@@ -234,18 +263,23 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
   pin(process.pid, '0');
   pin(prometheusPid, '0');
   try {
-    const runs: Array<{ figures: Record<string, unknown>; threadCpuSeconds: Record<string, number>; serving: { runQueueWaitMs: number; scheduled: number } }> = [];
+    const runs: Array<{ figures: Record<string, unknown>; threadCpuSeconds: Record<string, number>; serving: { runQueueWaitMs: number; scheduled: number; longestWaitsMs: number[] }; stealMs: { cpu0: number; cpu1: number } }> = [];
     for (let run = 1; run <= PINNED_RUNS; run++) {
       const threadsBefore = threadCpuSeconds(pid);
       const waitBefore = runQueueWait(pid, pid);
+      const stealBefore = [stealMs(0), stealMs(1)];
+      const longestWaits = watchRunQueueWaits(pid, pid);
       const figures = await load(`steady state, fixed 1000 req/s, adapter on CPU 1, the load generator and Prometheus on CPU 0, run ${run} of ${PINNED_RUNS}`, base, path, 1000);
       const threadsAfter = threadCpuSeconds(pid);
       const waitAfter = runQueueWait(pid, pid);
+      const longest = longestWaits();
+      const steal = [stealMs(0) - stealBefore[0], stealMs(1) - stealBefore[1]].map(Math.round);
       const waited = { ms: waitAfter.waitMs - waitBefore.waitMs, slices: waitAfter.slices - waitBefore.slices };
       const threads = { main: threadsAfter.main - threadsBefore.main, fitWorkers: threadsAfter.niced - threadsBefore.niced, other: threadsAfter.other - threadsBefore.other };
-      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (${threadsAfter.fitThreadsIdle} of ${threadsAfter.fitThreads} at SCHED_IDLE, nice +${FIT_NICE_INCREMENT}) ${threads.fitWorkers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s;`);
-      console.log(`  the serving thread waited for CPU 1 ${waited.ms.toFixed(0)} ms in all, runnable but not running, over ${waited.slices} times it ran (${((1000 * waited.ms) / Math.max(1, waited.slices)).toFixed(0)} µs a time)`);
-      runs.push({ figures, threadCpuSeconds: threads, serving: { runQueueWaitMs: Math.round(waited.ms), scheduled: waited.slices } });
+      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (${threadsAfter.fitThreadsIdle} of ${threadsAfter.fitThreads} at SCHED_IDLE, nice +${FIT_NICE_INCREMENT}) ${threads.fitWorkers.toFixed(2)} s, its other threads (V8's GC helpers, libuv's) ${threads.other.toFixed(2)} s;`);
+      console.log(`  the serving thread waited for CPU 1 ${waited.ms.toFixed(0)} ms in all, runnable but not running, over ${waited.slices} times it ran (${((1000 * waited.ms) / Math.max(1, waited.slices)).toFixed(0)} µs a time), the longest ${longest.join(', ')} ms;`);
+      console.log(`  the hypervisor took (steal) ${steal[1]} ms of CPU 1 and ${steal[0]} ms of CPU 0`);
+      runs.push({ figures, threadCpuSeconds: threads, serving: { runQueueWaitMs: Math.round(waited.ms), scheduled: waited.slices, longestWaitsMs: longest }, stealMs: { cpu0: steal[0], cpu1: steal[1] } });
     }
     const p99s = runs.map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
     console.log(`  pinned steady-state p99 over ${PINNED_RUNS} runs: ${p99s.join(', ')} ms (median ${p99s[Math.floor(p99s.length / 2)]} ms)`);
