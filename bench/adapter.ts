@@ -22,7 +22,11 @@
  * --pinned-runs N (3: the pinned steady-state measurement is repeated, a run's p99 varies with what the
  * fit threads and the collector do in its seconds), --adapter-flags "..." (Node flags for the adapter
  * process, e.g. GC tracing or a CPU profile; its standard output then goes to adapter-stdout.log in the
- * bench's temporary directory, whose path is printed).
+ * bench's temporary directory, whose path is printed), --node PATH (the Node.js binary that runs the
+ * adapter; this bench's by default, and the image's is 24: `npx -p node@24 node -p process.execPath`
+ * gives one), --compare-v8-workers (the pinned runs alternate V8's background threads
+ * at SCHED_OTHER, as Node leaves them, and at SCHED_IDLE, as the adapter sets them on a Node that
+ * names them; run as root, as only root may take a thread back from SCHED_IDLE).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -41,8 +45,9 @@ import { startPrometheus } from '../platform/runtime/prometheus.ts';
 import { PrometheusClient } from '../platform/prometheus.ts';
 import { parseDuration } from '../core/duration.ts';
 import { arg } from './args.ts';
-import { builtShadowscale } from './built.ts';
+import { builtShadowscale, serviceNode } from './built.ts';
 import { FIT_NICE_INCREMENT } from '../adapter/fit-pool.ts';
+import { threadsNamed, V8_WORKER_THREAD_NAME } from '../platform/thread-priority.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WORKLOADS = Number(arg('--workloads', '1000'));
@@ -60,6 +65,11 @@ const STEADY_REFRESHES = Number(arg('--steady-refreshes', '3'));
 const PINNED_RUNS = Number(arg('--pinned-runs', '3'));
 /** Node flags for the adapter process. */
 const ADAPTER_FLAGS = arg('--adapter-flags', '').split(' ').filter((f) => f !== '');
+/** The Node that runs the adapter (the image's is 24; this one may be older). */
+const ADAPTER_NODE = serviceNode();
+/** Pinned runs alternate V8's workers at SCHED_IDLE (as the adapter sets them) and at SCHED_OTHER. */
+const COMPARE_V8_WORKERS = process.argv.includes('--compare-v8-workers');
+if (COMPARE_V8_WORKERS && process.getuid?.() !== 0) throw new Error('--compare-v8-workers: run as root (only root may take a thread back from SCHED_IDLE)');
 
 async function waitFor(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -85,19 +95,30 @@ function cpuSeconds(pid: number): number {
  * threads at a positive nice value (the adapter's fit workers) and the rest (V8's and libuv's helpers);
  * and how many fit threads there are, and how many of them at SCHED_IDLE.
  */
-function threadCpuSeconds(pid: number): { main: number; niced: number; other: number; fitThreads: number; fitThreadsIdle: number } {
-  const sums = { main: 0, niced: 0, other: 0, fitThreads: 0, fitThreadsIdle: 0 };
+function threadCpuSeconds(pid: number): { main: number; niced: number; v8Workers: number; other: number; fitThreads: number; fitThreadsIdle: number; v8WorkersIdle: string } {
+  const sums = { main: 0, niced: 0, v8Workers: 0, other: 0, fitThreads: 0, fitThreadsIdle: 0 };
+  const v8Workers = new Set(threadsNamed(V8_WORKER_THREAD_NAME, pid));
+  let v8Idle = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     const stat = procStat(`/proc/${pid}/task/${tid}/stat`);
     if (!stat) continue; // the thread ended meanwhile
-    const kind = Number(tid) === pid ? 'main' : stat.nice > 0 ? 'niced' : 'other';
+    const kind = Number(tid) === pid ? 'main' : stat.nice > 0 ? 'niced' : v8Workers.has(tid) ? 'v8Workers' : 'other';
     sums[kind] += stat.cpuSeconds;
+    if (kind === 'v8Workers' && stat.policy === SCHED_IDLE) v8Idle++;
     if (kind === 'niced') {
       sums.fitThreads++;
       if (stat.policy === SCHED_IDLE) sums.fitThreadsIdle++;
     }
   }
-  return sums;
+  return { ...sums, v8WorkersIdle: `${v8Idle} of ${v8Workers.size}` };
+}
+
+/** Sets the policy of the adapter's V8 workers (as root: an unprivileged process may not leave SCHED_IDLE). */
+function setV8Workers(pid: number, policy: '--idle' | '--other'): void {
+  for (const tid of threadsNamed(V8_WORKER_THREAD_NAME, pid)) {
+    const r = spawnSync('chrt', [policy, '--pid', '0', tid], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`chrt ${policy} --pid 0 ${tid}: ${r.stderr || r.error}`);
+  }
 }
 /**
  * How long a thread has waited on a run queue, runnable but not running (the second field of
@@ -206,7 +227,7 @@ async function floor(path: () => string): Promise<Record<string, unknown>> {
       server = (await import('node:https')).createServer({ cert: pems.cert, key: pems.private }, answer);
     }
     server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(ADAPTER_NODE.path, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout.once('data', (d) => resolve(Number(String(d).trim())));
@@ -263,8 +284,9 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
   pin(process.pid, '0');
   pin(prometheusPid, '0');
   try {
-    const runs: Array<{ figures: Record<string, unknown>; threadCpuSeconds: Record<string, number>; serving: { runQueueWaitMs: number; scheduled: number; longestWaitsMs: number[] }; stealMs: { cpu0: number; cpu1: number } }> = [];
+    const runs: Array<{ figures: Record<string, unknown>; threadCpuSeconds: Record<string, number>; serving: { runQueueWaitMs: number; scheduled: number; longestWaitsMs: number[] }; stealMs: { cpu0: number; cpu1: number }; v8WorkersIdle: string }> = [];
     for (let run = 1; run <= PINNED_RUNS; run++) {
+      if (COMPARE_V8_WORKERS) setV8Workers(pid, run % 2 === 1 ? '--other' : '--idle');
       const threadsBefore = threadCpuSeconds(pid);
       const waitBefore = runQueueWait(pid, pid);
       const stealBefore = [stealMs(0), stealMs(1)];
@@ -275,14 +297,20 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
       const longest = longestWaits();
       const steal = [stealMs(0) - stealBefore[0], stealMs(1) - stealBefore[1]].map(Math.round);
       const waited = { ms: waitAfter.waitMs - waitBefore.waitMs, slices: waitAfter.slices - waitBefore.slices };
-      const threads = { main: threadsAfter.main - threadsBefore.main, fitWorkers: threadsAfter.niced - threadsBefore.niced, other: threadsAfter.other - threadsBefore.other };
-      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (${threadsAfter.fitThreadsIdle} of ${threadsAfter.fitThreads} at SCHED_IDLE, nice +${FIT_NICE_INCREMENT}) ${threads.fitWorkers.toFixed(2)} s, its other threads (V8's GC helpers, libuv's) ${threads.other.toFixed(2)} s;`);
+      const threads = { main: threadsAfter.main - threadsBefore.main, fitWorkers: threadsAfter.niced - threadsBefore.niced, v8Workers: threadsAfter.v8Workers - threadsBefore.v8Workers, other: threadsAfter.other - threadsBefore.other };
+      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (${threadsAfter.fitThreadsIdle} of ${threadsAfter.fitThreads} at SCHED_IDLE, nice +${FIT_NICE_INCREMENT}) ${threads.fitWorkers.toFixed(2)} s, V8's workers (${threadsAfter.v8WorkersIdle} at SCHED_IDLE) ${threads.v8Workers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s;`);
       console.log(`  the serving thread waited for CPU 1 ${waited.ms.toFixed(0)} ms in all, runnable but not running, over ${waited.slices} times it ran (${((1000 * waited.ms) / Math.max(1, waited.slices)).toFixed(0)} µs a time), the longest ${longest.join(', ')} ms;`);
       console.log(`  the hypervisor took (steal) ${steal[1]} ms of CPU 1 and ${steal[0]} ms of CPU 0`);
-      runs.push({ figures, threadCpuSeconds: threads, serving: { runQueueWaitMs: Math.round(waited.ms), scheduled: waited.slices, longestWaitsMs: longest }, stealMs: { cpu0: steal[0], cpu1: steal[1] } });
+      runs.push({ figures, threadCpuSeconds: threads, serving: { runQueueWaitMs: Math.round(waited.ms), scheduled: waited.slices, longestWaitsMs: longest }, stealMs: { cpu0: steal[0], cpu1: steal[1] }, v8WorkersIdle: threadsAfter.v8WorkersIdle });
     }
     const p99s = runs.map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
     console.log(`  pinned steady-state p99 over ${PINNED_RUNS} runs: ${p99s.join(', ')} ms (median ${p99s[Math.floor(p99s.length / 2)]} ms)`);
+    if (COMPARE_V8_WORKERS) {
+      for (const [label, odd] of [['at SCHED_OTHER (runs 1, 3, ...)', 1], ['at SCHED_IDLE (runs 2, 4, ...)', 0]] as const) {
+        const group = runs.filter((_, i) => (i + 1) % 2 === odd).map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
+        console.log(`  with V8's workers ${label}: p99 ${group.join(', ')} ms (median ${group[Math.floor(group.length / 2)]} ms)`);
+      }
+    }
     return { windowSeconds: elapsed, adapterCores: cores, refreshes, refreshesDue: expected, failedRefreshes: failed, maxForecastAgeSeconds: maxAge, pinnedRuns: runs, pinnedP99MedianMs: p99s[Math.floor(p99s.length / 2)] };
   } finally {
     pin(pid, '0,1');
@@ -338,10 +366,11 @@ async function main(): Promise<void> {
   const command = builtShadowscale(['adapter', '--config', configFile]);
   const stdout = ADAPTER_FLAGS.length > 0 ? openSync(join(dir, 'adapter-stdout.log'), 'a') : 'ignore';
   if (ADAPTER_FLAGS.length > 0) process.stderr.write(`adapter flags ${ADAPTER_FLAGS.join(' ')}; its output in ${join(dir, 'adapter-stdout.log')}\n`);
-  const start = () => spawn(process.execPath, [...ADAPTER_FLAGS, ...command], { stdio: ['ignore', stdout, 'inherit'] });
+  console.log(`the adapter runs on ${ADAPTER_NODE.described}`);
+  const start = () => spawn(ADAPTER_NODE.path, [...ADAPTER_FLAGS, ...command], { stdio: ['ignore', stdout, 'inherit'] });
   let started = performance.now();
   let adapter = start();
-  const results: Record<string, unknown> = { floor: floorFigures };
+  const results: Record<string, unknown> = { floor: floorFigures, adapterNode: ADAPTER_NODE.version, adapterFlags: ADAPTER_FLAGS, compareV8Workers: COMPARE_V8_WORKERS };
   try {
     await waitFor(`http://127.0.0.1:${ports.http}/healthz`, 60_000);
     const listening = (performance.now() - started) / 1000;

@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { arg } from './args.ts';
+
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 let built = false;
 
@@ -20,4 +22,16 @@ export function builtShadowscale(args: string[]): string[] {
   const main = pathToFileURL(join(ROOT, 'dist', 'cli', 'main.js')).href;
   const code = `const { main } = await import(${JSON.stringify(main)}); const status = await main([process.argv[0], 'shadowscale', ...process.argv.slice(1)]); if (status !== 0) process.exit(status); process.exitCode = status;`;
   return ['--input-type=module', '-e', code, ...args];
+}
+
+/**
+ * The Node.js binary a benchmark runs the service with: `--node PATH`, else this process's. The image
+ * runs Node 24, and this machine's may be older (`npx -p node@24 node -p process.execPath` gives one).
+ * With its version and how to print it.
+ */
+export function serviceNode(): { path: string; version: string; described: string } {
+  const path = arg('--node', process.execPath);
+  const version = spawnSync(path, ['--version'], { encoding: 'utf8' }).stdout?.trim();
+  if (!version) throw new Error(`--node ${path}: not a Node.js binary`);
+  return { path, version, described: `Node ${version}${path === process.execPath ? " (this bench's)" : ` (${path})`}` };
 }

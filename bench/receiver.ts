@@ -15,7 +15,8 @@
  * takes is the machine's (processes sharing the cores, loopback writes), not the receiver's.
  * A benchmark: it prints what it measured and writes bench/results/receiver.{json,txt}; it asserts nothing.
  *
- * Options: --webhooks N (300), --bursts 20,100.
+ * Options: --webhooks N (300), --bursts 20,100, --node PATH (the Node.js binary that runs the receiver
+ * and the floor server: this bench's by default; the image runs Node 24).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -30,11 +31,13 @@ import { freePort } from '../platform/runtime/ports.ts';
 import { startProcess, waitForHttp } from '../platform/runtime/process.ts';
 import { startPrometheus } from '../platform/runtime/prometheus.ts';
 import { arg } from './args.ts';
-import { builtShadowscale } from './built.ts';
+import { builtShadowscale, serviceNode } from './built.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WEBHOOKS = Number(arg('--webhooks', '300'));
 const BURSTS = arg('--bursts', '20,100').split(',').map(Number);
+/** The Node that runs the receiver and the floor server (the image's is 24; this one may be older). */
+const NODE = serviceNode();
 const NS = 'bench';
 const TOKEN = 'bench-token';
 
@@ -111,7 +114,7 @@ async function main(): Promise<void> {
       workloads: names.map((name) => ({ name, namespace: NS, load: 'up', capacityPerReplica: 10, primary: { name, minReplicas: 2, maxReplicas: 40 }, shadow: { name: `${name}-shadow`, minReplicas: 1, maxReplicas: 10 } })),
     }),
   );
-  const proc = startProcess(process.execPath, builtShadowscale(['receiver', '--config', join(dir, 'config.yaml')]), {
+  const proc = startProcess(NODE.path, builtShadowscale(['receiver', '--config', join(dir, 'config.yaml')]), {
     logFile: join(dir, 'receiver.log'),
     env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig') },
   });
@@ -198,7 +201,7 @@ async function main(): Promise<void> {
   const floorNames = names.map((n) => `floor-${n}`);
   for (const name of floorNames) api.hpa(NS, name, name, 2, 40);
   const floorPort = await freePort();
-  const floorProc = startProcess(process.execPath, ['--input-type=module', '-e', FLOOR_SERVER], {
+  const floorProc = startProcess(NODE.path, ['--input-type=module', '-e', FLOOR_SERVER], {
     logFile: join(dir, 'floor.log'),
     env: { ...process.env, FLOOR_PORT: String(floorPort), FLOOR_API: api.url, FLOOR_NS: NS },
   });
@@ -214,9 +217,10 @@ async function main(): Promise<void> {
   exporter.close();
   rmSync(dir, { recursive: true, force: true });
 
-  const result = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, sequential, bursts, floor: { sequential: floorSequential, bursts: floorBursts }, apiConnections: api.connections, informersMs, receiverHistogram: histogram };
+  const result = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}`, serviceNode: NODE.version, sequential, bursts, floor: { sequential: floorSequential, bursts: floorBursts }, apiConnections: api.connections, informersMs, receiverHistogram: histogram };
   const lines = [
     `receiver: webhook → Kubernetes API (in-test API server, plan from a real Prometheus), ${new Date().toISOString()}`,
+    `the receiver and the floor server run on ${NODE.described}; this bench (webhooks, API server) on Node ${process.version}`,
     `${'round'.padEnd(22)} ${'n'.padStart(4)}  ${'answered p50/p99 ms'.padStart(20)}  ${'1st API call p50/p99'.padStart(21)}  ${'1st write p50/p99 ms'.padStart(21)}`,
     ...[
       ['sequential', sequential] as const,

@@ -19,8 +19,14 @@ export function adapterCommand(): Command {
       const level = logLevel(options.logLevel);
       const config = withServingCertificate(loadConfigFile(options.config), options);
       // Loaded when the subcommand runs: --help and the other subcommands do not pay for it.
-      const [{ startAdapter }, { pino }] = await Promise.all([import('../adapter/server.ts'), import('pino')]);
-      const adapter = await startAdapter(config, { waitForWarmup: false, logger: pino({ name: 'shadowscale-adapter', level }) });
+      const [{ startAdapter }, { pino }, { idleV8Workers }] = await Promise.all([import('../adapter/server.ts'), import('pino'), import('../platform/thread-priority.ts')]);
+      const logger = pino({ name: 'shadowscale-adapter', level });
+      // This process is the adapter's alone (not so in a test that starts it in-process): V8's
+      // helpers may yield to the request thread as the fits do.
+      const v8Workers = idleV8Workers();
+      if (v8Workers.why) logger.info({ idled: v8Workers.idled, why: v8Workers.why }, "V8's background threads stay at their policy: their garbage collection for the fit threads may delay a request");
+      else logger.debug({ idled: v8Workers.idled }, "V8's background threads put at SCHED_IDLE");
+      const adapter = await startAdapter(config, { waitForWarmup: false, logger });
       await new Promise<void>((resolve) => {
         const shutdown = () => resolve();
         process.once('SIGINT', shutdown);

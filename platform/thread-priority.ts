@@ -10,7 +10,7 @@
  * util-linux is essential in Debian, so the image has it.
  */
 import { spawnSync } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** Puts the calling thread at SCHED_IDLE. Undefined when done, else why not (not Linux, no chrt, refused). */
 export function idleThisThread(): string | undefined {
@@ -22,9 +22,54 @@ export function idleThisThread(): string | undefined {
   } catch (error) {
     return `this thread's id is unknown (/proc/thread-self: ${(error as Error).message})`;
   }
+  return idleThread(tid);
+}
+
+/** Puts one thread of this process at SCHED_IDLE: undefined when done, else why not. */
+function idleThread(tid: string): string | undefined {
   const r = spawnSync('chrt', ['--idle', '--pid', '0', tid], { encoding: 'utf8', timeout: 5000 });
   if (r.error) return `chrt --idle --pid 0 ${tid}: ${r.error.message}`;
   if (r.status !== 0) return `chrt --idle --pid 0 ${tid} exited ${r.status ?? r.signal}: ${r.stderr.trim()}`;
   return undefined;
+}
+
+/** The name Node (from version 24) gives the threads of V8's platform: its background workers. */
+export const V8_WORKER_THREAD_NAME = 'V8Worker';
+
+/** The ids of this process's threads named `name` (their `comm`). */
+export function threadsNamed(name: string, pid: number | 'self' = 'self'): string[] {
+  if (process.platform !== 'linux') return [];
+  const named: string[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === name) named.push(tid);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return named;
+}
+
+/**
+ * Puts V8's background worker threads at SCHED_IDLE, so that they, too, run only when the request
+ * thread does not want the CPU. They are shared by every isolate of the process: they run the
+ * concurrent garbage collection and compilation of the fit threads' isolates as well as the request
+ * thread's, and at their default policy that work, unlike the fits themselves, took the CPU from the
+ * request thread (waits of 16-32 ms, bench/adapter.ts). The request thread's own collection is not
+ * starved by it: V8 finishes on the main thread what its helpers have not done.
+ * Node names them from version 24 (the image's); on an older Node they cannot be told from libuv's
+ * threads, and are left as they are. Returns the threads moved and, when not all could be, why.
+ */
+export function idleV8Workers(): { idled: number; why?: string } {
+  if (process.platform !== 'linux') return { idled: 0, why: `SCHED_IDLE is Linux's (this is ${process.platform})` };
+  const workers = threadsNamed(V8_WORKER_THREAD_NAME);
+  if (workers.length === 0) return { idled: 0, why: `no thread is named ${V8_WORKER_THREAD_NAME} (Node names V8's workers from version 24; this is ${process.version})` };
+  let idled = 0;
+  for (const tid of workers) {
+    const why = idleThread(tid);
+    if (why) return { idled, why };
+    idled++;
+  }
+  return { idled };
 }
 

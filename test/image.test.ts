@@ -17,6 +17,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../platform/runtime/ports.ts';
 import { startProcess, waitForHttp } from '../platform/runtime/process.ts';
 import { startPrometheus } from '../platform/runtime/prometheus.ts';
+import { threadsNamed, V8_WORKER_THREAD_NAME } from '../platform/thread-priority.ts';
+import { procStat, SCHED_IDLE } from './harness/threads.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -139,6 +141,15 @@ workloads:
       await waitForHttp(`http://127.0.0.1:${adapterHttp}/readyz`, started[0], 60_000);
       const metrics = await (await fetch(`http://127.0.0.1:${adapterHttp}/metrics`)).text();
       expect(metrics).toMatch(/shadowscale_desired_replicas\{[^}]*workload="site"[^}]*\} \d/);
+      // V8's background threads yield to the request thread as the fits do, on a Node that names
+      // them (the image's); on an older one the log says why they do not.
+      const v8Workers = threadsNamed(V8_WORKER_THREAD_NAME, started[0].pid);
+      if (v8Workers.length > 0) {
+        expect(v8Workers.map((tid) => procStat(`/proc/${started[0].pid}/task/${tid}/stat`)?.policy)).toEqual(v8Workers.map(() => SCHED_IDLE));
+        expect(procStat(`/proc/${started[0].pid}/stat`)?.policy, 'the request thread').toBe(0);
+      } else {
+        expect(readFileSync(join(dir, 'adapter.log'), 'utf8')).toContain(`no thread is named ${V8_WORKER_THREAD_NAME}`);
+      }
       await waitForHttp(`http://127.0.0.1:${receiverHttp}/readyz`, started[1], 30_000);
     } finally {
       await Promise.all(started.map((p) => p.stop()));
