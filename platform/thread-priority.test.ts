@@ -43,24 +43,23 @@ const NODES = [process.execPath, ...(process.env.SHADOWSCALE_EXTRA_NODE ? [proce
 describe.runIf(process.platform === 'linux')("V8's background threads at SCHED_IDLE", () => {
   it.each(NODES.map((node) => [node]))('puts the threads named V8Worker there and no other, or says why not (node %s)', (node) => {
     const module = siblingModule(import.meta.url, 'thread-priority');
+    const harness = new URL('../test/harness/threads.ts', import.meta.url).href;
     const code = `
       import { readdirSync, readFileSync } from 'node:fs';
       const { idleV8Workers } = await import(${JSON.stringify(module.url.href)});
+      const { threadScheduling } = await import(${JSON.stringify(harness)});
       const result = idleV8Workers();
-      const threads = readdirSync('/proc/self/task').map((tid) => {
-        const stat = readFileSync('/proc/self/task/' + tid + '/stat', 'utf8');
-        return { main: Number(tid) === process.pid, name: readFileSync('/proc/self/task/' + tid + '/comm', 'utf8').trim(), policy: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) };
-      });
+      const threads = readdirSync('/proc/self/task').map((tid) => ({ name: readFileSync('/proc/self/task/' + tid + '/comm', 'utf8').trim(), policy: threadScheduling(tid).policy }));
       console.log(JSON.stringify({ result, threads, version: process.version }));`;
     const r = spawnSync(node, [...module.execArgv, '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status, r.stderr).toBe(0);
-    const { result, threads, version } = JSON.parse(r.stdout) as { result: { idled: number; why?: string }; threads: Array<{ main: boolean; name: string; policy: number }>; version: string };
+    const { result, threads, version } = JSON.parse(r.stdout) as { result: { idled: number; why?: string }; threads: Array<{ name: string; policy: number }>; version: string };
     const named = threads.filter((t) => t.name === 'V8Worker');
     if (named.length > 0) {
       expect(result).toEqual({ idled: named.length });
       expect(named.every((t) => t.policy === 5)).toBe(true);
     } else {
-      // Node 20 and 22 leave their threads unnamed: nothing is moved, and the answer says so.
+      // Node 20 and 22 do not name V8's workers: nothing is moved, and the answer says so.
       expect(result).toEqual({ idled: 0, why: `no thread is named V8Worker (Node names V8's workers from version 24; this is ${version})` });
     }
     expect(threads.filter((t) => t.name !== 'V8Worker').map((t) => t.policy), 'the main thread and the others').toEqual(threads.filter((t) => t.name !== 'V8Worker').map(() => 0));

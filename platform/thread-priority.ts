@@ -74,4 +74,3 @@ export function idleV8Workers(): { idled: number; why?: string } {
   }
   return { idled };
 }
-
