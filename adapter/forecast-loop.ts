@@ -18,6 +18,7 @@ import { isTrusted } from '../core/planner/planner.ts';
 import { riseHeadroomOf, volatilityOf } from '../core/planner/serving.ts';
 import type { ModelName } from '../core/forecast/types.ts';
 import type { FitPool } from './fit-pool.ts';
+import type { FitJob } from './fit-worker.ts';
 import { PrometheusQueryError, type PrometheusClient } from '../platform/prometheus.ts';
 import { Counterfactual } from './counterfactual.ts';
 import { rungOf, servedView, view, type ServedView, type ServingRung, type Attempt, type BacktestScore, type FittedForecast, type WorkloadSnapshot, type WorkloadView } from './serving.ts';
@@ -25,6 +26,8 @@ import { rungOf, servedView, view, type ServedView, type ServingRung, type Attem
 export interface LoopEvents {
   onQuery?(w: WorkloadConfig, seconds: number, error?: PrometheusQueryError | Error): void;
   onFit?(w: WorkloadConfig, seconds: number, error?: Error): void;
+  /** A refresh kept the last forecast: nothing it is fitted on had changed. */
+  onFitKept?(w: WorkloadConfig): void;
   log?(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -38,6 +41,11 @@ interface WorkloadState extends WorkloadSnapshot {
   /** Unix ms of the last query that brought current data (the forecast's age counts from it). */
   dataAt?: number;
   chosenModel?: ModelName;
+  /**
+   * What the last forecast was fitted on (history and fit settings, hashed). A refresh that finds the
+   * same keeps that forecast rather than fitting it again: the fit is deterministic, so it would be the same.
+   */
+  fittedOn?: string;
   scoreError?: string;
   nextRunAt: number;
   running: boolean;
@@ -389,23 +397,43 @@ export class ForecastLoop {
     // alone, not six more fits each), and is served untrusted, with `auto`'s first candidate, until its
     // backtest a refresh later. Likewise after a failed refresh (Prometheus back from an outage): the
     // forecast is made current first, and a backtest that fell due waits for the next refresh.
+    //
+    // A load sampled at a step longer than the refresh (5 minutes against 1 by default) brings a new
+    // sample at one refresh in several: at the others, when neither the history (late samples included)
+    // nor the fit's settings changed and no backtest is due, the last forecast is kept as it is, and
+    // counts as fitted on data that is current now, as a refit would.
     const fitStarted = performance.now();
     const rescore = s.forecast !== undefined && s.lastAttempt?.ok === true && (!s.score || this.now() - s.score.at >= RESCORE_MS);
+    const job: FitJob = {
+      timestamps: Float64Array.from(s.history.timestamps),
+      values: Float64Array.from(s.history.values),
+      stepSeconds,
+      horizon: s.fitHorizon,
+      model: w.model,
+      chosenModel: s.chosenModel,
+      rescore,
+      autoCandidates: this.config.adapter.autoCandidates,
+      maxHistory: Math.round(historySeconds / stepSeconds),
+      scoreHorizon: Math.max(1, Math.ceil(w.provisioningLag / stepSeconds)),
+      ...(w.seasonality ? { periods: w.seasonality.map((p) => Math.round(p / stepSeconds)) } : {}),
+    };
+    const data = historyHash(job);
+    if (!rescore && s.forecast && s.fittedOn === fitInputKey(data, job, s.chosenModel)) {
+      const at = this.now();
+      s.forecast = { ...s.forecast, freshAt: current ? at : (s.dataAt ?? s.forecast.freshAt ?? s.forecast.fittedAt) };
+      s.lastAttempt = { at, ok: true } satisfies Attempt;
+      this.logRung(s);
+      if (this.config.adapter.observe === 'off') this.recordCounterfactual(s);
+      this.events.onFitKept?.(w);
+      await this.findSloBucket(s);
+      await this.findServingSet(s);
+      return;
+    }
     try {
-      const outcome = await this.pool.run({
-        timestamps: Float64Array.from(s.history.timestamps),
-        values: Float64Array.from(s.history.values),
-        stepSeconds,
-        horizon: s.fitHorizon,
-        model: w.model,
-        chosenModel: s.chosenModel,
-        rescore,
-        autoCandidates: this.config.adapter.autoCandidates,
-        maxHistory: Math.round(historySeconds / stepSeconds),
-        scoreHorizon: Math.max(1, Math.ceil(w.provisioningLag / stepSeconds)),
-        ...(w.seasonality ? { periods: w.seasonality.map((p) => Math.round(p / stepSeconds)) } : {}),
-      });
+      // The job's arrays are handed over to the worker (hashed above, before they are).
+      const outcome = await this.pool.run(job);
       const fittedAt = this.now();
+      s.fittedOn = fitInputKey(data, job, outcome.chosenModel);
       if (s.forecast) s.pastForecasts = [s.forecast, ...s.pastForecasts].slice(0, PAST_FORECASTS);
       s.forecast = { forecast: outcome.forecast, fittedAt, freshAt: current ? fittedAt : (s.dataAt ?? fittedAt), model: outcome.chosenModel } satisfies FittedForecast;
       s.chosenModel = outcome.chosenModel;
@@ -499,6 +527,23 @@ export class ForecastLoop {
 }
 
 /** Replaces cached samples from `from` on with the fetched ones and drops those before `start`. */
+/** A hash of the history a fit is given. */
+function historyHash({ timestamps, values }: FitJob): string {
+  return createHash('sha256')
+    .update(new Uint8Array(timestamps.buffer, timestamps.byteOffset, timestamps.byteLength))
+    .update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength))
+    .digest('base64');
+}
+
+/**
+ * Everything a forecast depends on: the history (hashed), the fit's settings and the model it is made
+ * with (`auto`'s choice), not whether a backtest ran with it.
+ */
+function fitInputKey(history: string, job: FitJob, model: ModelName | undefined): string {
+  const { timestamps: _t, values: _v, rescore: _r, chosenModel: _c, ...settings } = job;
+  return `${history} ${model ?? ''} ${JSON.stringify(settings)}`;
+}
+
 function mergeHistory(
   cached: { timestamps: number[]; values: number[] } | undefined,
   fetched: { timestamps: number[]; values: number[] },

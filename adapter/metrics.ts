@@ -72,6 +72,8 @@ export interface AdapterMetrics {
   render(): Promise<string>;
   queryObserved(w: WorkloadConfig, seconds: number, error?: Error): void;
   fitObserved(w: WorkloadConfig, seconds: number, error?: Error): void;
+  /** A refresh kept the last forecast (nothing it is fitted on had changed). */
+  fitKept(w: WorkloadConfig): void;
   requestObserved(api: string, metric: string, code: string, seconds: number): void;
 }
 
@@ -282,6 +284,12 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number, sli
     labelNames: ['workload', 'namespace', 'error_type'],
     registers: [registry],
   });
+  const kept = new Counter({
+    name: 'shadowscale_forecasts_kept_total',
+    help: 'Refreshes that kept the last forecast instead of fitting it again, because neither the history nor the fit settings had changed (no new sample yet: the load is sampled at a step longer than the refresh).',
+    labelNames: ['model'],
+    registers: [registry],
+  });
   const fitErrors = new Counter({
     name: 'shadowscale_fit_errors_total',
     help: 'Failed forecast fits by workload; the previous forecast is served until the TTL.',
@@ -296,7 +304,10 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number, sli
     registers: [registry],
   });
   // Pre-create the label sets a dashboard expects to see at zero.
-  for (const model of MODEL_NAMES) fitDuration.zero({ model, result: 'ok' });
+  for (const model of MODEL_NAMES) {
+    fitDuration.zero({ model, result: 'ok' });
+    kept.inc({ model }, 0);
+  }
 
   return {
     registry,
@@ -311,6 +322,9 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number, sli
     fitObserved(w, seconds, error) {
       fitDuration.observe({ model: w.model === 'auto' ? 'auto' : w.model, result: error ? 'error' : 'ok' }, seconds);
       if (error) fitErrors.inc({ workload: w.name, namespace: w.namespace });
+    },
+    fitKept(w) {
+      kept.inc({ model: w.model === 'auto' ? 'auto' : w.model });
     },
     requestObserved(api, metric, code, seconds) {
       requests.observe({ api, metric, code }, seconds);

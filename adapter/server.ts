@@ -107,6 +107,7 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
   const loop = new ForecastLoop(config, client, pool, {
     onQuery: (w, s, e) => metricsRef?.queryObserved(w, s, e),
     onFit: (w, s, e) => metricsRef?.fitObserved(w, s, e),
+    onFitKept: (w) => metricsRef?.fitKept(w),
     log: (level, message, fields) => logger[level](fields ?? {}, message),
   }, options.now, concurrency);
   const metrics = createAdapterMetrics(loop, config.adapter.forecastTTL);

@@ -18,7 +18,8 @@
  * Options: --workloads N (1000), --duration S (10), --history 7d, --step 5m, --model mstl, --refresh 1m
  * (a refresh longer than the run measures serving alone, without fits competing for the two cores),
  * --plain (plain HTTP instead of HTTPS), --no-restart (Prometheus does not scrape the adapter, no steady
- * state, no restart), --steady-refreshes N (3: refresh intervals the steady state is measured over),
+ * state, no restart), --steady-refreshes N (3, or as many as make one --step, whichever is more: refresh
+intervals the steady state is measured over; a refresh fits only when a new step has arrived),
  * --pinned-runs N (3: the pinned steady-state measurement is repeated, a run's p99 varies with what the
  * fit threads and the collector do in its seconds), --adapter-flags "..." (Node flags for the adapter
  * process, e.g. GC tracing or a CPU profile; its standard output then goes to adapter-stdout.log in the
@@ -60,7 +61,7 @@ const REFRESH = arg('--refresh', '1m');
 const PLAIN = process.argv.includes('--plain');
 const RESTART = !process.argv.includes('--no-restart');
 /** Refresh intervals the steady state is measured over. */
-const STEADY_REFRESHES = Number(arg('--steady-refreshes', '3'));
+const STEADY_REFRESHES_MIN = Number(arg('--steady-refreshes', '3'));
 /** Times the pinned steady-state latency is measured. */
 const PINNED_RUNS = Number(arg('--pinned-runs', '3'));
 /** Node flags for the adapter process. */
@@ -249,24 +250,39 @@ async function floor(path: () => string): Promise<Record<string, unknown>> {
 
 /**
  * The steady state, once every workload has its first forecast and its backtest: the adapter's CPU
- * (all its threads) over STEADY_REFRESHES refresh intervals, how many refreshes it made in that time and
- * the oldest forecast it served (as Prometheus scraped them), then the external-metrics latency at a
+ * (all its threads) over whole refresh intervals that span at least one step (a refresh fits only when a
+ * new step has arrived, and keeps the forecast otherwise, so a shorter window could miss the fits or
+ * hold all of them), how many refreshes it made in that time, how many of them fitted, the busiest
+ * 10 s, and the oldest forecast it served (as Prometheus scraped them), then the external-metrics latency at a
  * fixed 1,000 req/s with the adapter and the load generator pinned to different CPUs.
  */
 async function steadyState(pid: number, port: number, prometheus: PrometheusClient, prometheusPid: number, base: string, path: () => string): Promise<Record<string, unknown>> {
   const refreshSeconds = parseDuration(REFRESH);
   if (refreshSeconds === undefined) throw new Error(`--refresh ${REFRESH}: not a duration`);
-  const windowSeconds = STEADY_REFRESHES * refreshSeconds;
+  const stepSeconds = parseDuration(STEP);
+  if (stepSeconds === undefined) throw new Error(`--step ${STEP}: not a duration`);
+  const intervals = Math.max(STEADY_REFRESHES_MIN, Math.ceil(stepSeconds / refreshSeconds));
+  const windowSeconds = intervals * refreshSeconds;
   // Refreshes counted from the adapter's own counters at both ends (exact; Prometheus' increase()
-  // extrapolates), the CPU from /proc.
+  // extrapolates): those that fitted and those that kept their forecast. The CPU from /proc, in all
+  // and in each 10 s (the fits come in a burst after each step boundary).
   const fitsBefore = await adapterSum(port, 'shadowscale_fit_duration_seconds_count');
+  const keptBefore = await adapterSum(port, 'shadowscale_forecasts_kept_total');
   const failedBefore = await adapterSum(port, 'shadowscale_fit_errors_total');
   const cpuBefore = cpuSeconds(pid);
   const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, windowSeconds * 1000));
+  let busiest = 0;
+  for (let last = { cpu: cpuBefore, at: t0 }; performance.now() - t0 < windowSeconds * 1000; ) {
+    await new Promise((r) => setTimeout(r, Math.min(10_000, windowSeconds * 1000 - (performance.now() - t0))));
+    const now = { cpu: cpuSeconds(pid), at: performance.now() };
+    if (now.at - last.at >= 5_000) busiest = Math.max(busiest, (now.cpu - last.cpu) / ((now.at - last.at) / 1000));
+    last = now;
+  }
   const elapsed = (performance.now() - t0) / 1000;
   const cores = (cpuSeconds(pid) - cpuBefore) / elapsed;
-  const refreshes = (await adapterSum(port, 'shadowscale_fit_duration_seconds_count')) - fitsBefore;
+  const fits = (await adapterSum(port, 'shadowscale_fit_duration_seconds_count')) - fitsBefore;
+  const kept = (await adapterSum(port, 'shadowscale_forecasts_kept_total')) - keptBefore;
+  const refreshes = fits + kept;
   const failed = (await adapterSum(port, 'shadowscale_fit_errors_total')) - failedBefore;
   // Let Prometheus scrape the end of the window before asking it for the oldest forecast served.
   await new Promise((r) => setTimeout(r, 11_000));
@@ -274,7 +290,7 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
   const maxAge = await promScalar(prometheus, `max(max_over_time(shadowscale_forecast_age_seconds[${range}]))`);
   // Each workload is due every refresh × (1 + jitter/2) on average (jitter 0.1 by default).
   const expected = (WORKLOADS * elapsed) / (refreshSeconds * 1.05);
-  console.log(`steady state over ${elapsed.toFixed(0)} s (${STEADY_REFRESHES} refresh intervals of ${refreshSeconds} s): adapter CPU ${cores.toFixed(2)} cores on average (all threads), ${refreshes.toFixed(0)} refreshes (${((100 * refreshes) / expected).toFixed(0)} % of the ${expected.toFixed(0)} due; ${failed.toFixed(0)} failed), oldest forecast served ${maxAge.toFixed(0)} s`);
+  console.log(`steady state over ${elapsed.toFixed(0)} s (${intervals} refresh intervals of ${refreshSeconds} s, steps of ${stepSeconds} s): adapter CPU ${cores.toFixed(2)} cores on average (all threads; the busiest 10 s ${busiest.toFixed(2)}), ${refreshes.toFixed(0)} refreshes (${((100 * refreshes) / expected).toFixed(0)} % of the ${expected.toFixed(0)} due; ${fits.toFixed(0)} fitted, ${kept.toFixed(0)} kept their forecast, no new step yet; ${failed.toFixed(0)} failed), oldest forecast served ${maxAge.toFixed(0)} s`);
 
   // The adapter on CPU 1, this process (the load generator) on CPU 0, and Prometheus with the
   // generator: in a cluster it runs elsewhere, and here, scraping 35,000 series every 10 s and
@@ -311,7 +327,7 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
         console.log(`  with V8's workers ${label}: p99 ${group.join(', ')} ms (median ${group[Math.floor(group.length / 2)]} ms)`);
       }
     }
-    return { windowSeconds: elapsed, adapterCores: cores, refreshes, refreshesDue: expected, failedRefreshes: failed, maxForecastAgeSeconds: maxAge, pinnedRuns: runs, pinnedP99MedianMs: p99s[Math.floor(p99s.length / 2)] };
+    return { windowSeconds: elapsed, adapterCores: cores, busiest10sCores: busiest, refreshes, fits, forecastsKept: kept, refreshesDue: expected, failedRefreshes: failed, maxForecastAgeSeconds: maxAge, pinnedRuns: runs, pinnedP99MedianMs: p99s[Math.floor(p99s.length / 2)] };
   } finally {
     pin(pid, '0,1');
     pin(process.pid, '0,1');

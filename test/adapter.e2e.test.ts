@@ -404,6 +404,46 @@ describe('adapter against a real Prometheus with two weeks of NASA HTTP traffic'
       await restarted.stop();
     }
   });
+
+  it('keeps the forecast at a refresh that brings no new sample (a refit would give the same), and fits again when a new step arrives', async () => {
+    const counts = async () => {
+      const text = await (await fetch(`${adapter.httpUrl}/metrics`)).text();
+      const sum = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+      return { fits: sum('shadowscale_fit_duration_seconds_count'), kept: sum('shadowscale_forecasts_kept_total') };
+    };
+    const predict = async () => (await getJson(`${adapter.httpUrl}/predict/capacity?workload=nasa&namespace=web`)).body;
+    const nextStepMs = (Math.floor(nowMs / 1000 / STEP) + 1) * STEP * 1000;
+    const before = await predict();
+    const c0 = await counts();
+    try {
+      // Later within the same step: nothing new to fit on.
+      clockOffsetMs = nextStepMs - nowMs - 500;
+      await adapter.loop.refreshAll();
+      const same = await predict();
+      const c1 = await counts();
+      expect(c1.fits).toBe(c0.fits);
+      expect(c1.kept - c0.kept).toBe(2); // nasa and nasa-dry ('broken' fails at its query)
+      // The very forecast (fit time, bands and all)...
+      const fitted = ({ dataCurrentAt: _d, ageSeconds: _a, ...rest }: Record<string, unknown>) => rest;
+      expect(fitted(same.forecast)).toEqual(fitted(before.forecast));
+      expect(same.forecast.fittedAt).toBe(new Date(nowMs).toISOString());
+      // ...fitted on data that is current now: its age counts from this refresh, as a refit's would.
+      expect(same.forecast.dataCurrentAt).toBe(new Date(nextStepMs - 500).toISOString());
+      expect(same.forecast.ageSeconds).toBe(0);
+      expect(same.rung).toBe('fresh');
+      // The next step: a new sample, a new fit.
+      clockOffsetMs = nextStepMs - nowMs + 1000;
+      await adapter.loop.refreshAll();
+      const next = await predict();
+      const c2 = await counts();
+      expect(c2.fits - c1.fits).toBe(2);
+      expect(c2.kept).toBe(c1.kept);
+      expect(next.forecast.fittedAt).toBe(new Date(nextStepMs + 1000).toISOString());
+      expect(next.forecast.start).toBe(before.forecast.start + STEP);
+    } finally {
+      clockOffsetMs = 0;
+    }
+  });
 });
 
 describe('adapter when Prometheus goes away mid-run', () => {
