@@ -96,22 +96,42 @@ function cpuSeconds(pid: number): number {
  * threads at a positive nice value (the adapter's fit workers) and the rest (V8's and libuv's helpers);
  * and how many fit threads there are, and how many of them at SCHED_IDLE.
  */
-function threadCpuSeconds(pid: number): { main: number; niced: number; v8Workers: number; other: number; fitThreads: number; fitThreadsIdle: number; v8WorkersIdle: string } {
-  const sums = { main: 0, niced: 0, v8Workers: 0, other: 0, fitThreads: 0, fitThreadsIdle: 0 };
+type ThreadKind = 'main' | 'niced' | 'v8Workers' | 'other';
+
+/**
+ * Each thread of the adapter now: its kind and CPU time, by thread id; and how many of its fit threads
+ * and V8 workers are at SCHED_IDLE.
+ */
+function threadCpuSeconds(pid: number): { byTid: Map<string, { kind: ThreadKind; cpuSeconds: number }>; fitThreads: number; fitThreadsIdle: number; v8WorkersIdle: string } {
+  const byTid = new Map<string, { kind: ThreadKind; cpuSeconds: number }>();
   const v8Workers = new Set(threadsNamed(V8_WORKER_THREAD_NAME, pid));
   let v8Idle = 0;
+  let fitThreads = 0;
+  let fitThreadsIdle = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     const stat = procStat(`/proc/${pid}/task/${tid}/stat`);
     if (!stat) continue; // the thread ended meanwhile
-    const kind = Number(tid) === pid ? 'main' : stat.nice > 0 ? 'niced' : v8Workers.has(tid) ? 'v8Workers' : 'other';
-    sums[kind] += stat.cpuSeconds;
+    const kind: ThreadKind = Number(tid) === pid ? 'main' : stat.nice > 0 ? 'niced' : v8Workers.has(tid) ? 'v8Workers' : 'other';
+    byTid.set(tid, { kind, cpuSeconds: stat.cpuSeconds });
     if (kind === 'v8Workers' && stat.policy === SCHED_IDLE) v8Idle++;
     if (kind === 'niced') {
-      sums.fitThreads++;
-      if (stat.policy === SCHED_IDLE) sums.fitThreadsIdle++;
+      fitThreads++;
+      if (stat.policy === SCHED_IDLE) fitThreadsIdle++;
     }
   }
-  return { ...sums, v8WorkersIdle: `${v8Idle} of ${v8Workers.size}` };
+  return { byTid, fitThreads, fitThreadsIdle, v8WorkersIdle: `${v8Idle} of ${v8Workers.size}` };
+}
+
+/**
+ * The CPU time each kind of thread took between two readings, thread by thread: a thread started
+ * meanwhile counts from 0; one that ended meanwhile (piscina ends a fit thread idle for a minute) is
+ * not counted, as its last reading is gone.
+ */
+function threadCpuDelta(before: ReturnType<typeof threadCpuSeconds>, after: ReturnType<typeof threadCpuSeconds>): Record<ThreadKind, number> & { endedThreads: number } {
+  const sums = { main: 0, niced: 0, v8Workers: 0, other: 0 };
+  for (const [tid, t] of after.byTid) sums[t.kind] += t.cpuSeconds - (before.byTid.get(tid)?.cpuSeconds ?? 0);
+  const endedThreads = [...before.byTid.keys()].filter((tid) => !after.byTid.has(tid)).length;
+  return { ...sums, endedThreads };
 }
 
 /** Sets the policy of the adapter's V8 workers (as root: an unprivileged process may not leave SCHED_IDLE). */
@@ -313,8 +333,10 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
       const longest = longestWaits();
       const steal = [stealMs(0) - stealBefore[0], stealMs(1) - stealBefore[1]].map(Math.round);
       const waited = { ms: waitAfter.waitMs - waitBefore.waitMs, slices: waitAfter.slices - waitBefore.slices };
-      const threads = { main: threadsAfter.main - threadsBefore.main, fitWorkers: threadsAfter.niced - threadsBefore.niced, v8Workers: threadsAfter.v8Workers - threadsBefore.v8Workers, other: threadsAfter.other - threadsBefore.other };
-      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (${threadsAfter.fitThreadsIdle} of ${threadsAfter.fitThreads} at SCHED_IDLE, nice +${FIT_NICE_INCREMENT}) ${threads.fitWorkers.toFixed(2)} s, V8's workers (${threadsAfter.v8WorkersIdle} at SCHED_IDLE) ${threads.v8Workers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s;`);
+      const delta = threadCpuDelta(threadsBefore, threadsAfter);
+      const threads = { main: delta.main, fitWorkers: delta.niced, v8Workers: delta.v8Workers, other: delta.other };
+      const ended = delta.endedThreads > 0 ? ` (${delta.endedThreads} thread${delta.endedThreads > 1 ? 's' : ''} ended meanwhile, not counted)` : '';
+      console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (${threadsAfter.fitThreadsIdle} of ${threadsAfter.fitThreads} at SCHED_IDLE, nice +${FIT_NICE_INCREMENT}) ${threads.fitWorkers.toFixed(2)} s, V8's workers (${threadsAfter.v8WorkersIdle} at SCHED_IDLE) ${threads.v8Workers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s${ended};`);
       console.log(`  the serving thread waited for CPU 1 ${waited.ms.toFixed(0)} ms in all, runnable but not running, over ${waited.slices} times it ran (${((1000 * waited.ms) / Math.max(1, waited.slices)).toFixed(0)} µs a time), the longest ${longest.join(', ')} ms;`);
       console.log(`  the hypervisor took (steal) ${steal[1]} ms of CPU 1 and ${steal[0]} ms of CPU 0`);
       runs.push({ figures, threadCpuSeconds: threads, serving: { runQueueWaitMs: Math.round(waited.ms), scheduled: waited.slices, longestWaitsMs: longest }, stealMs: { cpu0: steal[0], cpu1: steal[1] }, v8WorkersIdle: threadsAfter.v8WorkersIdle });
