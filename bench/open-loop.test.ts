@@ -76,6 +76,22 @@ describe('openLoop', () => {
     expect(figures.errors).toBe(10);
   });
 
+  it('sends each request at its due time when it polls near it, in ~1 ms batches on timers alone', async () => {
+    const origin = await serve((req, res) => res.end('ok'));
+    // 4,000 req/s: a request due every 0.25 ms. On timers the generator wakes about once a millisecond
+    // and sends what is due by then, so half its requests go out a quarter of a millisecond late or more.
+    const timers = await openLoop({ origin, path: () => '/', rate: 4000, durationSeconds: 0.5 });
+    const polling = await openLoop({ origin, path: () => '/', rate: 4000, durationSeconds: 0.5, spinMs: 2 });
+    expect(polling.requests).toBe(2000);
+    expect(polling.errors).toBe(0);
+    expect(timers.sendLagMs.p50).toBeGreaterThanOrEqual(0.25);
+    expect(polling.sendLagMs.p50).toBeLessThan(timers.sendLagMs.p50);
+  });
+
+  it('refuses a negative spinMs', async () => {
+    await expect(openLoop({ origin: 'http://127.0.0.1:1', path: () => '/', rate: 10, durationSeconds: 1, spinMs: -1 })).rejects.toThrow(/spinMs \(-1\) must be 0 or more/);
+  });
+
   it('refuses a rate or a duration that is not positive', async () => {
     await expect(openLoop({ origin: 'http://127.0.0.1:1', path: () => '/', rate: 0, durationSeconds: 1 })).rejects.toThrow(/rate \(0\) and durationSeconds \(1\) must be positive/);
     await expect(openLoop({ origin: 'http://127.0.0.1:1', path: () => '/', rate: 10, durationSeconds: -1 })).rejects.toThrow(/must be positive/);
