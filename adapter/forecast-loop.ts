@@ -526,7 +526,6 @@ export class ForecastLoop {
   }
 }
 
-/** Replaces cached samples from `from` on with the fetched ones and drops those before `start`. */
 /** A hash of the history a fit is given. */
 function historyHash({ timestamps, values }: FitJob): string {
   return createHash('sha256')
@@ -544,6 +543,7 @@ function fitInputKey(history: string, job: FitJob, model: ModelName | undefined)
   return `${history} ${model ?? ''} ${JSON.stringify(settings)}`;
 }
 
+/** Replaces cached samples from `from` on with the fetched ones and drops those before `start`. */
 function mergeHistory(
   cached: { timestamps: number[]; values: number[] } | undefined,
   fetched: { timestamps: number[]; values: number[] },
