@@ -4,12 +4,14 @@
  * by promtool), prom-client's own families formatted exactly as prom-client formats them.
  */
 import { spawnSync } from 'node:child_process';
+import { createServer, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 
 import { parseConfig } from '../core/config.ts';
 import type { ForecastLoop } from './forecast-loop.ts';
-import { createAdapterMetrics, formatSliced } from './metrics.ts';
+import { createAdapterMetrics, formatSliced, writeChunks } from './metrics.ts';
 import { view, type WorkloadSnapshot } from './serving.ts';
 
 const NOW_MS = 1_700_000_000_000;
@@ -31,6 +33,9 @@ function fleet(n: number) {
   return { loop, states, iterations: () => iterations };
 }
 
+/** A rendering's chunks as one text. */
+const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8');
+
 /** The per-workload series only (the process's own metrics change from one rendering to the next). */
 const workloadLines = (text: string) => text.split('\n').filter((l) => l.includes('workload="'));
 
@@ -41,9 +46,10 @@ describe('the adapter /metrics', () => {
     states[7].chosenModel = 'mstl';
     states[7].latencySloBucket = '0.5';
     const metrics = createAdapterMetrics(loop, 600);
-    const [a, b] = await Promise.all([metrics.render(), metrics.render()]);
-    expect(a).toBe(b);
+    const [chunks, again] = await Promise.all([metrics.render(), metrics.render()]);
+    expect(chunks).toBe(again);
     expect(iterations()).toBe(1);
+    const a = text(chunks);
     expect(a.endsWith('\n')).toBe(true);
     const lines = workloadLines(a);
     expect(lines.filter((l) => l.startsWith('shadowscale_observed_load{'))).toHaveLength(250);
@@ -74,10 +80,10 @@ describe('the adapter /metrics', () => {
     const { loop, states } = fleet(20);
     // Names the configuration would refuse, to see the escaping.
     (states[3].config as { name: string }).name = 'a"b\\c\nd';
-    const text = await createAdapterMetrics(loop, 600).render();
-    expect(text).toContain('shadowscale_observed_load{workload="a\\"b\\\\c\\nd",namespace="bench"} 0.3');
+    const exposition = text(await createAdapterMetrics(loop, 600).render());
+    expect(exposition).toContain('shadowscale_observed_load{workload="a\\"b\\\\c\\nd",namespace="bench"} 0.3');
     // promtool lints prom-client's process metrics (gauges named *_total); everything else must pass clean.
-    const ours = text
+    const ours = exposition
       .split('\n\n')
       .filter((family) => !family.startsWith('# HELP shadowscale_adapter_'))
       .join('\n\n');
@@ -127,5 +133,82 @@ describe('the adapter /metrics', () => {
     rendering = false;
     // At least one turn of the event loop per 20 workloads of each of the 26 per-workload gauges.
     expect(turns).toBeGreaterThan((1000 / 20) * 26);
+  });
+
+  it('writes the same text whatever the slices, in a chunk a slice', async () => {
+    const { loop } = fleet(300);
+    const sliced = await createAdapterMetrics(loop, 600, 0).render();
+    const whole = await createAdapterMetrics(loop, 600, Infinity).render();
+    // Unsliced, a chunk for each of prom-client's families and one for the per-workload gauges; sliced
+    // at every 20 workloads, many more.
+    expect(whole.length).toBe(createAdapterMetrics(loop, 600).registry.getMetricsAsArray().length + 1);
+    expect(sliced.length).toBeGreaterThan(whole.length + 100);
+    // The process's own families differ from one rendering to the next; the rest is the same text.
+    const ours = (chunks: Buffer[]) =>
+      text(chunks)
+        .split('\n\n')
+        .filter((family) => !family.startsWith('# HELP shadowscale_adapter_'));
+    expect(ours(sliced)).toEqual(ours(whole));
+    // Every family is one block: its HELP and TYPE, then its samples.
+    for (const family of ours(sliced)) expect(family).toMatch(/^# HELP \S+ .*\n# TYPE \S+ \w+(\n[^#\n][^\n]*)*\n?$/);
+  });
+});
+
+describe('writeChunks', () => {
+  /** A server on a free loopback port whose every request is answered by `handle`. */
+  async function serve(handle: (res: ServerResponse) => Promise<void>) {
+    const finished: Promise<void>[] = [];
+    const server = createServer((_req, res) => void finished.push(handle(res)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return { port, finished, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  it('sends the rendering with its length, a piece at each turn of the event loop', async () => {
+    const { loop } = fleet(1000);
+    const chunks = await createAdapterMetrics(loop, 600).render();
+    const body = Buffer.concat(chunks);
+    let turns = 0;
+    const server = await serve(async (res) => {
+      let writing = true;
+      const tick = () => {
+        turns++;
+        if (writing) setImmediate(tick);
+      };
+      setImmediate(tick);
+      await writeChunks(res, 'text/plain; version=0.0.4; charset=utf-8', chunks);
+      writing = false;
+    });
+    try {
+      const response = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+      expect(response.headers.get('content-length')).toBe(String(body.length));
+      expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      expect(Buffer.from(await response.arrayBuffer()).equals(body)).toBe(true);
+      await Promise.all(server.finished);
+      // Some 2 MB in pieces of at most 64 KB, one a turn.
+      expect(body.length).toBeGreaterThan(1_000_000);
+      expect(turns).toBeGreaterThanOrEqual(Math.floor(body.length / (64 * 1024)));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('stops when the client goes away, without an error', async () => {
+    // 8 MB that a client reading nothing cannot take in at once: the writes wait for the socket.
+    const chunks = Array.from({ length: 128 }, () => Buffer.alloc(64 * 1024, 'x'));
+    const server = await serve((res) => writeChunks(res, 'text/plain', chunks));
+    try {
+      const socket = connect(server.port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+      // Wait for the answer to start, then leave without reading the rest.
+      await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+      socket.pause();
+      await new Promise((r) => setTimeout(r, 50));
+      socket.destroy();
+      await expect(Promise.race([Promise.all(server.finished), new Promise((_, reject) => setTimeout(() => reject(new Error('writeChunks still writing 5 s after the client left')), 5000))])).resolves.toBeDefined();
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -26,7 +26,7 @@ import { externalMetricsRouter, externalMetricValues } from './external-metrics.
 import { sendStatus } from './status.ts';
 import { startKedaServer } from './keda.ts';
 import { tokenMatches } from '../core/bearer.ts';
-import { createAdapterMetrics } from './metrics.ts';
+import { createAdapterMetrics, writeChunks } from './metrics.ts';
 import { restRouter } from './rest.ts';
 import { usableCpus } from '../platform/cpus.ts';
 
@@ -131,7 +131,7 @@ export async function startAdapter(config: Config, options: AdapterOptions = {})
     else res.status(503).type('text/plain').send('first forecasts not yet attempted');
   });
   app.get('/metrics', ...(metricsReader ? [metricsReader] : []), async (_req: Request, res: Response) => {
-    res.set('Content-Type', metrics.registry.contentType).send(await metrics.render());
+    await writeChunks(res, metrics.registry.contentType, await metrics.render());
   });
   if (trust) app.use(requireFrontProxy(trust, authorizer));
   app.use(externalMetricsRouter());
