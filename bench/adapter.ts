@@ -40,7 +40,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
-import { openLoop } from './open-loop.ts';
+import { openLoop, type OpenLoopFigures } from './open-loop.ts';
 
 import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
 import { CLOCK_TICKS, procStat, SCHED_IDLE } from '../test/harness/threads.ts';
@@ -210,7 +210,7 @@ async function promScalar(prometheus: PrometheusClient, query: string): Promise<
  */
 async function load(label: string, base: string, path: () => string, rate?: number, spinMs = 0): Promise<Record<string, unknown>> {
   if (rate) {
-    const figures = await openLoop({ origin: base, path, rate, durationSeconds: DURATION, spinMs });
+    const figures = await openLoop({ origin: base, path, rate, durationSeconds: DURATION, spinMs, openFirst: true });
     const l = figures.latencyMs;
     console.log(`${label}: ${figures.requests} requests, ${figures.throughputPerSecond.toFixed(0)} req/s, latency p50 ${l.p50} ms, p90 ${l.p90} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms, max ${l.max} ms, non-2xx ${figures.non2xx}, errors ${figures.errors} (generator late by p50 ${figures.sendLagMs.p50} ms, p99 ${figures.sendLagMs.p99} ms, max ${figures.sendLagMs.max} ms${spinMs > 0 ? `, polling for the last ${spinMs} ms before each due time` : ', sleeping on timers'})`);
     return { generator: 'open-loop', spinMs, ...figures };
@@ -232,6 +232,20 @@ async function load(label: string, base: string, path: () => string, rate?: numb
   };
   console.log(`${label}: ${figures.requests} requests, ${figures.throughputPerSecond.toFixed(0)} req/s, latency p50 ${figures.latencyMs.p50} ms, p90 ${figures.latencyMs.p90} ms, p99 ${figures.latencyMs.p99} ms, max ${figures.latencyMs.max} ms, non-2xx ${figures.non2xx}, errors ${figures.errors}`);
   return figures;
+}
+
+/**
+ * Where a run's slowest 1 % came from: their latency from the generator's send (without its own
+ * lateness), and when they came, in bursts, next to when Prometheus last scraped the adapter (a scrape
+ * renders some 35,000 series on the serving thread).
+ */
+async function tailLine(figures: Record<string, unknown>, prometheus: PrometheusClient): Promise<string> {
+  const f = figures as unknown as OpenLoopFigures;
+  const job = '{job="shadowscale-adapter"}';
+  const scrapedAt = await promScalar(prometheus, `timestamp(scrape_duration_seconds${job})`);
+  const scrapeSeconds = await promScalar(prometheus, `scrape_duration_seconds${job}`);
+  const bursts = f.tailBursts.map((b) => `${(b.fromMs / 1000).toFixed(2)} s ×${b.requests} (≤ ${b.maxLatencyMs.toFixed(1)} ms, sent ≤ ${b.maxSendLagMs.toFixed(1)} ms late)`);
+  return `latency from each request's send: p50 ${f.sinceSendMs.p50} ms, p99 ${f.sinceSendMs.p99} ms; the slowest 1 % in ${bursts.length} bursts: ${bursts.join(', ')}; the adapter last scraped at ${((scrapedAt * 1000 - f.startedAtUnixMs) / 1000).toFixed(2)} s, for ${(scrapeSeconds * 1000).toFixed(0)} ms`;
 }
 
 /** The external-metrics request of a random workload. */
@@ -335,6 +349,7 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
       const stealBefore = [stealMs(0), stealMs(1)];
       const longestWaits = watchRunQueueWaits(pid, pid);
       const figures = await load(`steady state, fixed 1000 req/s, adapter on CPU 1, the load generator and Prometheus on CPU 0, run ${run} of ${PINNED_RUNS}`, base, path, 1000, PINNED_SPIN_MS);
+      console.log(`  ${await tailLine(figures, prometheus)}`);
       const threadsAfter = threadCpuSeconds(pid);
       const waitAfter = runQueueWait(pid, pid);
       const longest = longestWaits();

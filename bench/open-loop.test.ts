@@ -59,6 +59,28 @@ describe('openLoop', () => {
     // About 60 of 400 (15 %) waited, from 300 ms down to nothing: the p90 is among them.
     expect(figures.latencyMs.p90).toBeGreaterThan(50);
     expect(figures.latencyMs.p50).toBeLessThan(30);
+    // The slowest 1 % is one burst, from the stalled request on (due 500 ms after the start); the
+    // generator was not late, so the latency from the send is as long.
+    expect(figures.tailBursts).toHaveLength(1);
+    expect(figures.tailBursts[0].fromMs).toBe(500);
+    expect(figures.tailBursts[0].requests).toBeGreaterThanOrEqual(4);
+    expect(figures.tailBursts[0].maxLatencyMs).toBe(figures.latencyMs.max);
+    expect(figures.sinceSendMs.p99).toBeGreaterThan(figures.latencyMs.p99 - 5);
+  });
+
+  it('opens its connections before the clock starts, when asked', async () => {
+    const events: string[] = [];
+    const origin = await serve((req, res) => {
+      events.push('request');
+      res.end('ok');
+    });
+    server!.on('connection', () => events.push('connection'));
+    const figures = await openLoop({ origin, path: () => '/', rate: 200, durationSeconds: 0.5, connections: 4, openFirst: true });
+    expect(figures.requests).toBe(100);
+    // Four untimed requests, one on each of four connections, then the 100 timed ones and no new connection.
+    expect(events.filter((e) => e === 'request')).toHaveLength(104);
+    expect(events.filter((e) => e === 'connection')).toHaveLength(4);
+    expect(events.lastIndexOf('connection')).toBeLessThan(events.indexOf('request') + 4);
   });
 
   it('counts answers that are not 2xx and requests that fail', async () => {

@@ -12,7 +12,9 @@
  * generator at full speed.
  *
  * Requests go over a pool of keep-alive connections (undici), as an API server's aggregator keeps them;
- * a request finds a free connection or waits for one, and that wait counts in its latency.
+ * a request finds a free connection or waits for one, and that wait counts in its latency. With
+ * `openFirst`, the connections are opened before the clock starts (one untimed request on each), as an
+ * aggregator's are open already: otherwise ten TLS handshakes make the first burst of slow answers.
  */
 import { Pool } from 'undici';
 
@@ -24,6 +26,15 @@ export interface OpenLoopFigures {
   errors: number;
   /** How late the generator itself sent its requests (send time − due time), p50, p99 and max: when these are large, the latencies measure the generator. */
   sendLagMs: { p50: number; p99: number; max: number };
+  /** Latency from the time the generator sent each request (without its own lateness), p50 and p99. */
+  sinceSendMs: { p50: number; p99: number };
+  /**
+   * When the slowest 1 % came (latency at or above p99), as bursts: requests due within 50 ms of each
+   * other are one burst; ms from the start of the run, how many, their largest latency and send lag.
+   */
+  tailBursts: Array<{ fromMs: number; toMs: number; requests: number; maxLatencyMs: number; maxSendLagMs: number }>;
+  /** Unix ms at which request 0 was due (to line the bursts up with other clocks). */
+  startedAtUnixMs: number;
 }
 
 export interface OpenLoopOptions {
@@ -43,6 +54,8 @@ export interface OpenLoopOptions {
    * for a generator pinned to a CPU of its own. 0 (the default) sleeps on timers only.
    */
   spinMs?: number;
+  /** Open every connection before the clock starts, with an untimed request on each (path(0), path(1), ...). */
+  openFirst?: boolean;
 }
 
 /** The q-quantile of sorted values (nearest rank). */
@@ -58,6 +71,15 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopFigure
   if (!(rate > 0) || !(durationSeconds > 0)) throw new Error(`openLoop: rate (${rate}) and durationSeconds (${durationSeconds}) must be positive`);
   const pool = new Pool(origin, { connections: options.connections ?? 10, pipelining: 1, connect: { rejectUnauthorized: false } });
   const total = Math.round(rate * durationSeconds);
+  // Every connection opened (requests in flight at once each take one), untimed.
+  if (options.openFirst) {
+    try {
+      await Promise.all(Array.from({ length: options.connections ?? 10 }, (_, i) => pool.request({ method: 'GET', path: path(i) }).then(({ body }) => body.dump())));
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+  }
   const latencies = new Float64Array(total);
   const sendLags = new Float64Array(total);
   let non2xx = 0;
@@ -67,6 +89,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopFigure
   let pending = 0;
   let drained: (() => void) | undefined;
   const start = performance.now();
+  const startedAtUnixMs = Date.now();
   const due = (i: number) => start + (i * 1000) / rate;
   try {
     let sent = 0;
@@ -102,9 +125,23 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopFigure
     await pool.close();
   }
   const elapsedSeconds = (performance.now() - start) / 1000;
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  const sinceSend = latencies.map((l, i) => l - sendLags[i]).sort();
+  const p99 = rank(Float64Array.from(latencies).sort(), 0.99);
+  const tailBursts: OpenLoopFigures['tailBursts'] = [];
+  for (let i = 0; i < total; i++) {
+    if (!(latencies[i] >= p99)) continue;
+    const at = due(i) - start;
+    const last = tailBursts.at(-1);
+    if (last && at - last.toMs <= 50) {
+      last.toMs = round(at);
+      last.requests++;
+      last.maxLatencyMs = Math.max(last.maxLatencyMs, round(latencies[i]));
+      last.maxSendLagMs = Math.max(last.maxSendLagMs, round(sendLags[i]));
+    } else tailBursts.push({ fromMs: round(at), toMs: round(at), requests: 1, maxLatencyMs: round(latencies[i]), maxSendLagMs: round(sendLags[i]) });
+  }
   latencies.sort();
   sendLags.sort();
-  const round = (ms: number) => Math.round(ms * 100) / 100;
   return {
     requests: total,
     throughputPerSecond: total / elapsedSeconds,
@@ -112,5 +149,8 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopFigure
     non2xx,
     errors,
     sendLagMs: { p50: round(rank(sendLags, 0.5)), p99: round(rank(sendLags, 0.99)), max: round(sendLags[total - 1]) },
+    sinceSendMs: { p50: round(rank(sinceSend, 0.5)), p99: round(rank(sinceSend, 0.99)) },
+    tailBursts,
+    startedAtUnixMs,
   };
 }
