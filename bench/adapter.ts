@@ -31,7 +31,10 @@ intervals the steady state is measured over; a refresh fits only when a new step
  * adapter; this bench's by default, and the image's is 24: `npx -p node@24 node -p process.execPath`
  * gives one), --compare-v8-workers (the pinned runs alternate V8's background threads
  * at SCHED_OTHER, as Node leaves them, and at SCHED_IDLE, as the adapter sets them on a Node that
- * names them; run as root, as only root may take a thread back from SCHED_IDLE).
+ * names them; run as root, as only root may take a thread back from SCHED_IDLE), --compare-prometheus
+ * (instead, the pinned runs alternate Prometheus on the generator's CPU, as by default, and on the
+ * adapter's CPU at SCHED_IDLE, the generator then alone on its CPU: on two cores Prometheus has to
+ * share one, and on the generator's it delays sends and the reading of answers; root too).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -78,6 +81,9 @@ const PINNED_SPIN_MS = 2;
 /** Pinned runs alternate V8's workers at SCHED_IDLE (as the adapter sets them) and at SCHED_OTHER. */
 const COMPARE_V8_WORKERS = process.argv.includes('--compare-v8-workers');
 if (COMPARE_V8_WORKERS && process.getuid?.() !== 0) throw new Error('--compare-v8-workers: run as root (only root may take a thread back from SCHED_IDLE)');
+const COMPARE_PROMETHEUS = process.argv.includes('--compare-prometheus');
+if (COMPARE_PROMETHEUS && process.getuid?.() !== 0) throw new Error('--compare-prometheus: run as root (only root may take a thread back from SCHED_IDLE)');
+if (COMPARE_PROMETHEUS && COMPARE_V8_WORKERS) throw new Error('--compare-prometheus and --compare-v8-workers both alternate the pinned runs: choose one');
 
 async function waitFor(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -186,6 +192,17 @@ function stealMs(cpu: number): number {
   return line ? (Number(line.trim().split(/ +/)[8]) * 1000) / CLOCK_TICKS : NaN;
 }
 
+/**
+ * Prometheus on the load generator's CPU at its usual priority, or on the adapter's CPU at SCHED_IDLE
+ * (it then runs only when the adapter's threads at SCHED_OTHER leave the CPU, as the fit threads do).
+ */
+function placePrometheus(pid: number, where: 'CPU 0' | 'CPU 1 at SCHED_IDLE'): void {
+  pin(pid, where === 'CPU 0' ? '0' : '1');
+  const policy = where === 'CPU 0' ? '--other' : '--idle';
+  const r = spawnSync('chrt', [policy, '--all-tasks', '--pid', '0', String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`chrt ${policy} --all-tasks --pid 0 ${pid}: ${r.stderr || r.error}`);
+}
+
 /** Pins every thread of a process to the given CPUs (`taskset -a -cp`). */
 function pin(pid: number, cpus: string): void {
   const r = spawnSync('taskset', ['-a', '-cp', cpus, String(pid)], { encoding: 'utf8' });
@@ -245,7 +262,8 @@ async function tailLine(figures: Record<string, unknown>, prometheus: Prometheus
   const scrapedAt = await promScalar(prometheus, `timestamp(scrape_duration_seconds${job})`);
   const scrapeSeconds = await promScalar(prometheus, `scrape_duration_seconds${job}`);
   const bursts = f.tailBursts.map((b) => `${(b.fromMs / 1000).toFixed(2)} s ×${b.requests} (≤ ${b.maxLatencyMs.toFixed(1)} ms, sent ≤ ${b.maxSendLagMs.toFixed(1)} ms late)`);
-  return `latency from each request's send: p50 ${f.sinceSendMs.p50} ms, p99 ${f.sinceSendMs.p99} ms; the slowest 1 % in ${bursts.length} bursts: ${bursts.join(', ')}; the adapter last scraped at ${((scrapedAt * 1000 - f.startedAtUnixMs) / 1000).toFixed(2)} s, for ${(scrapeSeconds * 1000).toFixed(0)} ms`;
+  const g = f.pauses;
+  return `latency from each request's send: p50 ${f.sinceSendMs.p50} ms, p99 ${f.sinceSendMs.p99} ms; the slowest 1 % in ${bursts.length} bursts: ${bursts.join(', ')}; the adapter last scraped at ${((scrapedAt * 1000 - f.startedAtUnixMs) / 1000).toFixed(2)} s, for ${(scrapeSeconds * 1000).toFixed(0)} ms; the generator's own pauses: ${g.gcCount} collections, ${g.gcTotalMs} ms in all, the longest ${g.gcLongestMs} ms; its longest turns ${g.longestGapsMs.join(', ')} ms`;
 }
 
 /** The external-metrics request of a random workload. */
@@ -341,14 +359,17 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
   pin(process.pid, '0');
   pin(prometheusPid, '0');
   try {
-    const runs: Array<{ figures: Record<string, unknown>; threadCpuSeconds: Record<string, number>; serving: { runQueueWaitMs: number; scheduled: number; longestWaitsMs: number[] }; stealMs: { cpu0: number; cpu1: number }; v8WorkersIdle: string }> = [];
+    const runs: Array<{ prometheus: string; figures: Record<string, unknown>; threadCpuSeconds: Record<string, number>; serving: { runQueueWaitMs: number; scheduled: number; longestWaitsMs: number[] }; stealMs: { cpu0: number; cpu1: number }; v8WorkersIdle: string }> = [];
     for (let run = 1; run <= PINNED_RUNS; run++) {
       if (COMPARE_V8_WORKERS) setV8Workers(pid, run % 2 === 1 ? '--other' : '--idle');
+      const prometheusPlacement = COMPARE_PROMETHEUS && run % 2 === 0 ? 'CPU 1 at SCHED_IDLE' : 'CPU 0';
+      if (COMPARE_PROMETHEUS) placePrometheus(prometheusPid, prometheusPlacement);
       const threadsBefore = threadCpuSeconds(pid);
       const waitBefore = runQueueWait(pid, pid);
       const stealBefore = [stealMs(0), stealMs(1)];
       const longestWaits = watchRunQueueWaits(pid, pid);
-      const figures = await load(`steady state, fixed 1000 req/s, adapter on CPU 1, the load generator and Prometheus on CPU 0, run ${run} of ${PINNED_RUNS}`, base, path, 1000, PINNED_SPIN_MS);
+      const placement = prometheusPlacement === 'CPU 0' ? 'the load generator and Prometheus on CPU 0' : 'Prometheus with it at SCHED_IDLE, the load generator alone on CPU 0';
+      const figures = await load(`steady state, fixed 1000 req/s, adapter on CPU 1, ${placement}, run ${run} of ${PINNED_RUNS}`, base, path, 1000, PINNED_SPIN_MS);
       console.log(`  ${await tailLine(figures, prometheus)}`);
       const threadsAfter = threadCpuSeconds(pid);
       const waitAfter = runQueueWait(pid, pid);
@@ -361,10 +382,18 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
       console.log(`  CPU 1 meanwhile (${DURATION} s): the adapter's serving thread ${threads.main.toFixed(2)} s, its fit threads (${threadsAfter.fitThreadsIdle} of ${threadsAfter.fitThreads} at SCHED_IDLE, nice +${FIT_NICE_INCREMENT}) ${threads.fitWorkers.toFixed(2)} s, V8's workers (${threadsAfter.v8WorkersIdle} at SCHED_IDLE) ${threads.v8Workers.toFixed(2)} s, its other threads ${threads.other.toFixed(2)} s${ended};`);
       console.log(`  the serving thread waited for CPU 1 ${waited.ms.toFixed(0)} ms in all, runnable but not running, over ${waited.slices} times it ran (${((1000 * waited.ms) / Math.max(1, waited.slices)).toFixed(0)} µs a time), the longest ${longest.join(', ')} ms;`);
       console.log(`  the hypervisor took (steal) ${steal[1]} ms of CPU 1 and ${steal[0]} ms of CPU 0`);
-      runs.push({ figures, threadCpuSeconds: threads, serving: { runQueueWaitMs: Math.round(waited.ms), scheduled: waited.slices, longestWaitsMs: longest }, stealMs: { cpu0: steal[0], cpu1: steal[1] }, v8WorkersIdle: threadsAfter.v8WorkersIdle });
+      runs.push({ prometheus: prometheusPlacement, figures, threadCpuSeconds: threads, serving: { runQueueWaitMs: Math.round(waited.ms), scheduled: waited.slices, longestWaitsMs: longest }, stealMs: { cpu0: steal[0], cpu1: steal[1] }, v8WorkersIdle: threadsAfter.v8WorkersIdle });
     }
     const p99s = runs.map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
     console.log(`  pinned steady-state p99 over ${PINNED_RUNS} runs: ${p99s.join(', ')} ms (median ${p99s[Math.floor(p99s.length / 2)]} ms)`);
+    if (COMPARE_PROMETHEUS) {
+      for (const [label, odd] of [['on CPU 0 with the load generator (runs 1, 3, ...)', 1], ['on CPU 1 with the adapter, at SCHED_IDLE (runs 2, 4, ...)', 0]] as const) {
+        const group = runs.filter((_, i) => (i + 1) % 2 === odd);
+        const p99 = group.map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
+        const sinceSend = group.map((r) => (r.figures.sinceSendMs as { p99: number }).p99).sort((a, b) => a - b);
+        console.log(`  with Prometheus ${label}: p99 ${p99.join(', ')} ms (median ${p99[Math.floor(p99.length / 2)]} ms); from each send ${sinceSend.join(', ')} ms (median ${sinceSend[Math.floor(sinceSend.length / 2)]} ms)`);
+      }
+    }
     if (COMPARE_V8_WORKERS) {
       for (const [label, odd] of [['at SCHED_OTHER (runs 1, 3, ...)', 1], ['at SCHED_IDLE (runs 2, 4, ...)', 0]] as const) {
         const group = runs.filter((_, i) => (i + 1) % 2 === odd).map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
@@ -373,6 +402,7 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
     }
     return { windowSeconds: elapsed, adapterCores: cores, busiest10sCores: busiest, refreshes, fits, forecastsKept: kept, refreshesDue: expected, failedRefreshes: failed, maxForecastAgeSeconds: maxAge, pinnedRuns: runs, pinnedP99MedianMs: p99s[Math.floor(p99s.length / 2)] };
   } finally {
+    if (COMPARE_PROMETHEUS) placePrometheus(prometheusPid, 'CPU 0');
     pin(pid, '0,1');
     pin(process.pid, '0,1');
     pin(prometheusPid, '0,1');

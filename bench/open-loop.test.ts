@@ -110,6 +110,21 @@ describe('openLoop', () => {
     expect(polling.sendLagMs.p50).toBeLessThan(timers.sendLagMs.p50 / 2);
   });
 
+  it("reports its own pauses: a turn of its event loop held 20 ms while it polls", async () => {
+    const origin = await serve((req, res) => res.end('ok'));
+    // Something else on the generator's thread (a collection would do the same) holds it 20 ms.
+    setTimeout(() => {
+      const until = performance.now() + 20;
+      while (performance.now() < until);
+    }, 200);
+    const figures = await openLoop({ origin, path: () => '/', rate: 1000, durationSeconds: 0.5, spinMs: 2 });
+    expect(figures.pauses.longestGapsMs[0]).toBeGreaterThanOrEqual(20);
+    // The requests due meanwhile went out late, and that lateness counts in their latency.
+    expect(figures.sendLagMs.max).toBeGreaterThanOrEqual(15);
+    expect(figures.latencyMs.max).toBeGreaterThanOrEqual(figures.sendLagMs.max);
+    expect(figures.pauses.gcCount).toBeGreaterThanOrEqual(0);
+  });
+
   it('refuses a negative spinMs', async () => {
     await expect(openLoop({ origin: 'http://127.0.0.1:1', path: () => '/', rate: 10, durationSeconds: 1, spinMs: -1 })).rejects.toThrow(/spinMs \(-1\) must be 0 or more/);
   });

@@ -16,6 +16,7 @@
  * `openFirst`, the connections are opened before the clock starts (one untimed request on each), as an
  * aggregator's are open already: otherwise ten TLS handshakes make the first burst of slow answers.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import { Pool } from 'undici';
 
 export interface OpenLoopFigures {
@@ -35,6 +36,12 @@ export interface OpenLoopFigures {
   tailBursts: Array<{ fromMs: number; toMs: number; requests: number; maxLatencyMs: number; maxSendLagMs: number }>;
   /** Unix ms at which request 0 was due (to line the bursts up with other clocks). */
   startedAtUnixMs: number;
+  /**
+   * The generator's own pauses: its garbage collections meanwhile (count, total and longest ms, from
+   * perf_hooks) and, while it polls (spinMs), its longest turns of the event loop over 2 ms, in ms: a
+   * request due during one goes out late, and an answer that arrives during one is read late.
+   */
+  pauses: { gcCount: number; gcTotalMs: number; gcLongestMs: number; longestGapsMs: number[] };
 }
 
 export interface OpenLoopOptions {
@@ -88,6 +95,12 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopFigure
   // promise: a soak sends hundreds of thousands).
   let pending = 0;
   let drained: (() => void) | undefined;
+  const gcs: number[] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcs.push(entry.duration);
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const gaps: number[] = [];
   const start = performance.now();
   const startedAtUnixMs = Date.now();
   const due = (i: number) => start + (i * 1000) / rate;
@@ -117,11 +130,17 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopFigure
       // Wake up at the next due time. Timers are ~1 ms coarse (whatever is due by then goes out
       // together, late): within spinMs of it, poll the event loop instead, answers included.
       const wait = due(sent) - performance.now();
-      if (wait < spinMs) await new Promise((r) => setImmediate(r));
-      else await new Promise((r) => setTimeout(r, Math.max(0, wait - spinMs)));
+      if (wait < spinMs) {
+        const before = performance.now();
+        await new Promise((r) => setImmediate(r));
+        // A turn takes microseconds; a longer one is a pause (a collection, a preemption, answers read).
+        const took = performance.now() - before;
+        if (took > 2) gaps.push(took);
+      } else await new Promise((r) => setTimeout(r, Math.max(0, wait - spinMs)));
     }
     if (pending > 0) await new Promise<void>((resolve) => (drained = resolve));
   } finally {
+    gcObserver.disconnect();
     await pool.close();
   }
   const elapsedSeconds = (performance.now() - start) / 1000;
@@ -152,5 +171,11 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopFigure
     sinceSendMs: { p50: round(rank(sinceSend, 0.5)), p99: round(rank(sinceSend, 0.99)) },
     tailBursts,
     startedAtUnixMs,
+    pauses: {
+      gcCount: gcs.length,
+      gcTotalMs: round(gcs.reduce((a, b) => a + b, 0)),
+      gcLongestMs: round(Math.max(0, ...gcs)),
+      longestGapsMs: gaps.sort((a, b) => b - a).slice(0, 3).map(round),
+    },
   };
 }
