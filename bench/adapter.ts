@@ -370,11 +370,12 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
       const longestWaits = watchRunQueueWaits(pid, pid);
       const placement = prometheusPlacement === 'CPU 0' ? 'the load generator and Prometheus on CPU 0' : 'Prometheus with it at SCHED_IDLE, the load generator alone on CPU 0';
       const figures = await load(`steady state, fixed 1000 req/s, adapter on CPU 1, ${placement}, run ${run} of ${PINNED_RUNS}`, base, path, 1000, PINNED_SPIN_MS);
-      console.log(`  ${await tailLine(figures, prometheus)}`);
       const threadsAfter = threadCpuSeconds(pid);
       const waitAfter = runQueueWait(pid, pid);
       const longest = longestWaits();
       const steal = [stealMs(0) - stealBefore[0], stealMs(1) - stealBefore[1]].map(Math.round);
+      // Asked of Prometheus once the run's own figures are read.
+      console.log(`  ${await tailLine(figures, prometheus)}`);
       const waited = { ms: waitAfter.waitMs - waitBefore.waitMs, slices: waitAfter.slices - waitBefore.slices };
       const delta = threadCpuDelta(threadsBefore, threadsAfter);
       const threads = { main: delta.main, fitWorkers: delta.niced, v8Workers: delta.v8Workers, other: delta.other };
