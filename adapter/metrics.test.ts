@@ -193,6 +193,31 @@ describe('writeChunks', () => {
     }
   });
 
+  it('yields a turn after every piece, also when each piece fills the response and drains at once', async () => {
+    // One 2 MB chunk: each 64 KB piece is over the response's buffer, so write() says wait for
+    // 'drain', which a loopback socket that takes it at once emits within the same turn.
+    const chunks = [Buffer.alloc(2 * 1024 * 1024, 'y')];
+    let turns = 0;
+    const server = await serve(async (res) => {
+      let writing = true;
+      const tick = () => {
+        turns++;
+        if (writing) setImmediate(tick);
+      };
+      setImmediate(tick);
+      await writeChunks(res, 'text/plain', chunks);
+      writing = false;
+    });
+    try {
+      const response = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+      expect((await response.arrayBuffer()).byteLength).toBe(2 * 1024 * 1024);
+      await Promise.all(server.finished);
+      expect(turns).toBeGreaterThanOrEqual(32);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('stops when the client goes away, without an error', async () => {
     // 8 MB that a client reading nothing cannot take in at once: the writes wait for the socket.
     const chunks = Array.from({ length: 128 }, () => Buffer.alloc(64 * 1024, 'x'));

@@ -68,8 +68,7 @@ export async function writeChunks(res: ServerResponse, contentType: string, chun
   for (const chunk of chunks) {
     for (let offset = 0; offset < chunk.length; offset += WRITE_BYTES) {
       if (res.destroyed) return;
-      if (res.write(chunk.subarray(offset, offset + WRITE_BYTES))) await yieldToRequests();
-      else
+      if (!res.write(chunk.subarray(offset, offset + WRITE_BYTES)))
         await new Promise<void>((resolve) => {
           const done = () => {
             res.off('drain', done);
@@ -79,6 +78,9 @@ export async function writeChunks(res: ServerResponse, contentType: string, chun
           res.on('drain', done);
           res.on('close', done);
         });
+      // A turn of the event loop after every piece, drained or not: a socket that takes a piece larger
+      // than the response's buffer at once drains within the same turn, and every piece would go out in it.
+      await yieldToRequests();
     }
   }
   if (!res.destroyed) res.end();
