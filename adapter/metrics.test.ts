@@ -164,10 +164,8 @@ describe('writeChunks', () => {
     return { port, finished, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
   }
 
-  it('sends the rendering with its length, a piece at each turn of the event loop', async () => {
-    const { loop } = fleet(1000);
-    const chunks = await createAdapterMetrics(loop, 600).render();
-    const body = Buffer.concat(chunks);
+  /** A server that answers with writeChunks and counts the turns of the event loop while it writes. */
+  async function serveCountingTurns(contentType: string, chunks: Buffer[]) {
     let turns = 0;
     const server = await serve(async (res) => {
       let writing = true;
@@ -176,9 +174,17 @@ describe('writeChunks', () => {
         if (writing) setImmediate(tick);
       };
       setImmediate(tick);
-      await writeChunks(res, 'text/plain; version=0.0.4; charset=utf-8', chunks);
+      await writeChunks(res, contentType, chunks);
       writing = false;
     });
+    return { server, turns: () => turns };
+  }
+
+  it('sends the rendering with its length, a piece at each turn of the event loop', async () => {
+    const { loop } = fleet(1000);
+    const chunks = await createAdapterMetrics(loop, 600).render();
+    const body = Buffer.concat(chunks);
+    const { server, turns } = await serveCountingTurns('text/plain; version=0.0.4; charset=utf-8', chunks);
     try {
       const response = await fetch(`http://127.0.0.1:${server.port}/metrics`);
       expect(response.headers.get('content-length')).toBe(String(body.length));
@@ -187,7 +193,7 @@ describe('writeChunks', () => {
       await Promise.all(server.finished);
       // Some 2 MB in pieces of at most 64 KB, one a turn.
       expect(body.length).toBeGreaterThan(1_000_000);
-      expect(turns).toBeGreaterThanOrEqual(Math.floor(body.length / (64 * 1024)));
+      expect(turns()).toBeGreaterThanOrEqual(Math.floor(body.length / (64 * 1024)));
     } finally {
       await server.close();
     }
@@ -197,22 +203,12 @@ describe('writeChunks', () => {
     // One 2 MB chunk: each 64 KB piece is over the response's buffer, so write() says wait for
     // 'drain', which a loopback socket that takes it at once emits within the same turn.
     const chunks = [Buffer.alloc(2 * 1024 * 1024, 'y')];
-    let turns = 0;
-    const server = await serve(async (res) => {
-      let writing = true;
-      const tick = () => {
-        turns++;
-        if (writing) setImmediate(tick);
-      };
-      setImmediate(tick);
-      await writeChunks(res, 'text/plain', chunks);
-      writing = false;
-    });
+    const { server, turns } = await serveCountingTurns('text/plain', chunks);
     try {
       const response = await fetch(`http://127.0.0.1:${server.port}/metrics`);
       expect((await response.arrayBuffer()).byteLength).toBe(2 * 1024 * 1024);
       await Promise.all(server.finished);
-      expect(turns).toBeGreaterThanOrEqual(32);
+      expect(turns()).toBeGreaterThanOrEqual(32);
     } finally {
       await server.close();
     }
