@@ -387,20 +387,19 @@ async function steadyState(pid: number, port: number, prometheus: PrometheusClie
     }
     const p99s = runs.map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
     console.log(`  pinned steady-state p99 over ${PINNED_RUNS} runs: ${p99s.join(', ')} ms (median ${p99s[Math.floor(p99s.length / 2)]} ms)`);
-    if (COMPARE_PROMETHEUS) {
-      for (const [label, odd] of [['on CPU 0 with the load generator (runs 1, 3, ...)', 1], ['on CPU 1 with the adapter, at SCHED_IDLE (runs 2, 4, ...)', 0]] as const) {
-        const group = runs.filter((_, i) => (i + 1) % 2 === odd);
-        const p99 = group.map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
-        const sinceSend = group.map((r) => (r.figures.sinceSendMs as { p99: number }).p99).sort((a, b) => a - b);
-        console.log(`  with Prometheus ${label}: p99 ${p99.join(', ')} ms (median ${p99[Math.floor(p99.length / 2)]} ms); from each send ${sinceSend.join(', ')} ms (median ${sinceSend[Math.floor(sinceSend.length / 2)]} ms)`);
-      }
-    }
-    if (COMPARE_V8_WORKERS) {
-      for (const [label, odd] of [['at SCHED_OTHER (runs 1, 3, ...)', 1], ['at SCHED_IDLE (runs 2, 4, ...)', 0]] as const) {
-        const group = runs.filter((_, i) => (i + 1) % 2 === odd).map((r) => (r.figures.latencyMs as { p99: number }).p99).sort((a, b) => a - b);
-        console.log(`  with V8's workers ${label}: p99 ${group.join(', ')} ms (median ${group[Math.floor(group.length / 2)]} ms)`);
-      }
-    }
+    // The alternating runs' two groups (one comparison at a time), each with its p99 from each due time
+    // and from each send.
+    const groups = COMPARE_PROMETHEUS
+      ? ['with Prometheus on CPU 0 with the load generator', 'with Prometheus on CPU 1 with the adapter, at SCHED_IDLE']
+      : COMPARE_V8_WORKERS
+        ? ["with V8's workers at SCHED_OTHER", "with V8's workers at SCHED_IDLE"]
+        : [];
+    groups.forEach((label, parity) => {
+      const group = runs.filter((_, i) => i % 2 === parity);
+      const sorted = (pick: (f: OpenLoopFigures) => number) => group.map((r) => pick(r.figures as unknown as OpenLoopFigures)).sort((a, b) => a - b);
+      const [p99, sinceSend] = [sorted((f) => f.latencyMs.p99), sorted((f) => f.sinceSendMs.p99)];
+      console.log(`  ${label} (runs ${parity + 1}, ${parity + 3}, ...): p99 ${p99.join(', ')} ms (median ${p99[Math.floor(p99.length / 2)]} ms); from each send ${sinceSend.join(', ')} ms (median ${sinceSend[Math.floor(sinceSend.length / 2)]} ms)`);
+    });
     return { windowSeconds: elapsed, adapterCores: cores, busiest10sCores: busiest, refreshes, fits, forecastsKept: kept, refreshesDue: expected, failedRefreshes: failed, maxForecastAgeSeconds: maxAge, pinnedRuns: runs, pinnedP99MedianMs: p99s[Math.floor(p99s.length / 2)] };
   } finally {
     if (COMPARE_PROMETHEUS) placePrometheus(prometheusPid, 'CPU 0');

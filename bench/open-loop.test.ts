@@ -110,19 +110,34 @@ describe('openLoop', () => {
     expect(polling.sendLagMs.p50).toBeLessThan(timers.sendLagMs.p50 / 2);
   });
 
-  it("reports its own pauses: a turn of its event loop held 20 ms while it polls", async () => {
+  it('reports its own pauses: a turn of its event loop held 20 ms while it polls, and its collections', async () => {
     const origin = await serve((req, res) => res.end('ok'));
-    // Something else on the generator's thread (a collection would do the same) holds it 20 ms.
+    // Something else on the generator's thread (a collection would do the same) holds it 20 ms, and
+    // allocates enough short-lived garbage (some 100 MB) for the young generation to be collected.
+    let kept = 0;
     setTimeout(() => {
       const until = performance.now() + 20;
       while (performance.now() < until);
+      // Kept a thousand arrays at a time, so that no optimisation can leave them unallocated.
+      let sink: number[][] = [];
+      for (let i = 0; i < 1_000_000; i++) {
+        sink.push([i, i + 1, i + 2, i + 3, i + 4, i + 5, i + 6, i + 7, i + 8, i + 9]);
+        if (sink.length === 1000) {
+          kept += sink.length;
+          sink = [];
+        }
+      }
     }, 200);
     const figures = await openLoop({ origin, path: () => '/', rate: 1000, durationSeconds: 0.5, spinMs: 2 });
     expect(figures.pauses.longestGapsMs[0]).toBeGreaterThanOrEqual(20);
     // The requests due meanwhile went out late, and that lateness counts in their latency.
     expect(figures.sendLagMs.max).toBeGreaterThanOrEqual(15);
     expect(figures.latencyMs.max).toBeGreaterThanOrEqual(figures.sendLagMs.max);
-    expect(figures.pauses.gcCount).toBeGreaterThanOrEqual(0);
+    expect(kept).toBe(1_000_000);
+    // Those collections, as perf_hooks told them.
+    expect(figures.pauses.gcCount).toBeGreaterThan(0);
+    expect(figures.pauses.gcTotalMs).toBeGreaterThan(0);
+    expect(figures.pauses.gcLongestMs).toBeLessThanOrEqual(figures.pauses.gcTotalMs);
   });
 
   it('refuses a negative spinMs', async () => {
