@@ -37,7 +37,15 @@ interface WorkloadState extends WorkloadSnapshot {
   /** Fit horizon in steps: the lag plus the longer of a refresh and the TTL, so the forecast still
    *  reaches one lag ahead for as long as it may be served. */
   fitHorizon: number;
-  history?: { timestamps: number[]; values: number[] };
+  /**
+   * The load's history at the step, in typed arrays: their samples live outside V8's heap, so its
+   * young-generation collections on the request thread do not copy them (as number[] rebuilt at
+   * every refresh, they were half of what those collections copied: bench/adapter.ts). The same
+   * object until a refresh brings a changed sample.
+   */
+  history?: History;
+  /** The hash of `history` (historyHash), computed once per history. */
+  historyHash?: string;
   /** Unix ms of the last query that brought current data (the forecast's age counts from it). */
   dataAt?: number;
   chosenModel?: ModelName;
@@ -369,7 +377,11 @@ export class ForecastLoop {
         throw new Error(`load query returned ${result.length} series; aggregate it to one (e.g. sum(...))`);
       }
       const fresh = result[0] ?? { timestamps: [], values: [] };
-      s.history = mergeHistory(s.history, fresh, from, start);
+      const merged = mergeHistory(s.history, fresh, from, start);
+      if (merged !== s.history) {
+        s.history = merged;
+        s.historyHash = undefined;
+      }
       if (s.history.timestamps.length === 0) {
         throw new Error(`load query returned no samples between ${new Date(start * 1000).toISOString()} and ${new Date(end * 1000).toISOString()}`);
       }
@@ -404,9 +416,9 @@ export class ForecastLoop {
     // counts as fitted on data that is current now, as a refit would.
     const fitStarted = performance.now();
     const rescore = s.forecast !== undefined && s.lastAttempt?.ok === true && (!s.score || this.now() - s.score.at >= RESCORE_MS);
-    const job: FitJob = {
-      timestamps: Float64Array.from(s.history.timestamps),
-      values: Float64Array.from(s.history.values),
+    const history = s.history;
+    // The job's arrays are copies, made only when it runs: they are handed over to the worker.
+    const job: Omit<FitJob, 'timestamps' | 'values'> = {
       stepSeconds,
       horizon: s.fitHorizon,
       model: w.model,
@@ -417,7 +429,7 @@ export class ForecastLoop {
       scoreHorizon: Math.max(1, Math.ceil(w.provisioningLag / stepSeconds)),
       ...(w.seasonality ? { periods: w.seasonality.map((p) => Math.round(p / stepSeconds)) } : {}),
     };
-    const data = historyHash(job);
+    const data = (s.historyHash ??= historyHash(history));
     if (!rescore && s.forecast && s.fittedOn === fitInputKey(data, job, s.chosenModel)) {
       const at = this.now();
       s.forecast = { ...s.forecast, freshAt: current ? at : (s.dataAt ?? s.forecast.freshAt ?? s.forecast.fittedAt) };
@@ -430,8 +442,7 @@ export class ForecastLoop {
       return;
     }
     try {
-      // The job's arrays are handed over to the worker (hashed above, before they are).
-      const outcome = await this.pool.run(job);
+      const outcome = await this.pool.run({ ...job, timestamps: history.timestamps.slice(), values: history.values.slice() });
       const fittedAt = this.now();
       s.fittedOn = fitInputKey(data, job, outcome.chosenModel);
       if (s.forecast) s.pastForecasts = [s.forecast, ...s.pastForecasts].slice(0, PAST_FORECASTS);
@@ -527,7 +538,7 @@ export class ForecastLoop {
 }
 
 /** A hash of the history a fit is given. */
-function historyHash({ timestamps, values }: FitJob): string {
+function historyHash({ timestamps, values }: History): string {
   return createHash('sha256')
     .update(new Uint8Array(timestamps.buffer, timestamps.byteOffset, timestamps.byteLength))
     .update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength))
@@ -538,34 +549,57 @@ function historyHash({ timestamps, values }: FitJob): string {
  * Everything a forecast depends on: the history (hashed), the fit's settings and the model it is made
  * with (`auto`'s choice), not whether a backtest ran with it.
  */
-function fitInputKey(history: string, job: FitJob, model: ModelName | undefined): string {
-  const { timestamps: _t, values: _v, rescore: _r, chosenModel: _c, ...settings } = job;
+function fitInputKey(history: string, job: Omit<FitJob, 'timestamps' | 'values'>, model: ModelName | undefined): string {
+  const { rescore: _r, chosenModel: _c, ...settings } = job;
   return `${history} ${model ?? ''} ${JSON.stringify(settings)}`;
 }
 
-/** Replaces cached samples from `from` on with the fetched ones and drops those before `start`. */
-function mergeHistory(
-  cached: { timestamps: number[]; values: number[] } | undefined,
-  fetched: { timestamps: number[]; values: number[] },
-  from: number,
-  start: number,
-): { timestamps: number[]; values: number[] } {
-  const timestamps: number[] = [];
-  const values: number[] = [];
+interface History {
+  timestamps: Float64Array;
+  values: Float64Array;
+}
+
+/**
+ * Replaces cached samples from `from` on with the fetched ones and drops those before `start`; the
+ * cached history itself when that changes nothing (most refreshes of a load sampled at a step longer
+ * than the refresh), so that nothing is allocated then.
+ */
+export function mergeHistory(cached: History | undefined, fetched: { timestamps: readonly number[]; values: readonly number[] }, from: number, start: number): History {
+  let kept = 0;
+  let firstKept = 0;
   if (cached) {
     for (let i = 0; i < cached.timestamps.length; i++) {
       const t = cached.timestamps[i];
       if (t >= start && t < from) {
-        timestamps.push(t);
-        values.push(cached.values[i]);
+        if (kept === 0) firstKept = i;
+        kept++;
       }
     }
   }
-  for (let i = 0; i < fetched.timestamps.length; i++) {
-    if (fetched.timestamps[i] >= start) {
-      timestamps.push(fetched.timestamps[i]);
-      values.push(fetched.values[i]);
+  let added = 0;
+  for (const t of fetched.timestamps) if (t >= start) added++;
+  const length = kept + added;
+  // Kept samples are contiguous (the cache is sorted); compare the fetched ones with what follows them.
+  if (cached && cached.timestamps.length === length && (kept === 0 || firstKept === 0)) {
+    let same = true;
+    for (let i = 0, j = kept; i < fetched.timestamps.length && same; i++) {
+      if (fetched.timestamps[i] < start) continue;
+      same = Object.is(cached.timestamps[j], fetched.timestamps[i]) && Object.is(cached.values[j], fetched.values[i]);
+      j++;
     }
+    if (same) return cached;
+  }
+  const timestamps = new Float64Array(length);
+  const values = new Float64Array(length);
+  if (cached && kept > 0) {
+    timestamps.set(cached.timestamps.subarray(firstKept, firstKept + kept));
+    values.set(cached.values.subarray(firstKept, firstKept + kept));
+  }
+  for (let i = 0, j = kept; i < fetched.timestamps.length; i++) {
+    if (fetched.timestamps[i] < start) continue;
+    timestamps[j] = fetched.timestamps[i];
+    values[j] = fetched.values[i];
+    j++;
   }
   return { timestamps, values };
 }
