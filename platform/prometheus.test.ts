@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFixture, NASA_TWO_WEEKS } from '../test/harness/fixtures.ts';
@@ -105,6 +105,50 @@ describe('PrometheusClient retries', () => {
     expect(values('authorization')).toEqual(['Bearer from-secret']);
     expect(values('content-type')).toEqual(['application/x-www-form-urlencoded']);
     expect(values('x-scope-orgid')).toEqual(['tenant-a']);
+  });
+
+  it('sends through HTTP_PROXY, except to the hosts NO_PROXY names, both read when the client is made', async () => {
+    // A proxy that tunnels (HTTP CONNECT, as undici asks a proxy) and notes where to.
+    const proxied: string[] = [];
+    const tunnels: Socket[] = [];
+    const proxy = createServer();
+    proxy.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      proxied.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = connect(Number(port), host, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(socket);
+        socket.pipe(upstream);
+      });
+      tunnels.push(socket, upstream);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, NO_PROXY: process.env.NO_PROXY, http_proxy: process.env.http_proxy, no_proxy: process.env.no_proxy };
+    const before = requests;
+    try {
+      delete process.env.http_proxy;
+      delete process.env.no_proxy;
+      process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      process.env.NO_PROXY = 'prometheus.monitoring.svc';
+      const viaProxy = new PrometheusClient({ url, timeoutSeconds: 5 });
+      process.env.NO_PROXY = '127.0.0.1';
+      const direct = new PrometheusClient({ url, timeoutSeconds: 5 });
+      // Changed after it was made: the first client keeps what it read.
+      await viaProxy.query('up');
+      await direct.query('up');
+      await Promise.all([viaProxy.close(), direct.close()]);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      for (const socket of tunnels) socket.destroy();
+      proxy.close();
+    }
+    // Both reached the server, one of them through the proxy.
+    expect(proxied).toEqual([url.replace('http://', '')]);
+    expect(requests - before).toBe(2);
   });
 
   it('reads an answer the configuration asked compressed, and sends basic auth', async () => {

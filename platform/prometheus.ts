@@ -99,9 +99,12 @@ export class PrometheusClient {
     // undici rather than a general-purpose client: with axios, the queries of the refreshes made 43 % of
     // the allocations of the thread that serves the HPA (a 20 s heap sampling of 1,000 workloads in the
     // steady state), and their garbage collections pause that thread. Kept connections; HTTP(S)_PROXY
-    // and NO_PROXY are honoured, as axios honoured them.
+    // and NO_PROXY are honoured, as axios honoured them, read once here: left to the agent, NO_PROXY
+    // was read from the environment at every request, which a CPU profile of the serving thread
+    // caught holding it 12 ms in one stretch of queries.
     const tls = { ca: options.ca, rejectUnauthorized: !options.insecureSkipVerify };
-    this.dispatcher = new EnvHttpProxyAgent({ connect: tls, requestTls: tls } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+    const noProxy = process.env.no_proxy ?? process.env.NO_PROXY ?? '';
+    this.dispatcher = new EnvHttpProxyAgent({ connect: tls, requestTls: tls, noProxy } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
     this.timeoutMs = options.timeoutSeconds * 1000;
     this.retries = options.retries ?? 3;
     this.backoffMs = options.backoffMs ?? 200;
