@@ -135,6 +135,31 @@ describe('the adapter /metrics', () => {
     expect(turns).toBeGreaterThan((1000 / 20) * 26);
   });
 
+  it('writes what changed since the last scrape, as a rendering from scratch would', async () => {
+    const { loop, states } = fleet(60);
+    const metrics = createAdapterMetrics(loop, 600);
+    const before = workloadLines(text(await metrics.render()));
+    // A new observation, a score, a value that becomes unknown, a renamed workload, a label that changes.
+    states[3].observed = { value: 42.5, at: NOW_MS / 1000 };
+    states[5].score = { relMae: 0.7, mae: 2, coverage80: 0.8, coverage95: 0.95, folds: 6, at: NOW_MS } as WorkloadSnapshot['score'];
+    (states[5] as { chosenModel?: string }).chosenModel = 'ets';
+    states[8].riseHeadroom = undefined;
+    (states[9].config as { name: string }).name = 'renamed';
+    states[10].latencySloBucket = '0.25';
+    const after = workloadLines(text(await metrics.render()));
+    expect(after).toEqual(workloadLines(text(await createAdapterMetrics(loop, 600).render())));
+    expect(after).not.toEqual(before);
+    expect(after).toContain('shadowscale_observed_load{workload="w-3",namespace="bench"} 42.5');
+    expect(after).toContain('shadowscale_backtest_error{workload="w-5",namespace="bench",metric="relative_mae"} 0.7');
+    expect(after.filter((l) => l.startsWith('shadowscale_load_headroom{workload="w-8",'))).toEqual([]);
+    expect(after.filter((l) => l.includes('workload="w-9",'))).toEqual([]);
+    expect(after.filter((l) => l.includes('workload="renamed",'))).toHaveLength(before.filter((l) => l.includes('workload="w-9",')).length);
+    expect(after).toContain(`shadowscale_workload_latency_slo_bucket{workload="w-10",namespace="bench",le="0.25"} ${states[10].config.slo.latencyP99}`);
+    // And back: the value written before is written again.
+    states[10].latencySloBucket = undefined;
+    expect(workloadLines(text(await metrics.render())).filter((l) => l.includes('latency_slo_bucket{workload="w-10"'))).toEqual([]);
+  });
+
   it('writes the same text whatever the slices, in a chunk a slice', async () => {
     const { loop } = fleet(300);
     const sliced = await createAdapterMetrics(loop, 600, 0).render();

@@ -86,6 +86,31 @@ export async function writeChunks(res: ServerResponse, contentType: string, chun
   if (!res.destroyed) res.end();
 }
 
+/** One workload's samples of one family as the last scrape wrote them (values, extra labels as emit() flattens them) and their text. */
+interface WrittenSamples {
+  values: number[];
+  labelPairs: string[];
+  bytes: Buffer;
+}
+
+function sameSamples(last: WrittenSamples, values: readonly number[], labelPairs: readonly string[]): boolean {
+  if (last.values.length !== values.length || last.labelPairs.length !== labelPairs.length) return false;
+  for (let k = 0; k < values.length; k++) if (!Object.is(last.values[k], values[k])) return false;
+  for (let k = 0; k < labelPairs.length; k++) if (last.labelPairs[k] !== labelPairs[k]) return false;
+  return true;
+}
+
+/** The text of a workload's samples of a family, a line each. */
+function sampleLines(name: string, prefix: string, values: readonly number[], labelPairs: readonly string[]): string {
+  let text = '';
+  for (let k = 0, p = 0; k < values.length; k++) {
+    let labels = prefix;
+    for (let n = Number(labelPairs[p++]); n > 0; n--, p += 2) labels += `,${labelPairs[p]}="${escapeLabel(labelPairs[p + 1])}"`;
+    text += `${name}{${labels}} ${formatValue(values[k])}\n`;
+  }
+  return text;
+}
+
 /** Writes one sample of a per-workload family: its value, and its labels beyond workload and namespace. */
 type Emit = (value: number, labels?: Record<string, string>) => void;
 
@@ -258,20 +283,27 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number, sli
 
   // A scrape of a thousand workloads writes some 35,000 series (3 MB): in slices of about sliceMs,
   // with the event loop free between them for the HPA's and KEDA's requests, from one snapshot of the
-  // workloads' views taken once per scrape, one rendering at a time. Each slice's lines become bytes
-  // at the end of the slice: joining the whole text at the end held the thread for 8-15 ms, and
+  // workloads' views taken once per scrape, one rendering at a time. Each slice's text becomes one
+  // chunk at the end of the slice: joining the whole text at the end held the thread for 8-15 ms, and
   // sending it as one string another 20-38 ms (a scrape's longest pause, 31-57 ms, measured on 1,000
   // workloads), where these chunks are written one at a time (writeChunks).
+  // A workload's samples of a family that are what they were at the last scrape reuse the bytes
+  // written then (most do: the configuration's bounds, the scores, a forecast that is fitted once per
+  // step): formatting every number and encoding 3 MB of strings at every scrape was most of its CPU,
+  // and most of the garbage its collections on the serving thread had to go through.
+  const written = new WeakMap<object, { name: string; namespace: string; prefix: string; families: Array<WrittenSamples | undefined> }>();
+  const headers = families.map((family) => Buffer.from(`# HELP ${family.name} ${escapeText(family.help)}\n# TYPE ${family.name} gauge\n`));
+  const blankLine = Buffer.from('\n');
   let rendering: Promise<Buffer[]> | undefined;
   const render = () =>
     (rendering ??= (async () => {
       try {
         const chunks: Buffer[] = [];
-        let lines: string[] = [];
-        // The lines so far as one chunk; a family's text ends with a newline, a blank line between two.
+        let pieces: Buffer[] = [];
+        // The pieces so far as one chunk.
         const flush = () => {
-          if (lines.length > 0) chunks.push(Buffer.from(`${lines.join('\n')}\n`));
-          lines = [];
+          if (pieces.length > 0) chunks.push(Buffer.concat(pieces));
+          pieces = [];
         };
         let sliceStart = performance.now();
         const slice = async () => {
@@ -284,31 +316,59 @@ export function createAdapterMetrics(loop: ForecastLoop, ttlSeconds: number, sli
         for (const item of loop.all()) if (items.push(item) % 20 === 0) await slice();
         const nowSeconds = loop.nowSeconds();
         // prom-client's families one at a time, a large one in slices of its series, then the
-        // per-workload gauges.
+        // per-workload gauges; a blank line between two families.
         let familiesStarted = 0;
         const startFamily = () => {
-          if (familiesStarted++ > 0) lines.push('');
+          if (familiesStarted++ > 0) pieces.push(blankLine);
         };
         for (const metric of registry.getMetricsAsArray()) {
           startFamily();
-          lines.push(await formatSliced(await registry.getSingleMetric(metric.name)!.get()));
+          pieces.push(Buffer.from(`${await formatSliced(await registry.getSingleMetric(metric.name)!.get())}\n`));
           flush();
           await yieldToRequests();
           sliceStart = performance.now();
         }
-        const prefixes = items.map(({ state }) => `workload="${escapeLabel(state.config.name)}",namespace="${escapeLabel(state.config.namespace)}"`);
-        for (const family of families) {
+        const records = items.map(({ state }) => {
+          const { name, namespace } = state.config;
+          let record = written.get(state);
+          if (!record || record.name !== name || record.namespace !== namespace) {
+            record = { name, namespace, prefix: `workload="${escapeLabel(name)}",namespace="${escapeLabel(namespace)}"`, families: [] };
+            written.set(state, record);
+          }
+          return record;
+        });
+        // A workload's samples of the family at hand: their values, and their extra labels as name, value, name, value...
+        const values: number[] = [];
+        const labelPairs: string[] = [];
+        const emit: Emit = (value, labels) => {
+          values.push(value);
+          // How many pairs follow (a small integer's string is cached by V8: nothing is allocated).
+          const count = labelPairs.push('0') - 1;
+          let n = 0;
+          if (labels)
+            for (const k in labels) {
+              labelPairs.push(k, labels[k]);
+              n++;
+            }
+          if (n > 0) labelPairs[count] = String(n);
+        };
+        for (let f = 0; f < families.length; f++) {
+          const family = families[f];
           startFamily();
-          lines.push(`# HELP ${family.name} ${escapeText(family.help)}`, `# TYPE ${family.name} gauge`);
-          let prefix = '';
-          const emit: Emit = (value, labels) => {
-            let text = prefix;
-            if (labels) for (const k in labels) text += `,${k}="${escapeLabel(labels[k])}"`;
-            lines.push(`${family.name}{${text}} ${formatValue(value)}`);
-          };
+          pieces.push(headers[f]);
           for (let i = 0; i < items.length; i++) {
-            prefix = prefixes[i];
+            values.length = 0;
+            labelPairs.length = 0;
             family.samples(items[i], emit, nowSeconds);
+            const record = records[i];
+            const last = record.families[f];
+            if (values.length === 0) record.families[f] = undefined;
+            else if (last && sameSamples(last, values, labelPairs)) pieces.push(last.bytes);
+            else {
+              const bytes = Buffer.from(sampleLines(family.name, record.prefix, values, labelPairs));
+              record.families[f] = { values: values.slice(), labelPairs: labelPairs.slice(), bytes };
+              pieces.push(bytes);
+            }
             if ((i + 1) % 20 === 0) await slice();
           }
         }
