@@ -56,9 +56,11 @@ export function threadsNamed(name: string, pid: number | 'self' = 'self'): strin
  * concurrent garbage collection and compilation of the fit threads' isolates as well as the request
  * thread's, and at their default policy that work, unlike the fits themselves, took the CPU from the
  * request thread (waits of 16-32 ms, bench/adapter.ts). The request thread's own collection is not
- * starved by it: V8 finishes on the main thread what its helpers have not done (though where one holds
- * a piece of that work, the request thread waits for it to get a CPU, shared then with the fits: the
- * bench's p99 did not show such waits).
+ * starved by it: V8 finishes on the main thread what its helpers have not done, though where one holds
+ * a piece of that work, the request thread waits for it to get a CPU, shared then with the fits and
+ * anything else at SCHED_IDLE (a GC trace of the bench's adapter showed a 14 ms scavenge in which the
+ * main thread did 1.3 ms and waited for a helper's 11.7; such waits are short now that little survives
+ * those collections: adapter/forecast-loop.ts).
  * Node names them from version 24 (the image's); on an older Node they cannot be told from libuv's
  * threads, and are left as they are. Returns the threads moved and, when not all could be, why.
  */
