@@ -4,8 +4,10 @@
  * Pure: state and clock in, view out; the HTTP, gRPC and metrics edges all read this one view.
  */
 import { plan, type Plan, type PlannerSpec } from '../core/planner/planner.ts';
-import { forecastWindow } from '../core/planner/serving.ts';
+import { bandAt, forecastWindow, laggedBand, type BandAt } from '../core/planner/serving.ts';
 import type { Forecast, ModelName } from '../core/forecast/types.ts';
+
+export type { BandAt };
 import type { WorkloadConfig } from '../core/config.ts';
 import type { Counterfactual } from './counterfactual.ts';
 
@@ -68,14 +70,6 @@ export interface WorkloadSnapshot {
    * `resourceFraction` after a promotion (read from the role series), else 1.
    */
   servingPodSize?: number;
-}
-
-export interface BandAt {
-  point: number;
-  lower80: number;
-  upper80: number;
-  lower95: number;
-  upper95: number;
 }
 
 export interface WorkloadView {
@@ -145,27 +139,8 @@ export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): Wo
   };
 }
 
-function bandAt(f: Forecast, t: number): BandAt | undefined {
-  const i = Math.round((t - f.start) / f.stepSeconds);
-  if (i < 0 || i >= f.point.length) return undefined;
-  return {
-    point: f.point[i],
-    lower80: f.intervals[0.8].lower[i],
-    upper80: f.intervals[0.8].upper[i],
-    lower95: f.intervals[0.95].lower[i],
-    upper95: f.intervals[0.95].upper[i],
-  };
-}
-
 function forecastForNow(s: WorkloadSnapshot, nowMs: number): BandAt | undefined {
-  const all = s.forecast ? [s.forecast, ...s.pastForecasts] : s.pastForecasts;
-  // The newest forecast that was made at least one lag before now and still covers now.
-  for (const f of all) {
-    if (nowMs - f.fittedAt < s.lagSeconds * 1000) continue;
-    const band = bandAt(f.forecast, nowMs / 1000);
-    if (band) return band;
-  }
-  return undefined;
+  return laggedBand(s.forecast ? [s.forecast, ...s.pastForecasts] : s.pastForecasts, nowMs, s.lagSeconds);
 }
 
 export type { Plan };

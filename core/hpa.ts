@@ -130,6 +130,11 @@ export class HpaController {
     this.downWindow = new WindowExtreme(this.s.scaleDownStabilizationSeconds, true);
   }
 
+  /** spec.minReplicas as written to the HPA object (the receiver's pre-scale floor); applies from the next sync. */
+  setMinReplicas(minReplicas: number): void {
+    this.s.minReplicas = minReplicas;
+  }
+
   /**
    * One sync: `usage` is the metric's total (the HPA sums the items), `specReplicas` the scale target's
    * spec.replicas, `statusReplicas` its status.replicas (pods that exist, ready or not). Returns the

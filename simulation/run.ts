@@ -15,6 +15,8 @@ import type { ForecastNeed } from '../core/simulator/policy.ts';
 import { autoCapacity, type Trace } from '../core/simulator/trace.ts';
 import { siblingModule } from '../platform/module-file.ts';
 import type { SimulationReport } from './report.ts';
+import { alertPathFromFiles } from './alert-path.ts';
+import { defaultReceiverConfig } from '../core/config.ts';
 
 /** What a run is given, in numbers; `auto` derives the value from the trace. */
 export interface SimulationSettings {
@@ -44,7 +46,17 @@ export function simulationSpec(trace: Trace, s: SimulationSettings): SimulationS
     ...(s.mirrorPercent !== undefined ? { mirrorShare: s.mirrorPercent / 100 } : {}),
     maxReplicas,
     warmupSeconds: warmup,
+    prescale: shippedPrescale(),
   });
+}
+
+/**
+ * The receiver's pre-scale as shipped: the alert path the rules and the example Alertmanager route
+ * imply, the receiver's default cooldown and prescaleMax, and a workload's default slo.minRequestRate (1).
+ */
+export function shippedPrescale(): NonNullable<SimulationSpec['prescale']> {
+  const receiver = defaultReceiverConfig();
+  return { alertPath: alertPathFromFiles(), cooldownSeconds: receiver.cooldown, prescaleMaxSeconds: receiver.prescaleMax, minRequestRate: 1 };
 }
 
 /**

@@ -34,6 +34,42 @@ export function forecastWindow(f: ForecastGrid, nowS: number, lagSeconds: number
   };
 }
 
+/** A forecast's point and bands at one moment. */
+export interface BandAt {
+  point: number;
+  lower80: number;
+  upper80: number;
+  lower95: number;
+  upper95: number;
+}
+
+/** The forecast's step nearest to `t` (unix seconds); undefined outside the forecast. */
+export function bandAt(f: ForecastGrid, t: number): BandAt | undefined {
+  const i = Math.round((t - f.start) / f.stepSeconds);
+  if (i < 0 || i >= f.point.length) return undefined;
+  return {
+    point: f.point[i],
+    lower80: f.intervals[0.8].lower[i],
+    upper80: f.intervals[0.8].upper[i],
+    lower95: f.intervals[0.95].lower[i],
+    upper95: f.intervals[0.95].upper[i],
+  };
+}
+
+/**
+ * The forecast made at least one lag ago for the present moment (what shadowscale_forecast_lagged_load
+ * exports, and the anomaly alert compares the load with): of `forecasts`, newest first, the first fitted
+ * `lagSeconds` or more before now whose steps still cover now.
+ */
+export function laggedBand(forecasts: Iterable<{ forecast: ForecastGrid; fittedAt: number }>, nowMs: number, lagSeconds: number): BandAt | undefined {
+  for (const f of forecasts) {
+    if (nowMs - f.fittedAt < lagSeconds * 1000) continue;
+    const band = bandAt(f.forecast, nowMs / 1000);
+    if (band) return band;
+  }
+  return undefined;
+}
+
 /** The grid volatilityOf reads: the lag and the window in steps, and the last `points` steps of history it needs. */
 export function volatilityGrid(stepSeconds: number, lagSeconds: number): { lagSteps: number; windowSteps: number; points: number } {
   const lagSteps = Math.max(1, Math.round(lagSeconds / stepSeconds));

@@ -3,6 +3,7 @@
  * oracle), as late as its pipeline delivers it, and says either the metric value the HPA gets or, for
  * the oracle, the replicas directly, and for shadowscale the shadow pool it wants.
  */
+import type { AlertPath, AlertPathSpec } from './alert-path.ts';
 import type { ForecastCache, ForecasterSpec } from './forecaster.ts';
 import type { Trace } from './trace.ts';
 
@@ -25,6 +26,8 @@ export interface PolicyDecision {
   replicas?: number;
   /** Shadow pool size wanted. */
   shadowPool?: number;
+  /** The HPA's minReplicas as the receiver writes it (its pre-scale floor); absent: the configured minimum. */
+  minReplicas?: number;
   /** The share of live traffic to route to the standby set (spill-over); absent: unchanged. */
   spillShare?: number;
   /** The share of live traffic the same route write mirrors to the standby (with spillShare). */
@@ -59,8 +62,22 @@ export interface PolicySetup {
   pipeline: PipelineSpec;
   /** Share of the live load the gateway mirrors to the standby (the shadow's mirrorPercent / 100). */
   mirrorShare: number;
+  /** The receiver's pre-scale: its alert path and limits; absent: not modelled. */
+  prescale?: PrescaleSpec;
   /** Forecasts already fitted on this trace by an earlier run, to replay (a tuning grid); absent: fitted live. */
   forecasts?: ForecastCache;
+}
+
+/** What the receiver's pre-scale runs on: the alert path's latencies, the receiver's limits, the workload's bound. */
+export interface PrescaleSpec {
+  alertPath: AlertPathSpec;
+  /** receiver.cooldown and receiver.prescaleMax. */
+  cooldownSeconds: number;
+  prescaleMaxSeconds: number;
+  /** The workload's slo.minRequestRate (the anomaly alert's minimum-traffic guard). */
+  minRequestRate: number;
+  /** Told of every rule evaluation (tests compare them with Prometheus's own); runs in the policy's thread. */
+  onEvaluation?: ConstructorParameters<typeof AlertPath>[1];
 }
 
 export interface Policy {

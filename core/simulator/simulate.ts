@@ -7,7 +7,7 @@
  */
 import { Cluster } from './cluster.ts';
 import { DEFAULT_TOLERANCE, HpaController } from '../hpa.ts';
-import type { PipelineSpec, Policy, PolicyFactory, PolicySetup } from './policy.ts';
+import type { PipelineSpec, Policy, PolicyFactory, PolicySetup, PrescaleSpec } from './policy.ts';
 import { holtWintersPolicy } from './policies/holt-winters.ts';
 import { hpaPolicy } from './policies/hpa.ts';
 import { oraclePolicy } from './policies/oracle.ts';
@@ -53,6 +53,8 @@ export interface SimulationSpec {
   mirrorShare: number;
   /** From a route's weights written to the data plane routing by them (the gateway's reconcile and config push). */
   routeDelaySeconds: number;
+  /** The receiver's pre-scale, with the alert path the shipped rules and Alertmanager route imply (simulation/alert-path.ts); absent: not modelled. */
+  prescale?: PrescaleSpec;
 }
 
 export interface TimelinePoint {
@@ -145,6 +147,7 @@ export function policySetup(trace: Trace, spec: SimulationSpec, forecasts?: Fore
     forecast: spec.forecast,
     pipeline: spec.pipeline,
     mirrorShare: spec.mirrorShare,
+    ...(spec.prescale ? { prescale: spec.prescale } : {}),
     forecasts,
   };
 }
@@ -218,6 +221,8 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
     return i < 0 || (standbyServed[Math.min(i, standbyServed.length - 1)] ?? true);
   };
 
+  // The HPA's minReplicas, as the receiver last wrote it.
+  let floor = spec.minReplicas;
   // Stepped as tickTimes() steps.
   for (let t = start; t < end; t += tick) {
     now = t;
@@ -245,6 +250,10 @@ export function simulate(trace: Trace, factory: PolicyFactory, spec: SimulationS
       routeWrites.push({ at: t + spec.routeDelaySeconds, share: written, mirror: decision.mirrorShare ?? spec.mirrorShare });
     }
 
+    if (decision.minReplicas !== undefined && decision.minReplicas !== floor) {
+      floor = decision.minReplicas;
+      hpa.setMinReplicas(floor);
+    }
     let desired: number;
     if (decision.replicas !== undefined) desired = decision.replicas;
     else desired = hpa.sync(t, decision.metric ?? observedAt(t), specReplicas, cluster.primaryCount());

@@ -12,15 +12,23 @@
  * The shadows serve no live traffic in `shadowscale`: the receiver's promotion is a swap of roles that
  * first grows the standby to the serving set's size, so it adds no capacity within a provisioning lag,
  * and the simulator must not credit one. `shadowscale+spill` routes a share of live traffic to them, as
- * the receiver's spill-over does (below). (The receiver's pre-scale, which raises the HPA's floor on an
- * alert, is not modelled yet: the plan already drives the HPA.)
+ * the receiver's spill-over does (below).
+ *
+ * The receiver's pre-scale (with `setup.prescale`): the adapter's exported series (the forecast's 95 %
+ * band a lag ahead, the band the forecast made a lag ago gives for now, the observed load, the plan)
+ * and the ready capacity reach Prometheus one scrape late; the prescale rules fire on them after their
+ * `for:` at the evaluation interval, Alertmanager groups and sends them (alert-path.ts), and the
+ * receiver's own decision (core/promotion) raises the HPA's floor to the plan it read when the episode
+ * began, and the pool, until the cooldown after the alerts resolve.
  */
 import { plan } from '../../planner/planner.ts';
 import { mulberry32 } from '../../random.ts';
-import { forecastWindow, RISE_WINDOW_SECONDS, RollingRiseHeadroom, VOLATILITY_WINDOW_SECONDS, volatilityGrid, volatilityOf } from '../../planner/serving.ts';
+import { bandAt, forecastWindow, laggedBand, RISE_WINDOW_SECONDS, RollingRiseHeadroom, VOLATILITY_WINDOW_SECONDS, volatilityGrid, volatilityOf } from '../../planner/serving.ts';
 import { decideSpill, DEFAULT_SPILL, mirrorWith, NO_SPILL, type SpillSpec, type SpillState } from '../../promotion/spill.ts';
-import { ScheduledForecaster } from '../forecaster.ts';
-import type { ForecastNeed, Policy, PolicyFactory, PolicySetup } from '../policy.ts';
+import type { PlanSnapshot } from '../../promotion/promotion.ts';
+import { AlertPath, ReceiverPrescale, type RuleInputs } from '../alert-path.ts';
+import { ScheduledForecaster, type StoredForecast } from '../forecaster.ts';
+import type { ForecastNeed, Policy, PolicyFactory, PolicySetup, PrescaleSpec } from '../policy.ts';
 
 /** The adapter's forecasts: `auto`, refitted on the history the scrapes had delivered by each tick. */
 function forecastNeed(setup: PolicySetup): ForecastNeed {
@@ -79,6 +87,7 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
   let spillWrites = 0;
   // The plan's load as exported, by tick, for the receiver to read one scrape late.
   const planned: Array<{ t: number; load: number }> = [];
+  const prescale = setup.prescale ? prescaleOf(setup, setup.prescale) : undefined;
   return {
     name: intoPool ? 'shadowscale+pool' : mode.spill ? 'shadowscale+spill' : 'shadowscale',
     usesShadows: true,
@@ -115,7 +124,11 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
       // What the adapter serves (adapter/serving.ts view()): the same window, volatility and plan.
       const window = f ? forecastWindow(f, ctx.now, setup.provisioningLagSeconds) : undefined;
       const p = plan(spec, { forecast: window, trusted: forecaster.trusted, observedLoad: observed, lagVolatility: volatility, riseHeadroom: headroom });
-      const decision = { metric: setup.targetUtilization * p.predictedLoad, shadowPool: p.shadowPoolSize };
+      let decision: { metric: number; shadowPool: number; minReplicas?: number } = { metric: setup.targetUtilization * p.predictedLoad, shadowPool: p.shadowPoolSize };
+      if (prescale) {
+        const d = prescale.tick(ctx.now, { forecast: f, observed, readyCapacity: ctx.capacity, plan: { desiredReplicas: p.desiredReplicas, shadowPoolSize: p.shadowPoolSize } });
+        decision = { ...decision, minReplicas: d.floor, shadowPool: Math.max(p.shadowPoolSize, d.pool) };
+      }
       if (!mode.spill) return decision;
       planned.push({ t: ctx.now, load: p.predictedLoad });
       while (planned.length > 1 && planned[1].t <= ctx.now - delay) planned.shift();
@@ -133,6 +146,74 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
       }
       return { ...decision, spillShare: spill.share, mirrorShare: mirrorWith(spillSpec, spill.share) };
     },
-    stats: () => ({ fits: forecaster.fits, refreshes, trusted: forecaster.trusted ? 1 : 0, ...(mode.spill ? { spillWrites } : {}) }),
+    stats: () => ({ fits: forecaster.fits, refreshes, trusted: forecaster.trusted ? 1 : 0, ...(mode.spill ? { spillWrites } : {}), ...(prescale ? prescale.stats() : {}) }),
+  };
+}
+
+/** What the adapter exports at a tick, as Prometheus will have it one scrape later. */
+interface Exported {
+  t: number;
+  inputs: RuleInputs;
+  plan: PlanSnapshot;
+}
+
+/**
+ * The receiver's pre-scale on what the adapter exports: the prescale rules evaluated on the series
+ * one scrape late, Alertmanager's notifications, and the receiver's floor and pool.
+ */
+function prescaleOf(setup: PolicySetup, spec: PrescaleSpec) {
+  const delay = setup.pipeline.scrapeDelaySeconds;
+  const lag = setup.provisioningLagSeconds;
+  const path = new AlertPath(spec.alertPath, spec.onEvaluation);
+  const receiver = new ReceiverPrescale({
+    primary: { name: 'primary', minReplicas: setup.minReplicas, maxReplicas: setup.maxReplicas },
+    shadow: { name: 'shadow', minReplicas: setup.shadow.minReplicas, maxReplicas: setup.shadow.maxReplicas, mirrorPercent: Math.round(setup.mirrorShare * 100), resourceFraction: setup.shadow.resourceFraction },
+    cooldownMs: spec.cooldownSeconds * 1000,
+    prescaleMaxMs: spec.prescaleMaxSeconds * 1000,
+    // Role changes are not simulated; the pre-scale does not read these.
+    minHoldMs: 0,
+    maxRoleChangesPerHour: 60,
+    drainMs: 0,
+  });
+  // The exported series by tick, kept as long as an evaluation may still read them.
+  const exported: Exported[] = [];
+  // The forecasts the adapter has made, newest first, with when it first served each (its fit time).
+  const made: Array<{ forecast: StoredForecast; fittedAt: number }> = [];
+  let notifications = 0;
+  const at = (t: number): Exported | undefined => {
+    let found: Exported | undefined;
+    for (const e of exported) {
+      if (e.t > t) break;
+      found = e;
+    }
+    return found;
+  };
+  return {
+    tick(now: number, x: { forecast: StoredForecast | undefined; observed: number | undefined; readyCapacity: number; plan: PlanSnapshot }): { floor: number; pool: number } {
+      if (x.forecast && made[0]?.forecast !== x.forecast) made.unshift({ forecast: x.forecast, fittedAt: now * 1000 });
+      // Forecasts older than the newest made a lag ago are never read again.
+      const lagged = made.findIndex((m) => now * 1000 - m.fittedAt >= lag * 1000);
+      if (lagged >= 0) made.length = lagged + 1;
+      exported.push({
+        t: now,
+        inputs: {
+          forecastUpper95: x.forecast ? bandAt(x.forecast, now + lag)?.upper95 : undefined,
+          laggedUpper95: laggedBand(made, now * 1000, lag)?.upper95,
+          observed: x.observed,
+          readyCapacity: x.readyCapacity,
+          minRequestRate: spec.minRequestRate,
+        },
+        plan: x.plan,
+      });
+      const before = spec.alertPath.evaluationIntervalSeconds + delay;
+      while (exported.length > 1 && exported[1].t <= now - before) exported.shift();
+      path.evaluate(now, (te) => at(te - delay)?.inputs ?? { readyCapacity: x.readyCapacity, minRequestRate: spec.minRequestRate });
+      for (const n of path.notifications(now)) {
+        notifications++;
+        receiver.receive(n, n.at * 1000);
+      }
+      return receiver.desired(now * 1000, at(now - delay)?.plan);
+    },
+    stats: () => ({ prescaleAlertsFired: path.fired, prescaleNotifications: notifications, prescaleFloorWrites: receiver.floorWrites }),
   };
 }
