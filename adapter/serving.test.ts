@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.ts';
 import type { Forecast } from '../core/forecast/types.ts';
-import { view, type WorkloadSnapshot } from './serving.ts';
+import { rungOf, view, type WorkloadSnapshot } from './serving.ts';
 
 const config = parseConfig(`
 prometheus: { url: http://127.0.0.1:9090 }
@@ -82,6 +82,15 @@ describe('the serving ladder', () => {
     const v = view(snapshot({ observed: { value: 95, at: T0 / 1000 + 650 } }), T0 + 660_000, 600);
     expect(v.rung).toBe('reactive');
     expect(v.served).toMatchObject({ predictedLoad: 95, bound: 'observed', desiredReplicas: 10 });
+  });
+
+  it('serves the observed load once a forecast within its TTL no longer covers the present, and the rung alone says the same', () => {
+    // Fitted just now, but its steps ended an hour ago.
+    const ended = snapshot({ forecast: { forecast: forecastAt(T0 / 1000 - 4000), fittedAt: T0, model: 'mstl' } });
+    expect(view(ended, T0, 600)).toMatchObject({ rung: 'reactive', served: { predictedLoad: 95, bound: 'observed' } });
+    for (const [s, at] of [[ended, T0], [snapshot(), T0], [snapshot(), T0 + 11 * 60_000], [snapshot({ observed: { value: 95, at: T0 / 1000 + 650 } }), T0 + 660_000], [snapshot(), T0 + 3_600_000]] as const) {
+      expect(rungOf(s, at, 600).rung).toBe(view(s, at, 600).rung);
+    }
   });
 
   it('falls back to the minimum when nothing recent is known, as a load the HPA turns into minReplicas', () => {

@@ -4,7 +4,7 @@
  * Pure: state and clock in, view out; the HTTP, gRPC and metrics edges all read this one view.
  */
 import { plan, type Plan, type PlannerSpec } from '../core/planner/planner.ts';
-import { bandAt, forecastWindow, laggedBand, type BandAt } from '../core/planner/serving.ts';
+import { bandAt, forecastWindow, forecastWindowRange, laggedBand, type BandAt } from '../core/planner/serving.ts';
 import type { Forecast, ModelName } from '../core/forecast/types.ts';
 
 export type { BandAt };
@@ -103,8 +103,9 @@ export type ServedView = Pick<WorkloadView, 'rung' | 'forecastAgeSeconds' | 'pla
  */
 export function servedView(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): ServedView {
   const spec = plannerSpec(s.config);
-  const { rung, window, observed, forecastAgeSeconds } = rungOf(s, nowMs, ttlSeconds);
+  const { rung, observed, forecastAgeSeconds } = rungOf(s, nowMs, ttlSeconds);
   const usesForecast = rung === 'fresh' || rung === 'stale';
+  const window = usesForecast ? forecastWindow(s.forecast!.forecast, nowMs / 1000, s.lagSeconds) : undefined;
   const planned = plan(spec, { forecast: usesForecast ? window : undefined, trusted: s.trusted, observedLoad: observed, lagVolatility: observed !== undefined ? s.lagVolatility : undefined, riseHeadroom: observed !== undefined ? s.riseHeadroom : undefined });
   const unscaled = s.config.dryRun ? plan(spec, { trusted: false, observedLoad: observed }) : planned;
   // The replicas the HPA and KEDA get are pods of the set they scale: after a promotion onto smaller
@@ -114,21 +115,25 @@ export function servedView(s: WorkloadSnapshot, nowMs: number, ttlSeconds: numbe
   return { rung, forecastAgeSeconds, plan: planned, served };
 }
 
-/** The rung served now and what decides it: the forecast's window over the next lag, the load observed within the TTL. */
-export function rungOf(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): { rung: ServingRung; window?: ReturnType<typeof forecastWindow>; observed?: number; forecastAgeSeconds?: number } {
+/**
+ * The rung served now and what decides it: whether the forecast still covers the next lag, the load
+ * observed within the TTL. The window itself is not copied out here: the forecast loop checks every
+ * workload's rung every second.
+ */
+export function rungOf(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): { rung: ServingRung; observed?: number; forecastAgeSeconds?: number } {
   const nowS = nowMs / 1000;
   const observed = s.observed && nowS - s.observed.at <= ttlSeconds ? s.observed.value : undefined;
-  const window = s.forecast ? forecastWindow(s.forecast.forecast, nowS, s.lagSeconds) : undefined;
+  const covered = s.forecast !== undefined && forecastWindowRange(s.forecast.forecast, nowS, s.lagSeconds) !== undefined;
   const forecastAgeSeconds = s.forecast ? (nowMs - (s.forecast.freshAt ?? s.forecast.fittedAt)) / 1000 : undefined;
   let rung: ServingRung;
-  if (window && forecastAgeSeconds! <= ttlSeconds) {
+  if (covered && forecastAgeSeconds! <= ttlSeconds) {
     rung = s.lastAttempt?.ok !== false ? 'fresh' : 'stale';
   } else if (observed !== undefined) {
     rung = 'reactive';
   } else {
     rung = 'minimum';
   }
-  return { rung, window, observed, forecastAgeSeconds };
+  return { rung, observed, forecastAgeSeconds };
 }
 
 export function view(s: WorkloadSnapshot, nowMs: number, ttlSeconds: number): WorkloadView {

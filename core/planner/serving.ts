@@ -24,14 +24,21 @@ export interface ForecastGrid {
  * out.
  */
 export function forecastWindow(f: ForecastGrid, nowS: number, lagSeconds: number): PlannerForecast | undefined {
-  const first = Math.max(0, Math.floor((nowS - f.start) / f.stepSeconds));
-  const last = Math.min(f.point.length - 1, Math.ceil((nowS + lagSeconds - f.start) / f.stepSeconds));
-  if (first > f.point.length - 1 || last < first) return undefined;
+  const range = forecastWindowRange(f, nowS, lagSeconds);
+  if (!range) return undefined;
+  const { first, last } = range;
   return {
     point: f.point.slice(first, last + 1),
     upper80: f.intervals[0.8].upper.slice(first, last + 1),
     upper95: f.intervals[0.95].upper.slice(first, last + 1),
   };
+}
+
+/** The indexes of forecastWindow's first and last steps, without copying them; undefined once the forecast has run out. */
+export function forecastWindowRange(f: ForecastGrid, nowS: number, lagSeconds: number): { first: number; last: number } | undefined {
+  const first = Math.max(0, Math.floor((nowS - f.start) / f.stepSeconds));
+  const last = Math.min(f.point.length - 1, Math.ceil((nowS + lagSeconds - f.start) / f.stepSeconds));
+  return first > f.point.length - 1 || last < first ? undefined : { first, last };
 }
 
 /** A forecast's point and bands at one moment. */
