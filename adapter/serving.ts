@@ -6,10 +6,10 @@
 import { plan, type Plan, type PlannerSpec } from '../core/planner/planner.ts';
 import { bandAt, forecastWindow, forecastWindowRange, laggedBand, type BandAt } from '../core/planner/serving.ts';
 import type { Forecast, ModelName } from '../core/forecast/types.ts';
-
-export type { BandAt };
 import type { WorkloadConfig } from '../core/config.ts';
 import type { Counterfactual } from './counterfactual.ts';
+
+export type { BandAt };
 
 /** The serving ladder (what the HPA and KEDA get); not the model ladder of core/forecast (`Rung` there). */
 export type ServingRung = 'fresh' | 'stale' | 'reactive' | 'minimum';
@@ -106,7 +106,7 @@ export function servedView(s: WorkloadSnapshot, nowMs: number, ttlSeconds: numbe
   const { rung, observed, forecastAgeSeconds } = rungOf(s, nowMs, ttlSeconds);
   const usesForecast = rung === 'fresh' || rung === 'stale';
   const window = usesForecast ? forecastWindow(s.forecast!.forecast, nowMs / 1000, s.lagSeconds) : undefined;
-  const planned = plan(spec, { forecast: usesForecast ? window : undefined, trusted: s.trusted, observedLoad: observed, lagVolatility: observed !== undefined ? s.lagVolatility : undefined, riseHeadroom: observed !== undefined ? s.riseHeadroom : undefined });
+  const planned = plan(spec, { forecast: window, trusted: s.trusted, observedLoad: observed, lagVolatility: observed !== undefined ? s.lagVolatility : undefined, riseHeadroom: observed !== undefined ? s.riseHeadroom : undefined });
   const unscaled = s.config.dryRun ? plan(spec, { trusted: false, observedLoad: observed }) : planned;
   // The replicas the HPA and KEDA get are pods of the set they scale: after a promotion onto smaller
   // shadow pods, that many more of them (the plan itself stays in primary pods).

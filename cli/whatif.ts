@@ -77,6 +77,12 @@ export function whatifSpec(config: Config, w: WorkloadConfig, trace: Trace, auto
     shadowMaxReplicas: w.shadow?.maxReplicas ?? 0,
     headroomQuantile: w.headroomQuantile,
     ...(autoscaler.scaleUpTolerance !== undefined ? { hpaScaleUpTolerance: autoscaler.scaleUpTolerance } : {}),
+    // The pre-scale with this receiver's cooldown and limit and this workload's minimum traffic.
+    prescale: {
+      ...base.prescale!,
+      ...(config.receiver ? { cooldownSeconds: config.receiver.cooldown, prescaleMaxSeconds: config.receiver.prescaleMax } : {}),
+      minRequestRate: w.slo.minRequestRate,
+    },
     pipeline: {
       ...base.pipeline,
       adapter: { stepSeconds: timing.stepSeconds, refreshSeconds: timing.refreshSeconds, jitter: config.adapter.jitter, observeSeconds: observe === 'off' ? undefined : observe },
