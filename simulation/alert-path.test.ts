@@ -66,6 +66,22 @@ describe('the alert path read from the shipped files', () => {
     });
   });
 
+  it("takes its timings from the route Alertmanager sends the prescale alerts to (amtool's routing)", async () => {
+    const routed = (config: string, alertname: string) =>
+      exec('amtool', ['config', 'routes', 'test', `--config.file=${config}`, 'shadowscale_action=prescale', 'namespace=shop', 'workload=checkout', `alertname=${alertname}`]).then(
+        (r) => r.stdout.trim(),
+        (e) => `refused: ${String(e.stdout).trim()}`,
+      );
+    for (const alertname of ['ShadowscalePredictedOverload', 'ShadowscaleLoadAnomaly']) {
+      expect(await routed(SHIPPED_ALERTMANAGER, alertname)).toBe('shadowscale');
+    }
+    // The check can fail: with the route gone, amtool sends them to the default receiver.
+    const noRoute = edited(SHIPPED_ALERTMANAGER, 'routed-default.yml', (doc) => {
+      doc.route.routes = [];
+    });
+    expect(await routed(noRoute, 'ShadowscalePredictedOverload')).toBe('default');
+  });
+
   it('names the file and what is wrong in it', () => {
     const noOverload = edited(SHIPPED_RULES, 'no-overload.rules.yml', (doc) => {
       prescaleRule(doc, 'ShadowscalePredictedOverload').labels.shadowscale_action = 'none';
