@@ -23,7 +23,7 @@ const LAG = 180;
 const TICK = 60;
 
 describe('one forecast-to-plan pipeline', () => {
-  it('plans the same load and pool in the simulator as the adapter serves, at every tick', () => {
+  it.each(['level', 'anchored'] as const)('plans the same load and pool in the simulator as the adapter serves, at every tick (plan: %s)', (method) => {
     const trace = traceFromSeries(parseSeriesCsv(readFileSync(TRACE, 'utf8'), TRACE));
     const setup: PolicySetup = {
       trace,
@@ -35,6 +35,8 @@ describe('one forecast-to-plan pipeline', () => {
       maxReplicas: 60,
       shadow: { minReplicas: 1, maxReplicas: 20, resourceFraction: 0.5 },
       headroomQuantile: 0.9,
+      plan: method,
+      planTargetUtilization: 0.8,
       forecast: { fitStepSeconds: 300, historySeconds: 5 * 86_400, refitSeconds: 3600, rescoreSeconds: 86_400 },
       // The adapter reads the load at every tick, with no delay, so that both sides see the same values
       // (adapter.observe off: the plan's load is the history's last step).
@@ -53,9 +55,12 @@ workloads:
     provisioningLag: ${LAG}s
     primary: { name: web, minReplicas: ${setup.minReplicas}, maxReplicas: ${setup.maxReplicas} }
     shadow: { name: web-shadow, minReplicas: 1, maxReplicas: 20, resourceFraction: 0.5 }
+${method === 'level' ? '' : `    plan: ${method}`}
 `).workloads[0];
-    // The workload's default, as the simulator's is.
+    // The workload's defaults, as the simulator's are.
     expect(w.headroomQuantile).toBe(setup.headroomQuantile);
+    expect(w.targetUtilization).toBe(setup.planTargetUtilization);
+    expect(w.plan).toBe(method);
 
     // On the step grid, as the adapter's queries are.
     const start = Math.ceil((trace.start + 5 * 86_400) / TICK) * TICK;
@@ -68,6 +73,7 @@ workloads:
     }
     let compared = 0;
     let withForecast = 0;
+    const pools = new Set<number>();
     let learned = 0;
     for (let now = start; now < start + 86_400; now += TICK) {
       const observed = loadAt(trace, now - TICK);
@@ -93,6 +99,8 @@ workloads:
       );
       expect(decision.metric! / setup.targetUtilization, `predicted load at ${now}`).toBeCloseTo(served.plan.predictedLoad, 9);
       expect(decision.shadowPool, `shadow pool at ${now}`).toBe(served.plan.shadowPoolSize);
+      expect(served.plan.bound).toBe(served.rung === 'fresh' ? method : 'observed');
+      pools.add(served.plan.shadowPoolSize);
       compared++;
       if (served.rung === 'fresh') withForecast++;
       if (riseHeadroomOf({ timestamps, values }, TICK, LAG + TICK, w.headroomQuantile) !== undefined) learned++;
@@ -101,5 +109,7 @@ workloads:
     expect(withForecast).toBeGreaterThan(1400);
     // The learned headroom is what both planned on throughout.
     expect(learned).toBe(1440);
+    // The pool moved with the forecast's rises, so the comparison of pools was not of constants.
+    expect(pools.size).toBeGreaterThan(1);
   }, 120_000);
 });

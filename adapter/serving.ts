@@ -89,6 +89,8 @@ export interface WorkloadView {
 export function plannerSpec(w: WorkloadConfig): PlannerSpec {
   return {
     capacityPerReplica: w.capacityPerReplica,
+    method: w.plan,
+    targetUtilization: w.targetUtilization,
     primary: { minReplicas: w.primary.minReplicas, maxReplicas: w.primary.maxReplicas },
     shadow: w.shadow ? { minReplicas: w.shadow.minReplicas, maxReplicas: w.shadow.maxReplicas, resourceFraction: w.shadow.resourceFraction } : undefined,
   };

@@ -76,6 +76,8 @@ export function whatifSpec(config: Config, w: WorkloadConfig, trace: Trace, auto
     shadowMinReplicas: w.shadow?.minReplicas ?? 0,
     shadowMaxReplicas: w.shadow?.maxReplicas ?? 0,
     headroomQuantile: w.headroomQuantile,
+    plan: w.plan,
+    planTargetUtilization: w.targetUtilization,
     ...(autoscaler.scaleUpTolerance !== undefined ? { hpaScaleUpTolerance: autoscaler.scaleUpTolerance } : {}),
     // The pre-scale with this receiver's cooldown and limit and this workload's minimum traffic.
     prescale: {

@@ -184,6 +184,14 @@ const workloadSchema = z
      * requests on a jump, more replicas all the time.
      */
     headroomQuantile: z.number().gt(0).lt(1).default(0.9),
+    /**
+     * How the planned load is made. `level` (default): the larger of the load now and the forecast's
+     * peak over the provisioning lag, divided by `targetUtilization`. `anchored`: the load now, plus
+     * the rise the forecast expects over the lag, plus the learned headroom (`headroomQuantile`).
+     */
+    plan: z.enum(['level', 'anchored']).default('level'),
+    /** `plan: level`: the share of the serving capacity the planned load may use, as an HPA's utilisation target. */
+    targetUtilization: z.number().gt(0).max(1).default(0.8),
     /** The primary's SLO: beyond it the primary counts as degraded (ShadowscalePrimaryDegraded). */
     slo: z
       .object({

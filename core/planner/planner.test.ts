@@ -5,12 +5,43 @@ import { mulberry32 } from '../random.ts';
 
 const spec: PlannerSpec = {
   capacityPerReplica: 50,
+  method: 'anchored',
   primary: { minReplicas: 2, maxReplicas: 20 },
   shadow: { minReplicas: 1, maxReplicas: 6, resourceFraction: 0.5 },
 };
 const forecast = { point: [400, 450, 420], upper80: [430, 480, 470], upper95: [460, 520, 500] };
 
-describe('plan', () => {
+describe('the level plan (the default)', () => {
+  const level: PlannerSpec = { ...spec, method: undefined };
+
+  it('plans for the larger of the load now and the point forecast\'s peak over the lag, at 80 % utilisation', () => {
+    // Peak 450 of the point forecast (its bands are not used), load now 400: 450 / 0.8 = 562.5 → 12
+    // replicas of 50; the pool holds one shadow of 25 per 25 of the rise to come (50): 1 + 2.
+    expect(plan(level, { forecast, trusted: true, observedLoad: 400 })).toEqual({ predictedLoad: 562.5, bound: 'level', desiredReplicas: 12, shadowPoolSize: 1 + 2 });
+    // The load now above the forecast: planned on, and no rise left for the pool.
+    expect(plan(level, { forecast, trusted: false, observedLoad: 600 })).toEqual({ predictedLoad: 750, bound: 'level', desiredReplicas: 15, shadowPoolSize: 1 });
+  });
+
+  it('takes its utilisation target from the spec, and ignores the learned headroom and volatility', () => {
+    expect(plan({ ...level, targetUtilization: 0.5 }, { forecast, trusted: true, observedLoad: 400, lagVolatility: 30, riseHeadroom: 90 })).toMatchObject({ predictedLoad: 900, desiredReplicas: 18 });
+    expect(plan({ ...level, targetUtilization: 1 }, { forecast, trusted: true, observedLoad: 400, riseHeadroom: 90 }).predictedLoad).toBe(450);
+  });
+
+  it('is reactive at the same target without a forecast, and the floor without a load', () => {
+    // 130 / 0.8 = 162.5 → 4 replicas: what an HPA at an 80 % target asks for.
+    expect(plan(level, { trusted: true, observedLoad: 130, riseHeadroom: 50 })).toEqual({ predictedLoad: 162.5, bound: 'observed', desiredReplicas: 4, shadowPoolSize: 1 });
+    expect(plan(level, { trusted: true })).toEqual({ predictedLoad: 100, bound: 'minimum', desiredReplicas: 2, shadowPoolSize: 1 });
+    // A forecast without a load: its peak alone, and no rise known for the pool.
+    expect(plan(level, { forecast, trusted: false })).toMatchObject({ predictedLoad: 562.5, bound: 'level', shadowPoolSize: 1 });
+  });
+
+  it('plans for a peak anywhere in the window, not only at its end', () => {
+    const early = { point: [400, 700, 300], upper80: [0, 0, 0], upper95: [0, 0, 0] };
+    expect(plan(level, { forecast: early, trusted: false, observedLoad: 400 }).predictedLoad).toBe(875);
+  });
+});
+
+describe('plan (method: anchored)', () => {
   it('plans a trusted forecast on the peak of its upper 80 % bound', () => {
     const p = plan(spec, { forecast, trusted: true, observedLoad: 400 });
     expect(p).toEqual({ predictedLoad: 480, bound: 'upper80', desiredReplicas: 10, shadowPoolSize: 1 + 3 });

@@ -13,8 +13,23 @@ export interface PlannerForecast {
   upper95: readonly number[];
 }
 
+/**
+ * How the plan is made from the load now and the forecast: `level` (the default) plans for the larger
+ * of the two over the lag at a utilisation target; `anchored` adds the forecast's rise and a headroom
+ * learned from the load's own rises to the load now.
+ */
+export type PlanMethod = 'level' | 'anchored';
+
 export interface PlannerSpec {
   capacityPerReplica: number;
+  /** Default `level`. */
+  method?: PlanMethod;
+  /**
+   * `level`: the fraction of the serving capacity the planned load may use (default 0.8, the usual
+   * HPA target): the plan is the larger of the load now and the forecast's peak over the lag, divided
+   * by it.
+   */
+  targetUtilization?: number;
   primary: { minReplicas: number; maxReplicas: number };
   shadow?: { minReplicas: number; maxReplicas: number; resourceFraction: number };
   /** Which bound a trusted forecast is planned on when the load's volatility is not known (default `upper80`). */
@@ -43,9 +58,9 @@ export interface PlannerInput {
 }
 
 export interface Plan {
-  /** The load capacity is planned for: the chosen bound's peak over the horizon, never below the observed load. */
+  /** The load capacity is planned for: the load expected over the lag, never below the observed load, with the headroom. */
   predictedLoad: number;
-  bound: Bound | 'anchored' | 'observed' | 'minimum';
+  bound: Bound | 'level' | 'anchored' | 'observed' | 'minimum';
   desiredReplicas: number;
   shadowPoolSize: number;
 }
@@ -79,6 +94,9 @@ export function isTrusted(score: { relMae: number | null; coverage95: number } |
   return score.relMae < 1 && score.coverage95 >= 0.85;
 }
 
+/** The level plan's utilisation target when none is given: the HPA's usual 80 %. */
+export const DEFAULT_TARGET_UTILIZATION = 0.8;
+
 export function plan(spec: PlannerSpec, input: PlannerInput): Plan {
   const { capacityPerReplica, primary } = spec;
   const observed = finiteOrUndefined(input.observedLoad);
@@ -91,7 +109,26 @@ export function plan(spec: PlannerSpec, input: PlannerInput): Plan {
   // The increase still to come, which the shadow pool absorbs.
   let increase = 0;
   const points = input.forecast?.point.filter(Number.isFinite) ?? [];
-  if (points.length > 0 && observed !== undefined && headroom !== undefined) {
+  if ((spec.method ?? 'level') === 'level') {
+    // Level: capacity for the larger of the load now and the forecast's peak over the lag (replicas
+    // asked for now are ready a lag from now, and those removed go at once), at a utilisation target,
+    // as an HPA keeps headroom. The headroom is a fixed share of the load; the forecast adds the
+    // capacity a reactive HPA would only ask for once the load has risen. The point forecast, trusted
+    // or not: its bands are wide on a jumpy load and would keep capacity for a peak that rarely comes.
+    const utilization = spec.targetUtilization ?? DEFAULT_TARGET_UTILIZATION;
+    if (points.length > 0) {
+      const peak = Math.max(...points);
+      bound = 'level';
+      increase = observed !== undefined ? Math.max(0, peak - observed) : 0;
+      predictedLoad = Math.max(observed ?? 0, peak) / utilization;
+    } else if (observed !== undefined) {
+      bound = 'observed';
+      predictedLoad = observed / utilization;
+    } else {
+      bound = 'minimum';
+      predictedLoad = primary.minReplicas * capacityPerReplica;
+    }
+  } else if (points.length > 0 && observed !== undefined && headroom !== undefined) {
     // Anchored: the load a lag from now is the load now, plus the rise the forecast's shape expects
     // over the lag, within the load's own volatility over a lag. The forecast, made at its last refit,
     // contributes its shape, not its level; the headroom is wide when the load is jumpy and narrow when

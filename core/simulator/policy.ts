@@ -6,6 +6,7 @@
 import type { AlertPath, AlertPathSpec } from './alert-path.ts';
 import type { ForecastCache, ForecasterSpec } from './forecaster.ts';
 import type { Trace } from './trace.ts';
+import type { PlanMethod } from '../planner/planner.ts';
 
 export interface PolicyContext {
   now: number;
@@ -58,6 +59,9 @@ export interface PolicySetup {
   shadow: { minReplicas: number; maxReplicas: number; resourceFraction: number };
   /** The workload's headroomQuantile. */
   headroomQuantile: number;
+  /** The workload's `plan` and `targetUtilization` (core/config.ts). */
+  plan: PlanMethod;
+  planTargetUtilization: number;
   forecast: { fitStepSeconds: number; historySeconds: number; refitSeconds: number; rescoreSeconds: number };
   pipeline: PipelineSpec;
   /** Share of the live load the gateway mirrors to the standby (the shadow's mirrorPercent / 100). */

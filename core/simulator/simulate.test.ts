@@ -111,7 +111,7 @@ describe('simulate', () => {
 });
 
 describe('forecasts fitted once and replayed', () => {
-  it('give a tuning grid exactly the run it would have had with live fits, and the headroom quantile changes the plan', () => {
+  it('give a tuning grid exactly the run it would have had with live fits, and the plan\'s knobs change the plan', () => {
     const file = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'nasa_http_1995-07-01_to_07-14_per_minute.csv');
     const trace = traceFromSeries(parseSeriesCsv(readFileSync(file, 'utf8'), file));
     const s = spec({ capacityPerReplica: autoCapacity(trace), warmupSeconds: 12 * 86_400 });
@@ -125,10 +125,15 @@ describe('forecasts fitted once and replayed', () => {
       expect(r.stats).toEqual(live.stats);
     }
     expect(live.stats.fits).toBeGreaterThan(40);
-    // The knob tuned over the replays: a higher quantile keeps more headroom.
-    const wider = simulate(trace, POLICIES.shadowscale, { ...s, headroomQuantile: 0.99 }, { forecasts: cache });
+    // The knobs tuned over the replays: a lower utilisation target keeps more headroom, and so does a
+    // higher quantile of the anchored plan.
+    const wider = simulate(trace, POLICIES.shadowscale, { ...s, planTargetUtilization: 0.6 }, { forecasts: cache });
     expect(wider.replicaSeconds).toBeGreaterThan(live.replicaSeconds);
     expect(wider.unserved).toBeLessThanOrEqual(live.unserved);
+    const anchored = simulate(trace, POLICIES.shadowscale, { ...s, plan: 'anchored' }, { forecasts: cache });
+    const anchoredWider = simulate(trace, POLICIES.shadowscale, { ...s, plan: 'anchored', headroomQuantile: 0.99 }, { forecasts: cache });
+    expect(anchoredWider.replicaSeconds).toBeGreaterThan(anchored.replicaSeconds);
+    expect(anchoredWider.unserved).toBeLessThanOrEqual(anchored.unserved);
   }, 120_000);
 });
 

@@ -14,6 +14,7 @@ import { oraclePolicy } from './policies/oracle.ts';
 import { shadowscalePolicy, shadowscalePoolPolicy, shadowscaleSpillPolicy } from './policies/shadowscale.ts';
 import { loadAt, sampledAt, traceEnd, type Trace } from './trace.ts';
 import type { ForecastCache } from './forecaster.ts';
+import { DEFAULT_TARGET_UTILIZATION, type PlanMethod } from '../planner/planner.ts';
 
 export const POLICIES: Record<string, PolicyFactory> = {
   hpa: hpaPolicy,
@@ -36,6 +37,10 @@ export interface SimulationSpec {
   shadowMaxReplicas: number;
   /** The workloads' headroomQuantile (core/config.ts). */
   headroomQuantile: number;
+  /** The workloads' `plan` (core/config.ts). */
+  plan: PlanMethod;
+  /** The workloads' `targetUtilization`: the level plan's, not the reactive HPA's (`targetUtilization` above). */
+  planTargetUtilization: number;
   /** Trace time used only as history before scoring starts. */
   warmupSeconds: number;
   tickSeconds: number;
@@ -105,6 +110,8 @@ export function defaultSpec(overrides: Partial<SimulationSpec> & Pick<Simulation
     shadowMinReplicas: 1,
     shadowMaxReplicas: 5,
     headroomQuantile: 0.9,
+    plan: 'level',
+    planTargetUtilization: DEFAULT_TARGET_UTILIZATION,
     warmupSeconds: 3 * 86_400,
     tickSeconds: 15,
     forecast: { fitStepSeconds: 300, historySeconds: 3 * 86_400, refitSeconds: 3600, rescoreSeconds: 86_400 },
@@ -144,6 +151,8 @@ export function policySetup(trace: Trace, spec: SimulationSpec, forecasts?: Fore
     maxReplicas: spec.maxReplicas,
     shadow: { minReplicas: spec.shadowMinReplicas, maxReplicas: spec.shadowMaxReplicas, resourceFraction: spec.shadowResourceFraction },
     headroomQuantile: spec.headroomQuantile,
+    plan: spec.plan,
+    planTargetUtilization: spec.planTargetUtilization,
     forecast: spec.forecast,
     pipeline: spec.pipeline,
     mirrorShare: spec.mirrorShare,

@@ -57,6 +57,8 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
   const forecaster = setup.forecasts ? setup.forecasts.reader(fspec) : new ScheduledForecaster(setup.trace, fspec);
   const spec = {
     capacityPerReplica: setup.capacityPerReplica,
+    method: setup.plan,
+    targetUtilization: setup.planTargetUtilization,
     primary: { minReplicas: setup.minReplicas, maxReplicas: setup.maxReplicas },
     shadow: setup.shadow,
   };
