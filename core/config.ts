@@ -179,7 +179,7 @@ const workloadSchema = z
     step: duration.optional(),
     refresh: duration.optional(),
     /**
-     * Headroom the plan keeps above the load: the `quantile` of how far the load rose within one
+     * `plan: anchored`: the headroom the plan keeps above the load: the `quantile` of how far the load rose within one
      * provisioning lag (plus how late the adapter sees it) over the last day. Higher: fewer unserved
      * requests on a jump, more replicas all the time.
      */

@@ -1,8 +1,10 @@
 /**
  * shadowscale as the product runs it: the adapter's plan fed to the HPA, plus the warm shadow pool the
- * plan sizes. The plan is the adapter's own (core/planner/serving.ts): the load the adapter observed,
- * plus the rise the forecast (chosen by backtest, refitted on a schedule) expects over the provisioning
- * lag, plus the headroom learned from the load's own rises over the last day. The adapter sees the load
+ * plan sizes. The plan is the adapter's own (core/planner/planner.ts, with the workload's `plan`): by
+ * default the larger of the load the adapter observed and the peak the forecast (chosen by backtest,
+ * refitted on a schedule) expects over the provisioning lag, at the workload's utilisation target;
+ * with `anchored`, the load observed, plus the forecast's rise over the lag, plus the headroom learned
+ * from the load's own rises over the last day. The adapter sees the load
  * as its pipeline delivers it (policy.ts PipelineSpec): the current load read every `observe` (an
  * instant query of the recorded rate), and the history on its step grid read at each refresh (with its
  * jitter), from which the headroom is learned. Its HPA targets `capacityPerReplica`, as the adapter's
