@@ -305,9 +305,10 @@ export class Receiver {
     });
     this.deps.metrics.spill(w.namespace, w.name, d.share);
     if (!d.changed) return;
+    // The share and when it changed, a return to zero included: the hold runs from that change too, so
+    // that a share given back is not given again at the next pass (the simulator's spill does the same).
     if (dryRun) {
-      if (d.share > 0) this.dryRunSpill.set(key, { share: d.share, changedAt: now });
-      else this.dryRunSpill.delete(key);
+      this.dryRunSpill.set(key, { share: d.share, changedAt: now });
       this.deps.audit.record({ event: 'spill', namespace: w.namespace, workload: w.name, before: state.share, after: d.share, why: `${d.why} (dry run: not written)` });
       return;
     }
@@ -317,7 +318,7 @@ export class Receiver {
       if ((current.spill?.share ?? 0) !== state.share || current.swapped || (current.serving ?? w.primary.name) !== w.primary.name) return false;
       this.fence(w, `spill ${Math.round(d.share * 100)} %`);
       const { spill: _old, ...rest } = current;
-      await this.deps.store.save(key, d.share > 0 ? { ...rest, spill: { share: d.share, changedAt: now } } : rest);
+      await this.deps.store.save(key, { ...rest, spill: { share: d.share, changedAt: now } });
       return true;
     });
     if (!saved) return;

@@ -121,6 +121,14 @@ describe('spill-over through the receiver', () => {
     await until('the Events', () => api.writes().filter((r) => r.path.endsWith('/events') && r.body?.reason === 'ShadowscaleSpillOver').length === 4, 5000);
     const metrics = await (await fetch(`${running.url}/metrics`)).text();
     expect(metrics).toMatch(/shadowscale_receiver_spill_share\{namespace="shop",workload="checkout"\} 0\n/);
+
+    // A share given back is not given again within the hold: the plan asks again at once, and the next
+    // split waits a hold from the return (the memory keeps when the share last changed, zero included).
+    state.predicted = 360;
+    await until('the route split again', () => routeWrites(api.requests).length === 5, 10_000);
+    const again = routeWrites(api.requests);
+    expect(again[4].weights).toEqual([90, 10]);
+    expect(again[4].at - again[3].at).toBeGreaterThanOrEqual(HOLD_MS - 250);
   }, 30_000);
 
   it('in a dry run, audits and exports the share it would send, and writes nothing', async () => {
