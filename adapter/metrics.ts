@@ -193,7 +193,7 @@ function workloadFamilies(loop: ForecastLoop, ttlSeconds: number): WorkloadFamil
     served('shadowscale_load_headroom', 'The headroomQuantile of how far the load rose within one provisioning lag (and the time the adapter takes to see it) over the last day: the headroom the plan keeps above the observed load with plan anchored.', ({ state }) => state.riseHeadroom ?? NaN),
     served('shadowscale_observed_load', 'The last observed value of the workload load query.', ({ state }) => state.observed?.value ?? NaN),
     served('shadowscale_capacity_per_replica', 'Configured load one replica serves within its SLO.', ({ state }) => state.config.capacityPerReplica),
-    served('shadowscale_forecast_trusted', '1 when the forecast beat seasonal-naive on its own backtest with a calibrated 95 % band, so the upper bound is planned on; 0 when the point forecast is.', ({ state }) => (state.trusted ? 1 : 0)),
+    served('shadowscale_forecast_trusted', '1 when the forecast beat seasonal-naive on its own backtest with a calibrated 95 % band; with plan anchored and no headroom known yet, the upper bound is then planned on (the level plan always plans on the point forecast).', ({ state }) => (state.trusted ? 1 : 0)),
     served('shadowscale_forecast_age_seconds', 'Seconds since the forecast served was fitted; beyond the TTL the adapter falls back to the observed load.', ({ view }) => view.forecastAgeSeconds ?? NaN),
     served('shadowscale_dry_run', '1 when the workload is in forecast-only mode (served replicas are reactive).', ({ state }) => (state.config.dryRun ? 1 : 0)),
     served('shadowscale_provisioning_lag_seconds', 'Configured start-up time of a new replica; the forecast horizon served.', ({ state }) => state.config.provisioningLag),

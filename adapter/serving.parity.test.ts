@@ -107,7 +107,7 @@ ${method === 'level' ? '' : `    plan: ${method}`}
     }
     expect(compared).toBe(1440);
     expect(withForecast).toBeGreaterThan(1400);
-    // The learned headroom is what both planned on throughout.
+    // The learned headroom was known throughout: what the anchored plan planned on.
     expect(learned).toBe(1440);
     // The pool moved with the forecast's rises, so the comparison of pools was not of constants.
     expect(pools.size).toBeGreaterThan(1);

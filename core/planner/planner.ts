@@ -109,27 +109,25 @@ export function plan(spec: PlannerSpec, input: PlannerInput): Plan {
   // The increase still to come, which the shadow pool absorbs.
   let increase = 0;
   const points = input.forecast?.point.filter(Number.isFinite) ?? [];
-  if ((spec.method ?? 'level') === 'level') {
+  const level = (spec.method ?? 'level') === 'level';
+  const utilization = spec.targetUtilization ?? DEFAULT_TARGET_UTILIZATION;
+  if (level && points.length > 0) {
     // Level: capacity for the larger of the load now and the forecast's peak over the lag (replicas
     // asked for now are ready a lag from now, and those removed go at once), at a utilisation target,
     // as an HPA keeps headroom. The headroom is a fixed share of the load; the forecast adds the
     // capacity a reactive HPA would only ask for once the load has risen. The point forecast, trusted
     // or not: its bands are wide on a jumpy load and would keep capacity for a peak that rarely comes.
-    const utilization = spec.targetUtilization ?? DEFAULT_TARGET_UTILIZATION;
-    if (points.length > 0) {
-      const peak = Math.max(...points);
-      bound = 'level';
-      increase = observed !== undefined ? Math.max(0, peak - observed) : 0;
-      predictedLoad = Math.max(observed ?? 0, peak) / utilization;
-    } else if (observed !== undefined) {
-      bound = 'observed';
-      predictedLoad = observed / utilization;
-    } else {
-      bound = 'minimum';
-      predictedLoad = primary.minReplicas * capacityPerReplica;
-    }
+    const peak = Math.max(...points);
+    bound = 'level';
+    increase = observed !== undefined ? Math.max(0, peak - observed) : 0;
+    predictedLoad = Math.max(observed ?? 0, peak) / utilization;
+  } else if (level && observed !== undefined) {
+    // No forecast: what an HPA at the same target asks for.
+    bound = 'observed';
+    predictedLoad = observed / utilization;
   } else if (points.length > 0 && observed !== undefined && headroom !== undefined) {
-    // Anchored: the load a lag from now is the load now, plus the rise the forecast's shape expects
+    // The rungs of plan: anchored (the level plan, with neither a forecast nor a load, falls through
+    // them to the minimum). Anchored: the load a lag from now is the load now, plus the rise the forecast's shape expects
     // over the lag, within the load's own volatility over a lag. The forecast, made at its last refit,
     // contributes its shape, not its level; the headroom is wide when the load is jumpy and narrow when
     // it is calm, which a fixed utilisation target cannot do: the load's own rises over a reaction
