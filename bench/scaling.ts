@@ -21,6 +21,7 @@ import type { SimulationReport } from '../simulation/report.ts';
 import type { SimulationSettings } from '../simulation/run.ts';
 import { parseDuration } from '../core/duration.ts';
 import { arg } from './args.ts';
+import { median, ratioToHpa } from './ratio.ts';
 import { loadTrace } from '../cli/simulate.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,12 +71,6 @@ function settingsOf(lag: string, capacity: string): SimulationSettings {
   };
 }
 
-function median(xs: number[]): number {
-  const a = xs.filter(Number.isFinite).sort((x, y) => x - y);
-  if (a.length === 0) return NaN;
-  const m = a.length >> 1;
-  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
-}
 
 async function main(): Promise<void> {
   if (!existsSync(DATA)) throw new Error(`no data at ${DATA}`);
@@ -131,7 +126,8 @@ async function main(): Promise<void> {
       for (const p of o.report!.policies) {
         // `*`: no hpa target spends this much (or this little); the figure is the nearest end's.
         const mark = p.equalCostExtrapolated ? ' *' : '';
-        const ratio = p.hpaUnservedAtEqualCost > 0 ? (p.unservedFraction / p.hpaUnservedAtEqualCost).toFixed(3) : '-';
+        const r = ratioToHpa(p.unservedFraction, p.hpaUnservedAtEqualCost);
+        const ratio = Number.isNaN(r) ? '-' : r === Infinity ? '∞' : r.toFixed(3);
         const scored = `${((100 * p.scoredTicks) / (p.scoredTicks + p.skippedTicks)).toFixed(0)} %`;
         table.push([o.trace.split('/').pop()!.replace('.csv', ''), p.policy, pct(p.unservedFraction), `${pct(p.hpaUnservedAtEqualCost)}${mark}`, `${ratio}${mark}`, (p.replicaSeconds / hpa.replicaSeconds).toFixed(3), (p.shadowReplicaSeconds / p.replicaSeconds).toFixed(3), (p.violationSeconds / 60).toFixed(0), scored]);
       }
@@ -163,22 +159,23 @@ async function main(): Promise<void> {
       `shadowscale+spill ÷ shadowscale (unserved, same replica-seconds): median ${summary[lag]['shadowscale+spill.unservedVsShadowscale'].toFixed(3)}; helps ${spill.filter((r) => r.ratio < 0.999).map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}; hurts ${spill.filter((r) => r.ratio > 1.001).map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}`,
     );
     for (const policy of ['shadowscale', 'shadowscale+pool', 'shadowscale+spill']) {
-      // The median over traces of the policy's unserved ÷ hpa's at equal cost (traces where both are 0 left out).
+      // The median over traces of the policy's unserved ÷ hpa's at equal cost (ratio.ts: a trace where
+      // that hpa leaves nothing unserved and the policy does counts as a loss; where neither does, left out).
       summary[lag][`${policy}.ratioToHpaAtEqualCost`] = median(at.map((o) => {
         const p = o.report!.policies.find((x) => x.policy === policy)!;
-        return p.hpaUnservedAtEqualCost > 0 ? p.unservedFraction / p.hpaUnservedAtEqualCost : NaN;
+        return ratioToHpa(p.unservedFraction, p.hpaUnservedAtEqualCost);
       }));
       // Against a reactive HPA whose scale-up tolerance is 0 as well (a retuning shadowscale's own HPA gets).
       const strict = at.map((o) => {
         const p = o.report!.policies.find((x) => x.policy === policy)!;
-        return { trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: p.hpaStrictUnservedAtEqualCost > 0 ? p.unservedFraction / p.hpaStrictUnservedAtEqualCost : NaN };
+        return { trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: ratioToHpa(p.unservedFraction, p.hpaStrictUnservedAtEqualCost) };
       });
       summary[lag][`${policy}.ratioToStrictHpaAtEqualCost`] = median(strict.map((r) => r.ratio));
       summary[lag][`${policy}.tracesAbove1.10VsStrictHpa`] = strict.filter((r) => r.ratio > 1.1).length;
       summary[lag][`${policy}.medianRatioToMedianHpaAtEqualCost`] = summary[lag][`${policy}.unservedFraction`] / summary[lag][`${policy}.hpaUnservedAtEqualCost`];
       const ratios = at.map((o) => {
         const p = o.report!.policies.find((x) => x.policy === policy)!;
-        return { trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: p.hpaUnservedAtEqualCost > 0 ? p.unservedFraction / p.hpaUnservedAtEqualCost : NaN, extrapolated: p.equalCostExtrapolated };
+        return { trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: ratioToHpa(p.unservedFraction, p.hpaUnservedAtEqualCost), extrapolated: p.equalCostExtrapolated };
       });
       const above = ratios.filter((r) => r.ratio > 1.1);
       // At defaults: the policy against hpa at its own default target, trace by trace.

@@ -22,6 +22,7 @@ import Table from 'cli-table3';
 
 import { loadTrace } from '../cli/simulate.ts';
 import { parseDuration } from '../core/duration.ts';
+import { median, ratioToHpa } from './ratio.ts';
 import { ForecastCache } from '../core/simulator/forecaster.ts';
 import { hpaAtEqualCost, HpaRuns, POLICIES, simulate } from '../core/simulator/simulate.ts';
 import { simulationSpec } from '../simulation/run.ts';
@@ -79,14 +80,7 @@ function runChild(path: string, lag: string): Promise<TraceRun | { trace: string
   });
 }
 
-function median(xs: number[]): number {
-  const a = xs.filter(Number.isFinite).sort((x, y) => x - y);
-  if (a.length === 0) return NaN;
-  const m = a.length >> 1;
-  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
-}
-
-const ratio = (g: AtQuantile) => (g.hpaAtEqualCost > 0 ? g.unserved / g.hpaAtEqualCost : NaN);
+const ratio = (g: AtQuantile) => ratioToHpa(g.unserved, g.hpaAtEqualCost);
 const at = (r: TraceRun, q: number) => r.grid.find((g) => g.q === q)!;
 
 /** The figures of one quantile over some traces. */

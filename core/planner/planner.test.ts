@@ -16,10 +16,14 @@ describe('the level plan (the default)', () => {
 
   it('plans for the larger of the load now and the point forecast\'s peak over the lag, at 80 % utilisation', () => {
     // Peak 450 of the point forecast (its bands are not used), load now 400: 450 / 0.8 = 562.5 → 12
-    // replicas of 50; the pool holds one shadow of 25 per 25 of the rise to come (50): 1 + 2.
-    expect(plan(level, { forecast, trusted: true, observedLoad: 400 })).toEqual({ predictedLoad: 562.5, bound: 'level', desiredReplicas: 12, shadowPoolSize: 1 + 2 });
-    // The load now above the forecast: planned on, and no rise left for the pool.
+    // replicas of 50. The rise to come (50) is in the primaries' plan, so the pool stays at its
+    // minimum (the anchored plan below would hold 1 + 2 shadows of 25 for it).
+    expect(plan(level, { forecast, trusted: true, observedLoad: 400 })).toEqual({ predictedLoad: 562.5, bound: 'level', desiredReplicas: 12, shadowPoolSize: 1 });
+    // The load now above the forecast: planned on.
     expect(plan(level, { forecast, trusted: false, observedLoad: 600 })).toEqual({ predictedLoad: 750, bound: 'level', desiredReplicas: 15, shadowPoolSize: 1 });
+    // However steep the rise, the pool is the minimum the spec gives.
+    const steep = { point: [400, 2000, 2400], upper80: [0, 0, 0], upper95: [0, 0, 0] };
+    expect(plan({ ...level, shadow: { minReplicas: 2, maxReplicas: 6, resourceFraction: 0.5 } }, { forecast: steep, trusted: true, observedLoad: 400 }).shadowPoolSize).toBe(2);
   });
 
   it('takes its utilisation target from the spec, and ignores the learned headroom and volatility', () => {

@@ -106,7 +106,7 @@ export function plan(spec: PlannerSpec, input: PlannerInput): Plan {
 
   let predictedLoad: number;
   let bound: Plan['bound'];
-  // The increase still to come, which the shadow pool absorbs.
+  // The increase still to come, which the shadow pool absorbs (left at 0 by the level plan).
   let increase = 0;
   const points = input.forecast?.point.filter(Number.isFinite) ?? [];
   const level = (spec.method ?? 'level') === 'level';
@@ -117,9 +117,12 @@ export function plan(spec: PlannerSpec, input: PlannerInput): Plan {
     // as an HPA keeps headroom. The headroom is a fixed share of the load; the forecast adds the
     // capacity a reactive HPA would only ask for once the load has risen. The point forecast, trusted
     // or not: its bands are wide on a jumpy load and would keep capacity for a peak that rarely comes.
+    // The primaries are asked for the forecast's peak already, so no rise is left for the shadow pool
+    // to absorb: it stays at its minimum, the warm standby that spill-over and a promotion use (the
+    // receiver's pre-scale still grows it while an alert says the forecast is being outrun). Sizing it
+    // for the rise as well paid for that rise twice (bench:scaling, see the README).
     const peak = Math.max(...points);
     bound = 'level';
-    increase = observed !== undefined ? Math.max(0, peak - observed) : 0;
     predictedLoad = Math.max(observed ?? 0, peak) / utilization;
   } else if (level && observed !== undefined) {
     // No forecast: what an HPA at the same target asks for.
@@ -155,8 +158,9 @@ export function plan(spec: PlannerSpec, input: PlannerInput): Plan {
   const desiredReplicas = clamp(Math.ceil(predictedLoad / capacityPerReplica - 1e-9), primary.minReplicas, primary.maxReplicas);
 
   // The seeds' scaleShadowEndpoints, made declarative: the pool holds enough shadows to absorb the
-  // increase still to come (the forecast's rise over the lag), each shadow serving its share of a
-  // replica's capacity; when no increase is coming the pool shrinks back to its minimum. Worked
+  // increase still to come (the forecast's rise over the lag under the anchored and bound plans; none
+  // under the level plan, see above), each shadow serving its share of a replica's capacity;
+  // when no increase is coming the pool shrinks back to its minimum. Worked
   // example: capacity 50, fraction 0.5 (a shadow serves 25), observed 400, forecast rising by 80 over
   // the lag → floor(80 / 25) = 3 shadows above the minimum.
   let shadowPoolSize = 0;
