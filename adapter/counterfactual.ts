@@ -48,13 +48,12 @@ export class Counterfactual {
   private last?: { at: number; load: number };
 
   constructor(private readonly spec: CounterfactualSpec) {
-    // The HPA of today keeps the cluster's tolerance; shadowscale's is the example HPA, which scales up
-    // at any rise (behavior.scaleUp.tolerance 0).
-    const side = (scaleUpTolerance?: number) => {
+    // Both HPAs keep the cluster's tolerance, as the example HPA does.
+    const side = () => {
       const cluster = new Cluster({ capacityPerReplica: spec.capacityPerReplica, provisioningLagSeconds: spec.lagSeconds, shadowResourceFraction: 0 });
-      return { hpa: new HpaController({ minReplicas: spec.minReplicas, maxReplicas: spec.maxReplicas, targetAverageValue: spec.capacityPerReplica, scaleUpTolerance }), cluster, replicas: 0 };
+      return { hpa: new HpaController({ minReplicas: spec.minReplicas, maxReplicas: spec.maxReplicas, targetAverageValue: spec.capacityPerReplica }), cluster, replicas: 0 };
     };
-    this.sides = { hpa: side(), shadowscale: side(0) };
+    this.sides = { hpa: side(), shadowscale: side() };
   }
 
   /**

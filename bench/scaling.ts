@@ -165,7 +165,7 @@ async function main(): Promise<void> {
         const p = o.report!.policies.find((x) => x.policy === policy)!;
         return ratioToHpa(p.unservedFraction, p.hpaUnservedAtEqualCost);
       }));
-      // Against a reactive HPA whose scale-up tolerance is 0 as well (a retuning shadowscale's own HPA gets).
+      // Against a reactive HPA whose scale-up tolerance is 0 (how much the figure hangs on the tolerance).
       const strict = at.map((o) => {
         const p = o.report!.policies.find((x) => x.policy === policy)!;
         return { trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: ratioToHpa(p.unservedFraction, p.hpaStrictUnservedAtEqualCost) };
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
       summary[lag][`${policy}.equalCostExtrapolated`] = ratios.filter((r) => r.extrapolated).length;
       console.log(`${policy}: median over traces of unserved ÷ hpa at equal cost ${summary[lag][`${policy}.ratioToHpaAtEqualCost`].toFixed(3)}; median unserved ÷ median hpa at equal cost ${summary[lag][`${policy}.medianRatioToMedianHpaAtEqualCost`].toFixed(3)}`);
       console.log(`  traces above 1.10: ${above.length} (${above.map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}); equal cost beyond hpa's targets: ${ratios.filter((r) => r.extrapolated).length}`);
-      console.log(`  against an hpa with scale-up tolerance 0 too: median ${summary[lag][`${policy}.ratioToStrictHpaAtEqualCost`].toFixed(3)}, above 1.10: ${strict.filter((r) => r.ratio > 1.1).map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}`);
+      console.log(`  against an hpa with scale-up tolerance 0: median ${summary[lag][`${policy}.ratioToStrictHpaAtEqualCost`].toFixed(3)}, above 1.10: ${strict.filter((r) => r.ratio > 1.1).map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}`);
       console.log(`  more unserved than hpa at its default target: ${worse.length} of ${at.length}; replica-seconds ÷ oracle's, median ${vsOracle.toFixed(3)}`);
     }
   }

@@ -66,7 +66,7 @@ export interface SimulationReport {
       /** The reactive HPA's target utilisation that spends the same replica-seconds (bisection). */
       hpaTargetAtEqualCost: number;
       equalCostExtrapolated: boolean;
-      /** The reactive HPA's unserved at equal cost when it too scales up at any rise (behavior.scaleUp.tolerance 0). */
+      /** The reactive HPA's unserved at equal cost when it scales up at any rise (behavior.scaleUp.tolerance 0). */
       hpaStrictUnservedAtEqualCost: number;
     }
   >;

@@ -165,7 +165,7 @@ function pricingOrder(policies: string[]): string[] {
   return [...policies.filter((p) => !FORECASTING.has(p)), ...policies.filter((p) => FORECASTING.has(p))];
 }
 
-/** Each policy's cost priced against the reactive HPA: at its spec, and with behavior.scaleUp.tolerance 0 as shadowscale's HPA has. */
+/** Each policy's cost priced against the reactive HPA: at its spec, and with behavior.scaleUp.tolerance 0 (how much the figures hang on the HPA's tolerance). */
 class HpaPricing {
   private readonly strictSpec: SimulationSpec;
   private readonly strictRuns: HpaRuns;

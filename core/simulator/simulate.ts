@@ -48,9 +48,9 @@ export interface SimulationSpec {
   pipeline: PipelineSpec;
   /**
    * behavior.scaleUp.tolerance of the HPAs: the reactive ones (hpa, holt-winters and the HPA at equal
-   * cost; Kubernetes' default 0.1), and the one shadowscale's plan feeds (0, as its example HPA sets
-   * it: with 0.1 the HPA ignores a plan up to 10 % above the replicas it has, which at a target of a
-   * whole replica's capacity is load left unserved).
+   * cost), and the one shadowscale's plan feeds. Both Kubernetes' default 0.1, as the example HPA leaves
+   * it: a tolerance of 0 (scale up at any rise of the plan) ratchets the replicas up on every wobble of
+   * the observed load for the scale-down window, and cost more than it served (README, scaling).
    */
   hpaScaleUpTolerance: number;
   productScaleUpTolerance: number;
@@ -118,7 +118,7 @@ export function defaultSpec(overrides: Partial<SimulationSpec> & Pick<Simulation
     // A 30 s scrape interval; the adapter's defaults (adapter.step, refresh, jitter, observe).
     pipeline: { scrapeDelaySeconds: 30, adapter: { stepSeconds: 60, refreshSeconds: 60, jitter: 0.1, observeSeconds: 15 } },
     hpaScaleUpTolerance: DEFAULT_TOLERANCE,
-    productScaleUpTolerance: 0,
+    productScaleUpTolerance: DEFAULT_TOLERANCE,
     mirrorShare: 0.1,
     routeDelaySeconds: 5,
     ...overrides,
