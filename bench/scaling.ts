@@ -71,7 +71,6 @@ function settingsOf(lag: string, capacity: string): SimulationSettings {
   };
 }
 
-
 async function main(): Promise<void> {
   if (!existsSync(DATA)) throw new Error(`no data at ${DATA}`);
   const only = arg('--only', '');
