@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { LOAD_SERIES, ZERO_IS_MISSING } from './traces.ts';
 
-import { backtest, type BacktestResult } from '../core/forecast/backtest.ts';
+import { backtest, DEFAULT_AUTO_CANDIDATES, type BacktestResult } from '../core/forecast/backtest.ts';
 import { forecast, loadForecastModels } from '../core/forecast/engine.ts';
 import { prepareSeries } from '../core/forecast/prepare.ts';
 import { MODEL_NAMES, type ModelChoice } from '../core/forecast/types.ts';
@@ -118,6 +118,12 @@ async function main(): Promise<void> {
   for (const m of models) summary.push([m, fmt(medians[m].relMae), fmt(medians[m].mase), fmt(medians[m].coverage80), fmt(medians[m].coverage95), fmt(medians[m].fitMs, 0)]);
   console.log(summary.toString());
 
+  // How far auto's choice is from the best it could have made: per series, the lowest relMae among its
+  // candidates on the scored windows, known only afterwards. No choice among them does better.
+  const hindsight = ok.map((r) => Math.min(...r.models.filter((m) => (DEFAULT_AUTO_CANDIDATES as readonly string[]).includes(m.model)).map((m) => m.relMae ?? Infinity)));
+  const hindsightMedian = median(hindsight);
+  console.log(`auto's candidates (${DEFAULT_AUTO_CANDIDATES.join(', ')}), the best per series chosen in hindsight on the scored windows: median relMae ${fmt(hindsightMedian)} (auto ${fmt(medians.auto?.relMae)})`);
+
   const cleaning = Object.fromEntries(
     ['mstl', 'seasonal-naive'].map((m) => [m, median(ok.map((r) => r.cleaningMaeRatio[m] ?? NaN))]),
   );
@@ -149,6 +155,7 @@ async function main(): Promise<void> {
         horizon: 'one hour of steps per series',
         history: '14d before each origin',
         medians,
+        hindsightBestCandidateRelMaeMedian: hindsightMedian,
         cleaningMaeRatioMedian: cleaning,
         mstlWeekOfMinutesMs: { median: mstlWeekMs, runs: timings },
         series: reports.map((r) => ({ ...r, series: relative(join(ROOT, '..'), join(DATA, r.series)) })),
