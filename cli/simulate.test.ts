@@ -31,7 +31,7 @@ describe('shadowscale simulate', () => {
     expect(Object.keys(out)).toEqual(['trace', 'steps', 'capacityPerReplica', 'provisioningLagSeconds', 'targetUtilization', 'policies']);
     expect(out).toMatchObject({ trace, provisioningLagSeconds: 120, targetUtilization: 0.8 });
     expect(out.policies.map((p: { policy: string }) => p.policy)).toEqual(['hpa', 'oracle']);
-    expect(Object.keys(out.policies[0])).toEqual(['policy', 'unservedFraction', 'violationSeconds', 'replicaSeconds', 'shadowReplicaSeconds', 'peakReplicas', 'scaleActions', 'hpaUnservedAtEqualCost', 'hpaTargetAtEqualCost', 'equalCostExtrapolated', 'hpaStrictUnservedAtEqualCost', 'poolReturns', 'spillSeconds', 'scoredTicks', 'skippedTicks']);
+    expect(Object.keys(out.policies[0])).toEqual(['policy', 'unservedFraction', 'violationSeconds', 'replicaSeconds', 'shadowReplicaSeconds', 'peakReplicas', 'scaleActions', 'hpaUnservedAtEqualCost', 'hpaTargetAtEqualCost', 'equalCostExtrapolated', 'hpaStrictUnservedAtEqualCost', 'hpaUnservedAtServingCost', 'poolReturns', 'spillSeconds', 'scoredTicks', 'skippedTicks']);
     const [hpa, oracle] = out.policies;
     // At its own cost, the bisection finds hpa itself: its own target and unserved fraction.
     expect(hpa.equalCostExtrapolated).toBe(false);

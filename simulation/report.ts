@@ -68,6 +68,12 @@ export interface SimulationReport {
       equalCostExtrapolated: boolean;
       /** The reactive HPA's unserved at equal cost when it scales up at any rise (behavior.scaleUp.tolerance 0). */
       hpaStrictUnservedAtEqualCost: number;
+      /**
+       * The reactive HPA's unserved at the replica-seconds of the serving set alone (the policy's less
+       * its shadows'): how the policy compares were its warm standby free. The same as at equal cost
+       * without shadows.
+       */
+      hpaUnservedAtServingCost: number;
     }
   >;
   frontier: Array<Pick<PolicyResult, 'targetUtilization' | 'replicaSeconds' | 'unservedFraction'>>;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSeriesCsv } from '../core/series/csv.ts';
-import { defaultSpec } from '../core/simulator/simulate.ts';
+import { defaultSpec, hpaAtEqualCost, hpaFrontier, HpaRuns } from '../core/simulator/simulate.ts';
 import { autoCapacity, traceFromSeries } from '../core/simulator/trace.ts';
 import { runSimulation, simulateTraceAt } from './run.ts';
 
@@ -20,5 +20,17 @@ describe('a run with its forecasts computed ahead on worker threads', () => {
     expect(fits[2]).toBeGreaterThan(40);
     expect(fits[3]).toBe(fits[2]);
     expect(fits[1]).toBe(fits[2]);
+
+    // Priced at the serving set's cost as well: the HPA spending the policy's replica-seconds less its
+    // shadows', found in runs of its own that start from the frontier; without shadows, equal cost.
+    const [hpa, , shadowscale] = report.policies;
+    expect(hpa.hpaUnservedAtServingCost).toBe(hpa.hpaUnservedAtEqualCost);
+    expect(shadowscale.shadowReplicaSeconds).toBeGreaterThan(0);
+    const runs = new HpaRuns(trace, spec);
+    hpaFrontier(trace, spec, runs);
+    const serving = hpaAtEqualCost(trace, spec, shadowscale.replicaSeconds - shadowscale.shadowReplicaSeconds, runs.fork());
+    expect(shadowscale.hpaUnservedAtServingCost).toBe(serving.value);
+    expect(serving.extrapolated).toBe(false);
+    expect(shadowscale.hpaUnservedAtServingCost).not.toBe(shadowscale.hpaUnservedAtEqualCost);
   }, 180_000);
 });

@@ -169,17 +169,26 @@ function pricingOrder(policies: string[]): string[] {
 class HpaPricing {
   private readonly strictSpec: SimulationSpec;
   private readonly strictRuns: HpaRuns;
-  readonly priced = new Map<string, { equal: EqualCost; strict: EqualCost }>();
+  /**
+   * The searches at the serving set's cost in runs of their own (seeded with the frontier), so that
+   * they leave the equal-cost searches, which may find their answer among earlier runs, as they were.
+   */
+  private readonly servingRuns: HpaRuns;
+  readonly priced = new Map<string, { equal: EqualCost; strict: EqualCost; serving: EqualCost }>();
 
   constructor(private readonly trace: Trace, private readonly spec: SimulationSpec, private readonly hpaRuns: HpaRuns) {
     this.strictSpec = { ...spec, hpaScaleUpTolerance: 0 };
     this.strictRuns = spec.hpaScaleUpTolerance === 0 ? hpaRuns : new HpaRuns(trace, this.strictSpec);
+    this.servingRuns = hpaRuns.fork();
   }
 
   price(policy: string, r: PolicyResult): void {
+    const equal = hpaAtEqualCost(this.trace, this.spec, r.replicaSeconds, this.hpaRuns);
     this.priced.set(policy, {
-      equal: hpaAtEqualCost(this.trace, this.spec, r.replicaSeconds, this.hpaRuns),
+      equal,
       strict: hpaAtEqualCost(this.trace, this.strictSpec, r.replicaSeconds, this.strictRuns),
+      // Without shadows the serving set is the whole cost.
+      serving: r.shadowReplicaSeconds > 0 ? hpaAtEqualCost(this.trace, this.spec, r.replicaSeconds - r.shadowReplicaSeconds, this.servingRuns) : equal,
     });
   }
 }
@@ -192,7 +201,7 @@ function buildReport(trace: Trace, spec: SimulationSpec, name: string, policies:
     provisioningLagSeconds: spec.provisioningLagSeconds,
     targetUtilization: spec.targetUtilization,
     policies: results.map((r, i) => {
-      const { equal, strict } = pricing.priced.get(policies[i])!;
+      const { equal, strict, serving } = pricing.priced.get(policies[i])!;
       return {
         policy: r.policy,
         unservedFraction: r.unservedFraction,
@@ -205,6 +214,7 @@ function buildReport(trace: Trace, spec: SimulationSpec, name: string, policies:
         hpaTargetAtEqualCost: equal.targetUtilization,
         equalCostExtrapolated: equal.extrapolated,
         hpaStrictUnservedAtEqualCost: strict.value,
+        hpaUnservedAtServingCost: serving.value,
         poolReturns: r.poolReturns,
         spillSeconds: r.spillSeconds,
         scoredTicks: r.scoredTicks,

@@ -351,6 +351,13 @@ export class HpaRuns {
   priced(): Iterable<PolicyResult> {
     return this.byTarget.values();
   }
+
+  /** A cache holding the runs made so far, which then grows on its own: searches in it leave this one as it is. */
+  fork(): HpaRuns {
+    const copy = new HpaRuns(this.trace, this.spec);
+    for (const [target, r] of this.byTarget) copy.byTarget.set(target, r);
+    return copy;
+  }
 }
 
 export interface EqualCost {
