@@ -158,32 +158,26 @@ async function main(): Promise<void> {
       `shadowscale+spill ÷ shadowscale (unserved, same replica-seconds): median ${summary[lag]['shadowscale+spill.unservedVsShadowscale'].toFixed(3)}; helps ${spill.filter((r) => r.ratio < 0.999).map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}; hurts ${spill.filter((r) => r.ratio > 1.001).map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}`,
     );
     for (const policy of ['shadowscale', 'shadowscale+pool', 'shadowscale+spill']) {
-      // The median over traces of the policy's unserved ÷ hpa's at equal cost (ratio.ts: a trace where
-      // that hpa leaves nothing unserved and the policy does counts as a loss; where neither does, left out).
-      summary[lag][`${policy}.ratioToHpaAtEqualCost`] = median(at.map((o) => {
-        const p = o.report!.policies.find((x) => x.policy === policy)!;
-        return ratioToHpa(p.unservedFraction, p.hpaUnservedAtEqualCost);
-      }));
+      // The policy's unserved ÷ an hpa's, trace by trace (ratio.ts: a trace where that hpa leaves nothing
+      // unserved and the policy does counts as a loss; where neither does, left out of the medians).
+      const against = (field: 'hpaUnservedAtEqualCost' | 'hpaStrictUnservedAtEqualCost' | 'hpaUnservedAtServingCost') =>
+        at.map((o) => {
+          const p = o.report!.policies.find((x) => x.policy === policy)!;
+          return { trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: ratioToHpa(p.unservedFraction, p[field]), extrapolated: p.equalCostExtrapolated };
+        });
+      // At equal cost: the headline.
+      const ratios = against('hpaUnservedAtEqualCost');
+      summary[lag][`${policy}.ratioToHpaAtEqualCost`] = median(ratios.map((r) => r.ratio));
       // Against a reactive HPA whose scale-up tolerance is 0 (how much the figure hangs on the tolerance).
-      const strict = at.map((o) => {
-        const p = o.report!.policies.find((x) => x.policy === policy)!;
-        return { trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: ratioToHpa(p.unservedFraction, p.hpaStrictUnservedAtEqualCost) };
-      });
+      const strict = against('hpaStrictUnservedAtEqualCost');
       summary[lag][`${policy}.ratioToStrictHpaAtEqualCost`] = median(strict.map((r) => r.ratio));
       summary[lag][`${policy}.tracesAbove1.10VsStrictHpa`] = strict.filter((r) => r.ratio > 1.1).length;
       // Against the HPA spending what the serving set alone spent: how the figure would be were the warm
       // standby free (it is not: the headline counts it), to show how much of the gap it is.
-      const serving = at.map((o) => {
-        const p = o.report!.policies.find((x) => x.policy === policy)!;
-        return { trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: ratioToHpa(p.unservedFraction, p.hpaUnservedAtServingCost) };
-      });
+      const serving = against('hpaUnservedAtServingCost');
       summary[lag][`${policy}.ratioToHpaAtServingCost`] = median(serving.map((r) => r.ratio));
       summary[lag][`${policy}.tracesAbove1.10AtServingCost`] = serving.filter((r) => r.ratio > 1.1).length;
       summary[lag][`${policy}.medianRatioToMedianHpaAtEqualCost`] = summary[lag][`${policy}.unservedFraction`] / summary[lag][`${policy}.hpaUnservedAtEqualCost`];
-      const ratios = at.map((o) => {
-        const p = o.report!.policies.find((x) => x.policy === policy)!;
-        return { trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: ratioToHpa(p.unservedFraction, p.hpaUnservedAtEqualCost), extrapolated: p.equalCostExtrapolated };
-      });
       const above = ratios.filter((r) => r.ratio > 1.1);
       // At defaults: the policy against hpa at its own default target, trace by trace.
       const worse = at.filter((o) => o.report!.policies.find((x) => x.policy === policy)!.unservedFraction > o.report!.policies.find((x) => x.policy === 'hpa')!.unservedFraction);
