@@ -18,8 +18,7 @@ import { Piscina } from 'piscina';
 import { LOAD_SERIES, ZERO_IS_MISSING } from './traces.ts';
 import { vegaScripts } from '../simulation/report.ts';
 import type { SimulationReport } from '../simulation/report.ts';
-import type { SimulationSettings } from '../simulation/run.ts';
-import { parseDuration } from '../core/duration.ts';
+import { settingsOf } from './settings.ts';
 import { arg } from './args.ts';
 import { median, ratioToHpa } from './ratio.ts';
 import { loadTrace } from '../cli/simulate.ts';
@@ -53,22 +52,6 @@ interface Outcome extends Job {
 function traceLength(file: string): number {
   const t = loadTrace(join(DATA, file), { zeroIsMissing: ZERO_IS_MISSING.has(file) });
   return t.values.length * t.stepSeconds;
-}
-
-/** `shadowscale simulate`'s defaults, at a lag and a capacity (`auto` or `auto:R`). */
-function settingsOf(lag: string, capacity: string): SimulationSettings {
-  const lagSeconds = parseDuration(lag);
-  if (lagSeconds === undefined) throw new Error(`--lags: ${lag} is not a duration`);
-  const m = /^auto:(\d+)$/.exec(capacity);
-  if (capacity !== 'auto' && !m) throw new Error(`--capacities: ${capacity} is not auto or auto:R`);
-  return {
-    capacity: m ? { replicasAtP95: Number(m[1]) } : 'auto',
-    maxReplicas: 'auto',
-    warmupSeconds: 'auto',
-    provisioningLagSeconds: lagSeconds,
-    targetUtilization: 0.8,
-    shadowResourceFraction: 0.5,
-  };
 }
 
 async function main(): Promise<void> {

@@ -200,3 +200,31 @@ describe('spill-over in the simulator', () => {
     expect(spill.spillSeconds).toBe(0);
   });
 });
+
+describe('shadowscale with a perfect forecast (a bound for reading)', () => {
+  // Flat at 40 for two hours, then a jump to 80 for 30 minutes.
+  const trace = stepTrace(4, 40, 80, 120, 30);
+
+  it('reads the true load of the next lag and no further: its capacity is ready when the jump comes, asked for no earlier than a lag before', () => {
+    const s = spec();
+    const lag = s.provisioningLagSeconds;
+    const perfect = simulate(trace, POLICIES['shadowscale+perfect-forecast'], s);
+    const reactive = simulate(trace, POLICIES.hpa, s);
+    expect(reactive.unserved).toBeGreaterThan(0);
+    expect(perfect.unserved).toBe(0);
+    const base = perfect.timeline[0].replicas;
+    const firstUp = perfect.timeline.find((p) => p.replicas > base)!;
+    expect(firstUp.t).toBeGreaterThanOrEqual(120 * 60 - lag - s.tickSeconds);
+    expect(firstUp.t).toBeLessThan(120 * 60);
+    // It fits nothing and triggers no pre-scale (no forecast band to compare the load with).
+    expect(perfect.stats.fits).toBe(0);
+  });
+
+  it('gives the planner the trace points from now to one lag ahead, and nothing past the trace', async () => {
+    const { trueLoadAhead } = await import('./policies/shadowscale.ts');
+    expect(trueLoadAhead(trace, 119 * 60, 120)?.point).toEqual([40, 80, 80]);
+    expect(trueLoadAhead(trace, 119 * 60 + 30, 60)?.point).toEqual([40, 80]);
+    expect(trueLoadAhead(trace, 4 * 3600 - 60, 600)?.point).toEqual([40]);
+    expect(trueLoadAhead(trace, 4 * 3600, 600)).toBeUndefined();
+  });
+});

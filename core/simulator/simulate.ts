@@ -11,7 +11,7 @@ import type { PipelineSpec, Policy, PolicyFactory, PolicySetup, PrescaleSpec } f
 import { holtWintersPolicy } from './policies/holt-winters.ts';
 import { hpaPolicy } from './policies/hpa.ts';
 import { oraclePolicy } from './policies/oracle.ts';
-import { shadowscalePolicy, shadowscalePoolPolicy, shadowscaleSpillPolicy } from './policies/shadowscale.ts';
+import { shadowscalePerfectForecastPolicy, shadowscalePolicy, shadowscalePoolPolicy, shadowscaleSpillPolicy } from './policies/shadowscale.ts';
 import { loadAt, sampledAt, traceEnd, type Trace } from './trace.ts';
 import type { ForecastCache } from './forecaster.ts';
 import { DEFAULT_TARGET_UTILIZATION, type PlanMethod } from '../planner/planner.ts';
@@ -22,6 +22,7 @@ export const POLICIES: Record<string, PolicyFactory> = {
   shadowscale: shadowscalePolicy,
   'shadowscale+pool': shadowscalePoolPolicy,
   'shadowscale+spill': shadowscaleSpillPolicy,
+  'shadowscale+perfect-forecast': shadowscalePerfectForecastPolicy,
   oracle: oraclePolicy,
 };
 export type PolicyName = keyof typeof POLICIES;

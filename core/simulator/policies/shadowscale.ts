@@ -23,7 +23,7 @@
  * receiver's own decision (core/promotion) raises the HPA's floor to the plan it read when the episode
  * began, and the pool, until the cooldown after the alerts resolve.
  */
-import { plan } from '../../planner/planner.ts';
+import { plan, type PlannerForecast } from '../../planner/planner.ts';
 import { mulberry32 } from '../../random.ts';
 import { bandAt, forecastWindow, laggedBand, RISE_WINDOW_SECONDS, RollingRiseHeadroom, VOLATILITY_WINDOW_SECONDS, volatilityGrid, volatilityOf } from '../../planner/serving.ts';
 import { decideSpill, DEFAULT_SPILL, mirrorWith, NO_SPILL, type SpillSpec, type SpillState } from '../../promotion/spill.ts';
@@ -53,10 +53,29 @@ export const shadowscalePoolPolicy: PolicyFactory = Object.assign((setup: Policy
  */
 export const shadowscaleSpillPolicy: PolicyFactory = Object.assign((setup: PolicySetup) => shadowscale(setup, { spill: true }), { forecastNeed });
 
-function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boolean }): Policy {
+/**
+ * A bound, not the product: shadowscale's plan and pipeline fed a perfect forecast, the trace's true
+ * load at each of its points over the next provisioning lag, where the product has its forecast. It
+ * reads the future as the oracle does, and nothing else changes (the load observed as late, the same
+ * plan, the same HPA), so its distance from `shadowscale` is what the forecast's errors cost, and its
+ * own distance from the oracle what the plan and the pipeline cost. No pre-scale: the receiver's alerts
+ * compare the load with the forecast's band, which a perfect forecast does not have.
+ */
+export const shadowscalePerfectForecastPolicy: PolicyFactory = (setup: PolicySetup) => shadowscale(setup, { perfectForecast: true });
+
+/** The trace's true load at each of its points from `now` to `now + lagSeconds`, as a planner forecast. */
+export function trueLoadAhead(trace: PolicySetup['trace'], now: number, lagSeconds: number): PlannerForecast | undefined {
+  const first = Math.max(0, Math.floor((now - trace.start) / trace.stepSeconds));
+  const last = Math.min(trace.values.length - 1, Math.floor((now + lagSeconds - trace.start) / trace.stepSeconds));
+  if (last < first) return undefined;
+  const point = Array.from(trace.values.subarray(first, last + 1));
+  return { point, upper80: point, upper95: point };
+}
+
+function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boolean; perfectForecast?: boolean }): Policy {
   const intoPool = mode.intoPool ?? false;
   const { spec: fspec, askDelaySeconds } = forecastNeed(setup);
-  const forecaster = setup.forecasts ? setup.forecasts.reader(fspec) : new ScheduledForecaster(setup.trace, fspec);
+  const forecaster = mode.perfectForecast ? undefined : setup.forecasts ? setup.forecasts.reader(fspec) : new ScheduledForecaster(setup.trace, fspec);
   const spec = {
     capacityPerReplica: setup.capacityPerReplica,
     method: setup.plan,
@@ -91,9 +110,9 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
   let spillWrites = 0;
   // The plan's load as exported, by tick, for the receiver to read one scrape late.
   const planned: Array<{ t: number; load: number }> = [];
-  const prescale = setup.prescale ? prescaleOf(setup, setup.prescale) : undefined;
+  const prescale = setup.prescale && forecaster ? prescaleOf(setup, setup.prescale) : undefined;
   return {
-    name: intoPool ? 'shadowscale+pool' : mode.spill ? 'shadowscale+spill' : 'shadowscale',
+    name: intoPool ? 'shadowscale+pool' : mode.spill ? 'shadowscale+spill' : mode.perfectForecast ? 'shadowscale+perfect-forecast' : 'shadowscale',
     usesShadows: true,
     scaleDownIntoPool: intoPool,
     productHpa: true,
@@ -124,10 +143,10 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
         nextObserve = ctx.now + adapter.observeSeconds;
       }
       // Refitted on the history the scrapes had delivered by now.
-      const f = forecaster.at(ctx.now - askDelaySeconds);
+      const f = forecaster?.at(ctx.now - askDelaySeconds);
       // What the adapter serves (adapter/serving.ts view()): the same window, volatility and plan.
-      const window = f ? forecastWindow(f, ctx.now, setup.provisioningLagSeconds) : undefined;
-      const p = plan(spec, { forecast: window, trusted: forecaster.trusted, observedLoad: observed, lagVolatility: volatility, riseHeadroom: headroom });
+      const window = forecaster ? (f ? forecastWindow(f, ctx.now, setup.provisioningLagSeconds) : undefined) : trueLoadAhead(setup.trace, ctx.now, setup.provisioningLagSeconds);
+      const p = plan(spec, { forecast: window, trusted: forecaster?.trusted ?? true, observedLoad: observed, lagVolatility: volatility, riseHeadroom: headroom });
       let decision: { metric: number; shadowPool: number; minReplicas?: number } = { metric: setup.targetUtilization * p.predictedLoad, shadowPool: p.shadowPoolSize };
       if (prescale) {
         const d = prescale.tick(ctx.now, { forecast: f, observed, readyCapacity: ctx.capacity, plan: { desiredReplicas: p.desiredReplicas, shadowPoolSize: p.shadowPoolSize } });
@@ -150,7 +169,7 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
       }
       return { ...decision, spillShare: spill.share, mirrorShare: mirrorWith(spillSpec, spill.share) };
     },
-    stats: () => ({ fits: forecaster.fits, refreshes, trusted: forecaster.trusted ? 1 : 0, ...(mode.spill ? { spillWrites } : {}), ...(prescale ? prescale.stats() : {}) }),
+    stats: () => ({ fits: forecaster?.fits ?? 0, refreshes, trusted: (forecaster?.trusted ?? true) ? 1 : 0, ...(mode.spill ? { spillWrites } : {}), ...(prescale ? prescale.stats() : {}) }),
   };
 }
 

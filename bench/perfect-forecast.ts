@@ -1,0 +1,98 @@
+/**
+ * `npm run bench:perfect-forecast`: how much of shadowscale's distance from the oracle is its forecast.
+ * Every trace of bench:scaling, at the same settings, through `shadowscale+perfect-forecast`: the
+ * product's plan, pipeline and HPA fed the true load of the next provisioning lag where the product
+ * has its forecast (core/simulator/policies/shadowscale.ts). Printed next to shadowscale's own figures
+ * from the last bench:scaling run (bench/results/scaling.json), when it holds the same setting. A bound
+ * for reading, not a result: no forecast is perfect. A benchmark: it reports, it does not assert.
+ *
+ * Options: --only SUBSTRING, --lags 120s (comma-separated), --capacities auto (auto or auto:R)
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Table from 'cli-table3';
+import { Piscina } from 'piscina';
+import { LOAD_SERIES, ZERO_IS_MISSING } from './traces.ts';
+import type { SimulationReport } from '../simulation/report.ts';
+import { arg } from './args.ts';
+import { median, ratioToHpa } from './ratio.ts';
+import { settingsOf } from './settings.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DATA = join(ROOT, '..', 'shared', 'data');
+const RESULTS = join(ROOT, 'bench', 'results');
+const POLICIES = ['hpa', 'shadowscale+perfect-forecast', 'oracle'];
+
+type Row = { trace: string; half: 'A' | 'B'; ratio: number; costToOracle: number; product?: number };
+
+/** shadowscale's (and shadowscale+spill's) ratio per trace in the last bench:scaling run, at a setting. */
+function productRatios(lag: string, capacity: string): Map<string, { shadowscale: number; spill: number }> {
+  const out = new Map<string, { shadowscale: number; spill: number }>();
+  const file = join(RESULTS, 'scaling.json');
+  if (!existsSync(file)) return out;
+  const runs = (JSON.parse(readFileSync(file, 'utf8')) as { runs: Array<{ trace: string; lag: string; capacity: string; report?: SimulationReport }> }).runs;
+  for (const run of runs) {
+    if (run.lag !== lag || run.capacity !== capacity || !run.report) continue;
+    const of = (policy: string) => {
+      const p = run.report!.policies.find((x) => x.policy === policy);
+      return p ? ratioToHpa(p.unservedFraction, p.hpaUnservedAtEqualCost) : NaN;
+    };
+    out.set(run.trace, { shadowscale: of('shadowscale'), spill: of('shadowscale+spill') });
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(DATA)) throw new Error(`no data at ${DATA}`);
+  const only = arg('--only', '');
+  const settings = arg('--lags', '120s').split(',').flatMap((lag) => arg('--capacities', 'auto').split(',').map((capacity) => ({ lag, capacity })));
+  const specs = settings.map((s) => settingsOf(s.lag, s.capacity));
+  const traces = LOAD_SERIES.filter((t) => t.includes(only));
+  const worker = new URL(`../simulation/worker.ts`, import.meta.url);
+  const pool = new Piscina({ filename: worker.href, name: 'trace', maxThreads: 2, minThreads: 2, execArgv: process.execArgv });
+  const started = performance.now();
+  const reports = await Promise.all(
+    traces.map((trace) => pool.run({ file: join(DATA, trace), name: trace, zeroIsMissing: ZERO_IS_MISSING.has(trace), settings: specs, policies: POLICIES }) as Promise<{ reports: SimulationReport[] }>),
+  );
+  await pool.destroy();
+  const summary: Record<string, unknown> = {};
+  settings.forEach((setting, i) => {
+    const product = productRatios(setting.lag, setting.capacity);
+    const rows: Row[] = traces.map((trace, k) => {
+      const report = reports[k].reports[i];
+      const p = report.policies.find((x) => x.policy === 'shadowscale+perfect-forecast')!;
+      const oracle = report.policies.find((x) => x.policy === 'oracle')!;
+      return {
+        trace,
+        half: LOAD_SERIES.indexOf(trace) % 2 === 0 ? 'A' : 'B',
+        ratio: ratioToHpa(p.unservedFraction, p.hpaUnservedAtEqualCost),
+        costToOracle: p.replicaSeconds / oracle.replicaSeconds,
+        product: product.get(trace)?.spill,
+      };
+    });
+    const table = new Table({ style: { head: [], border: [] }, head: ['trace', 'half', 'perfect forecast ÷ hpa at equal cost', 'replica-s ÷ oracle', 'shadowscale+spill ÷ hpa (last bench:scaling)'] });
+    for (const r of rows) table.push([r.trace.split('/').pop()!, r.half, r.ratio.toFixed(3), r.costToOracle.toFixed(2), r.product === undefined ? '' : r.product.toFixed(3)]);
+    const m = (rs: Row[], f: (r: Row) => number | undefined) => median(rs.map(f).filter((x): x is number => x !== undefined));
+    const name = setting.capacity === 'auto' ? setting.lag : `${setting.lag} capacity ${setting.capacity}`;
+    const s = {
+      ratioToHpa: m(rows, (r) => r.ratio),
+      ratioToHpaA: m(rows.filter((r) => r.half === 'A'), (r) => r.ratio),
+      ratioToHpaB: m(rows.filter((r) => r.half === 'B'), (r) => r.ratio),
+      costToOracle: m(rows, (r) => r.costToOracle),
+      tracesAbove1_10: rows.filter((r) => r.ratio > 1.1).map((r) => r.trace),
+      ...(product.size > 0 ? { spillRatioToHpaLastRun: m(rows, (r) => r.product) } : {}),
+    };
+    summary[name] = { ...s, perTrace: rows };
+    console.log(`${name}:\n${table.toString()}`);
+    console.log(
+      `${name}: shadowscale with a perfect forecast, median over traces of unserved ÷ hpa at equal cost ${s.ratioToHpa.toFixed(3)} (A ${s.ratioToHpaA.toFixed(3)}, B ${s.ratioToHpaB.toFixed(3)}), ` +
+        `${s.tracesAbove1_10.length} above 1.10, replica-seconds ÷ oracle's ${s.costToOracle.toFixed(2)}` +
+        (s.spillRatioToHpaLastRun !== undefined ? `; shadowscale+spill with its own forecasts (last bench:scaling): ${s.spillRatioToHpaLastRun.toFixed(3)}` : ''),
+    );
+  });
+  writeFileSync(join(RESULTS, 'perfect-forecast.json'), JSON.stringify({ generatedAt: new Date().toISOString(), wallSeconds: (performance.now() - started) / 1000, summary }, null, 1) + '\n');
+  console.log(`${traces.length} traces in ${((performance.now() - started) / 1000).toFixed(0)} s; wrote bench/results/perfect-forecast.json`);
+}
+
+await main();
