@@ -26,19 +26,16 @@ const POLICIES = ['hpa', 'shadowscale+perfect-forecast', 'oracle'];
 
 type Row = { trace: string; half: 'A' | 'B'; ratio: number; costToOracle: number; product?: number };
 
-/** shadowscale's (and shadowscale+spill's) ratio per trace in the last bench:scaling run, at a setting. */
-function productRatios(lag: string, capacity: string): Map<string, { shadowscale: number; spill: number }> {
-  const out = new Map<string, { shadowscale: number; spill: number }>();
+/** shadowscale+spill's ratio per trace in the last bench:scaling run, at a setting. */
+function spillRatios(lag: string, capacity: string): Map<string, number> {
+  const out = new Map<string, number>();
   const file = join(RESULTS, 'scaling.json');
   if (!existsSync(file)) return out;
   const runs = (JSON.parse(readFileSync(file, 'utf8')) as { runs: Array<{ trace: string; lag: string; capacity: string; report?: SimulationReport }> }).runs;
   for (const run of runs) {
     if (run.lag !== lag || run.capacity !== capacity || !run.report) continue;
-    const of = (policy: string) => {
-      const p = run.report!.policies.find((x) => x.policy === policy);
-      return p ? ratioToHpa(p.unservedFraction, p.hpaUnservedAtEqualCost) : NaN;
-    };
-    out.set(run.trace, { shadowscale: of('shadowscale'), spill: of('shadowscale+spill') });
+    const p = run.report.policies.find((x) => x.policy === 'shadowscale+spill');
+    if (p) out.set(run.trace, ratioToHpa(p.unservedFraction, p.hpaUnservedAtEqualCost));
   }
   return out;
 }
@@ -58,7 +55,7 @@ async function main(): Promise<void> {
   await pool.destroy();
   const summary: Record<string, unknown> = {};
   settings.forEach((setting, i) => {
-    const product = productRatios(setting.lag, setting.capacity);
+    const product = spillRatios(setting.lag, setting.capacity);
     const rows: Row[] = traces.map((trace, k) => {
       const report = reports[k].reports[i];
       const p = report.policies.find((x) => x.policy === 'shadowscale+perfect-forecast')!;
@@ -68,7 +65,7 @@ async function main(): Promise<void> {
         half: LOAD_SERIES.indexOf(trace) % 2 === 0 ? 'A' : 'B',
         ratio: ratioToHpa(p.unservedFraction, p.hpaUnservedAtEqualCost),
         costToOracle: p.replicaSeconds / oracle.replicaSeconds,
-        product: product.get(trace)?.spill,
+        product: product.get(trace),
       };
     });
     const table = new Table({ style: { head: [], border: [] }, head: ['trace', 'half', 'perfect forecast ÷ hpa at equal cost', 'replica-s ÷ oracle', 'shadowscale+spill ÷ hpa (last bench:scaling)'] });

@@ -216,7 +216,12 @@ describe('shadowscale with a perfect forecast (a bound for reading)', () => {
     const firstUp = perfect.timeline.find((p) => p.replicas > base)!;
     expect(firstUp.t).toBeGreaterThanOrEqual(120 * 60 - lag - s.tickSeconds);
     expect(firstUp.t).toBeLessThan(120 * 60);
-    // It fits nothing and triggers no pre-scale (no forecast band to compare the load with).
+    // It fits nothing and runs no pre-scale (no forecast band to compare the load with), where the
+    // product, given the same pre-scale spec, does.
+    const alertPath = { evaluationIntervalSeconds: 30, forSeconds: { ShadowscalePredictedOverload: 60, 'ShadowscaleLoadAnomaly/above_forecast_band': 60 }, groupWaitSeconds: 0, groupIntervalSeconds: 30 };
+    const s2 = { ...s, prescale: { alertPath, cooldownSeconds: 300, prescaleMaxSeconds: 3600, minRequestRate: 1 } };
+    expect(simulate(trace, POLICIES['shadowscale+perfect-forecast'], s2).stats).not.toHaveProperty('prescaleAlertsFired');
+    expect(simulate(trace, POLICIES.shadowscale, s2).stats).toHaveProperty('prescaleAlertsFired');
     expect(perfect.stats.fits).toBe(0);
   });
 
