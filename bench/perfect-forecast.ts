@@ -2,11 +2,11 @@
  * `npm run bench:perfect-forecast`: how much of shadowscale's distance from the oracle is its forecast.
  * Every trace of bench:scaling, at the same settings, through `shadowscale+perfect-forecast`: the
  * product's plan, pipeline and HPA fed the true load of the next provisioning lag where the product
- * has its forecast (core/simulator/policies/shadowscale.ts). Printed next to shadowscale's own figures
+ * has its forecast (core/simulator/policies/shadowscale.ts). Printed next to shadowscale+spill's figures
  * from the last bench:scaling run (bench/results/scaling.json), when it holds the same setting. A bound
  * for reading, not a result: no forecast is perfect. A benchmark: it reports, it does not assert.
  *
- * Options: --only SUBSTRING, --lags 120s (comma-separated), --capacities auto (auto or auto:R)
+ * Options: --only SUBSTRING, --lags 60s,120s,300s, --capacities auto (auto or auto:R; comma-separated)
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -43,7 +43,7 @@ function spillRatios(lag: string, capacity: string): Map<string, number> {
 async function main(): Promise<void> {
   if (!existsSync(DATA)) throw new Error(`no data at ${DATA}`);
   const only = arg('--only', '');
-  const settings = arg('--lags', '120s').split(',').flatMap((lag) => arg('--capacities', 'auto').split(',').map((capacity) => ({ lag, capacity })));
+  const settings = arg('--lags', '60s,120s,300s').split(',').flatMap((lag) => arg('--capacities', 'auto').split(',').map((capacity) => ({ lag, capacity })));
   const specs = settings.map((s) => settingsOf(s.lag, s.capacity));
   const traces = LOAD_SERIES.filter((t) => t.includes(only));
   const worker = new URL(`../simulation/worker.ts`, import.meta.url);
