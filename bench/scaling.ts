@@ -140,6 +140,19 @@ async function main(): Promise<void> {
     console.log(
       `shadowscale+spill ÷ shadowscale (unserved, same replica-seconds): median ${summary[lag]['shadowscale+spill.unservedVsShadowscale'].toFixed(3)}; helps ${spill.filter((r) => r.ratio < 0.999).map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}; hurts ${spill.filter((r) => r.ratio > 1.001).map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ') || 'none'}`,
     );
+    // For reading: the forecast's error on the peak of the next lag against the load the plan observed
+    // (the same forecasts and observed load in every shadowscale policy, so read on shadowscale's).
+    const peak = at.flatMap((o) => {
+      const e = o.report!.policies.find((x) => x.policy === 'shadowscale')?.peakError;
+      return e && e.observedMae > 0 ? [{ trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: e.forecastMae / e.observedMae }] : [];
+    });
+    if (peak.length > 0) {
+      summary[lag]['shadowscale.forecastPeakMaeVsObserved'] = median(peak.map((r) => r.ratio));
+      summary[lag]['shadowscale.tracesForecastPeakBetterThanObserved'] = peak.filter((r) => r.ratio < 1).length;
+      console.log(
+        `the forecast's peak over the next lag against the load observed, mean absolute error on the true peak, forecast ÷ observed: median ${summary[lag]['shadowscale.forecastPeakMaeVsObserved'].toFixed(3)}; below 1 on ${peak.filter((r) => r.ratio < 1).length} of ${peak.length} (${peak.map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ')})`,
+      );
+    }
     for (const policy of ['shadowscale', 'shadowscale+pool', 'shadowscale+spill']) {
       // The policy's unserved ÷ an hpa's, trace by trace (ratio.ts: a trace where that hpa leaves nothing
       // unserved and the policy does counts as a loss; where neither does, left out of the medians).

@@ -74,6 +74,13 @@ export interface SimulationReport {
        * without shadows.
        */
       hpaUnservedAtServingCost: number;
+      /**
+       * For a policy that plans on a forecast, read only: the mean absolute error, over the scored
+       * ticks, of the forecast's peak over the next lag and of the load the plan observed, each against
+       * the true peak over that lag. Below 1 for their ratio, the forecast tells the plan more than
+       * the load it already sees.
+       */
+      peakError?: { forecastMae: number; observedMae: number; ticks: number };
     }
   >;
   frontier: Array<Pick<PolicyResult, 'targetUtilization' | 'replicaSeconds' | 'unservedFraction'>>;

@@ -225,6 +225,23 @@ describe('shadowscale with a perfect forecast (a bound for reading)', () => {
     expect(perfect.stats.fits).toBe(0);
   });
 
+  it('measures, for reading, the forecast\'s and the observed load\'s error on the true peak of the next lag', () => {
+    // The observed load misses the jump for a lag (and the pipeline's delay) before it and the delay
+    // after it: five lags' worth more ticks at a lag of 300 s than at 120 s, each 40 (the jump) off.
+    const missed = (lag: number) => {
+      const r = simulate(trace, POLICIES.shadowscale, spec({ provisioningLagSeconds: lag }));
+      expect(r.stats.peakErrorTicks).toBeGreaterThan(0);
+      expect(r.stats.peakErrorTicks).toBeLessThanOrEqual(r.scoredTicks);
+      // A forecast fitted before the jump cannot foresee it, nor its end.
+      expect(r.stats.forecastPeakMae).toBeGreaterThan(0);
+      return (r.stats.observedPeakMae * r.stats.peakErrorTicks) / 40;
+    };
+    expect(missed(300) - missed(120)).toBeCloseTo((300 - 120) / spec().tickSeconds, 6);
+    // Only a policy that plans on a forecast reports it.
+    expect(simulate(trace, POLICIES['shadowscale+perfect-forecast'], spec()).stats).not.toHaveProperty('peakErrorTicks');
+    expect(simulate(trace, POLICIES.hpa, spec()).stats).not.toHaveProperty('peakErrorTicks');
+  });
+
   it('gives the planner the trace points from now to one lag ahead, and nothing past the trace', async () => {
     const { trueLoadAhead } = await import('./policies/shadowscale.ts');
     expect(trueLoadAhead(trace, 119 * 60, 120)?.point).toEqual([40, 80, 80]);

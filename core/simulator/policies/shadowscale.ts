@@ -29,6 +29,7 @@ import { bandAt, forecastWindow, laggedBand, RISE_WINDOW_SECONDS, RollingRiseHea
 import { decideSpill, DEFAULT_SPILL, mirrorWith, NO_SPILL, type SpillSpec, type SpillState } from '../../promotion/spill.ts';
 import type { PlanSnapshot } from '../../promotion/promotion.ts';
 import { AlertPath, ReceiverPrescale, type RuleInputs } from '../alert-path.ts';
+import { sampledAt } from '../trace.ts';
 import { ScheduledForecaster, type StoredForecast } from '../forecaster.ts';
 import type { ForecastNeed, Policy, PolicyFactory, PolicySetup, PrescaleSpec } from '../policy.ts';
 
@@ -111,6 +112,9 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
   // The plan's load as exported, by tick, for the receiver to read one scrape late.
   const planned: Array<{ t: number; load: number }> = [];
   const prescale = setup.prescale && forecaster ? prescaleOf(setup, setup.prescale) : undefined;
+  // For reading only, never for deciding: how far the forecast's peak over the lag, and the load the
+  // plan observed, were from the true peak that followed (scored on real samples, as the unserved load is).
+  const peakError = { ticks: 0, forecast: 0, observed: 0 };
   return {
     name: intoPool ? 'shadowscale+pool' : mode.spill ? 'shadowscale+spill' : mode.perfectForecast ? 'shadowscale+perfect-forecast' : 'shadowscale',
     usesShadows: true,
@@ -146,6 +150,16 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
       const f = forecaster?.at(ctx.now - askDelaySeconds);
       // What the adapter serves (adapter/serving.ts view()): the same window, volatility and plan.
       const window = forecaster ? (f ? forecastWindow(f, ctx.now, setup.provisioningLagSeconds) : undefined) : trueLoadAhead(setup.trace, ctx.now, setup.provisioningLagSeconds);
+      if (forecaster && window && observed !== undefined && sampledAt(setup.trace, ctx.now)) {
+        const truth = trueLoadAhead(setup.trace, ctx.now, setup.provisioningLagSeconds);
+        const points = window.point.filter(Number.isFinite);
+        if (truth && points.length > 0) {
+          const peak = Math.max(...truth.point);
+          peakError.ticks++;
+          peakError.forecast += Math.abs(Math.max(...points) - peak);
+          peakError.observed += Math.abs(observed - peak);
+        }
+      }
       const p = plan(spec, { forecast: window, trusted: forecaster?.trusted ?? true, observedLoad: observed, lagVolatility: volatility, riseHeadroom: headroom });
       let decision: { metric: number; shadowPool: number; minReplicas?: number } = { metric: setup.targetUtilization * p.predictedLoad, shadowPool: p.shadowPoolSize };
       if (prescale) {
@@ -169,7 +183,14 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
       }
       return { ...decision, spillShare: spill.share, mirrorShare: mirrorWith(spillSpec, spill.share) };
     },
-    stats: () => ({ fits: forecaster?.fits ?? 0, refreshes, trusted: (forecaster?.trusted ?? true) ? 1 : 0, ...(mode.spill ? { spillWrites } : {}), ...(prescale ? prescale.stats() : {}) }),
+    stats: () => ({
+      fits: forecaster?.fits ?? 0,
+      refreshes,
+      trusted: (forecaster?.trusted ?? true) ? 1 : 0,
+      ...(peakError.ticks > 0 ? { peakErrorTicks: peakError.ticks, forecastPeakMae: peakError.forecast / peakError.ticks, observedPeakMae: peakError.observed / peakError.ticks } : {}),
+      ...(mode.spill ? { spillWrites } : {}),
+      ...(prescale ? prescale.stats() : {}),
+    }),
   };
 }
 
