@@ -226,8 +226,8 @@ describe('shadowscale with a perfect forecast (a bound for reading)', () => {
   });
 
   it('measures, for reading, the forecast\'s and the observed load\'s error on the true peak of the next lag', () => {
-    // The observed load misses the jump for a lag (and the pipeline's delay) before it and the delay
-    // after it: five lags' worth more ticks at a lag of 300 s than at 120 s, each 40 (the jump) off.
+    // The observed load misses the jump for a lag (and the pipeline's delay) before it, and its end for
+    // the delay after it: at a lag of 300 s, 180 s (12 ticks) more than at 120 s, each 40 (the jump) off.
     const missed = (lag: number) => {
       const r = simulate(trace, POLICIES.shadowscale, spec({ provisioningLagSeconds: lag }));
       expect(r.stats.peakErrorTicks).toBeGreaterThan(0);
