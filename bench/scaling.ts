@@ -144,13 +144,20 @@ async function main(): Promise<void> {
     // (the same forecasts and observed load in every shadowscale policy, so read on shadowscale's).
     const peak = at.flatMap((o) => {
       const e = o.report!.policies.find((x) => x.policy === 'shadowscale')?.peakError;
-      return e && e.observedMae > 0 ? [{ trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: e.forecastMae / e.observedMae }] : [];
+      return e && e.observedMae > 0 ? [{ trace: o.trace.split('/').pop()!.replace('.csv', ''), ratio: e.forecastMae / e.observedMae, foreseen: e.observedShortfall > 0 ? 1 - e.planShortfall / e.observedShortfall : undefined }] : [];
     });
+    const foreseen = peak.flatMap((r) => (r.foreseen === undefined ? [] : [{ trace: r.trace, share: r.foreseen }]));
     if (peak.length > 0) {
       summary[lag]['shadowscale.forecastPeakMaeVsObserved'] = median(peak.map((r) => r.ratio));
       summary[lag]['shadowscale.tracesForecastPeakBetterThanObserved'] = peak.filter((r) => r.ratio < 1).length;
       console.log(
         `the forecast's peak over the next lag against the load observed, mean absolute error on the true peak, forecast ÷ observed: median ${summary[lag]['shadowscale.forecastPeakMaeVsObserved'].toFixed(3)}; below 1 on ${peak.filter((r) => r.ratio < 1).length} of ${peak.length} (${peak.map((r) => `${r.trace} ${r.ratio.toFixed(2)}`).join(', ')})`,
+      );
+    }
+    if (foreseen.length > 0) {
+      summary[lag]['shadowscale.risesForeseen'] = median(foreseen.map((r) => r.share));
+      console.log(
+        `the share of the next lag's rise above the load observed that the forecast's peak foresaw (1 − shortfall of the larger of the two ÷ shortfall of the observed load): median ${summary[lag]['shadowscale.risesForeseen'].toFixed(3)} (${foreseen.map((r) => `${r.trace} ${r.share.toFixed(2)}`).join(', ')})`,
       );
     }
     for (const policy of ['shadowscale', 'shadowscale+pool', 'shadowscale+spill']) {

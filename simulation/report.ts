@@ -77,10 +77,12 @@ export interface SimulationReport {
       /**
        * For a policy that plans on a forecast, read only: the mean absolute error, over the scored
        * ticks, of the forecast's peak over the next lag and of the load the plan observed, each against
-       * the true peak over that lag. Below 1 for their ratio, the forecast tells the plan more than
-       * the load it already sees.
+       * the true peak over that lag (below 1 for their ratio, the forecast tells the plan more than the
+       * load it already sees); and the mean amount by which the true peak rose above the observed load,
+       * and above the larger of it and the forecast's peak (what the level plan reads): the share of the
+       * first that the second removes is the part of the coming rises the forecast foresaw.
        */
-      peakError?: { forecastMae: number; observedMae: number; ticks: number };
+      peakError?: { forecastMae: number; observedMae: number; observedShortfall: number; planShortfall: number; ticks: number };
     }
   >;
   frontier: Array<Pick<PolicyResult, 'targetUtilization' | 'replicaSeconds' | 'unservedFraction'>>;

@@ -219,7 +219,7 @@ function buildReport(trace: Trace, spec: SimulationSpec, name: string, policies:
         spillSeconds: r.spillSeconds,
         scoredTicks: r.scoredTicks,
         skippedTicks: r.skippedTicks,
-        ...(r.stats.peakErrorTicks ? { peakError: { forecastMae: r.stats.forecastPeakMae, observedMae: r.stats.observedPeakMae, ticks: r.stats.peakErrorTicks } } : {}),
+        ...(r.stats.peakErrorTicks ? { peakError: { forecastMae: r.stats.forecastPeakMae, observedMae: r.stats.observedPeakMae, observedShortfall: r.stats.observedPeakShortfall, planShortfall: r.stats.planPeakShortfall, ticks: r.stats.peakErrorTicks } } : {}),
       };
     }),
     frontier: frontier.map((f) => ({ targetUtilization: f.targetUtilization, replicaSeconds: f.replicaSeconds, unservedFraction: f.unservedFraction })),

@@ -237,9 +237,25 @@ describe('shadowscale with a perfect forecast (a bound for reading)', () => {
       return (r.stats.observedPeakMae * r.stats.peakErrorTicks) / 40;
     };
     expect(missed(300) - missed(120)).toBeCloseTo((300 - 120) / spec().tickSeconds, 6);
+    // A forecast fitted before a one-off jump foresees none of the rise: the larger of it and the load
+    // observed falls as short of the true peak as the load observed alone.
+    const once = simulate(trace, POLICIES.shadowscale, spec());
+    expect(once.stats.observedPeakShortfall).toBeGreaterThan(0);
+    expect(once.stats.planPeakShortfall).toBeCloseTo(once.stats.observedPeakShortfall, 9);
     // Only a policy that plans on a forecast reports it.
     expect(simulate(trace, POLICIES['shadowscale+perfect-forecast'], spec()).stats).not.toHaveProperty('peakErrorTicks');
     expect(simulate(trace, POLICIES.hpa, spec()).stats).not.toHaveProperty('peakErrorTicks');
+  });
+
+  it('counts the rise that a forecast foresees: the same day every day', () => {
+    // Five days of minutes, a daily wave between 10 and 70; three days of warm-up for the forecaster
+    // to learn the day from.
+    const values = Float64Array.from({ length: 5 * 1440 }, (_, i) => 40 - 30 * Math.cos((2 * Math.PI * i) / 1440));
+    const daily: Trace = { start: 0, stepSeconds: 60, values };
+    const r = simulate(daily, POLICIES.shadowscale, spec({ warmupSeconds: 3 * 86_400 }));
+    expect(r.stats.observedPeakShortfall).toBeGreaterThan(0);
+    // The larger of the forecast's peak and the load observed falls short far less than the load alone.
+    expect(r.stats.planPeakShortfall).toBeLessThan(0.1 * r.stats.observedPeakShortfall);
   });
 
   it('gives the planner the trace points from now to one lag ahead, and nothing past the trace', async () => {

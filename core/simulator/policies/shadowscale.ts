@@ -113,8 +113,10 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
   const planned: Array<{ t: number; load: number }> = [];
   const prescale = setup.prescale && forecaster ? prescaleOf(setup, setup.prescale) : undefined;
   // For reading only, never for deciding: how far the forecast's peak over the lag, and the load the
-  // plan observed, were from the true peak that followed (scored on real samples, as the unserved load is).
-  const peakError = { ticks: 0, forecast: 0, observed: 0 };
+  // plan observed, were from the true peak that followed, and how far the true peak rose above the
+  // observed load and above the larger of the two (what the level plan reads), scored on real samples
+  // as the unserved load is.
+  const peakError = { ticks: 0, forecast: 0, observed: 0, observedShortfall: 0, planShortfall: 0 };
   return {
     name: intoPool ? 'shadowscale+pool' : mode.spill ? 'shadowscale+spill' : mode.perfectForecast ? 'shadowscale+perfect-forecast' : 'shadowscale',
     usesShadows: true,
@@ -155,9 +157,12 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
         const points = window.point.filter(Number.isFinite);
         if (truth && points.length > 0) {
           const peak = Math.max(...truth.point);
+          const forecastPeak = Math.max(...points);
           peakError.ticks++;
-          peakError.forecast += Math.abs(Math.max(...points) - peak);
+          peakError.forecast += Math.abs(forecastPeak - peak);
           peakError.observed += Math.abs(observed - peak);
+          peakError.observedShortfall += Math.max(0, peak - observed);
+          peakError.planShortfall += Math.max(0, peak - Math.max(observed, forecastPeak));
         }
       }
       const p = plan(spec, { forecast: window, trusted: forecaster?.trusted ?? true, observedLoad: observed, lagVolatility: volatility, riseHeadroom: headroom });
@@ -187,7 +192,15 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
       fits: forecaster?.fits ?? 0,
       refreshes,
       trusted: (forecaster?.trusted ?? true) ? 1 : 0,
-      ...(peakError.ticks > 0 ? { peakErrorTicks: peakError.ticks, forecastPeakMae: peakError.forecast / peakError.ticks, observedPeakMae: peakError.observed / peakError.ticks } : {}),
+      ...(peakError.ticks > 0
+        ? {
+            peakErrorTicks: peakError.ticks,
+            forecastPeakMae: peakError.forecast / peakError.ticks,
+            observedPeakMae: peakError.observed / peakError.ticks,
+            observedPeakShortfall: peakError.observedShortfall / peakError.ticks,
+            planPeakShortfall: peakError.planShortfall / peakError.ticks,
+          }
+        : {}),
       ...(mode.spill ? { spillWrites } : {}),
       ...(prescale ? prescale.stats() : {}),
     }),
