@@ -225,6 +225,19 @@ describe('shadowscale with a perfect forecast (a bound for reading)', () => {
     expect(perfect.stats.fits).toBe(0);
   });
 
+  it('gives the planner the trace points from now to one lag ahead, and nothing past the trace', async () => {
+    const { trueLoadAhead } = await import('./policies/shadowscale.ts');
+    expect(trueLoadAhead(trace, 119 * 60, 120)?.point).toEqual([40, 80, 80]);
+    expect(trueLoadAhead(trace, 119 * 60 + 30, 60)?.point).toEqual([40, 80]);
+    expect(trueLoadAhead(trace, 4 * 3600 - 60, 600)?.point).toEqual([40]);
+    expect(trueLoadAhead(trace, 4 * 3600, 600)).toBeUndefined();
+  });
+});
+
+describe('shadowscale\'s forecast diagnostics (for reading, never for deciding)', () => {
+  // Flat at 40 for two hours, then a jump to 80 for 30 minutes.
+  const trace = stepTrace(4, 40, 80, 120, 30);
+
   it('measures, for reading, the forecast\'s and the observed load\'s error on the true peak of the next lag', () => {
     // The observed load misses the jump for a lag (and the pipeline's delay) before it, and its end for
     // the delay after it: at a lag of 300 s, 180 s (12 ticks) more than at 120 s, each 40 (the jump) off.
@@ -256,13 +269,5 @@ describe('shadowscale with a perfect forecast (a bound for reading)', () => {
     expect(r.stats.observedPeakShortfall).toBeGreaterThan(0);
     // The larger of the forecast's peak and the load observed falls short far less than the load alone.
     expect(r.stats.planPeakShortfall).toBeLessThan(0.1 * r.stats.observedPeakShortfall);
-  });
-
-  it('gives the planner the trace points from now to one lag ahead, and nothing past the trace', async () => {
-    const { trueLoadAhead } = await import('./policies/shadowscale.ts');
-    expect(trueLoadAhead(trace, 119 * 60, 120)?.point).toEqual([40, 80, 80]);
-    expect(trueLoadAhead(trace, 119 * 60 + 30, 60)?.point).toEqual([40, 80]);
-    expect(trueLoadAhead(trace, 4 * 3600 - 60, 600)?.point).toEqual([40]);
-    expect(trueLoadAhead(trace, 4 * 3600, 600)).toBeUndefined();
   });
 });

@@ -29,7 +29,7 @@ import { bandAt, forecastWindow, laggedBand, RISE_WINDOW_SECONDS, RollingRiseHea
 import { decideSpill, DEFAULT_SPILL, mirrorWith, NO_SPILL, type SpillSpec, type SpillState } from '../../promotion/spill.ts';
 import type { PlanSnapshot } from '../../promotion/promotion.ts';
 import { AlertPath, ReceiverPrescale, type RuleInputs } from '../alert-path.ts';
-import { sampledAt } from '../trace.ts';
+import { peakLoad, sampledAt } from '../trace.ts';
 import { ScheduledForecaster, type StoredForecast } from '../forecaster.ts';
 import type { ForecastNeed, Policy, PolicyFactory, PolicySetup, PrescaleSpec } from '../policy.ts';
 
@@ -153,10 +153,9 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
       // What the adapter serves (adapter/serving.ts view()): the same window, volatility and plan.
       const window = forecaster ? (f ? forecastWindow(f, ctx.now, setup.provisioningLagSeconds) : undefined) : trueLoadAhead(setup.trace, ctx.now, setup.provisioningLagSeconds);
       if (forecaster && window && observed !== undefined && sampledAt(setup.trace, ctx.now)) {
-        const truth = trueLoadAhead(setup.trace, ctx.now, setup.provisioningLagSeconds);
         const points = window.point.filter(Number.isFinite);
-        if (truth && points.length > 0) {
-          const peak = Math.max(...truth.point);
+        if (points.length > 0) {
+          const peak = peakLoad(setup.trace, ctx.now, ctx.now + setup.provisioningLagSeconds);
           const forecastPeak = Math.max(...points);
           peakError.ticks++;
           peakError.forecast += Math.abs(forecastPeak - peak);
