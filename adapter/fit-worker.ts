@@ -4,7 +4,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 
-import { backtest, DEFAULT_AUTO_CANDIDATES, type ModelScore } from '../core/forecast/backtest.ts';
+import { backtest, DEFAULT_AUTO_CANDIDATES, LAG_RESCORE, type ModelScore } from '../core/forecast/backtest.ts';
 import { forecast, loadForecastModels } from '../core/forecast/engine.ts';
 import { prepareSeries } from '../core/forecast/prepare.ts';
 import { ForecastInputError, type Forecast, type ModelChoice, type ModelName } from '../core/forecast/types.ts';
@@ -65,8 +65,7 @@ export default async function fit(job: FitJob): Promise<FitOutcome> {
       const models = job.model === 'auto' ? candidates : [job.model];
       const result = backtest(prepared.values, {
         horizon: job.scoreHorizon,
-        folds: 6,
-        selectionWindows: 0,
+        ...LAG_RESCORE,
         models,
         autoCandidates: models,
         stepSeconds: prepared.stepSeconds,

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 
 import { isTrusted } from '../core/planner/planner.ts';
 import { riseHeadroomOf, volatilityOf } from '../core/planner/serving.ts';
-import type { ModelName } from '../core/forecast/types.ts';
+import { LAG_RESCORE, type ModelName } from '../core/forecast/types.ts';
 import type { FitPool } from './fit-pool.ts';
 import type { FitJob } from './fit-worker.ts';
 import { PrometheusQueryError, type PrometheusClient } from '../platform/prometheus.ts';
@@ -74,7 +74,7 @@ export const RESCORE_MS = 3_600_000;
  */
 export function scoreSpec(config: Config, w: WorkloadConfig): string {
   const t = workloadTiming(config, w);
-  const what = [w.model, config.adapter.autoCandidates ?? null, t.historySeconds, t.stepSeconds, w.provisioningLag, w.seasonality ?? null, w.load];
+  const what = [w.model, config.adapter.autoCandidates ?? null, t.historySeconds, t.stepSeconds, w.provisioningLag, w.seasonality ?? null, w.load, LAG_RESCORE];
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 12);
 }
 

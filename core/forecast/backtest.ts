@@ -5,14 +5,18 @@
  * `auto` is scored honestly: at each window it uses the candidate with the lowest MAE on the windows
  * before it (the first `selectionWindows` windows are only used for that choice), i.e. exactly what a
  * live adapter choosing by its own recent backtest would have served.
+ *
+ * `riseWindows` adds windows where the load rose most, for the choice of the next model only: a few
+ * evenly spread windows of a lag or two rarely fall on a daily spike, and a model that smooths the
+ * noise then wins over one that foresees the spike.
  */
 import { fitWithLadder, prepareHistory, type FitResult } from './ladder.ts';
 import type { CleanOptions } from './outliers.ts';
 import { detectPeriods, dominantPeriod } from './seasonality.ts';
-import { DEFAULT_AUTO_CANDIDATES, ForecastInputError, type ModelChoice, type ModelName, type Rung } from './types.ts';
+import { DEFAULT_AUTO_CANDIDATES, ForecastInputError, LAG_RESCORE, type ModelChoice, type ModelName, type Rung } from './types.ts';
 
 /** What `auto` chooses among unless told otherwise. Prophet is left out for its cost (seconds a fit). */
-export { DEFAULT_AUTO_CANDIDATES };
+export { DEFAULT_AUTO_CANDIDATES, LAG_RESCORE };
 
 export interface BacktestOptions {
   horizon: number;
@@ -34,6 +38,13 @@ export interface BacktestOptions {
    * not on a straight line drawn across a hole.
    */
   sampled?: ArrayLike<number>;
+  /**
+   * Windows placed where the load rose most (by the peak over the horizon above the last sample before
+   * it, in the second half of the series, at least max(horizon, 3) steps from each other and from the
+   * scored windows), counted in `selected` and never scored: the scores stay those of evenly spread
+   * windows. 0 (none) by default.
+   */
+  riseWindows?: number;
   onProgress?: (done: number, total: number, what: string) => void;
 }
 
@@ -58,7 +69,9 @@ export interface BacktestResult {
   horizon: number;
   folds: number;
   origins: number[];
-  /** What `auto` picks for the next live forecast: lowest MAE over all windows. */
+  /** The origins of the `riseWindows`, largest rise first (present when some were asked for). */
+  riseOrigins?: number[];
+  /** What `auto` picks for the next live forecast: lowest MAE over all windows, the rise windows included. */
   selected: ModelName;
   models: ModelScore[];
 }
@@ -126,13 +139,19 @@ export function backtest(y: Float64Array, options: BacktestOptions): BacktestRes
   const windows = options.folds + (wantsAuto ? selectionWindows : 0);
   const origins = foldOrigins(y.length, options.horizon, windows, period);
   const scoredFrom = windows - options.folds;
+  // Without `auto` in the list the candidates may not all be fitted: choose among those that are.
+  const pool = candidates.filter((c) => fixed.has(c));
+  const choosable = pool.length > 0 ? pool : [...fixed];
+  // With one model to choose from, windows that only serve the choice would be fits for nothing.
+  const riseOrigins = options.riseWindows && choosable.length > 1 ? largestRises(y, options.horizon, options.riseWindows, origins, options.sampled) : [];
+  const allOrigins = [...origins, ...riseOrigins];
 
   const outcomes = new Map<ModelName, WindowOutcome[]>();
-  const total = fixed.size * windows;
+  const total = fixed.size * allOrigins.length;
   let done = 0;
   for (const model of fixed) {
     const perWindow: WindowOutcome[] = [];
-    for (const origin of origins) {
+    for (const origin of allOrigins) {
       options.onProgress?.(done, total, model);
       perWindow.push(evaluateWindow(y, origin, model, options));
       done++;
@@ -146,9 +165,6 @@ export function backtest(y: Float64Array, options: BacktestOptions): BacktestRes
     // No real sample in these windows: nothing to choose on (the first candidate stays).
     return errors.length > 0 ? errors.reduce((s, e) => s + e, 0) / errors.length : Infinity;
   };
-  // Without `auto` in the list the candidates may not all have been fitted: choose among those that were.
-  const pool = candidates.filter((c) => outcomes.has(c));
-  const choosable = pool.length > 0 ? pool : [...outcomes.keys()];
   const best = (ws: number[]): ModelName =>
     choosable.reduce((a, b) => (maeOver(b, ws) < maeOver(a, ws) ? b : a), choosable[0]);
 
@@ -182,9 +198,35 @@ export function backtest(y: Float64Array, options: BacktestOptions): BacktestRes
     horizon: options.horizon,
     folds: options.folds,
     origins: scored.map((w) => origins[w]),
-    selected: best(range(0, windows)),
+    ...(options.riseWindows ? { riseOrigins } : {}),
+    selected: best(range(0, allOrigins.length)),
     models: scores,
   };
+}
+
+/**
+ * The origins of the `k` largest rises in the second half of `y`: the peak of the real samples over
+ * `horizon` steps above the real sample just before, positive only, apart from each other and from
+ * `taken` by at least max(horizon, 3) steps (so two windows never overlap or sit on one ramp's steps).
+ */
+export function largestRises(y: Float64Array, horizon: number, k: number, taken: readonly number[], sampled?: ArrayLike<number>): number[] {
+  const n = y.length;
+  const rises: Array<{ rise: number; origin: number }> = [];
+  for (let origin = Math.max(10, Math.ceil(n / 2)); origin <= n - horizon; origin++) {
+    if (!isSampled(sampled, origin - 1)) continue;
+    let peak = -Infinity;
+    for (let h = 0; h < horizon; h++) if (isSampled(sampled, origin + h)) peak = Math.max(peak, y[origin + h]);
+    if (peak - y[origin - 1] > 0) rises.push({ rise: peak - y[origin - 1], origin });
+  }
+  rises.sort((a, b) => b.rise - a.rise || a.origin - b.origin);
+  const apart = Math.max(horizon, 3);
+  const picked: number[] = [];
+  for (const { origin } of rises) {
+    if (picked.length >= k) break;
+    if (taken.some((o) => Math.abs(o - origin) < apart) || picked.some((o) => Math.abs(o - origin) < apart)) continue;
+    picked.push(origin);
+  }
+  return picked;
 }
 
 function score(

@@ -91,3 +91,10 @@ export interface Forecast {
 
 /** The models `auto` chooses among by default (their rolling-origin backtest decides). */
 export const DEFAULT_AUTO_CANDIDATES: readonly ModelName[] = ['mstl', 'ets', 'seasonal-naive', 'holt-winters', 'moving-median'];
+
+/**
+ * How the adapter (and the simulator, which replays it) rescores a workload every hour, at the
+ * provisioning lag's horizon: six evenly spread windows for the trust score, and six more where the
+ * load rose most for `auto`'s choice (the backtest's `riseWindows`).
+ */
+export const LAG_RESCORE = { folds: 6, selectionWindows: 0, riseWindows: 6 } as const;

@@ -3,7 +3,7 @@
  * the model sees the trace up to that moment only, aggregated to the fit step, and forecasts far
  * enough to cover the time until the next refit plus the provisioning lag.
  */
-import { backtest, DEFAULT_AUTO_CANDIDATES } from '../forecast/backtest.ts';
+import { backtest, DEFAULT_AUTO_CANDIDATES, LAG_RESCORE } from '../forecast/backtest.ts';
 import { fitWithLadder, prepareHistory } from '../forecast/ladder.ts';
 import type { ModelChoice, ModelName } from '../forecast/types.ts';
 import type { ForecastGrid } from '../planner/serving.ts';
@@ -99,8 +99,7 @@ export class TraceFits implements FitComputer {
     try {
       const result = backtest(values, {
         horizon: this.scoreHorizon(),
-        folds: 6,
-        selectionWindows: 0,
+        ...LAG_RESCORE,
         models: candidates,
         autoCandidates: candidates,
         stepSeconds: this.step,
