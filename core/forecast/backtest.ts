@@ -83,11 +83,16 @@ interface WindowOutcome {
   absErrors: number[];
 }
 
+/** The fewest points every fit of a backtest sees: half the series (at least 10). */
+function minTrainOf(n: number): number {
+  return Math.max(10, Math.ceil(n / 2));
+}
+
 export function foldOrigins(n: number, horizon: number, windows: number, period?: number): number[] {
   if (!Number.isInteger(horizon) || horizon < 1) throw new ForecastInputError(`horizon must be a positive integer, got ${horizon}`);
   if (!Number.isInteger(windows) || windows < 1) throw new ForecastInputError(`folds must be a positive integer, got ${windows}`);
   // Every fit sees at least half the series; the scored windows spread over the second half.
-  const minTrain = Math.max(10, Math.ceil(n / 2));
+  const minTrain = minTrainOf(n);
   const room = n - horizon - minTrain;
   if (room < (windows - 1) * horizon) {
     throw new ForecastInputError(
@@ -212,7 +217,7 @@ export function backtest(y: Float64Array, options: BacktestOptions): BacktestRes
 export function largestRises(y: Float64Array, horizon: number, k: number, taken: readonly number[], sampled?: ArrayLike<number>): number[] {
   const n = y.length;
   const rises: Array<{ rise: number; origin: number }> = [];
-  for (let origin = Math.max(10, Math.ceil(n / 2)); origin <= n - horizon; origin++) {
+  for (let origin = minTrainOf(n); origin <= n - horizon; origin++) {
     if (!isSampled(sampled, origin - 1)) continue;
     let peak = -Infinity;
     for (let h = 0; h < horizon; h++) if (isSampled(sampled, origin + h)) peak = Math.max(peak, y[origin + h]);
