@@ -69,6 +69,10 @@ const FORECASTING = new Map([
   ['shadowscale', 'shadowscale'],
   ['shadowscale+pool', 'shadowscale'],
   ['shadowscale+spill', 'shadowscale'],
+  ['shadowscale+spill+peak-error-0.75', 'shadowscale'],
+  ['shadowscale+spill+peak-error-0.5', 'shadowscale'],
+  // Fits every candidate at each refit: forecasts of their own.
+  ['shadowscale+spill+hindsight-choice', 'hindsight-choice'],
 ]);
 
 export async function runSimulation(trace: Trace, spec: SimulationSpec, policies: string[], name: string, onProgress?: (what: string) => void): Promise<{ report: SimulationReport; results: PolicyResult[]; frontier: PolicyResult[] }> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PrecomputedFits, plannedFits, plannedScores, ScheduledForecaster, TraceFits, type Score } from './forecaster.ts';
+import { DEFAULT_AUTO_CANDIDATES } from '../forecast/types.ts';
+import { hindsightLoss, PrecomputedFits, plannedFits, plannedScores, ScheduledForecaster, TraceFits, type Score } from './forecaster.ts';
 import type { Trace } from './trace.ts';
 
 const spec = { model: 'seasonal-naive' as const, fitStepSeconds: 300, historySeconds: 3 * 86_400, refitSeconds: 3600, rescoreSeconds: 86_400, lagSeconds: 120 };
@@ -54,5 +55,50 @@ describe('forecasts computed ahead', () => {
     const scores: Array<[number, Score]> = [[3 * 86_400, fits.score(3 * 86_400)]];
     const ahead = new ScheduledForecaster(trace, spec, new PrecomputedFits({ key: 'nasa/auto', scores, fits: [] }));
     expect(() => ahead.at(3 * 86_400 + 60)).toThrow(/no backtest was computed ahead at 259260 for forecaster nasa\/auto/);
+  });
+});
+
+describe('the hindsight forecaster (a bound for reading, never the product)', () => {
+  // Four days of 5-minute points: a daily wave, a jump every day at 18:00 for 30 minutes, and noise.
+  const values = Float64Array.from({ length: 4 * 288 }, (_, i) => {
+    const minute = (i % 288) * 5;
+    return 100 + 40 * Math.sin((2 * Math.PI * minute) / 1440) + (minute >= 1080 && minute < 1110 ? 80 : 0) + ((i * 7919) % 13);
+  });
+  const trace: Trace = { start: 0, stepSeconds: 300, values };
+  const base = { fitStepSeconds: 300, historySeconds: 3 * 86_400, refitSeconds: 3600, rescoreSeconds: 6 * 3600, lagSeconds: 600 };
+  const asks = Array.from({ length: 12 * 4 }, (_, i) => 3 * 86_400 + 8 * 3600 + i * 900);
+
+  it('keeps at each refit the candidate with the smallest peak error until the next one, known afterwards', () => {
+    const hindsight = new ScheduledForecaster(trace, { ...base, model: 'auto', hindsight: true });
+    const fixed = DEFAULT_AUTO_CANDIDATES.map((model) => new ScheduledForecaster(trace, { ...base, model }));
+    let refits = 0;
+    let chosen = new Set<number>();
+    for (const now of asks) {
+      const before = hindsight.fits;
+      const f = hindsight.at(now)!;
+      const each = fixed.map((x) => x.at(now)!);
+      if (hindsight.fits === before) continue;
+      refits++;
+      const loss = (g: typeof f) => hindsightLoss(trace, g, now, now + base.refitSeconds, base.lagSeconds);
+      const losses = each.map(loss);
+      expect(loss(f)).toBe(Math.min(...losses));
+      chosen.add(losses.indexOf(loss(f)));
+    }
+    expect(refits).toBe(12);
+    // Not one candidate kept throughout: the choice follows the errors.
+    expect(chosen.size).toBeGreaterThan(1);
+  });
+
+  it('scores only real samples, and the distance of the forecast\'s peak over each lag from the true one', () => {
+    const flat: Trace = { start: 0, stepSeconds: 60, values: Float64Array.from([10, 10, 30, 10, 10, 10]), sampled: Uint8Array.from([1, 1, 1, 1, 0, 1]) };
+    const forecast = { start: 0, stepSeconds: 60, point: [10, 10, 10, 10, 10, 10], intervals: {} as never };
+    // Lag of 60 s: the windows from 60 and 120 s hold the 30 at 120 s (error 20 each), those from 0 and
+    // 180 s do not; the one from 240 s starts on a filled gap and is not scored.
+    expect(hindsightLoss(flat, forecast, 0, 300, 60)).toBeCloseTo((0 + 20 + 20 + 0) / 4, 9);
+    expect(hindsightLoss(flat, { ...forecast, point: [10, 30, 30, 10, 10, 10] }, 0, 300, 60)).toBeCloseTo((20 + 0 + 0 + 0) / 4, 9);
+  });
+
+  it('has a fit key of its own: its forecasts are never replayed as the product\'s', () => {
+    expect(ScheduledForecaster.fitKey(trace, { ...base, model: 'auto', hindsight: true })).not.toBe(ScheduledForecaster.fitKey(trace, { ...base, model: 'auto' }));
   });
 });

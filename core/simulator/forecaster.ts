@@ -6,9 +6,9 @@
 import { backtest, DEFAULT_AUTO_CANDIDATES, LAG_RESCORE } from '../forecast/backtest.ts';
 import { fitWithLadder, prepareHistory } from '../forecast/ladder.ts';
 import type { ModelChoice, ModelName } from '../forecast/types.ts';
-import type { ForecastGrid } from '../planner/serving.ts';
+import { forecastWindowRange, type ForecastGrid } from '../planner/serving.ts';
 import { isTrusted } from '../planner/planner.ts';
-import type { Trace } from './trace.ts';
+import { peakLoad, sampledAt, type Trace } from './trace.ts';
 
 export interface ForecasterSpec {
   model: ModelChoice;
@@ -18,6 +18,13 @@ export interface ForecasterSpec {
   /** How often `auto` is re-chosen and trust re-measured by backtest. */
   rescoreSeconds: number;
   lagSeconds: number;
+  /**
+   * A bound for reading, never the product: at each refit every candidate is fitted, and the one kept
+   * is the one whose peak over each lag until the next refit came closest to the trace's true peak,
+   * known only afterwards (`hindsightLoss`). How far the best choice among the candidates could take
+   * the plan: what is left is the candidates' own error.
+   */
+  hindsight?: boolean;
 }
 
 /** A forecast as the adapter keeps one: on its step grid, from the end of the history it was fitted on. */
@@ -186,7 +193,7 @@ export class ScheduledForecaster {
   trusted = false;
   fits = 0;
 
-  constructor(trace: Trace, private readonly spec: ForecasterSpec, computer?: FitComputer) {
+  constructor(private readonly trace: Trace, private readonly spec: ForecasterSpec, computer?: FitComputer) {
     this.chosen = spec.model === 'auto' ? DEFAULT_AUTO_CANDIDATES[0] : spec.model;
     this.geometry = new TraceFits(trace, spec);
     this.computer = computer ?? this.geometry;
@@ -199,7 +206,7 @@ export class ScheduledForecaster {
    */
   static fitKey(trace: Trace, spec: ForecasterSpec): string {
     const g = new TraceFits(trace, spec);
-    return JSON.stringify([spec.model, g.step, spec.historySeconds, spec.refitSeconds, spec.rescoreSeconds, g.horizon(), g.scoreHorizon()]);
+    return JSON.stringify([spec.model, g.step, spec.historySeconds, spec.refitSeconds, spec.rescoreSeconds, g.horizon(), g.scoreHorizon(), ...(spec.hindsight ? ['hindsight', spec.lagSeconds] : [])]);
   }
 
   /** The forecast valid at `now`, refitted first if it is due. */
@@ -219,9 +226,42 @@ export class ScheduledForecaster {
       this.trusted = s.trusted;
       this.nextScore = now + this.spec.rescoreSeconds;
     }
-    this.forecast = this.computer.fit(now, this.chosen);
+    if (this.spec.hindsight) {
+      const candidates = this.spec.model === 'auto' ? DEFAULT_AUTO_CANDIDATES : [this.spec.model];
+      let kept: { loss: number; forecast: StoredForecast } | undefined;
+      for (const model of candidates) {
+        const forecast = this.computer.fit(now, model);
+        const loss = hindsightLoss(this.trace, forecast, now, now + this.spec.refitSeconds, this.spec.lagSeconds);
+        if (!kept || loss < kept.loss) kept = { loss, forecast };
+      }
+      this.forecast = kept!.forecast;
+    } else {
+      this.forecast = this.computer.fit(now, this.chosen);
+    }
     this.fits++;
   }
+}
+
+/**
+ * The hindsight forecaster's loss: the mean absolute distance between the forecast's peak over a lag
+ * and the trace's true peak over it, at each trace point from `from` to `to` that is a real sample
+ * (what bench:scaling reports as the forecast's peak error). Infinite when no point can be scored.
+ */
+export function hindsightLoss(trace: Trace, forecast: StoredForecast, from: number, to: number, lagSeconds: number): number {
+  let sum = 0;
+  let n = 0;
+  const first = trace.start + Math.max(0, Math.ceil((from - trace.start) / trace.stepSeconds)) * trace.stepSeconds;
+  for (let t = first; t < to; t += trace.stepSeconds) {
+    if (!sampledAt(trace, t)) continue;
+    const range = forecastWindowRange(forecast, t, lagSeconds);
+    if (!range) continue;
+    let peak = -Infinity;
+    for (let i = range.first; i <= range.last; i++) if (Number.isFinite(forecast.point[i])) peak = Math.max(peak, forecast.point[i]);
+    if (peak === -Infinity) continue;
+    sum += Math.abs(peak - peakLoad(trace, t, t + lagSeconds));
+    n++;
+  }
+  return n > 0 ? sum / n : Infinity;
 }
 
 /** What a policy reads forecasts from: a live forecaster, or a replay of one (`ForecastRecording`). */

@@ -260,6 +260,24 @@ describe('shadowscale\'s forecast diagnostics (for reading, never for deciding)'
     expect(simulate(trace, POLICIES.hpa, spec()).stats).not.toHaveProperty('peakErrorTicks');
   });
 
+  it('bounds for reading: the forecast\'s peak error scaled at every tick, and nothing else changed', () => {
+    // A daily wave with noise, and a jump on the last day that no forecast foresees.
+    const values = Float64Array.from({ length: 4 * 1440 }, (_, i) => 40 - 30 * Math.cos((2 * Math.PI * i) / 1440) + ((i * 7919) % 11) + (i >= 3 * 1440 + 600 && i < 3 * 1440 + 630 ? 40 : 0));
+    const daily: Trace = { start: 0, stepSeconds: 60, values };
+    const s = spec({ warmupSeconds: 3 * 86_400 });
+    const product = simulate(daily, POLICIES['shadowscale+spill'], s);
+    for (const scale of [0.75, 0.5]) {
+      const closer = simulate(daily, POLICIES[`shadowscale+spill+peak-error-${scale}`], s);
+      expect(closer.stats.peakErrorTicks).toBe(product.stats.peakErrorTicks);
+      expect(closer.stats.forecastPeakMae).toBeCloseTo(scale * product.stats.forecastPeakMae, 9);
+      expect(closer.stats.observedPeakMae).toBeCloseTo(product.stats.observedPeakMae, 9);
+      expect(closer.stats.fits).toBe(product.stats.fits);
+    }
+    // The hindsight choice fits every candidate at each refit; its peak error is no larger than the product's.
+    const hindsight = simulate(daily, POLICIES['shadowscale+spill+hindsight-choice'], s);
+    expect(hindsight.stats.forecastPeakMae).toBeLessThanOrEqual(product.stats.forecastPeakMae);
+  });
+
   it('counts the rise that a forecast foresees: the same day every day', () => {
     // Five days of minutes, a daily wave between 10 and 70; three days of warm-up for the forecaster
     // to learn the day from.

@@ -11,7 +11,15 @@ import type { PipelineSpec, Policy, PolicyFactory, PolicySetup, PrescaleSpec } f
 import { holtWintersPolicy } from './policies/holt-winters.ts';
 import { hpaPolicy } from './policies/hpa.ts';
 import { oraclePolicy } from './policies/oracle.ts';
-import { shadowscalePerfectForecastPolicy, shadowscalePolicy, shadowscalePoolPolicy, shadowscaleSpillPolicy } from './policies/shadowscale.ts';
+import {
+  shadowscaleHindsightChoicePolicy,
+  shadowscalePeakError05Policy,
+  shadowscalePeakError075Policy,
+  shadowscalePerfectForecastPolicy,
+  shadowscalePolicy,
+  shadowscalePoolPolicy,
+  shadowscaleSpillPolicy,
+} from './policies/shadowscale.ts';
 import { loadAt, sampledAt, traceEnd, type Trace } from './trace.ts';
 import type { ForecastCache } from './forecaster.ts';
 import { DEFAULT_TARGET_UTILIZATION, type PlanMethod } from '../planner/planner.ts';
@@ -23,6 +31,9 @@ export const POLICIES: Record<string, PolicyFactory> = {
   'shadowscale+pool': shadowscalePoolPolicy,
   'shadowscale+spill': shadowscaleSpillPolicy,
   'shadowscale+perfect-forecast': shadowscalePerfectForecastPolicy,
+  'shadowscale+spill+hindsight-choice': shadowscaleHindsightChoicePolicy,
+  'shadowscale+spill+peak-error-0.75': shadowscalePeakError075Policy,
+  'shadowscale+spill+peak-error-0.5': shadowscalePeakError05Policy,
   oracle: oraclePolicy,
 };
 export type PolicyName = keyof typeof POLICIES;

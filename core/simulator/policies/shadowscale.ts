@@ -34,9 +34,9 @@ import { ScheduledForecaster, type StoredForecast } from '../forecaster.ts';
 import type { ForecastNeed, Policy, PolicyFactory, PolicySetup, PrescaleSpec } from '../policy.ts';
 
 /** The adapter's forecasts: `auto`, refitted on the history the scrapes had delivered by each tick. */
-function forecastNeed(setup: PolicySetup): ForecastNeed {
+function forecastNeed(setup: PolicySetup, hindsight = false): ForecastNeed {
   return {
-    spec: { model: 'auto', lagSeconds: setup.provisioningLagSeconds, ...setup.forecast },
+    spec: { model: 'auto', lagSeconds: setup.provisioningLagSeconds, ...setup.forecast, ...(hindsight ? { hindsight } : {}) },
     askDelaySeconds: setup.pipeline.scrapeDelaySeconds,
   };
 }
@@ -64,6 +64,20 @@ export const shadowscaleSpillPolicy: PolicyFactory = Object.assign((setup: Polic
  */
 export const shadowscalePerfectForecastPolicy: PolicyFactory = (setup: PolicySetup) => shadowscale(setup, { perfectForecast: true });
 
+/**
+ * Bounds, not the product: shadowscale with spill-over whose forecast is better than the product's in
+ * one stated way, to read how far a better forecast would take the plan (bench:perfect-forecast).
+ * `hindsight-choice`: the adapter's candidates, the one kept at each refit chosen afterwards for the
+ * smallest peak error until the next refit (forecaster.ts `hindsight`): the best any choice among them
+ * could do. `peak-error-0.75` / `-0.5`: the forecast's peak over the lag moved a quarter / half of the way
+ * to the true peak at every tick, its error scaled by 0.75 / 0.5 (the product's own forecast otherwise).
+ */
+export const shadowscaleHindsightChoicePolicy: PolicyFactory = Object.assign((setup: PolicySetup) => shadowscale(setup, { spill: true, hindsight: true }), {
+  forecastNeed: (setup: PolicySetup) => forecastNeed(setup, true),
+});
+export const shadowscalePeakError075Policy: PolicyFactory = Object.assign((setup: PolicySetup) => shadowscale(setup, { spill: true, peakErrorScale: 0.75 }), { forecastNeed });
+export const shadowscalePeakError05Policy: PolicyFactory = Object.assign((setup: PolicySetup) => shadowscale(setup, { spill: true, peakErrorScale: 0.5 }), { forecastNeed });
+
 /** The trace's true load at each of its points from `now` to `now + lagSeconds`, as a planner forecast. */
 export function trueLoadAhead(trace: PolicySetup['trace'], now: number, lagSeconds: number): PlannerForecast | undefined {
   const first = Math.max(0, Math.floor((now - trace.start) / trace.stepSeconds));
@@ -73,9 +87,22 @@ export function trueLoadAhead(trace: PolicySetup['trace'], now: number, lagSecon
   return { point, upper80: point, upper95: point };
 }
 
-function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boolean; perfectForecast?: boolean }): Policy {
+/**
+ * A forecast window whose peak is moved towards the true peak over the lag, its error times `scale`:
+ * the level plan reads only the window's peak, so one point carries it. For the bounds above only.
+ */
+function closerToTruth(window: PlannerForecast, trace: PolicySetup['trace'], now: number, lagSeconds: number, scale: number): PlannerForecast {
+  const truth = trueLoadAhead(trace, now, lagSeconds);
+  const points = window.point.filter(Number.isFinite);
+  if (!truth || points.length === 0) return window;
+  const forecastPeak = Math.max(...points);
+  const peak = forecastPeak + (1 - scale) * (Math.max(...truth.point) - forecastPeak);
+  return { point: [peak], upper80: [peak], upper95: [peak] };
+}
+
+function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boolean; perfectForecast?: boolean; hindsight?: boolean; peakErrorScale?: number }): Policy {
   const intoPool = mode.intoPool ?? false;
-  const { spec: fspec, askDelaySeconds } = forecastNeed(setup);
+  const { spec: fspec, askDelaySeconds } = forecastNeed(setup, mode.hindsight);
   const forecaster = mode.perfectForecast ? undefined : setup.forecasts ? setup.forecasts.reader(fspec) : new ScheduledForecaster(setup.trace, fspec);
   const spec = {
     capacityPerReplica: setup.capacityPerReplica,
@@ -118,7 +145,17 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
   // as the unserved load is.
   const peakError = { ticks: 0, forecast: 0, observed: 0, observedShortfall: 0, planShortfall: 0 };
   return {
-    name: intoPool ? 'shadowscale+pool' : mode.spill ? 'shadowscale+spill' : mode.perfectForecast ? 'shadowscale+perfect-forecast' : 'shadowscale',
+    name: intoPool
+      ? 'shadowscale+pool'
+      : mode.hindsight
+        ? 'shadowscale+spill+hindsight-choice'
+        : mode.peakErrorScale !== undefined
+          ? `shadowscale+spill+peak-error-${mode.peakErrorScale}`
+          : mode.spill
+            ? 'shadowscale+spill'
+            : mode.perfectForecast
+              ? 'shadowscale+perfect-forecast'
+              : 'shadowscale',
     usesShadows: true,
     scaleDownIntoPool: intoPool,
     productHpa: true,
@@ -151,7 +188,8 @@ function shadowscale(setup: PolicySetup, mode: { intoPool?: boolean; spill?: boo
       // Refitted on the history the scrapes had delivered by now.
       const f = forecaster?.at(ctx.now - askDelaySeconds);
       // What the adapter serves (adapter/serving.ts view()): the same window, volatility and plan.
-      const window = forecaster ? (f ? forecastWindow(f, ctx.now, setup.provisioningLagSeconds) : undefined) : trueLoadAhead(setup.trace, ctx.now, setup.provisioningLagSeconds);
+      let window = forecaster ? (f ? forecastWindow(f, ctx.now, setup.provisioningLagSeconds) : undefined) : trueLoadAhead(setup.trace, ctx.now, setup.provisioningLagSeconds);
+      if (mode.peakErrorScale !== undefined && window) window = closerToTruth(window, setup.trace, ctx.now, setup.provisioningLagSeconds, mode.peakErrorScale);
       if (forecaster && window && observed !== undefined && sampledAt(setup.trace, ctx.now)) {
         const points = window.point.filter(Number.isFinite);
         if (points.length > 0) {
