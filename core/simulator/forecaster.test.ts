@@ -72,7 +72,7 @@ describe('the hindsight forecaster (a bound for reading, never the product)', ()
     const hindsight = new ScheduledForecaster(trace, { ...base, model: 'auto', hindsight: true });
     const fixed = DEFAULT_AUTO_CANDIDATES.map((model) => new ScheduledForecaster(trace, { ...base, model }));
     let refits = 0;
-    let chosen = new Set<number>();
+    const chosen = new Set<number>();
     for (const now of asks) {
       const before = hindsight.fits;
       const f = hindsight.at(now)!;

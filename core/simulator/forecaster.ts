@@ -21,8 +21,8 @@ export interface ForecasterSpec {
   /**
    * A bound for reading, never the product: at each refit every candidate is fitted, and the one kept
    * is the one whose peak over each lag until the next refit came closest to the trace's true peak,
-   * known only afterwards (`hindsightLoss`). How far the best choice among the candidates could take
-   * the plan: what is left is the candidates' own error.
+   * known only afterwards (`hindsightLoss`): the best choice among the candidates for that error. Not
+   * for the unserved load: a symmetric error favours the smoother candidate, which misses rises.
    */
   hindsight?: boolean;
 }

@@ -69,7 +69,7 @@ export const shadowscalePerfectForecastPolicy: PolicyFactory = (setup: PolicySet
  * one stated way, to read how far a better forecast would take the plan (bench:perfect-forecast).
  * `hindsight-choice`: the adapter's candidates, the one kept at each refit chosen afterwards for the
  * smallest peak error until the next refit (forecaster.ts `hindsight`): the best any choice among them
- * could do. `peak-error-0.75` / `-0.5`: the forecast's peak over the lag moved a quarter / half of the way
+ * could do for that error (not for the unserved load). `peak-error-0.75` / `-0.5`: the forecast's peak over the lag moved a quarter / half of the way
  * to the true peak at every tick, its error scaled by 0.75 / 0.5 (the product's own forecast otherwise).
  */
 export const shadowscaleHindsightChoicePolicy: PolicyFactory = Object.assign((setup: PolicySetup) => shadowscale(setup, { spill: true, hindsight: true }), {
