@@ -244,8 +244,9 @@ export class ScheduledForecaster {
 
 /**
  * The hindsight forecaster's loss: the mean absolute distance between the forecast's peak over a lag
- * and the trace's true peak over it, at each trace point from `from` to `to` that is a real sample
- * (what bench:scaling reports as the forecast's peak error). Infinite when no point can be scored.
+ * and the trace's true peak over it, at each trace point from `from` to `to` that is a real sample: the
+ * error bench:scaling reports as `peakError`, though that one is taken at every simulation tick, with
+ * the forecast as the pipeline delivers it. Infinite when no point can be scored.
  */
 export function hindsightLoss(trace: Trace, forecast: StoredForecast, from: number, to: number, lagSeconds: number): number {
   let sum = 0;
